@@ -1,0 +1,47 @@
+// swift-tools-version: 6.0
+//
+// Layers, bottom to top: CSodium (libsodium through pkg-config) → TokenVault
+// (crypto and storage inside, one public API on top) → ZTokenCLI (one file per
+// subcommand) → ztoken (the entry point). Only TokenVault imports CSodium.
+import PackageDescription
+
+let package = Package(
+    name: "ztoken",
+    products: [
+        .library(name: "TokenVault", targets: ["TokenVault"]),
+        .executable(name: "ztoken", targets: ["ztoken"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
+        .target(
+            name: "TokenVault",
+            dependencies: ["CSodium"]
+        ),
+        .target(
+            name: "ZTokenCLI",
+            dependencies: [
+                "TokenVault",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "ztoken",
+            dependencies: ["ZTokenCLI"]
+        ),
+        .testTarget(
+            name: "TokenVaultTests",
+            dependencies: ["TokenVault"]
+        ),
+        .testTarget(
+            name: "ZTokenCLITests",
+            dependencies: ["TokenVault"]
+        ),
+    ]
+)

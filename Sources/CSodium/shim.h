@@ -1,0 +1,2 @@
+// libsodium, exactly as the system installs it; nothing else lives here.
+#include <sodium.h>

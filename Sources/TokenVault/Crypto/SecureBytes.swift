@@ -1,0 +1,86 @@
+// The one owner of secret bytes in ztoken. Tokens, passphrases, secret keys
+// and derived keys live here and nowhere else: the storage is locked in RAM
+// where the OS allows (`sodium_mlock`), wiped on release (`sodium_memzero`),
+// readable only inside a closure, and never printed.
+internal import CSodium
+
+/// A buffer of secret bytes that is wiped when the last reference goes away.
+///
+/// Modelled on swift-crypto's `SecureBytes`: a class so that copies share one
+/// buffer and there is exactly one place that wipes it. Its `description` never
+/// shows the contents, so a secret cannot leak through string interpolation.
+public final class SecureBytes: @unchecked Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+    private let storage: UnsafeMutableRawBufferPointer
+    private let locked: Bool
+
+    /// The number of secret bytes.
+    public let count: Int
+
+    /// Makes a zero-filled buffer of `count` bytes.
+    public init(zeroedCount count: Int) {
+        Sodium.ensureInitialized()
+        self.count = count
+        // Never allocate zero bytes: mlock and memzero want a real address.
+        storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 16)
+        storage.initializeMemory(as: UInt8.self, repeating: 0)
+        // mlock fails under a small RLIMIT_MEMLOCK; the secret is still wiped.
+        locked = sodium_mlock(storage.baseAddress!, storage.count) == 0
+    }
+
+    /// Copies `bytes` into a new secret buffer. The caller remains responsible
+    /// for wiping its own copy.
+    public convenience init<Bytes: Collection>(copying bytes: Bytes) where Bytes.Element == UInt8 {
+        self.init(zeroedCount: bytes.count)
+        _ = UnsafeMutableRawBufferPointer(rebasing: storage[0..<count]).copyBytes(from: bytes)
+    }
+
+    /// Makes a buffer of `count` bytes from libsodium's CSPRNG (`randombytes_buf`).
+    public static func random(count: Int) -> SecureBytes {
+        let bytes = SecureBytes(zeroedCount: count)
+        bytes.withUnsafeMutableBytes { randombytes_buf($0.baseAddress!, $0.count) }
+        return bytes
+    }
+
+    deinit {
+        if locked {
+            sodium_munlock(storage.baseAddress!, storage.count)  // also zeroes
+        } else {
+            sodium_memzero(storage.baseAddress!, storage.count)
+        }
+        storage.deallocate()
+    }
+
+    /// Gives read access to the secret bytes for the duration of `body`.
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(rebasing: storage[0..<count]))
+    }
+
+    /// Gives write access to the secret bytes for the duration of `body`.
+    public func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeMutableRawBufferPointer(rebasing: storage[0..<count]))
+    }
+
+    /// Compares two secrets in constant time (`sodium_memcmp`).
+    public func constantTimeEquals(_ other: SecureBytes) -> Bool {
+        guard count == other.count else { return false }
+        return withUnsafeBytes { a in
+            other.withUnsafeBytes { b in sodium_memcmp(a.baseAddress, b.baseAddress, count) == 0 }
+        }
+    }
+
+    /// A new secret holding bytes `range` of this one.
+    public func slice(_ range: Range<Int>) -> SecureBytes {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count)
+        return withUnsafeBytes { SecureBytes(copying: $0[range]) }
+    }
+
+    /// The secret decoded as UTF-8, for the moment it must be shown to the user
+    /// (the token printed once). Swift strings cannot be wiped, so call this
+    /// only at the very edge where the text is written out.
+    public func unsafeRevealedString() -> String {
+        withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
+    }
+
+    public var description: String { "SecureBytes(\(count) bytes, redacted)" }
+    public var debugDescription: String { description }
+}

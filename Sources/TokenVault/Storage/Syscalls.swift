@@ -1,0 +1,161 @@
+// Every raw file system call TokenVault makes goes through this file, as in
+// swift-system: each wrapper retries EINTR in one place, turns errno into a
+// `VaultError` that names the path, and maps ELOOP from O_NOFOLLOW to
+// `.symlink`. Nothing outside Storage/ touches Glibc file calls.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Test-only fault injection: lets unit tests fail the Nth write, fsync or
+/// rename the way strace's `inject=` does for the real binary.
+enum FaultInjection {
+    enum Operation: Sendable { case write, fsync, rename, unlink, open }
+    /// Called before each operation; a non-nil errno makes it fail with that errno.
+    nonisolated(unsafe) static var hook: (@Sendable (Operation) -> Int32?)? = nil
+
+    @inline(__always)
+    static func injected(_ operation: Operation) -> Int32? {
+        guard let hook else { return nil }
+        return hook(operation)
+    }
+}
+
+enum Syscall {
+    /// Runs `body` until it does not fail with EINTR.
+    @inline(__always)
+    static func retryingInterrupts<T: BinaryInteger>(_ body: () -> T) -> T {
+        while true {
+            let result = body()
+            if result == -1 && errno == EINTR { continue }
+            return result
+        }
+    }
+
+    static func fail(_ path: String, _ operation: String, _ code: Int32 = errno) -> VaultError {
+        code == ELOOP ? .symlink(path: path) : .io(path: path, operation: operation, errno: code)
+    }
+
+    /// `open(2)` of a directory, refusing a symlink as its last component.
+    static func openDirectory(_ path: String) throws -> Int32 {
+        let fd = retryingInterrupts { open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        if fd < 0 {
+            if errno == ENOENT { throw VaultError.vaultNotFound(path: path) }
+            if errno == ENOTDIR { throw VaultError.corrupt(path: path, reason: "not a directory") }
+            throw fail(path, "open")
+        }
+        return fd
+    }
+
+    /// `openat(2)` relative to a directory descriptor. ENOENT is returned as nil
+    /// so callers decide what a missing file means.
+    static func openAt(_ directory: Int32, _ name: String, flags: Int32, mode: mode_t = 0o600, displayPath: String) throws -> Int32? {
+        if let code = FaultInjection.injected(.open) { throw fail(displayPath, "open", code) }
+        let fd = retryingInterrupts { openat(directory, name, flags | O_CLOEXEC | O_NOFOLLOW, mode) }
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            if errno == EEXIST { throw VaultError.alreadyExists(path: displayPath) }
+            throw fail(displayPath, "open")
+        }
+        return fd
+    }
+
+    static func fileStatus(_ fd: Int32, displayPath: String) throws -> stat {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw fail(displayPath, "stat") }
+        return info
+    }
+
+    /// Reads a whole file from its descriptor, refusing anything larger than `limit`.
+    static func readAll(_ fd: Int32, limit: Int, displayPath: String) throws -> [UInt8] {
+        let info = try fileStatus(fd, displayPath: displayPath)
+        guard info.st_size <= limit else {
+            throw VaultError.corrupt(path: displayPath, reason: "file is larger than \(limit) bytes")
+        }
+        var bytes = [UInt8](repeating: 0, count: max(Int(info.st_size), 0) + 1)
+        var filled = 0
+        while true {
+            if filled == bytes.count {
+                guard bytes.count < limit + 1 else {
+                    throw VaultError.corrupt(path: displayPath, reason: "file is larger than \(limit) bytes")
+                }
+                bytes.append(contentsOf: repeatElement(0, count: min(bytes.count, limit + 1 - bytes.count)))
+            }
+            let n = bytes.withUnsafeMutableBytes { buffer in
+                retryingInterrupts { read(fd, buffer.baseAddress! + filled, buffer.count - filled) }
+            }
+            if n < 0 { throw fail(displayPath, "read") }
+            if n == 0 { break }
+            filled += n
+        }
+        bytes.removeSubrange(filled...)
+        return bytes
+    }
+
+    /// Writes every byte, looping over short writes and EINTR.
+    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, displayPath: String) throws {
+        var offset = 0
+        while offset < bytes.count {
+            if let code = FaultInjection.injected(.write) { throw fail(displayPath, "write", code) }
+            let n = retryingInterrupts { write(fd, bytes.baseAddress! + offset, bytes.count - offset) }
+            if n < 0 { throw fail(displayPath, "write") }
+            offset += n
+        }
+    }
+
+    /// `fsync(2)`. A failure is final: the kernel may already have dropped the
+    /// dirty pages, so retrying could report success for data that is gone.
+    static func sync(_ fd: Int32, displayPath: String) throws {
+        if let code = FaultInjection.injected(.fsync) { throw fail(displayPath, "fsync", code) }
+        if fsync(fd) != 0 && errno != EINTR { throw fail(displayPath, "fsync") }
+    }
+
+    /// `close(2)`, checked: on some file systems the write error surfaces here.
+    /// Never retried, as on Linux the descriptor is gone even on EINTR.
+    static func closeChecked(_ fd: Int32, displayPath: String) throws {
+        if close(fd) != 0 && errno != EINTR { throw fail(displayPath, "close") }
+    }
+
+    /// `close(2)` where an error cannot change the outcome (read-only files, cleanup).
+    static func closeQuietly(_ fd: Int32) { _ = close(fd) }
+
+    static func renameAt(_ fromDirectory: Int32, _ from: String, _ toDirectory: Int32, _ to: String, displayPath: String) throws {
+        if let code = FaultInjection.injected(.rename) { throw fail(displayPath, "rename", code) }
+        if retryingInterrupts({ renameat(fromDirectory, from, toDirectory, to) }) != 0 { throw fail(displayPath, "rename") }
+    }
+
+    /// `unlinkat(2)`; a file that is already gone is not an error.
+    static func unlinkAt(_ directory: Int32, _ name: String, isDirectory: Bool = false, displayPath: String) throws {
+        if let code = FaultInjection.injected(.unlink) { throw fail(displayPath, "unlink", code) }
+        if retryingInterrupts({ unlinkat(directory, name, isDirectory ? AT_REMOVEDIR : 0) }) != 0 && errno != ENOENT {
+            throw fail(displayPath, "unlink")
+        }
+    }
+
+    /// `mkdirat(2)` with mode 0700 (then `fchmodat`, so the umask cannot widen or narrow it).
+    static func makeDirectoryAt(_ directory: Int32, _ name: String, displayPath: String) throws {
+        if retryingInterrupts({ mkdirat(directory, name, 0o700) }) != 0 {
+            if errno == EEXIST { throw VaultError.alreadyExists(path: displayPath) }
+            throw fail(displayPath, "mkdir")
+        }
+        if fchmodat(directory, name, 0o700, 0) != 0 { throw fail(displayPath, "chmod") }
+    }
+
+    /// The names in a directory, without "." and "..".
+    static func directoryEntries(_ directory: Int32, displayPath: String) throws -> [String] {
+        let copy = dup(directory)
+        guard copy >= 0, let stream = fdopendir(copy) else {
+            if copy >= 0 { closeQuietly(copy) }
+            throw fail(displayPath, "opendir")
+        }
+        defer { closedir(stream) }
+        rewinddir(stream)
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+}

@@ -1,0 +1,204 @@
+// The one error type of TokenVault. Every case carries what the user needs to
+// act (the path, the label, the errno) and maps to exactly one exit code of
+// docs/SPEC.md §8. Messages are lowercase, name the file or label involved,
+// and never contain a secret.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Everything that can go wrong in a vault, an age file or a bundle.
+public enum VaultError: Error, Sendable, Equatable {
+    // 64 — usage
+    /// An argument the library was given is not allowed (a label, a URL, a template).
+    case invalidArgument(String, hint: String? = nil)
+
+    // 65 — bad data
+    /// A file (or input) is corrupt, tampered or not what it claims to be.
+    case corrupt(path: String, reason: String)
+    /// A file carries a format version this ztoken does not know.
+    case unsupportedVersion(path: String, version: Int)
+    /// Key-derivation parameters on disk are weaker than the minimum, or unknown.
+    case weakKeyDerivation(path: String, reason: String)
+
+    // 66 — not found
+    /// No vault at the location.
+    case vaultNotFound(path: String)
+    /// No active token with that label or id.
+    case noSuchToken(String)
+    /// An input file (identity, recipients, template, backup) does not exist.
+    case fileNotFound(path: String)
+
+    // 73 — cannot create
+    /// The vault, or an output file, already exists.
+    case alreadyExists(path: String)
+    /// An active token already has this label.
+    case labelInUse(String)
+
+    // 74 — I/O
+    /// A system call failed; `operation` names it ("write", "fsync", "rename"…).
+    case io(path: String, operation: String, errno: Int32)
+
+    // 75 — busy
+    /// Another ztoken held the vault lock past the timeout.
+    case busy(path: String, holder: String?, seconds: Double)
+
+    // 77 — denied
+    /// The passphrase does not open the vault key or the file.
+    case wrongPassphrase(path: String)
+    /// No identity given opens the file.
+    case wrongIdentity(path: String)
+    /// A vault file or directory is accessible to others.
+    case unsafePermissions(path: String, mode: UInt32, expected: UInt32)
+    /// A vault file or directory belongs to another user.
+    case foreignOwner(path: String, owner: UInt32)
+    /// A vault path is a symbolic link.
+    case symlink(path: String)
+
+    /// The sysexits code of docs/SPEC.md §8 for this error.
+    public var exitCode: Int32 {
+        switch self {
+        case .invalidArgument: return 64
+        case .corrupt, .unsupportedVersion, .weakKeyDerivation: return 65
+        case .vaultNotFound, .noSuchToken, .fileNotFound: return 66
+        case .alreadyExists, .labelInUse: return 73
+        case .io: return 74
+        case .busy: return 75
+        case .wrongPassphrase, .wrongIdentity, .unsafePermissions, .foreignOwner, .symlink: return 77
+        }
+    }
+
+    /// One line for `ztoken: error: …`: lowercase, no trailing period.
+    public var message: String {
+        switch self {
+        case .invalidArgument(let text, _):
+            return text
+        case .corrupt(let path, let reason):
+            return "\(path): \(reason)"
+        case .unsupportedVersion(let path, let version):
+            return "\(path): unknown format version \(version)"
+        case .weakKeyDerivation(let path, let reason):
+            return "\(path): refusing key-derivation parameters: \(reason)"
+        case .vaultNotFound(let path):
+            return "no vault at \(path)"
+        case .noSuchToken(let reference):
+            return "no active token \(Self.quoted(reference))"
+        case .fileNotFound(let path):
+            return "\(path): no such file"
+        case .alreadyExists(let path):
+            return "\(path) already exists"
+        case .labelInUse(let label):
+            return "an active token is already labelled \(Self.quoted(label))"
+        case .io(let path, let operation, let errno):
+            return "\(path): \(operation) failed: \(Self.describe(errno: errno))"
+        case .busy(let path, let holder, let seconds):
+            let who = holder.map { " (held by \($0))" } ?? ""
+            return "the vault is locked by another ztoken\(who); gave up after \(Self.format(seconds)) s waiting for \(path)"
+        case .wrongPassphrase(let path):
+            return "wrong passphrase for \(path)"
+        case .wrongIdentity(let path):
+            return "no identity matched \(path)"
+        case .unsafePermissions(let path, let mode, _):
+            return "\(path) is accessible by other users (mode \(String(mode & 0o7777, radix: 8)))"
+        case .foreignOwner(let path, let owner):
+            return "\(path) is owned by uid \(owner), not by you"
+        case .symlink(let path):
+            return "\(path) is a symbolic link; refusing to follow it"
+        }
+    }
+
+    /// An optional `ztoken: hint: …` line that tells the user what to do next.
+    public var hint: String? {
+        switch self {
+        case .invalidArgument(_, let hint):
+            return hint
+        case .corrupt:
+            return "run 'ztoken doctor' to check the vault; the file was left untouched"
+        case .unsupportedVersion:
+            return "this file was written by a newer ztoken; upgrade ztoken to read it"
+        case .weakKeyDerivation:
+            return "the file may have been tampered with; restore it from a backup"
+        case .vaultNotFound:
+            return "run 'ztoken init' to make one, or pass --vault DIR"
+        case .noSuchToken:
+            return "run 'ztoken list --all' to see labels, ids and states"
+        case .fileNotFound:
+            return nil
+        case .alreadyExists:
+            return "choose another path, or pass --force where the command allows it"
+        case .labelInUse:
+            return "choose another label, or revoke the existing token first"
+        case .io(_, _, let errno):
+            if errno == ENOSPC || errno == EDQUOT { return "free some disk space and try again; nothing was changed" }
+            return nil
+        case .busy:
+            return "wait for the other ztoken to finish, or raise --lock-timeout"
+        case .wrongPassphrase:
+            return nil
+        case .wrongIdentity:
+            return "pass the identity file the file was encrypted to with -i"
+        case .unsafePermissions(let path, _, let expected):
+            return "run: chmod \(String(expected, radix: 8)) '\(path)'"
+        case .foreignOwner(let path, _):
+            return "each user has their own vault; run: chown \"$(id -u)\" '\(path)' if it is yours"
+        case .symlink:
+            return "point --vault at the real directory"
+        }
+    }
+
+    /// Labels are user text: show them quoted with control characters escaped,
+    /// so an error message cannot move the cursor or rewrite the terminal.
+    static func quoted(_ text: String) -> String {
+        "'" + TerminalSafe.escape(text) + "'"
+    }
+
+    static func describe(errno code: Int32) -> String {
+        guard let text = strerror(code) else { return "errno \(code)" }
+        return String(cString: text).lowercased()
+    }
+
+    private static func format(_ seconds: Double) -> String {
+        seconds == seconds.rounded() ? String(Int(seconds)) : String(seconds)
+    }
+}
+
+extension VaultError: CustomStringConvertible {
+    public var description: String { message }
+}
+
+/// Escapes text for display on a terminal: control characters, escape
+/// sequences and bidirectional overrides become visible `\u{…}` escapes.
+public enum TerminalSafe {
+    /// Returns `text` with every character that could move the cursor, change
+    /// colours or reorder the line replaced by a printable escape.
+    public static func escape(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for scalar in text.unicodeScalars {
+            if isDangerous(scalar) {
+                switch scalar {
+                case "\n": out += "\\n"
+                case "\t": out += "\\t"
+                case "\r": out += "\\r"
+                default: out += "\\u{" + String(scalar.value, radix: 16) + "}"
+                }
+            } else if scalar == "\\" {
+                out += "\\\\"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    /// Control characters (C0, DEL, C1) and the bidirectional formatting
+    /// characters that can make a label display as something else.
+    public static func isDangerous(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x00...0x1F, 0x7F...0x9F: return true
+        case 0x200E, 0x200F, 0x061C: return true              // LRM, RLM, ALM
+        case 0x202A...0x202E, 0x2066...0x2069: return true    // embeddings, overrides, isolates
+        case 0x2028, 0x2029: return true                      // line and paragraph separators
+        default: return false
+        }
+    }
+}

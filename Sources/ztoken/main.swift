@@ -1,0 +1,3 @@
+import ZTokenCLI
+
+ZToken.main()
