@@ -20,9 +20,10 @@ let package = Package(
             pkgConfig: "libsodium",
             providers: [.apt(["libsodium-dev"])]
         ),
+        .target(name: "CProcessShims"),
         .target(
             name: "TokenVault",
-            dependencies: ["CSodium"]
+            dependencies: ["CSodium", "CProcessShims"]
         ),
         .target(
             name: "ZTokenCLI",

@@ -202,3 +202,8 @@ public enum TerminalSafe {
         }
     }
 }
+
+extension VaultError {
+    /// A label quoted and escaped for a message.
+    public static func quotedLabel(_ label: String) -> String { quoted(label) }
+}

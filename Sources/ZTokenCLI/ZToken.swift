@@ -1,14 +1,76 @@
-// The root command: subcommands, global options, and nothing else.
+// The root command: its subcommands, and the entry point that prints every
+// failure the same way (`ztoken: error: …`) with the exit code of docs/SPEC.md §8.
 import ArgumentParser
 import TokenVault
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `ztoken`: an offline vault of API tokens.
 public struct ZToken: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "ztoken",
-        abstract: "An offline vault of API tokens, shown once and kept sealed.",
+        abstract: "An offline vault of API tokens: shown once, kept sealed, revocable.",
+        discussion: """
+            Each token's plaintext is kept only as a sealed box to the vault's public key, so creating, \
+            listing, revoking and verifying need no passphrase. Exports and backups are age files.
+            """,
         version: "0.1.0",
-        subcommands: []
+        subcommands: [Init.self, Create.self, List.self, Revoke.self, Verify.self, Doctor.self]
     )
+
     public init() {}
+
+    /// Options that apply to every subcommand and may come before its name.
+    static let globalOptionsWithValue: Set<String> = ["--vault", "--lock-timeout"]
+
+    /// Moves global options written before the subcommand name to just after
+    /// it, so `ztoken --vault DIR list` and `ztoken list --vault DIR` agree.
+    static func normalize(_ arguments: [String]) -> [String] {
+        var leading: [String] = []
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            let name = argument.split(separator: "=", maxSplits: 1).first.map(String.init) ?? argument
+            guard globalOptionsWithValue.contains(name) else { break }
+            leading.append(argument)
+            if !argument.contains("="), index + 1 < arguments.count {
+                leading.append(arguments[index + 1])
+                index += 1
+            }
+            index += 1
+        }
+        guard !leading.isEmpty, index < arguments.count else { return arguments }
+        return [arguments[index]] + leading + arguments[(index + 1)...]
+    }
+
+    /// Parses the command line, runs the command and exits with its code.
+    public static func runMain(_ arguments: [String] = Array(CommandLine.arguments.dropFirst())) -> Never {
+        Terminal.hardenProcess()
+        do {
+            var command = try parseAsRoot(normalize(arguments))
+            try command.run()
+            Glibc.exit(0)
+        } catch let failure as VaultError {
+            Glibc.exit(Output.report(failure))
+        } catch let code as ExitCode {
+            Glibc.exit(code.rawValue)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                Glibc.exit(0)
+            }
+            Output.error(message(for: error).lowercasedFirst())
+            Output.hint("run 'ztoken help' or add --help to the command")
+            Glibc.exit(code.rawValue == 1 ? 64 : code.rawValue)
+        }
+    }
+}
+
+extension String {
+    func lowercasedFirst() -> String {
+        guard let first else { return self }
+        return first.lowercased() + dropFirst()
+    }
 }

@@ -1,3 +1,4 @@
+// The ztoken executable: everything lives in ZTokenCLI.
 import ZTokenCLI
 
-ZToken.main()
+ZToken.runMain()

@@ -45,7 +45,7 @@ enum AtomicFile {
     /// On any failure the temp file is removed before the error is thrown.
     static func createTemporary(in directory: Int32, for name: String,
                                 contents: UnsafeRawBufferPointer, displayPath: String) throws -> String {
-        let tempName = temporaryPrefix + name + "-" + hex(Sodium.randomBytes(6))
+        let tempName = temporaryPrefix + name + "-" + Hex.encode(Sodium.randomBytes(6))
         guard let fd = try Syscall.openAt(directory, tempName, flags: O_WRONLY | O_CREAT | O_EXCL,
                                           mode: 0o600, displayPath: displayPath) else {
             throw VaultError.io(path: displayPath, operation: "create", errno: ENOENT)
@@ -67,13 +67,5 @@ enum AtomicFile {
             throw error
         }
         return tempName
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
-        for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
-        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -1,0 +1,73 @@
+// Text encodings for the non-secret bytes that vault files carry (keys,
+// salts, nonces, digests). Decoders are strict: a non-canonical or padded-
+// wrong input is rejected rather than guessed at, since it may be tampering.
+internal import CSodium
+
+/// Lowercase hexadecimal.
+enum Hex {
+    static func encode(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 15)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Decodes lowercase hex; nil for odd length or any other character.
+    static func decode(_ text: String) -> [UInt8]? {
+        let utf8 = Array(text.utf8)
+        guard utf8.count % 2 == 0 else { return nil }
+        var out = [UInt8]()
+        out.reserveCapacity(utf8.count / 2)
+        var i = 0
+        while i < utf8.count {
+            guard let hi = nibble(utf8[i]), let lo = nibble(utf8[i + 1]) else { return nil }
+            out.append(hi << 4 | lo)
+            i += 2
+        }
+        return out
+    }
+
+    private static func nibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 0x30...0x39: return c - 0x30
+        case 0x61...0x66: return c - 0x61 + 10
+        default: return nil
+        }
+    }
+}
+
+/// Standard padded base64 (`sodium_bin2base64` / `sodium_base642bin`, ORIGINAL variant).
+enum Base64 {
+    static func encode(_ bytes: [UInt8]) -> String {
+        Sodium.ensureInitialized()
+        let variant = Int32(sodium_base64_VARIANT_ORIGINAL)
+        let length = sodium_base64_encoded_len(bytes.count, variant)
+        var out = [CChar](repeating: 0, count: length)
+        _ = sodium_bin2base64(&out, length, bytes, bytes.count, variant)
+        return String(cString: out)
+    }
+
+    /// Decodes canonical padded base64; nil for anything else (whitespace included).
+    static func decode(_ text: String) -> [UInt8]? {
+        Sodium.ensureInitialized()
+        let input = Array(text.utf8)
+        var out = [UInt8](repeating: 0, count: input.count / 4 * 3 + 3)
+        var length = 0
+        var end: UnsafePointer<CChar>? = nil
+        let status = input.withUnsafeBufferPointer { i in
+            i.withMemoryRebound(to: CChar.self) { c in
+                sodium_base642bin(&out, out.count, c.baseAddress, c.count, nil, &length, &end,
+                                  Int32(sodium_base64_VARIANT_ORIGINAL))
+            }
+        }
+        guard status == 0 else { return nil }
+        let decoded = Array(out[0..<length])
+        // Reject trailing bytes and non-canonical encodings by re-encoding.
+        guard encode(decoded) == text else { return nil }
+        return decoded
+    }
+}

@@ -1,0 +1,139 @@
+// A vault directory held open by descriptor. Every file is reached with
+// openat from here (never by re-resolving a path), opened O_NOFOLLOW, and
+// checked with fstat for owner and mode before it is read. Writes go through
+// AtomicFile; temp files live only in the top directory, so one readdir finds
+// every leftover of an interrupted write.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+final class VaultDirectory {
+    let path: String
+    let fd: Int32
+    private var recordsFD: Int32 = -1
+
+    /// Opens an existing vault directory and checks it is private to us.
+    init(path: String) throws {
+        self.path = path
+        fd = try Syscall.openDirectory(path)
+        do {
+            try VaultPermissions.check(fd: fd, path: path, isDirectory: true)
+        } catch {
+            Syscall.closeQuietly(fd)
+            throw error
+        }
+    }
+
+    deinit {
+        if recordsFD >= 0 { Syscall.closeQuietly(recordsFD) }
+        Syscall.closeQuietly(fd)
+    }
+
+    func displayPath(_ name: String) -> String { path + "/" + name }
+
+    // MARK: Whole files in the top directory
+
+    /// Reads a vault file whole, or nil when it does not exist.
+    func read(_ name: String, limit: Int = VaultLayout.smallFileLimit) throws -> [UInt8]? {
+        let shown = displayPath(name)
+        guard let file = try Syscall.openAt(fd, name, flags: O_RDONLY, displayPath: shown) else { return nil }
+        defer { Syscall.closeQuietly(file) }
+        try VaultPermissions.check(fd: file, path: shown, isDirectory: false)
+        return try Syscall.readAll(file, limit: limit, displayPath: shown)
+    }
+
+    /// Atomically replaces (or creates) a vault file.
+    func replace(_ name: String, with bytes: [UInt8]) throws {
+        try AtomicFile.write(bytes, to: name, in: fd, displayPath: displayPath(name))
+    }
+
+    // MARK: Records
+
+    private func records() throws -> Int32 {
+        if recordsFD >= 0 { return recordsFD }
+        let shown = displayPath(VaultLayout.records)
+        guard let opened = try Syscall.openAt(fd, VaultLayout.records, flags: O_RDONLY | O_DIRECTORY, displayPath: shown) else {
+            throw VaultError.corrupt(path: shown, reason: "the records directory is missing")
+        }
+        do {
+            try VaultPermissions.check(fd: opened, path: shown, isDirectory: true)
+        } catch {
+            Syscall.closeQuietly(opened)
+            throw error
+        }
+        recordsFD = opened
+        return opened
+    }
+
+    func recordPath(id: String) -> String { displayPath(VaultLayout.records + "/" + VaultLayout.recordName(id: id)) }
+
+    /// Writes a token's sealed record durably: temp file in the top directory,
+    /// renamed into records/, both directories fsynced.
+    func writeRecord(id: String, bytes: [UInt8]) throws {
+        try AtomicFile.write(bytes, to: VaultLayout.recordName(id: id), in: try records(),
+                             temporaryDirectory: fd, displayPath: recordPath(id: id))
+    }
+
+    func readRecord(id: String) throws -> [UInt8]? {
+        let shown = recordPath(id: id)
+        guard let file = try Syscall.openAt(try records(), VaultLayout.recordName(id: id), flags: O_RDONLY, displayPath: shown) else {
+            return nil
+        }
+        defer { Syscall.closeQuietly(file) }
+        try VaultPermissions.check(fd: file, path: shown, isDirectory: false)
+        return try Syscall.readAll(file, limit: VaultLayout.recordLimit, displayPath: shown)
+    }
+
+    /// Removes records; the directory is fsynced once after the batch.
+    func removeRecords(ids: [String]) throws {
+        guard !ids.isEmpty else { return }
+        let dir = try records()
+        for id in ids {
+            try Syscall.unlinkAt(dir, VaultLayout.recordName(id: id), displayPath: recordPath(id: id))
+        }
+        try Syscall.sync(dir, displayPath: displayPath(VaultLayout.records))
+    }
+
+    /// Names of the files in records/ (for doctor).
+    func recordFileNames() throws -> [String] {
+        try Syscall.directoryEntries(try records(), displayPath: displayPath(VaultLayout.records))
+    }
+
+    /// Removes an arbitrary entry of records/ by name (doctor --repair).
+    func removeRecordFile(named name: String) throws {
+        let dir = try records()
+        try Syscall.unlinkAt(dir, name, displayPath: displayPath(VaultLayout.records + "/" + name))
+        try Syscall.sync(dir, displayPath: displayPath(VaultLayout.records))
+    }
+
+    /// Checks records/ itself (doctor).
+    func checkRecordsDirectory() throws { _ = try records() }
+
+    // MARK: Leftovers and locking
+
+    /// Temp files left by interrupted writes.
+    func leftoverTemporaries() throws -> [String] {
+        try Syscall.directoryEntries(fd, displayPath: path).filter { $0.hasPrefix(AtomicFile.temporaryPrefix) }
+    }
+
+    /// Removes leftover temp files. Call only under the lock: a temp file of
+    /// a live writer exists only while that writer holds it.
+    func removeLeftoverTemporaries() throws -> [String] {
+        let leftovers = try leftoverTemporaries()
+        for name in leftovers {
+            try Syscall.unlinkAt(fd, name, displayPath: displayPath(name))
+        }
+        if !leftovers.isEmpty { try Syscall.sync(fd, displayPath: path) }
+        return leftovers
+    }
+
+    func lock(timeout: Double, onWaiting: (String?) -> Void) throws -> FileLock {
+        try FileLock.acquire(in: fd, vaultPath: path, timeout: timeout, onWaiting: onWaiting)
+    }
+
+    /// Status of a top-level entry without following symlinks (doctor).
+    func entryStatus(_ name: String) -> stat? {
+        var info = stat()
+        return fstatat(fd, name, &info, AT_SYMLINK_NOFOLLOW) == 0 ? info : nil
+    }
+}

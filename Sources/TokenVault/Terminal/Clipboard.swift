@@ -1,0 +1,135 @@
+// `create --copy`: puts a token on the clipboard through wl-copy, xclip or
+// xsel (the token goes through a pipe, never argv), else through the OSC 52
+// terminal sequence. A detached `sh` reads its script from a pipe, waits 45 s
+// and clears the clipboard only if it still holds this token, comparing
+// BLAKE2b-256 digests (`b2sum -l 256`, the digest the index already keeps).
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Copies a token to the clipboard and arranges for it to be cleared.
+public enum Clipboard {
+    public static let clearAfterSeconds = 45
+
+    struct Tool { let copy: [String]; let paste: [String] }
+
+    static func availableTool() -> Tool? {
+        func has(_ name: String) -> Bool {
+            let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/bin:/bin"
+            return path.split(separator: ":").contains { access("\($0)/\(name)", X_OK) == 0 }
+        }
+        if getenv("WAYLAND_DISPLAY") != nil, has("wl-copy"), has("wl-paste") {
+            return Tool(copy: ["wl-copy"], paste: ["wl-paste", "--no-newline"])
+        }
+        if getenv("DISPLAY") != nil {
+            if has("xclip") { return Tool(copy: ["xclip", "-selection", "clipboard"], paste: ["xclip", "-selection", "clipboard", "-o"]) }
+            if has("xsel") { return Tool(copy: ["xsel", "--clipboard", "--input"], paste: ["xsel", "--clipboard", "--output"]) }
+        }
+        return nil
+    }
+
+    /// Copies `token`; returns a sentence for the user saying what happened.
+    @discardableResult
+    public static func copy(_ token: SecureBytes) throws -> String {
+        guard let tool = availableTool() else {
+            return try copyWithTerminalSequence(token)
+        }
+        try spawn(tool.copy, feeding: [.secret(token)], detached: false)
+        let digest = TokenFormat.digest(of: token)
+        let paste = tool.paste.joined(separator: " ")
+        let clear = tool.copy.joined(separator: " ")
+        let script = """
+            sleep \(clearAfterSeconds)
+            now=$(\(paste) 2>/dev/null | b2sum -l 256 | cut -d' ' -f1)
+            [ "$now" = "\(digest)" ] && printf '' | \(clear)
+            exit 0
+
+            """
+        try spawn(["sh", "-s"], feeding: [.text(script)], detached: true)
+        return "copied to the clipboard; it will be cleared in \(clearAfterSeconds) s unless you copy something else"
+    }
+
+    /// OSC 52: the terminal emulator sets the clipboard. It cannot be read
+    /// back, so it cannot be cleared safely later; the user is told so.
+    static func copyWithTerminalSequence(_ token: SecureBytes) throws -> String {
+        let tty = open("/dev/tty", O_WRONLY | O_CLOEXEC | O_NOCTTY)
+        guard tty >= 0 else {
+            throw VaultError.invalidArgument("no clipboard tool (wl-copy, xclip, xsel) and no terminal for OSC 52",
+                                             hint: "install wl-clipboard or xclip, or copy the token by hand")
+        }
+        defer { close(tty) }
+        let encoded = SecureBytes(zeroedCount: (token.count + 2) / 3 * 4 + 16)
+        var length = 0
+        encoded.withUnsafeMutableBytes { out in
+            for byte in Array("\u{1B}]52;c;".utf8) { out[length] = byte; length += 1 }
+            let table = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+            token.withUnsafeBytes { input in
+                var i = 0
+                while i < input.count {
+                    let b0 = UInt32(input[i]), b1 = i + 1 < input.count ? UInt32(input[i + 1]) : 0, b2 = i + 2 < input.count ? UInt32(input[i + 2]) : 0
+                    let n = b0 << 16 | b1 << 8 | b2
+                    out[length] = table[Int(n >> 18 & 63)]; out[length + 1] = table[Int(n >> 12 & 63)]
+                    out[length + 2] = i + 1 < input.count ? table[Int(n >> 6 & 63)] : UInt8(ascii: "=")
+                    out[length + 3] = i + 2 < input.count ? table[Int(n & 63)] : UInt8(ascii: "=")
+                    length += 4
+                    i += 3
+                }
+            }
+            out[length] = 0x07; length += 1
+        }
+        try encoded.withUnsafeBytes { try Syscall.writeAll(tty, UnsafeRawBufferPointer(rebasing: $0[0..<length]), displayPath: "/dev/tty") }
+        return "sent to the terminal's clipboard (OSC 52); clear it yourself when done"
+    }
+
+    /// Runs `argv` (looked up on PATH) with `input` on its standard input.
+    /// A detached child gets its own session and outlives ztoken.
+    static func spawn(_ argv: [String], feeding input: [OutputPiece], detached: Bool) throws {
+        var pipeFDs: [Int32] = [0, 0]
+        guard pipe(&pipeFDs) == 0 else { throw Syscall.fail(argv[0], "pipe") }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, pipeFDs[0], STDIN_FILENO)
+        posix_spawn_file_actions_addclose(&actions, pipeFDs[1])
+        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // POSIX_SPAWN_SETSID (0x80 in glibc) is not exported to Swift.
+        if detached { posix_spawnattr_setflags(&attributes, 0x80) }
+        var pid: pid_t = 0
+        let cArgs = argv.map { strdup($0) } + [nil]
+        defer { cArgs.forEach { free($0) } }
+        let status = posix_spawnp(&pid, argv[0], &actions, &attributes, cArgs, environ)
+        close(pipeFDs[0])
+        guard status == 0 else {
+            close(pipeFDs[1])
+            throw VaultError.io(path: argv[0], operation: "start", errno: status)
+        }
+        // Write through a buffer that is wiped afterwards.
+        var total = 0
+        for piece in input {
+            if case .text(let text) = piece { total += text.utf8.count }
+            if case .secret(let secret) = piece { total += secret.count }
+        }
+        let buffer = SecureBytes(zeroedCount: total)
+        var length = 0
+        buffer.withUnsafeMutableBytes { out in
+            for piece in input {
+                switch piece {
+                case .text(let text): for b in text.utf8 { out[length] = b; length += 1 }
+                case .secret(let secret): secret.withUnsafeBytes { for b in $0 { out[length] = b; length += 1 } }
+                case .jsonEscapedSecret: break
+                }
+            }
+        }
+        let written = Result { try buffer.withUnsafeBytes { try Syscall.writeAll(pipeFDs[1], $0, displayPath: argv[0]) } }
+        close(pipeFDs[1])
+        if !detached {
+            var exitStatus: Int32 = 0
+            _ = Syscall.retryingInterrupts { waitpid(pid, &exitStatus, 0) }
+            try written.get()
+            guard exitStatus == 0 else { throw VaultError.io(path: argv[0], operation: "copy to the clipboard with", errno: EIO) }
+        }
+    }
+}

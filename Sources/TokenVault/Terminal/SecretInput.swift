@@ -1,0 +1,97 @@
+// Reading secrets — passphrases and imported tokens — straight into
+// SecureBytes: from the terminal with echo off (`/dev/tty`, as ssh and age
+// do), from standard input, or from the first line of a file. Secrets are
+// never taken from argv or a plain environment variable.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where secrets come from.
+public enum SecretInput {
+    static let maximumLength = 4096
+
+    /// Reads standard input whole (up to `limit` bytes) and returns it with a
+    /// single trailing newline (LF or CRLF) removed.
+    public static func readStandardInput(limit: Int = 4096) throws -> SecureBytes {
+        try readLine(from: STDIN_FILENO, displayPath: "standard input", limit: limit, firstLineOnly: false)
+    }
+
+    /// Reads the first line of `path` (a passphrase file), refusing a file
+    /// that others can read.
+    public static func readFirstLine(ofFile path: String) throws -> SecureBytes {
+        let fd = Syscall.retryingInterrupts { open(path, O_RDONLY | O_CLOEXEC) }
+        guard fd >= 0 else {
+            if errno == ENOENT { throw VaultError.fileNotFound(path: path) }
+            throw Syscall.fail(path, "open")
+        }
+        defer { Syscall.closeQuietly(fd) }
+        let info = try Syscall.fileStatus(fd, displayPath: path)
+        if info.st_mode & S_IFMT == S_IFREG && info.st_mode & 0o077 != 0 {
+            throw VaultError.unsafePermissions(path: path, mode: info.st_mode, expected: 0o600)
+        }
+        let secret = try readLine(from: fd, displayPath: path, limit: maximumLength, firstLineOnly: true)
+        guard secret.count > 0 else {
+            throw VaultError.invalidArgument("\(path): the first line is empty", hint: "put the passphrase on the first line")
+        }
+        return secret
+    }
+
+    /// Asks for a secret on the controlling terminal with echo off.
+    /// Throws `.invalidArgument` when there is no terminal to ask on.
+    public static func askOnTerminal(prompt: String) throws -> SecureBytes {
+        let tty = Syscall.retryingInterrupts { open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY) }
+        guard tty >= 0 else {
+            throw VaultError.invalidArgument("no terminal to ask for the passphrase on",
+                                             hint: "pass --passphrase-file FILE (or --vault-passphrase-file FILE) in scripts")
+        }
+        defer { Syscall.closeQuietly(tty) }
+        var saved = termios()
+        let canHideEcho = tcgetattr(tty, &saved) == 0
+        if canHideEcho {
+            var quiet = saved
+            quiet.c_lflag &= ~tcflag_t(ECHO)
+            quiet.c_lflag |= tcflag_t(ICANON)
+            _ = tcsetattr(tty, TCSAFLUSH, &quiet)
+        }
+        defer {
+            if canHideEcho { _ = tcsetattr(tty, TCSAFLUSH, &saved) }
+            _ = "\n".withCString { write(tty, $0, 1) }
+        }
+        _ = prompt.withCString { write(tty, $0, strlen($0)) }
+        return try readLine(from: tty, displayPath: "/dev/tty", limit: maximumLength, firstLineOnly: true)
+    }
+
+    /// Asks twice for a new passphrase and insists the two match and are not empty.
+    public static func askNewPassphrase(what: String) throws -> SecureBytes {
+        let first = try askOnTerminal(prompt: "new \(what) passphrase: ")
+        guard first.count > 0 else { throw VaultError.invalidArgument("the passphrase must not be empty") }
+        let second = try askOnTerminal(prompt: "repeat the \(what) passphrase: ")
+        guard first.constantTimeEquals(second) else { throw VaultError.invalidArgument("the passphrases did not match") }
+        return first
+    }
+
+    /// Reads up to `limit` bytes into a secure buffer, stopping at the first
+    /// newline when `firstLineOnly`; strips one trailing LF or CRLF.
+    static func readLine(from fd: Int32, displayPath: String, limit: Int, firstLineOnly: Bool) throws -> SecureBytes {
+        let buffer = SecureBytes(zeroedCount: limit + 1)
+        var filled = 0
+        try buffer.withUnsafeMutableBytes { out in
+            while filled < out.count {
+                let n = Syscall.retryingInterrupts { read(fd, out.baseAddress! + filled, firstLineOnly ? 1 : out.count - filled) }
+                if n < 0 { throw Syscall.fail(displayPath, "read") }
+                if n == 0 { break }
+                filled += n
+                if firstLineOnly && out[filled - 1] == UInt8(ascii: "\n") { break }
+            }
+        }
+        guard filled <= limit else {
+            throw VaultError.corrupt(path: displayPath, reason: "input is longer than \(limit) bytes")
+        }
+        var end = filled
+        buffer.withUnsafeBytes { bytes in
+            if end > 0 && bytes[end - 1] == UInt8(ascii: "\n") { end -= 1 }
+            if end > 0 && bytes[end - 1] == UInt8(ascii: "\r") { end -= 1 }
+        }
+        return buffer.slice(0..<end)
+    }
+}

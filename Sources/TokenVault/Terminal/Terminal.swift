@@ -1,0 +1,118 @@
+// The process's terminal and standard streams: whether a human is there,
+// yes/no questions on /dev/tty, writing a secret to standard output straight
+// from its secure buffer, and hardening the process while it holds secrets.
+#if canImport(Glibc)
+import Glibc
+#endif
+internal import CProcessShims
+
+/// A piece of output that may be secret.
+public enum OutputPiece {
+    /// Ordinary text.
+    case text(String)
+    /// A secret, written as is.
+    case secret(SecureBytes)
+    /// A secret inside a JSON string: `"` and `\` and control bytes escaped.
+    case jsonEscapedSecret(SecureBytes)
+}
+
+/// Terminal and standard-stream helpers for the command-line tool.
+public enum Terminal {
+    /// True when `fd` is a terminal (a person is probably there).
+    public static func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }
+
+    public static var standardInputIsTerminal: Bool { isTerminal(STDIN_FILENO) }
+    public static var standardOutputIsTerminal: Bool { isTerminal(STDOUT_FILENO) }
+
+    /// Asks a `[y/N]` question on /dev/tty; anything but y/yes is no.
+    public static func confirm(_ question: String) throws -> Bool {
+        let tty = Syscall.retryingInterrupts { open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY) }
+        guard tty >= 0 else { return false }
+        defer { Syscall.closeQuietly(tty) }
+        let prompt = question + " [y/N] "
+        _ = prompt.withCString { write(tty, $0, strlen($0)) }
+        var answer: [UInt8] = []
+        var byte: UInt8 = 0
+        while read(tty, &byte, 1) == 1 && byte != UInt8(ascii: "\n") && answer.count < 16 { answer.append(byte) }
+        let text = String(decoding: answer, as: UTF8.self).trimmingWhitespace().lowercased()
+        return text == "y" || text == "yes"
+    }
+
+    /// Writes `pieces` to standard output in one buffer that is wiped after.
+    public static func writeToStandardOutput(_ pieces: [OutputPiece]) throws {
+        var total = 0
+        for piece in pieces {
+            switch piece {
+            case .text(let text): total += text.utf8.count
+            case .secret(let secret): total += secret.count
+            case .jsonEscapedSecret(let secret): total += secret.count * 6
+            }
+        }
+        let buffer = SecureBytes(zeroedCount: total)
+        var length = 0
+        buffer.withUnsafeMutableBytes { out in
+            func put(_ byte: UInt8) { out[length] = byte; length += 1 }
+            for piece in pieces {
+                switch piece {
+                case .text(let text): for byte in text.utf8 { put(byte) }
+                case .secret(let secret): secret.withUnsafeBytes { for byte in $0 { put(byte) } }
+                case .jsonEscapedSecret(let secret):
+                    secret.withUnsafeBytes {
+                        for byte in $0 {
+                            switch byte {
+                            case UInt8(ascii: "\""), UInt8(ascii: "\\"): put(UInt8(ascii: "\\")); put(byte)
+                            case 0..<0x20:
+                                let hex = Array("0123456789abcdef".utf8)
+                                for c in Array("\\u00".utf8) { put(c) }
+                                put(hex[Int(byte >> 4)]); put(hex[Int(byte & 15)])
+                            default: put(byte)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        fflush(nil)
+        try buffer.withUnsafeBytes {
+            try Syscall.writeAll(STDOUT_FILENO, UnsafeRawBufferPointer(rebasing: $0[0..<length]), displayPath: "standard output")
+        }
+    }
+
+    /// Makes the process non-dumpable and sets its core limit to 0, so a
+    /// crash or a ptrace by another user cannot copy secrets out of memory.
+    public static func hardenProcess() {
+        var none = rlimit(rlim_cur: 0, rlim_max: 0)
+        _ = setrlimit(__rlimit_resource_t(RLIMIT_CORE.rawValue), &none)
+        _ = ztoken_disable_dumping()
+    }
+
+    /// The name of the user running ztoken.
+    public static var userName: String {
+        if let entry = getpwuid(geteuid()), let name = entry.pointee.pw_name { return String(cString: name) }
+        return getenv("USER").map { String(cString: $0) } ?? "user"
+    }
+}
+
+/// Where the vault lives: `--vault DIR`, else `$ZTOKEN_VAULT`, else
+/// `$XDG_DATA_HOME/ztoken`, else `~/.local/share/ztoken`.
+public enum VaultLocation {
+    public static func resolve(explicit: String?) -> String {
+        func environment(_ name: String) -> String? {
+            guard let value = getenv(name) else { return nil }
+            let text = String(cString: value)
+            return text.isEmpty ? nil : text
+        }
+        if let explicit, !explicit.isEmpty { return explicit }
+        if let path = environment("ZTOKEN_VAULT") { return path }
+        if let data = environment("XDG_DATA_HOME") { return data + "/ztoken" }
+        let home = environment("HOME") ?? (getpwuid(geteuid())?.pointee.pw_dir).map { String(cString: $0) } ?? "."
+        return home + "/.local/share/ztoken"
+    }
+
+    /// The passphrase file named by `$ZTOKEN_VAULT_PASSPHRASE_FILE`, if any.
+    public static var passphraseFileFromEnvironment: String? {
+        guard let value = getenv("ZTOKEN_VAULT_PASSPHRASE_FILE") else { return nil }
+        let text = String(cString: value)
+        return text.isEmpty ? nil : text
+    }
+}

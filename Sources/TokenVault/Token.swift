@@ -1,0 +1,121 @@
+// The public value types of TokenVault: what a token is to a caller. None of
+// them holds a plaintext token except `CreatedToken.token`, a `SecureBytes`
+// handed out exactly once.
+
+/// What a token is for.
+public enum TokenKind: String, Sendable, CaseIterable, Codable {
+    /// An ordinary API token (the default).
+    case api
+    /// A token made for an automation agent (a zBot).
+    case zbot
+}
+
+/// Whether a token still grants access.
+public enum TokenState: String, Sendable, Codable {
+    case active
+    case revoked
+}
+
+/// Everything the vault knows about a token except its secret.
+public struct TokenInfo: Sendable, Equatable, Codable {
+    /// Short random id (12 lowercase base32 characters); files are named by it.
+    public let id: String
+    /// The user's name for the token; unique among active tokens.
+    public let label: String
+    public let kind: TokenKind
+    /// Creation time, RFC 3339 UTC.
+    public let createdAt: String
+    /// The token's last four characters, as token pages show them.
+    public let last4: String
+    public let state: TokenState
+    /// Revocation time, RFC 3339 UTC, for revoked tokens.
+    public let revokedAt: String?
+    /// For zBot tokens: the agent's name.
+    public let agentName: String?
+    /// For zBot tokens: the server the agent talks to.
+    public let serverURL: String?
+
+    init(_ entry: IndexFile.Entry) {
+        id = entry.id
+        label = entry.label
+        kind = TokenKind(rawValue: entry.kind) ?? .api
+        createdAt = entry.createdAt
+        last4 = entry.last4
+        state = TokenState(rawValue: entry.state) ?? .revoked
+        revokedAt = entry.revokedAt
+        agentName = entry.agent
+        serverURL = entry.serverURL
+    }
+}
+
+/// A token just created: its metadata and, this once, its plaintext.
+public struct CreatedToken: Sendable {
+    public let info: TokenInfo
+    /// The plaintext token. It is shown once and can never be read back.
+    public let token: SecureBytes
+}
+
+/// The answer to "is this presented token valid here?".
+public enum Verification: Sendable, Equatable {
+    /// The token is active in this vault.
+    case valid(TokenInfo)
+    /// Not a token ztoken accepts, or a minted token with a bad checksum.
+    case malformed(TokenFormat.Problem)
+    /// Well-formed, but no token in this vault has that digest.
+    case unknown
+    /// The token was in this vault and has been revoked.
+    case revoked(TokenInfo)
+
+    /// A short reason for a negative answer ("malformed", "revoked", …).
+    public var reason: String? {
+        switch self {
+        case .valid: return nil
+        case .malformed(let problem): return problem.rawValue
+        case .unknown: return "unknown"
+        case .revoked: return "revoked"
+        }
+    }
+}
+
+/// How expensive the passphrase key derivation (Argon2id) is.
+public enum KDFLevel: String, Sendable, CaseIterable {
+    /// libsodium's INTERACTIVE limits (64 MiB); the minimum accepted from disk.
+    case interactive
+    /// libsodium's MODERATE limits (256 MiB); the default.
+    case moderate
+    /// libsodium's SENSITIVE limits (1 GiB).
+    case sensitive
+}
+
+/// Label rules: 1 to 100 characters after trimming, no control or
+/// bidirectional-formatting characters. Labels are never used in paths.
+public enum LabelRules {
+    public static let maximumLength = 100
+
+    /// Returns the trimmed label, or throws `.invalidArgument` saying why not.
+    public static func validated(_ raw: String) throws -> String {
+        let label = raw.trimmingWhitespace()
+        if label.isEmpty {
+            throw VaultError.invalidArgument("a label must not be empty", hint: "give the token a name, e.g. 'ztoken create ci-runner'")
+        }
+        if let bad = label.unicodeScalars.first(where: TerminalSafe.isDangerous) {
+            throw VaultError.invalidArgument(
+                "label \(VaultError.quoted(String(label.prefix(40)))) contains the control character U+\(String(bad.value, radix: 16, uppercase: true))",
+                hint: "use printable characters only")
+        }
+        if label.count > maximumLength {
+            throw VaultError.invalidArgument("a label must be at most \(maximumLength) characters (this one has \(label.count))")
+        }
+        return label
+    }
+}
+
+extension String {
+    /// Trims Unicode whitespace at both ends.
+    func trimmingWhitespace() -> String {
+        let scalars = unicodeScalars
+        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }) else { return "" }
+        let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })!
+        return String(scalars[first...last])
+    }
+}

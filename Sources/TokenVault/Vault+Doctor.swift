@@ -1,0 +1,155 @@
+// `doctor`: checks every file of the vault and, with repair, removes only what
+// is provably garbage — leftovers that the write order of docs/SPEC.md §9
+// guarantees no reported state depends on: temp files of interrupted writes,
+// sealed records of revoked tokens (revoke writes the index first), and
+// records with no index entry (create writes the index last). It never
+// rewrites the index or touches a record an active token needs.
+
+/// One thing `doctor` found.
+public struct DoctorFinding: Sendable, Equatable, Codable {
+    /// The file or directory concerned.
+    public let path: String
+    /// What is wrong, in one lowercase line.
+    public let problem: String
+    /// True when `--repair` may remove it safely.
+    public let repairable: Bool
+    /// True when this run removed it.
+    public var repaired: Bool
+}
+
+/// The result of `Vault.doctor`.
+public struct DoctorReport: Sendable, Codable {
+    public var findings: [DoctorFinding]
+    /// Active and revoked token counts seen in the index.
+    public var activeTokens: Int
+    public var revokedTokens: Int
+    /// True when nothing is left to fix.
+    public var isHealthy: Bool { findings.allSatisfy(\.repaired) }
+}
+
+extension Vault {
+    /// Checks the vault; with `repair`, holds the lock and removes garbage.
+    public func doctor(repair: Bool) throws -> DoctorReport {
+        if repair {
+            let lock = try directory.lock(timeout: lockTimeout, onWaiting: onLockWait)
+            defer { lock.unlock() }
+            return try examine(repair: true)
+        }
+        return try examine(repair: false)
+    }
+
+    private func examine(repair: Bool) throws -> DoctorReport {
+        var report = DoctorReport(findings: [], activeTokens: 0, revokedTokens: 0)
+        func note(_ path: String, _ problem: String, repairable: Bool = false, remove: (() throws -> Void)? = nil) {
+            var finding = DoctorFinding(path: path, problem: problem, repairable: repairable, repaired: false)
+            if repair, repairable, let remove {
+                do {
+                    try remove()
+                    finding.repaired = true
+                } catch {
+                    finding = DoctorFinding(path: path, problem: problem + " (repair failed: \(error))", repairable: true, repaired: false)
+                }
+            }
+            report.findings.append(finding)
+        }
+        func check(_ path: String, _ body: () throws -> Void) {
+            do { try body() } catch let error as VaultError { note(path, error.message) } catch { note(path, "\(error)") }
+        }
+
+        // Key material.
+        let keyPath = directory.displayPath(VaultLayout.wrappedKey)
+        check(keyPath) {
+            let bytes = try directory.read(VaultLayout.wrappedKey)
+            switch (isOfflineKey, bytes) {
+            case (false, nil): note(keyPath, "missing: the vault key cannot be unlocked")
+            case (false, let bytes?):
+                let file = try VaultJSON.decode(WrappedKeyFile.self, from: bytes, path: keyPath, knownVersions: 1...WrappedKeyFile.currentVersion)
+                guard file.cipher == KeyWrap.cipher, Base64.decode(file.nonce)?.count == Sodium.aeadNonceLength,
+                      Base64.decode(file.ciphertext)?.count == Sodium.secretKeyLength + Sodium.aeadTagLength else {
+                    note(keyPath, "malformed wrapped key")
+                    return
+                }
+            case (true, _?): note(keyPath, "an offline-key vault should hold no secret key")
+            case (true, nil): break
+            }
+        }
+        check(directory.displayPath(FileLock.fileName)) {
+            if directory.entryStatus(FileLock.fileName) != nil {
+                let fd = try Syscall.openAt(directory.fd, FileLock.fileName, flags: 0, displayPath: directory.displayPath(FileLock.fileName))
+                if let fd {
+                    defer { Syscall.closeQuietly(fd) }
+                    try VaultPermissions.check(fd: fd, path: directory.displayPath(FileLock.fileName), isDirectory: false)
+                }
+            }
+        }
+
+        // Leftovers of interrupted writes.
+        for name in try directory.leftoverTemporaries() {
+            note(directory.displayPath(name), "leftover of an interrupted write", repairable: true) {
+                try Syscall.unlinkAt(self.directory.fd, name, displayPath: self.directory.displayPath(name))
+                try Syscall.sync(self.directory.fd, displayPath: self.path)
+            }
+        }
+
+        // Index and records.
+        let indexPath = directory.displayPath(VaultLayout.index)
+        let index: IndexFile
+        do {
+            index = try loadIndex()
+        } catch let error as VaultError {
+            note(indexPath, error.message)
+            return report
+        }
+        let recordsPath = directory.displayPath(VaultLayout.records)
+        let recordNames: [String]
+        do {
+            try directory.checkRecordsDirectory()
+            recordNames = try directory.recordFileNames()
+        } catch let error as VaultError {
+            note(recordsPath, error.message)
+            return report
+        }
+        var byID: [String: IndexFile.Entry] = [:]
+        for entry in index.tokens { byID[entry.id] = entry }
+        var present = Set<String>()
+        for name in recordNames {
+            let path = recordsPath + "/" + name
+            guard name.hasSuffix(VaultLayout.recordSuffix), TokenID.isValid(String(name.dropLast(VaultLayout.recordSuffix.count))) else {
+                note(path, "unexpected file in the records directory")
+                continue
+            }
+            let id = String(name.dropLast(VaultLayout.recordSuffix.count))
+            guard let entry = byID[id] else {
+                note(path, "sealed record with no index entry (an interrupted create)", repairable: true) {
+                    try self.directory.removeRecordFile(named: name)
+                }
+                continue
+            }
+            if entry.state == TokenState.revoked.rawValue {
+                note(path, "sealed record of revoked token \(VaultError.quoted(entry.label)) (an interrupted revoke)", repairable: true) {
+                    try self.directory.removeRecordFile(named: name)
+                }
+                continue
+            }
+            present.insert(id)
+            check(path) {
+                guard let bytes = try directory.readRecord(id: id) else { return }
+                let sealed = try RecordFormat.decode(bytes, path: path)
+                if sealed.count < Sodium.sealOverhead + TokenFormat.importedLengthRange.lowerBound {
+                    note(path, "sealed record too short to hold a token")
+                }
+            }
+        }
+        for entry in index.tokens {
+            if entry.state == TokenState.active.rawValue {
+                report.activeTokens += 1
+                if !present.contains(entry.id) {
+                    note(directory.recordPath(id: entry.id), "active token \(VaultError.quoted(entry.label)) has no sealed record; it cannot be exported")
+                }
+            } else {
+                report.revokedTokens += 1
+            }
+        }
+        return report
+    }
+}

@@ -1,0 +1,132 @@
+// Making a new vault. The whole vault is built in a private temp directory
+// beside the target and renamed into place in one step, so an interrupted
+// `init` never leaves a half-made vault at the location: there is either no
+// vault or a complete one. An existing non-empty location is never touched.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What `Vault.initialize` needs to make a vault.
+public struct VaultSetup: Sendable {
+    /// How the vault secret key is protected.
+    public enum KeyProtection: Sendable {
+        /// Wrapped with a key derived from this passphrase (Argon2id).
+        case passphrase(SecureBytes)
+        /// Written to this file as an age identity and kept nowhere in the vault.
+        case offline(identityPath: String)
+    }
+
+    public var user: String
+    public var serverURL: String?
+    public var kdf: KDFLevel
+    public var keyProtection: KeyProtection
+
+    public init(user: String, serverURL: String? = nil, kdf: KDFLevel = .moderate, keyProtection: KeyProtection) {
+        self.user = user
+        self.serverURL = serverURL
+        self.kdf = kdf
+        self.keyProtection = keyProtection
+    }
+}
+
+extension Vault {
+    /// Makes a new vault at `path` (which must not exist, or be an empty
+    /// directory) and opens it. Parent directories are created 0700.
+    public static func initialize(at path: String, setup: VaultSetup) throws -> Vault {
+        let (parentPath, name) = try splitParent(of: path)
+        try makeDirectories(parentPath)
+        let parent = try Syscall.openDirectory(parentPath)
+        defer { Syscall.closeQuietly(parent) }
+        try refuseExistingVault(in: parent, name: name, path: path)
+
+        let vaultID = TokenID.make() + TokenID.make()
+        let (publicKey, secretKey) = Sodium.boxKeyPair()
+        var metadata = MetadataFile(
+            version: MetadataFile.currentVersion, vaultID: vaultID, createdAt: Clock.now(), user: setup.user,
+            serverURL: setup.serverURL, publicKey: Base64.encode(publicKey), keyProtection: "passphrase", kdf: nil)
+        var wrappedKey: WrappedKeyFile?
+        switch setup.keyProtection {
+        case .passphrase(let passphrase):
+            let (kdf, wrapped) = try KeyWrap.wrap(secretKey, passphrase: passphrase, level: setup.kdf,
+                                                  associatedData: KeyWrap.associatedData(vaultID: vaultID, publicKey: publicKey))
+            metadata.kdf = kdf
+            wrappedKey = wrapped
+        case .offline(let identityPath):
+            metadata.keyProtection = "offline"
+            try OfflineKey.writeIdentity(secretKey, to: identityPath)
+        }
+
+        let tempName = "." + name + ".init-" + Hex.encode(Sodium.randomBytes(6))
+        let tempPath = parentPath + "/" + tempName
+        try Syscall.makeDirectoryAt(parent, tempName, displayPath: tempPath)
+        do {
+            let staging = try VaultDirectory(path: tempPath)
+            try staging.replace(VaultLayout.metadata, with: VaultJSON.encode(metadata))
+            if let wrappedKey { try staging.replace(VaultLayout.wrappedKey, with: VaultJSON.encode(wrappedKey)) }
+            try staging.replace(VaultLayout.index, with: IndexCodec.encode(IndexFile(version: IndexFile.currentVersion, tokens: [])))
+            try Syscall.makeDirectoryAt(staging.fd, VaultLayout.records, displayPath: staging.displayPath(VaultLayout.records))
+            try staging.lock(timeout: 0, onWaiting: { _ in }).unlock()
+            try Syscall.sync(staging.fd, displayPath: tempPath)
+            // rename(2) replaces an empty directory atomically and fails with
+            // ENOTEMPTY/EEXIST if anything appeared there meanwhile.
+            if renameat(parent, tempName, parent, name) != 0 {
+                if errno == ENOTEMPTY || errno == EEXIST { throw VaultError.alreadyExists(path: path) }
+                throw Syscall.fail(path, "rename")
+            }
+            try Syscall.sync(parent, displayPath: parentPath)
+        } catch {
+            removeStagingDirectory(parent: parent, name: tempName, path: tempPath)
+            throw error
+        }
+        return try Vault(openingAt: path)
+    }
+
+    static func splitParent(of path: String) throws -> (String, String) {
+        var trimmed = path
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
+        guard let slash = trimmed.lastIndex(of: "/") else { return (".", trimmed) }
+        let name = String(trimmed[trimmed.index(after: slash)...])
+        let parent = slash == trimmed.startIndex ? "/" : String(trimmed[..<slash])
+        guard !name.isEmpty, name != ".", name != ".." else {
+            throw VaultError.invalidArgument("\(VaultError.quoted(path)) cannot be a vault location",
+                                             hint: "name a directory, e.g. --vault ~/.local/share/ztoken")
+        }
+        return (parent, name)
+    }
+
+    /// `mkdir -p`, creating missing components 0700.
+    static func makeDirectories(_ path: String) throws {
+        var current = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            current += "/" + component
+            if mkdir(current, 0o700) != 0 && errno != EEXIST { throw Syscall.fail(current, "mkdir") }
+        }
+    }
+
+    private static func refuseExistingVault(in parent: Int32, name: String, path: String) throws {
+        var info = stat()
+        guard fstatat(parent, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { return }
+        if info.st_mode & S_IFMT == S_IFLNK { throw VaultError.symlink(path: path) }
+        guard info.st_mode & S_IFMT == S_IFDIR else { throw VaultError.alreadyExists(path: path) }
+        let fd = try Syscall.openDirectory(path)
+        defer { Syscall.closeQuietly(fd) }
+        if !(try Syscall.directoryEntries(fd, displayPath: path)).isEmpty { throw VaultError.alreadyExists(path: path) }
+    }
+
+    /// Removes a staging directory this process made (flat files and the empty records/).
+    static func removeStagingDirectory(parent: Int32, name: String, path: String) {
+        guard let fd = try? Syscall.openDirectory(path) else { return }
+        for entry in (try? Syscall.directoryEntries(fd, displayPath: path)) ?? [] {
+            try? Syscall.unlinkAt(fd, entry, isDirectory: entry == VaultLayout.records, displayPath: path + "/" + entry)
+        }
+        Syscall.closeQuietly(fd)
+        try? Syscall.unlinkAt(parent, name, isDirectory: true, displayPath: path)
+    }
+}
+
+/// Offline-key mode: the vault secret key as an age identity file.
+enum OfflineKey {
+    static func writeIdentity(_ secretKey: SecureBytes, to path: String) throws {
+        throw VaultError.invalidArgument("offline-key vaults are not available in this build")
+    }
+}

@@ -1,0 +1,280 @@
+// The public API of TokenVault. A `Vault` is an open vault directory; every
+// write takes the vault lock, re-reads the index under it, and follows the
+// order of docs/SPEC.md §9: adding writes the record first and the index
+// last; removing writes the index first and deletes records after. So a crash
+// at any instant leaves every reported token present and no revoked token
+// active, and what is left over is provably garbage for `doctor --repair`.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An open token vault.
+public final class Vault {
+    /// The vault directory, as the caller named it.
+    public let path: String
+    /// How long a writer waits for another ztoken's lock before giving up.
+    public var lockTimeout: Double = 10
+    /// Called once when a writer has to wait for the lock, with who holds it.
+    public var onLockWait: (String?) -> Void = { _ in }
+
+    let directory: VaultDirectory
+    let metadata: MetadataFile
+    let publicKey: [UInt8]
+
+    /// Opens the vault at `path`, checking its permissions and metadata.
+    /// Needs no passphrase.
+    public init(openingAt path: String) throws {
+        self.path = path
+        directory = try VaultDirectory(path: path)
+        guard let bytes = try directory.read(VaultLayout.metadata) else {
+            if try Syscall.directoryEntries(directory.fd, displayPath: path).isEmpty {
+                throw VaultError.vaultNotFound(path: path)
+            }
+            throw VaultError.corrupt(path: directory.displayPath(VaultLayout.metadata), reason: "missing")
+        }
+        metadata = try Self.decodeMetadata(bytes, path: directory.displayPath(VaultLayout.metadata))
+        publicKey = Base64.decode(metadata.publicKey) ?? []
+    }
+
+    static func decodeMetadata(_ bytes: [UInt8], path: String) throws -> MetadataFile {
+        let file = try VaultJSON.decode(MetadataFile.self, from: bytes, path: path, knownVersions: 1...MetadataFile.currentVersion)
+        guard let key = Base64.decode(file.publicKey), key.count == Sodium.publicKeyLength else {
+            throw VaultError.corrupt(path: path, reason: "malformed public key")
+        }
+        switch file.keyProtection {
+        case "passphrase":
+            guard let kdf = file.kdf else { throw VaultError.corrupt(path: path, reason: "missing key-derivation parameters") }
+            try KeyWrap.checkParameters(kdf, path: path)
+        case "offline":
+            break
+        default:
+            throw VaultError.corrupt(path: path, reason: "unknown key protection \(VaultError.quoted(file.keyProtection))")
+        }
+        return file
+    }
+
+    // MARK: Facts about the vault
+
+    /// The vault's random id.
+    public var vaultID: String { metadata.vaultID }
+    /// The user named at `init`.
+    public var user: String { metadata.user }
+    /// The default server URL for zBots, set at `init`.
+    public var defaultServerURL: String? { metadata.serverURL }
+    /// True when the secret key is kept off the machine (`init --offline-key`).
+    public var isOfflineKey: Bool { metadata.keyProtection == "offline" }
+
+    // MARK: Reading
+
+    func loadIndex() throws -> IndexFile {
+        let path = directory.displayPath(VaultLayout.index)
+        guard let bytes = try directory.read(VaultLayout.index, limit: VaultLayout.indexLimit) else {
+            throw VaultError.corrupt(path: path, reason: "missing")
+        }
+        let index = try IndexCodec.decode(bytes, path: path)
+        try index.validate(path: path)
+        return index
+    }
+
+    /// The tokens in creation order: active ones, or all with `includeRevoked`.
+    public func tokens(includeRevoked: Bool = false) throws -> [TokenInfo] {
+        try loadIndex().tokens.lazy
+            .filter { includeRevoked || $0.state == TokenState.active.rawValue }
+            .map(TokenInfo.init)
+    }
+
+    /// Finds the tokens that `references` name: each is an id (of any token)
+    /// or the label of an active token. A reference that is both one token's
+    /// id and another's label is refused as ambiguous.
+    public func resolve(_ references: [String]) throws -> [TokenInfo] {
+        let entries = try loadIndex().tokens
+        var found: [TokenInfo] = []
+        for reference in references {
+            let byID = entries.first { $0.id == reference }
+            let byLabel = entries.first { $0.state == TokenState.active.rawValue && $0.label == reference.trimmingWhitespace() }
+            switch (byID, byLabel) {
+            case let (id?, label?) where id.id != label.id:
+                throw VaultError.invalidArgument("\(VaultError.quoted(reference)) is both the id of one token and the label of another",
+                                                 hint: "use the id of the one you mean (see 'ztoken list --all')")
+            case let (entry?, _), let (nil, entry?):
+                if !found.contains(where: { $0.id == entry.id }) { found.append(TokenInfo(entry)) }
+            case (nil, nil):
+                throw VaultError.noSuchToken(reference)
+            }
+        }
+        return found
+    }
+
+    /// Checks a presented token against the index, in constant time per
+    /// entry. Needs no passphrase: the index keeps a BLAKE2b digest.
+    public func verify(_ presented: SecureBytes) throws -> Verification {
+        if let problem = TokenFormat.problem(with: presented) { return .malformed(problem) }
+        let digest = presented.withUnsafeBytes { Sodium.blake2b256($0) }
+        var match: IndexFile.Entry?
+        for entry in try loadIndex().tokens {
+            // Compare every entry, so timing does not reveal where a match is.
+            if let stored = Hex.decode(entry.digest), Sodium.constantTimeEquals(stored, digest) { match = entry }
+        }
+        guard let entry = match else { return .unknown }
+        return entry.state == TokenState.active.rawValue ? .valid(TokenInfo(entry)) : .revoked(TokenInfo(entry))
+    }
+
+    // MARK: Writing
+
+    /// Runs `body` holding the vault lock, with the index as it is now on disk.
+    /// Leftover temp files of interrupted writers are swept first.
+    func withWriteLock<T>(_ body: (inout IndexFile) throws -> T) throws -> T {
+        let lock = try directory.lock(timeout: lockTimeout, onWaiting: onLockWait)
+        defer { lock.unlock() }
+        _ = try directory.removeLeftoverTemporaries()
+        var index = try loadIndex()
+        return try body(&index)
+    }
+
+    func writeIndex(_ index: IndexFile) throws {
+        try directory.replace(VaultLayout.index, with: IndexCodec.encode(index))
+    }
+
+    /// Creates a token labelled `label`: mints one, or stores `importing` (a
+    /// token made elsewhere). The sealed record and then the index are
+    /// durable on disk before this returns, so the caller may show the token.
+    public func create(label rawLabel: String, kind: TokenKind = .api, importing: SecureBytes? = nil,
+                       agentName: String? = nil, serverURL: String? = nil) throws -> CreatedToken {
+        let label = try LabelRules.validated(rawLabel)
+        let token: SecureBytes
+        if let importing {
+            if let problem = TokenFormat.problem(with: importing) {
+                throw VaultError.corrupt(path: "standard input", reason: problem == .badChecksum
+                    ? "the token looks like a ztoken token but its checksum is wrong"
+                    : "a token must be \(TokenFormat.importedLengthRange.lowerBound) to \(TokenFormat.importedLengthRange.upperBound) printable ASCII characters without spaces")
+            }
+            token = importing
+        } else {
+            token = TokenFormat.mint()
+        }
+        let digest = TokenFormat.digest(of: token)
+        let record = RecordFormat.encode(Sodium.seal(token, to: publicKey))
+
+        return try withWriteLock { index in
+            if index.tokens.contains(where: { $0.state == TokenState.active.rawValue && $0.label == label }) {
+                throw VaultError.labelInUse(label)
+            }
+            if let twin = index.tokens.first(where: { $0.state == TokenState.active.rawValue && $0.digest == digest }) {
+                throw VaultError.invalidArgument("this token is already in the vault as \(VaultError.quoted(twin.label))")
+            }
+            var id = TokenID.make()
+            while index.tokens.contains(where: { $0.id == id }) { id = TokenID.make() }
+            let entry = IndexFile.Entry(
+                id: id, label: label, kind: kind.rawValue, createdAt: Clock.now(),
+                last4: TokenFormat.lastFour(of: token), digest: digest, state: TokenState.active.rawValue,
+                revokedAt: nil, agent: agentName, serverURL: serverURL)
+            try directory.writeRecord(id: id, bytes: record)
+            index.tokens.append(entry)
+            try writeIndex(index)
+            return CreatedToken(info: TokenInfo(entry), token: token)
+        }
+    }
+
+    /// Revokes the active tokens with these ids in one atomic index rewrite,
+    /// then deletes their sealed records. Throws `.noSuchToken` if any id is
+    /// unknown or already revoked, changing nothing.
+    @discardableResult
+    public func revoke(ids: [String]) throws -> [TokenInfo] {
+        try withWriteLock { index in
+            let now = Clock.now()
+            var revoked: [TokenInfo] = []
+            for id in ids {
+                guard let position = index.tokens.firstIndex(where: { $0.id == id && $0.state == TokenState.active.rawValue }) else {
+                    throw VaultError.noSuchToken(id)
+                }
+                index.tokens[position].state = TokenState.revoked.rawValue
+                index.tokens[position].revokedAt = now
+                revoked.append(TokenInfo(index.tokens[position]))
+            }
+            try writeIndex(index)
+            try directory.removeRecords(ids: revoked.map(\.id))
+            return revoked
+        }
+    }
+
+    /// Revokes every active token in one atomic index rewrite.
+    @discardableResult
+    public func revokeAll() throws -> [TokenInfo] {
+        try revoke(ids: tokens().map(\.id))
+    }
+
+    // MARK: Secrets
+
+    /// Opens the vault secret key with the passphrase (Argon2id, deliberately
+    /// slow). Throws `.wrongPassphrase` (exit 77) without changing anything.
+    public func unlock(passphrase: SecureBytes) throws -> VaultKey {
+        guard !isOfflineKey else {
+            throw VaultError.invalidArgument("this vault keeps its secret key offline",
+                                             hint: "pass the key file given at init with -i/--identity")
+        }
+        guard let kdf = metadata.kdf else {
+            throw VaultError.corrupt(path: directory.displayPath(VaultLayout.metadata), reason: "missing key-derivation parameters")
+        }
+        let keyPath = directory.displayPath(VaultLayout.wrappedKey)
+        guard let bytes = try directory.read(VaultLayout.wrappedKey) else {
+            throw VaultError.corrupt(path: keyPath, reason: "missing")
+        }
+        let file = try VaultJSON.decode(WrappedKeyFile.self, from: bytes, path: keyPath, knownVersions: 1...WrappedKeyFile.currentVersion)
+        let secret = try KeyWrap.unwrap(file, kdf: kdf, passphrase: passphrase,
+                                        associatedData: KeyWrap.associatedData(vaultID: metadata.vaultID, publicKey: publicKey),
+                                        metadataPath: directory.displayPath(VaultLayout.metadata), keyPath: keyPath)
+        return try VaultKey(secretKey: secret, expectedPublicKey: publicKey, source: keyPath)
+    }
+
+    /// Opens the sealed record of an active token and checks it against the
+    /// index digest, so records swapped between entries are caught.
+    public func revealToken(id: String, with key: VaultKey) throws -> SecureBytes {
+        guard let entry = try loadIndex().tokens.first(where: { $0.id == id }) else { throw VaultError.noSuchToken(id) }
+        guard entry.state == TokenState.active.rawValue else { throw VaultError.noSuchToken(id) }
+        let path = directory.recordPath(id: id)
+        guard let bytes = try directory.readRecord(id: id) else {
+            throw VaultError.corrupt(path: path, reason: "the sealed record of active token \(VaultError.quoted(entry.label)) is missing")
+        }
+        let sealed = try RecordFormat.decode(bytes, path: path)
+        guard let token = Sodium.openSealed(sealed, publicKey: publicKey, secretKey: key.secretKey) else {
+            throw VaultError.corrupt(path: path, reason: "the sealed record does not open with the vault key")
+        }
+        guard let expected = Hex.decode(entry.digest),
+              Sodium.constantTimeEquals(token.withUnsafeBytes { Sodium.blake2b256($0) }, expected) else {
+            throw VaultError.corrupt(path: path, reason: "the sealed record does not match the index entry of \(VaultError.quoted(entry.label))")
+        }
+        return token
+    }
+}
+
+/// The unlocked vault secret key. Held only as long as needed.
+public final class VaultKey: Sendable {
+    let secretKey: SecureBytes
+
+    init(secretKey: SecureBytes, expectedPublicKey: [UInt8], source: String) throws {
+        guard secretKey.count == Sodium.secretKeyLength,
+              Sodium.constantTimeEquals(Sodium.publicKey(of: secretKey), expectedPublicKey) else {
+            throw VaultError.wrongIdentity(path: source)
+        }
+        self.secretKey = secretKey
+    }
+}
+
+/// A sealed record on disk: a magic line, then `crypto_box_seal(token, vaultPublicKey)`.
+enum RecordFormat {
+    static let magic = Array("ztoken-record-v1\n".utf8)
+
+    static func encode(_ sealed: [UInt8]) -> [UInt8] { magic + sealed }
+
+    static func decode(_ bytes: [UInt8], path: String) throws -> [UInt8] {
+        guard bytes.starts(with: magic) else {
+            if bytes.starts(with: Array("ztoken-record-v".utf8)) {
+                throw VaultError.corrupt(path: path, reason: "unknown record version")
+            }
+            throw VaultError.corrupt(path: path, reason: "not a ztoken sealed record")
+        }
+        let sealed = Array(bytes[magic.count...])
+        guard sealed.count > Sodium.sealOverhead else { throw VaultError.corrupt(path: path, reason: "truncated sealed record") }
+        return sealed
+    }
+}

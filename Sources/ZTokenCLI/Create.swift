@@ -1,0 +1,65 @@
+// `ztoken create`: mints or imports a token and shows it exactly once.
+import ArgumentParser
+import TokenVault
+
+extension TokenKind: ExpressibleByArgument {}
+
+struct Create: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create a token and show it once.",
+        discussion: """
+            Mints a new token (or, with --stdin, imports one made elsewhere) and prints it. It is shown \
+            only this once: the vault keeps it sealed and no command prints it again. On a terminal a \
+            notice says so; off a terminal the token is printed alone on one line, so T=$(ztoken create ci) works.
+            """)
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    @Argument(help: "A name for the token, unique among active tokens.")
+    var label: String
+
+    @Option(help: "What the token is for.")
+    var kind: TokenKind = .api
+
+    @Flag(help: "Import a token read from standard input instead of minting one.")
+    var stdin = false
+
+    @Flag(help: "Also put the token on the clipboard, cleared after 45 seconds.")
+    var copy = false
+
+    @Flag(help: "Print the token and its metadata as JSON.")
+    var json = false
+
+    func run() throws {
+        let vault = try vaultOptions.open()
+        var imported: SecureBytes?
+        if stdin {
+            imported = Terminal.standardInputIsTerminal
+                ? try SecretInput.askOnTerminal(prompt: "token to import: ")
+                : try SecretInput.readStandardInput(limit: 4096)
+        }
+        let created = try vault.create(label: label, kind: kind, importing: imported)
+        try show(created)
+        if copy {
+            Output.note(try Clipboard.copy(created.token))
+        }
+    }
+
+    private func show(_ created: CreatedToken) throws {
+        let info = created.info
+        if json {
+            try Terminal.writeToStandardOutput([
+                .text("{\"createdAt\":\(JSONText.quote(info.createdAt)),\"id\":\(JSONText.quote(info.id)),"
+                      + "\"kind\":\(JSONText.quote(info.kind.rawValue)),\"label\":\(JSONText.quote(info.label)),"
+                      + "\"last4\":\(JSONText.quote(info.last4)),\"token\":\""),
+                .jsonEscapedSecret(created.token),
+                .text("\"}\n"),
+            ])
+        } else {
+            try Terminal.writeToStandardOutput([.secret(created.token), .text("\n")])
+        }
+        if Terminal.standardOutputIsTerminal {
+            Output.note("created \(Output.safe(info.label)) (id \(info.id)); copy the token now: it will not be shown again")
+        }
+    }
+}

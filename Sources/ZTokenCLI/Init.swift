@@ -1,0 +1,53 @@
+// `ztoken init`: makes the vault and its key pair.
+import ArgumentParser
+import TokenVault
+
+extension KDFLevel: ExpressibleByArgument {}
+
+struct Init: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Make a new vault and its key.",
+        discussion: """
+            Asks for a new vault passphrase twice on the terminal (or reads --vault-passphrase-file). \
+            The passphrase protects the vault's secret key, which only 'export' needs. With --offline-key \
+            the secret key is written to FILE as an age identity and none is kept in the vault.
+            """)
+
+    @OptionGroup var vaultOptions: VaultOptions
+    @OptionGroup var passphrase: VaultPassphraseOptions
+
+    @Option(help: ArgumentHelp("Your user name, recorded in the vault.", valueName: "name"))
+    var user: String?
+
+    @Option(help: ArgumentHelp("Default server URL for zBot configurations.", valueName: "url"))
+    var server: String?
+
+    @Option(help: ArgumentHelp("Cost of the passphrase key derivation (Argon2id).", valueName: "level"))
+    var kdf: KDFLevel = .moderate
+
+    @Option(help: ArgumentHelp("Write the vault secret key to this file (age identity) and keep none in the vault.", valueName: "file"))
+    var offlineKey: String?
+
+    func validate() throws {
+        if let server { _ = try ServerURL.validated(server) }
+        if offlineKey != nil && passphrase.vaultPassphraseFile != nil {
+            throw ValidationError("--offline-key and --vault-passphrase-file cannot be combined: an offline-key vault has no passphrase")
+        }
+    }
+
+    func run() throws {
+        let protection: VaultSetup.KeyProtection
+        if let offlineKey {
+            protection = .offline(identityPath: offlineKey)
+        } else {
+            protection = .passphrase(try passphrase.read(new: true))
+        }
+        let setup = VaultSetup(user: user ?? Terminal.userName, serverURL: try server.map(ServerURL.validated),
+                               kdf: kdf, keyProtection: protection)
+        let vault = try Vault.initialize(at: vaultOptions.location, setup: setup)
+        Output.note("made a vault at \(vault.path)")
+        if let offlineKey {
+            Output.note("its secret key is in \(offlineKey); keep that file off this machine")
+        }
+    }
+}

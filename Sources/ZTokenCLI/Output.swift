@@ -1,0 +1,35 @@
+// Where output goes and how it is worded (as age's tui.go states it): data
+// to standard output; everything for the person to standard error, as
+// `ztoken: error: …`, `ztoken: hint: …` or `ztoken: …`, lowercase, one line
+// each, no trailing period. Labels are escaped before they reach a terminal.
+#if canImport(Glibc)
+import Glibc
+#endif
+import TokenVault
+
+enum Output {
+    static func error(_ text: String) { toStandardError("ztoken: error: " + text) }
+    static func hint(_ text: String) { toStandardError("ztoken: hint: " + text) }
+    static func note(_ text: String) { toStandardError("ztoken: " + text) }
+
+    static func toStandardError(_ line: String) {
+        fflush(nil)
+        let text = Array((line + "\n").utf8)
+        var offset = 0
+        while offset < text.count {
+            let n = text[offset...].withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            offset += n
+        }
+    }
+
+    /// A label made safe to print on a terminal.
+    static func safe(_ label: String) -> String { TerminalSafe.escape(label) }
+
+    /// Prints a vault error with its hint and returns its exit code.
+    static func report(_ failure: VaultError) -> Int32 {
+        error(failure.message)
+        if let text = failure.hint { hint(text) }
+        return failure.exitCode
+    }
+}
