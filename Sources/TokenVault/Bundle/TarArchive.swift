@@ -270,8 +270,10 @@ enum TarArchive {
         let size = try octal("size", 124, 12)
         if isDirectory && size != 0 { throw corrupt("\(place): a directory has contents") }
 
-        guard let name = try nameField(field(0, 100), place: place, corrupt: corrupt),
-              !name.isEmpty else { throw corrupt("\(place): empty name") }
+        guard let name = try nameField(field(0, 100), place: place, corrupt: corrupt) else {
+            throw corrupt("\(place): name is not UTF-8")
+        }
+        guard !name.isEmpty else { throw corrupt("\(place): empty name") }
         guard let prefix = try nameField(field(345, 155), place: place, corrupt: corrupt) else {
             throw corrupt("\(place): name prefix is not UTF-8")
         }
