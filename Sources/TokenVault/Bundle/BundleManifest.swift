@@ -1,0 +1,131 @@
+// manifest.json of a zBot bundle: what the bundle is, never the token itself.
+// Versioned JSON in the SwiftPM storage style: `"version": 1` on top,
+// decoding reads the version first and refuses one it does not know, keys are
+// sorted and snake_case, times are RFC 3339 UTC with whole seconds. Uses
+// FoundationEssentials only (JSONEncoder/JSONDecoder), not all of Foundation.
+import FoundationEssentials
+
+/// The description of a bundle's contents, written as `manifest.json`.
+public struct BundleManifest: Codable, Sendable, Equatable {
+    /// The only bundle format version this ztoken writes and reads.
+    public static let currentVersion = 1
+
+    /// The bundle format version.
+    public var version: Int
+    /// The id of the vault the token belongs to.
+    public var vaultID: String
+    /// The token's id in that vault.
+    public var tokenID: String
+    /// The token's label.
+    public var label: String
+    /// The token's kind (`api` or `zbot`).
+    public var kind: String
+    /// When the token was created, in whole seconds since 1970 (UTC).
+    public var createdAt: Int64
+    /// The zephyr server the zBot talks to.
+    public var serverURL: String
+    /// The zBot's name.
+    public var agentName: String
+
+    /// A manifest of the current version.
+    public init(vaultID: String, tokenID: String, label: String, kind: String,
+                createdAt: Int64, serverURL: String, agentName: String) {
+        self.version = Self.currentVersion
+        self.vaultID = vaultID
+        self.tokenID = tokenID
+        self.label = label
+        self.kind = kind
+        self.createdAt = createdAt
+        self.serverURL = serverURL
+        self.agentName = agentName
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case version
+        case vaultID = "vault_id"
+        case tokenID = "token_id"
+        case label
+        case kind
+        case createdAt = "created_at"
+        case serverURL = "server_url"
+        case agentName = "agent_name"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        version = try container.decode(Int.self, forKey: .version)
+        vaultID = try container.decode(String.self, forKey: .vaultID)
+        tokenID = try container.decode(String.self, forKey: .tokenID)
+        label = try container.decode(String.self, forKey: .label)
+        kind = try container.decode(String.self, forKey: .kind)
+        let created = try container.decode(String.self, forKey: .createdAt)
+        guard let seconds = RFC3339.parse(created) else {
+            throw DecodingError.dataCorruptedError(forKey: .createdAt, in: container,
+                                                   debugDescription: "not an RFC 3339 UTC time")
+        }
+        createdAt = seconds
+        serverURL = try container.decode(String.self, forKey: .serverURL)
+        agentName = try container.decode(String.self, forKey: .agentName)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(version, forKey: .version)
+        try container.encode(vaultID, forKey: .vaultID)
+        try container.encode(tokenID, forKey: .tokenID)
+        try container.encode(label, forKey: .label)
+        try container.encode(kind, forKey: .kind)
+        try container.encode(RFC3339.format(secondsSince1970: createdAt), forKey: .createdAt)
+        try container.encode(serverURL, forKey: .serverURL)
+        try container.encode(agentName, forKey: .agentName)
+    }
+
+    /// The manifest as JSON: sorted keys, pretty-printed, ending in a newline.
+    public func encoded() throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        return Array(try encoder.encode(self)) + [UInt8(ascii: "\n")]
+    }
+
+    /// Reads a manifest, version first; `path` names it in errors.
+    ///
+    /// Throws `VaultError.unsupportedVersion` for a version other than 1 and
+    /// `VaultError.corrupt` for anything that is not a complete manifest.
+    public static func decode<Bytes: Collection>(_ bytes: Bytes, path: String) throws -> BundleManifest
+    where Bytes.Element == UInt8 {
+        let data = Data(bytes)
+        let decoder = JSONDecoder()
+        let probe: VersionProbe
+        do {
+            probe = try decoder.decode(VersionProbe.self, from: data)
+        } catch {
+            throw VaultError.corrupt(path: path, reason: "not a bundle manifest (no readable \"version\")")
+        }
+        guard probe.version == currentVersion else {
+            throw VaultError.unsupportedVersion(path: path, version: probe.version)
+        }
+        do {
+            return try decoder.decode(BundleManifest.self, from: data)
+        } catch let error as DecodingError {
+            throw VaultError.corrupt(path: path, reason: "invalid manifest: \(describe(error))")
+        } catch {
+            throw VaultError.corrupt(path: path, reason: "invalid manifest")
+        }
+    }
+
+    /// Just the version, read before anything else is trusted.
+    private struct VersionProbe: Decodable { var version: Int }
+
+    /// A short, lowercase account of a decoding error naming the key.
+    private static func describe(_ error: DecodingError) -> String {
+        func key(_ path: [any CodingKey]) -> String { path.map(\.stringValue).joined(separator: ".") }
+        switch error {
+        case .keyNotFound(let missing, _): return "missing \"\(missing.stringValue)\""
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            return "wrong type for \"\(key(context.codingPath))\""
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "not JSON" : "bad value for \"\(key(context.codingPath))\""
+        @unknown default: return "unreadable"
+        }
+    }
+}

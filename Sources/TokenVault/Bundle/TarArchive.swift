@@ -1,0 +1,325 @@
+// POSIX ustar archives, written deterministically and read strictly.
+//
+// Writer: ustar headers only (no pax, no GNU extensions), numeric owner 0:0
+// with empty user and group names (GNU and BSD tar extract such entries as
+// the extracting user), the caller's mtime, GNU-style numeric fields, two zero
+// blocks at the end, and zero padding to a 10240-byte record as GNU tar does.
+// Contents go straight into a `SecureBytes`.
+//
+// Reader: treats its input as hostile (bundles and backups come from other
+// machines). It accepts only what a ustar writer of plain files and
+// directories produces: valid checksums, `ustar\0` + `00` magic, octal fields,
+// relative UTF-8 names without `.`/`..`/empty components or control
+// characters, no duplicates, regular files and directories only, sizes inside
+// the archive, two zero end blocks followed by nothing but zero padding, and
+// the caller's limits on total size and entry count. Every failure is
+// `VaultError.corrupt(path:reason:)` with the caller's display path.
+
+/// Writes and reads ustar archives of plain files and directories.
+enum TarArchive {
+    /// The size of a tar block.
+    static let blockSize = 512
+    /// GNU tar's default record size (20 blocks); archives are padded to it.
+    static let recordSize = 10_240
+
+    /// One file or directory in an archive.
+    struct Entry: Sendable {
+        /// Relative path with `/` separators and no trailing slash.
+        var path: String
+        /// Permission bits (at most 0o7777).
+        var mode: UInt32
+        /// True for a directory, which has no contents.
+        var isDirectory: Bool
+        /// The file's bytes; empty for a directory.
+        var contents: SecureBytes
+
+        /// A directory entry.
+        static func directory(_ path: String, mode: UInt32) -> Entry {
+            Entry(path: path, mode: mode, isDirectory: true, contents: SecureBytes(zeroedCount: 0))
+        }
+
+        /// A regular-file entry.
+        static func file(_ path: String, mode: UInt32, contents: SecureBytes) -> Entry {
+            Entry(path: path, mode: mode, isDirectory: false, contents: contents)
+        }
+    }
+
+    /// Caller-given bounds on an archive being read.
+    struct Limits: Sendable {
+        /// The largest archive accepted, in bytes (headers and padding included).
+        var maxTotalSize: Int
+        /// The most entries (files and directories) accepted.
+        var maxEntryCount: Int
+    }
+
+    // MARK: Writing
+
+    /// The archive of `entries`, in order, each stamped with `modificationTime`
+    /// (Unix seconds).
+    ///
+    /// Throws `VaultError.invalidArgument` if a path does not fit ustar or is
+    /// not a safe relative path, or a mode or mtime is out of range: the reader
+    /// must be able to read back everything the writer writes.
+    static func write(_ entries: [Entry], modificationTime: Int64) throws -> SecureBytes {
+        guard modificationTime >= 0, modificationTime <= 0o77777777777 else {
+            throw VaultError.invalidArgument("tar: modification time \(modificationTime) does not fit a ustar header")
+        }
+        var headers: [[UInt8]] = []
+        for entry in entries {
+            guard entry.mode <= 0o7777 else {
+                throw VaultError.invalidArgument("tar: mode \(String(entry.mode, radix: 8)) of \(VaultError.quoted(entry.path)) is not a permission mode")
+            }
+            if let problem = pathProblem(entry.path) {
+                throw VaultError.invalidArgument("tar: path \(VaultError.quoted(entry.path)): \(problem)")
+            }
+            headers.append(try header(for: entry, modificationTime: modificationTime))
+        }
+        return SecureBytes.assemble { writer in
+            for (entry, header) in zip(entries, headers) {
+                writer.append(contentsOf: header)
+                if !entry.isDirectory {
+                    writer.append(secret: entry.contents)
+                    writer.appendZeros(paddingToBlock(entry.contents.count))
+                }
+            }
+            writer.appendZeros(2 * blockSize)
+            let remainder = writer.count % recordSize
+            if remainder != 0 { writer.appendZeros(recordSize - remainder) }
+        }
+    }
+
+    private static func paddingToBlock(_ size: Int) -> Int {
+        (blockSize - size % blockSize) % blockSize
+    }
+
+    /// The 512-byte ustar header of `entry`. Headers carry no secret.
+    private static func header(for entry: Entry, modificationTime: Int64) throws -> [UInt8] {
+        var block = [UInt8](repeating: 0, count: blockSize)
+        let stored = Array((entry.isDirectory ? entry.path + "/" : entry.path).utf8)
+        guard let (prefix, name) = split(stored) else {
+            throw VaultError.invalidArgument("tar: path \(VaultError.quoted(entry.path)) is too long for a ustar header",
+                                             hint: "ustar names are at most 100 bytes, or 255 split at a '/'")
+        }
+        func put(_ bytes: [UInt8], at offset: Int) {
+            for (i, byte) in bytes.enumerated() { block[offset + i] = byte }
+        }
+        func octal(_ value: Int64, width: Int) -> [UInt8] {
+            // width - 1 zero-padded octal digits and a NUL, as GNU tar writes them.
+            let digits = Array(String(value, radix: 8).utf8)
+            return [UInt8](repeating: UInt8(ascii: "0"), count: width - 1 - digits.count) + digits + [0]
+        }
+        put(name, at: 0)
+        put(octal(Int64(entry.mode), width: 8), at: 100)
+        put(octal(0, width: 8), at: 108)                       // uid
+        put(octal(0, width: 8), at: 116)                       // gid
+        put(octal(Int64(entry.isDirectory ? 0 : entry.contents.count), width: 12), at: 124)
+        put(octal(modificationTime, width: 12), at: 136)
+        put([UInt8](repeating: UInt8(ascii: " "), count: 8), at: 148)
+        block[156] = entry.isDirectory ? UInt8(ascii: "5") : UInt8(ascii: "0")
+        put(Array("ustar".utf8) + [0], at: 257)
+        put(Array("00".utf8), at: 263)
+        // uname and gname stay empty; devmajor and devminor as GNU tar writes them.
+        put(octal(0, width: 8), at: 329)
+        put(octal(0, width: 8), at: 337)
+        put(prefix, at: 345)
+        let sum = block.reduce(0) { $0 + Int64($1) }
+        put(octal(sum, width: 7) + [UInt8(ascii: " ")], at: 148)
+        guard entry.isDirectory || entry.contents.count <= 0o77777777777 else {
+            throw VaultError.invalidArgument("tar: \(VaultError.quoted(entry.path)) is too large for a ustar header")
+        }
+        return block
+    }
+
+    /// Splits a stored name into ustar's (prefix, name) fields, or nil if it
+    /// cannot fit: name ≤ 100 bytes, prefix ≤ 155, split at a `/`.
+    private static func split(_ path: [UInt8]) -> ([UInt8], [UInt8])? {
+        if path.count <= 100 { return ([], path) }
+        // Try the split that puts the most into the prefix first.
+        for index in path.indices.reversed() where path[index] == UInt8(ascii: "/") {
+            let prefix = Array(path[..<index])
+            let name = Array(path[(index + 1)...])
+            if prefix.count <= 155, name.count <= 100, !name.isEmpty { return (prefix, name) }
+        }
+        return nil
+    }
+
+    /// Why `path` is not a safe relative archive path, or nil if it is.
+    static func pathProblem(_ path: String) -> String? {
+        if path.isEmpty { return "is empty" }
+        if path.hasPrefix("/") { return "is absolute" }
+        for scalar in path.unicodeScalars where TerminalSafe.isDangerous(scalar) {
+            return "contains a control character"
+        }
+        for component in path.split(separator: "/", omittingEmptySubsequences: false) {
+            switch component {
+            case "": return "has an empty component"
+            case ".": return "has a '.' component"
+            case "..": return "has a '..' component"
+            default: continue
+            }
+        }
+        return nil
+    }
+
+    // MARK: Reading
+
+    /// The entries of `archive`, checked as described at the top of this file.
+    ///
+    /// `displayPath` names what is being read in errors (a file name, or
+    /// "bundle from standard input"); it is never opened.
+    static func read(_ archive: SecureBytes, displayPath: String, limits: Limits) throws -> [Entry] {
+        func corrupt(_ reason: String) -> VaultError { .corrupt(path: displayPath, reason: reason) }
+        guard archive.count <= limits.maxTotalSize else {
+            throw corrupt("archive is \(archive.count) bytes, more than the limit of \(limits.maxTotalSize)")
+        }
+        guard archive.count % blockSize == 0 else {
+            throw corrupt("archive is truncated (\(archive.count) bytes is not a whole number of 512-byte blocks)")
+        }
+        return try archive.withUnsafeBytes { bytes -> [Entry] in
+            var entries: [Entry] = []
+            var seen = Set<String>()
+            var offset = 0
+            while true {
+                guard offset + blockSize <= bytes.count else {
+                    throw corrupt("archive is truncated (no end-of-archive blocks)")
+                }
+                let block = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + blockSize)])
+                if block.allSatisfy({ $0 == 0 }) {
+                    let next = offset + blockSize
+                    guard next + blockSize <= bytes.count else {
+                        throw corrupt("archive is truncated (only one end-of-archive block)")
+                    }
+                    guard bytes[next..<(next + blockSize)].allSatisfy({ $0 == 0 }) else {
+                        throw corrupt("zero block at byte \(offset) is followed by data")
+                    }
+                    guard bytes[(next + blockSize)...].allSatisfy({ $0 == 0 }) else {
+                        throw corrupt("trailing data after the end of the archive")
+                    }
+                    return entries
+                }
+                guard entries.count < limits.maxEntryCount else {
+                    throw corrupt("archive has more than \(limits.maxEntryCount) entries")
+                }
+                let where_ = "entry \(entries.count + 1) at byte \(offset)"
+                let header = try parseHeader(block, where: where_, corrupt: corrupt)
+                let dataStart = offset + blockSize
+                guard header.size <= bytes.count - dataStart else {
+                    throw corrupt("\(where_): archive is truncated (\(header.size) bytes of contents announced)")
+                }
+                let dataEnd = dataStart + header.size
+                guard seen.insert(header.path).inserted else {
+                    throw corrupt("\(where_): \(VaultError.quoted(header.path)) appears twice")
+                }
+                let contents = header.isDirectory
+                    ? SecureBytes(zeroedCount: 0)
+                    : SecureBytes(copying: UnsafeRawBufferPointer(rebasing: bytes[dataStart..<dataEnd]))
+                entries.append(Entry(path: header.path, mode: header.mode, isDirectory: header.isDirectory, contents: contents))
+                offset = dataEnd + paddingToBlock(header.size)
+            }
+        }
+    }
+
+    private struct Header {
+        var path: String
+        var mode: UInt32
+        var size: Int
+        var isDirectory: Bool
+    }
+
+    private static func parseHeader(_ block: UnsafeRawBufferPointer, where place: String,
+                                     corrupt: (String) -> VaultError) throws -> Header {
+        func field(_ offset: Int, _ length: Int) -> UnsafeRawBufferPointer {
+            UnsafeRawBufferPointer(rebasing: block[offset..<(offset + length)])
+        }
+        func octal(_ name: String, _ offset: Int, _ length: Int) throws -> Int64 {
+            guard let value = parseOctal(field(offset, length)) else {
+                throw corrupt("\(place): the \(name) field is not an octal number")
+            }
+            return value
+        }
+        // Checksum first: nothing else in a block with a bad checksum is trusted.
+        let recorded = try octal("checksum", 148, 8)
+        var sum: Int64 = 0
+        for (i, byte) in block.enumerated() { sum += (148..<156).contains(i) ? 32 : Int64(byte) }
+        guard recorded == sum else { throw corrupt("\(place): header checksum mismatch") }
+
+        guard field(257, 6).elementsEqual(Array("ustar".utf8) + [0]), field(263, 2).elementsEqual(Array("00".utf8)) else {
+            throw corrupt("\(place): not a POSIX ustar header")
+        }
+        let isDirectory: Bool
+        switch block[156] {
+        case UInt8(ascii: "0"), 0: isDirectory = false
+        case UInt8(ascii: "5"): isDirectory = true
+        case UInt8(ascii: "1"): throw corrupt("\(place): hard links are not allowed")
+        case UInt8(ascii: "2"): throw corrupt("\(place): symbolic links are not allowed")
+        case UInt8(ascii: "3"), UInt8(ascii: "4"), UInt8(ascii: "6"):
+            throw corrupt("\(place): device and FIFO entries are not allowed")
+        case UInt8(ascii: "x"), UInt8(ascii: "g"):
+            throw corrupt("\(place): pax extended headers are not supported")
+        default:
+            throw corrupt("\(place): entry type \(typeDescription(block[156])) is not supported")
+        }
+        guard field(157, 100).allSatisfy({ $0 == 0 }) else {
+            throw corrupt("\(place): a plain file or directory has a link name")
+        }
+        let mode = try octal("mode", 100, 8)
+        guard mode <= 0o7777 else { throw corrupt("\(place): mode \(String(mode, radix: 8)) is not a permission mode") }
+        _ = try octal("uid", 108, 8)
+        _ = try octal("gid", 116, 8)
+        _ = try octal("mtime", 136, 12)
+        let size = try octal("size", 124, 12)
+        if isDirectory && size != 0 { throw corrupt("\(place): a directory has contents") }
+
+        guard let name = try nameField(field(0, 100), place: place, corrupt: corrupt) else {
+            throw corrupt("\(place): name is not UTF-8")
+        }
+        guard !name.isEmpty else { throw corrupt("\(place): empty name") }
+        guard let prefix = try nameField(field(345, 155), place: place, corrupt: corrupt) else {
+            throw corrupt("\(place): name prefix is not UTF-8")
+        }
+        var path = prefix.isEmpty ? name : prefix + "/" + name
+        if path.hasSuffix("/") {
+            guard isDirectory else { throw corrupt("\(place): a file name ends with '/'") }
+            path.removeLast()
+        }
+        if let problem = pathProblem(path) {
+            throw corrupt("\(place): name \(VaultError.quoted(path)) \(problem)")
+        }
+        return Header(path: path, mode: UInt32(mode), size: Int(size), isDirectory: isDirectory)
+    }
+
+    /// A NUL-terminated name field: the bytes before the first NUL, which must
+    /// be followed only by NULs (no hidden second name) and be valid UTF-8.
+    private static func nameField(_ bytes: UnsafeRawBufferPointer, place: String,
+                                  corrupt: (String) -> VaultError) throws -> String? {
+        let end = bytes.firstIndex(of: 0) ?? bytes.count
+        guard bytes[end...].allSatisfy({ $0 == 0 }) else {
+            throw corrupt("\(place): name field has data after its NUL terminator")
+        }
+        return String(validating: bytes[..<end], as: UTF8.self)
+    }
+
+    /// A ustar numeric field: optional leading spaces, one or more octal
+    /// digits, then only NULs or spaces. GNU base-256 and empty fields are nil.
+    static func parseOctal(_ bytes: UnsafeRawBufferPointer) -> Int64? {
+        var index = 0
+        while index < bytes.count, bytes[index] == UInt8(ascii: " ") { index += 1 }
+        var value: Int64 = 0
+        var digits = 0
+        while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "7")).contains(bytes[index]) {
+            value = value * 8 + Int64(bytes[index] - UInt8(ascii: "0"))
+            digits += 1
+            index += 1
+        }
+        guard digits > 0 else { return nil }
+        while index < bytes.count {
+            guard bytes[index] == 0 || bytes[index] == UInt8(ascii: " ") else { return nil }
+            index += 1
+        }
+        return value
+    }
+
+    private static func typeDescription(_ byte: UInt8) -> String {
+        (0x21...0x7E).contains(byte) ? "'\(Character(Unicode.Scalar(byte)))'" : "0x" + String(byte, radix: 16)
+    }
+}

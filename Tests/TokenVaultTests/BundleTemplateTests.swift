@@ -1,0 +1,91 @@
+import Testing
+@testable import TokenVault
+
+@Suite struct BundleTemplateTests {
+    static func parse(_ text: String) throws -> BundleTemplate {
+        try BundleTemplate(parsing: Array(text.utf8), path: "t.tmpl")
+    }
+
+    static func render(_ template: BundleTemplate, name: String = "bot", url: String = "https://z.example",
+                       token: String = "ztk_abc") throws -> String {
+        let out = try template.render(name: name, serverURL: url, token: SecureBytes(copying: Array(token.utf8)))
+        return out.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The message of the `invalidArgument` error `body` throws, or nil.
+    static func message(_ body: () throws -> Void) -> String? {
+        do { try body(); return nil } catch let VaultError.invalidArgument(text, hint) {
+            #expect(hint != nil)
+            return text
+        } catch { return "unexpected \(error)" }
+    }
+
+    @Test(arguments: [
+        ("t={{token}}", "t=ztk_abc"),
+        ("n={{name}}\nt={{token}}", "n=bot\nt=ztk_abc"),
+        ("u={{server_url}} t={{token}}", "u=https\\://z.example t=ztk_abc"),
+        ("t={{ token }}", "t=ztk_abc"),
+        ("t={{\ttoken  }}", "t=ztk_abc"),
+        ("a={{name}}{{name}}{{token}}{{token}}", "a=botbotztk_abcztk_abc"),
+        ("# { brace } and }} and {x}\nt={{token}}", "# { brace } and }} and {x}\nt=ztk_abc"),
+        ("# grüße 🔑\nt={{token}}\r\n", "# gr\\u00FC\\u00DFe \\uD83D\\uDD11\nt=ztk_abc\r\n"),
+    ])
+    func placeholdersAreReplaced(_ template: String, _ expected: String) throws {
+        #expect(try Self.render(Self.parse(template)) == expected)
+    }
+
+    @Test func valuesAreEscapedAsPropertiesValues() throws {
+        let out = try Self.render(Self.parse("n={{name}}\nt={{token}}"), name: " a=b:ü", token: "x#!\\")
+        #expect(out == "n=\\ a\\=b\\:\\u00FC\nt=x\\#\\!\\\\")
+    }
+
+    @Test(arguments: [
+        ("t={{token}}\nx={{foo}}", "line 2: unknown placeholder '{{foo}}'"),
+        ("t={{token}}\n\n\nx={{ Token }}", "line 4: unknown placeholder '{{ Token }}'"),
+        ("x={{}}\nt={{token}}", "line 1: unknown placeholder '{{}}'"),
+        ("t={{token}}\nx={{name", "line 2: unterminated '{{'"),
+        ("t={{token}}\nx={{name\n}}", "line 2: unterminated '{{'"),
+        ("a\nb\nx={{ {{name}} }}\nt={{token}}", "line 3: nested '{{'"),
+        ("x={{na{{me}}\nt={{token}}", "line 1: nested '{{'"),
+    ])
+    func badPlaceholdersNameTheLine(_ template: String, _ fragment: String) {
+        let text = Self.message { _ = try Self.parse(template) }
+        #expect(text?.hasPrefix("template t.tmpl: ") == true)
+        #expect(text?.contains(fragment) == true, "got \(String(describing: text))")
+    }
+
+    @Test func templateWithoutTokenIsRefused() {
+        let text = Self.message { _ = try Self.parse("zbotName={{name}}\nzephyrServerURL={{server_url}}\n") }
+        #expect(text == "template t.tmpl: no {{token}} placeholder")
+    }
+
+    @Test(arguments: [[0xFF], [0x74, 0x3D, 0xC3, 0x28], [0xED, 0xA0, 0x80]] as [[UInt8]])
+    func nonUTF8IsRefused(_ bytes: [UInt8]) {
+        let text = Self.message { _ = try BundleTemplate(parsing: Array("t={{token}}\n".utf8) + bytes, path: "t.tmpl") }
+        #expect(text == "template t.tmpl: line 2: is not valid UTF-8")
+    }
+
+    @Test func oversizedTemplateIsRefused() {
+        let big = Array("t={{token}}\n".utf8) + [UInt8](repeating: 0x23, count: BundleTemplate.maxSize)
+        #expect(Self.message { _ = try BundleTemplate(parsing: big, path: "t.tmpl") }?.contains("larger") == true)
+    }
+
+    @Test func controlCharactersInAnUnknownPlaceholderAreShownEscaped() {
+        let text = Self.message { _ = try Self.parse("x={{\u{1B}[31m}}\nt={{token}}") }
+        #expect(text?.contains("\u{1B}") == false)
+    }
+
+    /// A user template rendered with nasty values is read back by Java.
+    @Test func javaReadsARenderedTemplate() throws {
+        let template = try Self.parse("# my zBot ✓\nzephyrServerURL = {{ server_url }}\nzbotName={{name}}\nzephyrApiToken:{{token}}\nlabel=prefix-{{name}}\n")
+        let out = try template.render(name: " Ünïcødé bot=1 🤖", serverURL: "https://z.example:8443/a?b=c#d",
+                                      token: SecureBytes(copying: Array("  tok\\en:#!\t".utf8)))
+        let loaded = try ExternalTools.javaLoad(out.withUnsafeBytes { Array($0) })
+        #expect(loaded == [
+            "zephyrServerURL": "https://z.example:8443/a?b=c#d",
+            "zbotName": " Ünïcødé bot=1 🤖",
+            "zephyrApiToken": "  tok\\en:#!\t",
+            "label": "prefix- Ünïcødé bot=1 🤖",
+        ])
+    }
+}

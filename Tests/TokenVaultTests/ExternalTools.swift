@@ -1,0 +1,127 @@
+// Runs the real tools the bundle must interoperate with (GNU tar, Java's
+// java.util.Properties) from tests. A missing tool is a test failure with a
+// message naming the package, never a silent skip.
+import Foundation
+import Testing
+
+/// The outcome of running a program.
+struct ToolResult {
+    var status: Int32
+    var stdout: Data
+    var stderr: Data
+    var stderrText: String { String(decoding: stderr, as: UTF8.self) }
+}
+
+enum ExternalTools {
+    struct Missing: Error, CustomStringConvertible {
+        var tool: String
+        var package: String
+        var description: String { "'\(tool)' is not on PATH; install the Debian package \(package) to run this test" }
+    }
+
+    /// The absolute path of `name` on PATH, or a thrown `Missing` error.
+    static func locate(_ name: String, package: String) throws -> String {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        for directory in path.split(separator: ":") {
+            let candidate = "\(directory)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        throw Missing(tool: name, package: package)
+    }
+
+    /// Runs `executable` with `arguments`, output captured through temp files
+    /// (pipes can deadlock when both fill up).
+    static func run(_ executable: String, _ arguments: [String], in directory: URL? = nil) throws -> ToolResult {
+        let scratch = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let outURL = scratch.appendingPathComponent("out"), errURL = scratch.appendingPathComponent("err")
+        FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let directory { process.currentDirectoryURL = directory }
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        try out.close(); try err.close()
+        return ToolResult(status: process.terminationStatus,
+                          stdout: try Data(contentsOf: outURL), stderr: try Data(contentsOf: errURL))
+    }
+
+    /// A new empty directory under the system temp directory.
+    static func temporaryDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("ztoken-bundle-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    /// Loads `properties` with java.util.Properties — both `load(InputStream)`
+    /// (ISO-8859-1) and `load(Reader)` (UTF-8), which must agree — and returns
+    /// every key and value. Java prints them hex-encoded as UTF-8, so nothing
+    /// is lost in transit. Relies on `java` (a JDK: single-file source launch).
+    static func javaLoad(_ properties: [UInt8]) throws -> [String: String] {
+        let java = try locate("java", package: "default-jdk-headless (or openjdk-17-jdk-headless)")
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try Data(javaChecker.utf8).write(to: directory.appendingPathComponent("Check.java"))
+        try Data(properties).write(to: directory.appendingPathComponent("in.properties"))
+        let result = try run(java, ["Check.java", "in.properties"], in: directory)
+        guard result.status == 0 else {
+            throw JavaFailed(message: "java exited \(result.status): \(result.stderrText)")
+        }
+        var map: [String: String] = [:]
+        for line in String(decoding: result.stdout, as: UTF8.self).split(separator: "\n") {
+            let parts = line.split(separator: " ", omittingEmptySubsequences: false)
+            guard parts.count == 2, let key = fromHex(parts[0]), let value = fromHex(parts[1]) else {
+                throw JavaFailed(message: "unexpected output line \(line)")
+            }
+            map[key] = value
+        }
+        return map
+    }
+
+    struct JavaFailed: Error, CustomStringConvertible {
+        var message: String
+        var description: String { message }
+    }
+
+    private static func fromHex(_ hex: Substring) -> String? {
+        var bytes: [UInt8] = []
+        var index = hex.startIndex
+        while index < hex.endIndex {
+            let next = hex.index(index, offsetBy: 2, limitedBy: hex.endIndex) ?? hex.endIndex
+            guard let byte = UInt8(hex[index..<next], radix: 16) else { return nil }
+            bytes.append(byte)
+            index = next
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    private static let javaChecker = #"""
+    import java.io.*;
+    import java.nio.charset.StandardCharsets;
+    import java.util.*;
+
+    public class Check {
+        static String hex(String s) {
+            StringBuilder b = new StringBuilder();
+            for (byte x : s.getBytes(StandardCharsets.UTF_8)) b.append(String.format("%02x", x & 0xff));
+            return b.toString();
+        }
+        public static void main(String[] args) throws Exception {
+            Properties bytes = new Properties();
+            try (InputStream in = new FileInputStream(args[0])) { bytes.load(in); }
+            Properties text = new Properties();
+            try (Reader in = new InputStreamReader(new FileInputStream(args[0]), StandardCharsets.UTF_8)) { text.load(in); }
+            if (!bytes.equals(text)) { System.err.println("load(InputStream) and load(Reader) disagree"); System.exit(2); }
+            for (String k : new TreeSet<>(bytes.stringPropertyNames())) {
+                System.out.println(hex(k) + " " + hex(bytes.getProperty(k)));
+            }
+        }
+    }
+    """#
+}
