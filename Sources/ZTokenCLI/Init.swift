@@ -29,7 +29,7 @@ struct Init: ParsableCommand {
     var offlineKey: String?
 
     func validate() throws {
-        if let server { _ = try ServerURL.validated(server) }
+        if let server { _ = try ServerURL.validate(server) }
         if offlineKey != nil && passphrase.vaultPassphraseFile != nil {
             throw ValidationError("--offline-key and --vault-passphrase-file cannot be combined: an offline-key vault has no passphrase")
         }
@@ -42,7 +42,7 @@ struct Init: ParsableCommand {
         } else {
             protection = .passphrase(try passphrase.read(new: true))
         }
-        let setup = VaultSetup(user: user ?? Terminal.userName, serverURL: try server.map(ServerURL.validated),
+        let setup = VaultSetup(user: user ?? Terminal.userName, serverURL: try server.map(ServerURL.validate),
                                kdf: kdf, keyProtection: protection)
         let vault = try Vault.initialize(at: vaultOptions.location, setup: setup)
         Output.note("made a vault at \(vault.path)")
