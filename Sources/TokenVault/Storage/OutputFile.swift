@@ -1,0 +1,190 @@
+// Files ztoken writes outside the vault (bundles, backups, identity files,
+// plain zBot configurations). Output is written to a 0600 temp file beside
+// the target and appears under its name only when complete and fsynced:
+// linked into place (so an existing file is never overwritten unless asked)
+// or renamed over it with `overwrite`. A failed or abandoned write removes the
+// temp file, so a failed command leaves no partial output behind.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An output file that appears only when `commit()` succeeds. The path "-"
+/// means standard output, which is written through directly.
+public final class OutputFile {
+    /// The path as the user gave it.
+    public let path: String
+    private let directory: Int32
+    private let name: String
+    private let tempName: String
+    private let overwrite: Bool
+    private var fd: Int32
+    private var finished = false
+
+    /// True for "-" (standard output).
+    public var isStandardOutput: Bool { directory < 0 }
+
+    /// Starts writing `path`. Fails at once with `.alreadyExists` when the
+    /// file exists and `overwrite` is false, before any work is done.
+    public init(path: String, overwrite: Bool) throws {
+        self.path = path
+        self.overwrite = overwrite
+        if path == "-" {
+            directory = -1
+            name = "-"
+            tempName = ""
+            fd = STDOUT_FILENO
+            return
+        }
+        var parentPath = "."
+        var base = path
+        if let slash = path.lastIndex(of: "/") {
+            parentPath = slash == path.startIndex ? "/" : String(path[..<slash])
+            base = String(path[path.index(after: slash)...])
+        }
+        guard !base.isEmpty, base != ".", base != ".." else {
+            throw VaultError.invalidArgument("\(VaultError.quoted(path)) is not a file name")
+        }
+        name = base
+        let dirFD = Syscall.retryingInterrupts { open(parentPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        guard dirFD >= 0 else {
+            if errno == ENOENT { throw VaultError.fileNotFound(path: parentPath) }
+            throw Syscall.fail(parentPath, "open")
+        }
+        directory = dirFD
+        var info = stat()
+        if !overwrite && fstatat(dirFD, base, &info, AT_SYMLINK_NOFOLLOW) == 0 {
+            Syscall.closeQuietly(dirFD)
+            throw VaultError.alreadyExists(path: path)
+        }
+        tempName = "." + base + ".ztoken-" + Hex.encode(Sodium.randomBytes(6))
+        do {
+            guard let opened = try Syscall.openAt(dirFD, tempName, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o600, displayPath: path) else {
+                throw VaultError.fileNotFound(path: parentPath)
+            }
+            fd = opened
+            _ = fchmod(opened, 0o600)
+        } catch {
+            Syscall.closeQuietly(dirFD)
+            throw error
+        }
+    }
+
+    deinit {
+        if !finished { abandon() }
+        if directory >= 0 { Syscall.closeQuietly(directory) }
+    }
+
+    /// Appends bytes.
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        try Syscall.writeAll(fd, bytes, displayPath: path)
+    }
+
+    public func write(_ bytes: [UInt8]) throws {
+        try bytes.withUnsafeBytes { try write($0) }
+    }
+
+    public func write(_ secret: SecureBytes) throws {
+        try secret.withUnsafeBytes { try write($0) }
+    }
+
+    /// Makes the file appear under its name, durably.
+    public func commit() throws {
+        guard !finished else { return }
+        if isStandardOutput {
+            finished = true
+            return
+        }
+        do {
+            try Syscall.sync(fd, displayPath: path)
+            let descriptor = fd
+            fd = -1
+            try Syscall.closeChecked(descriptor, displayPath: path)
+            if overwrite {
+                try Syscall.renameAt(directory, tempName, directory, name, displayPath: path)
+            } else {
+                // link(2) fails with EEXIST rather than replace a file that
+                // appeared meanwhile; then the temp name is dropped.
+                if linkat(directory, tempName, directory, name, 0) != 0 {
+                    if errno == EEXIST { throw VaultError.alreadyExists(path: path) }
+                    throw Syscall.fail(path, "link")
+                }
+                try Syscall.unlinkAt(directory, tempName, displayPath: path)
+            }
+            try Syscall.sync(directory, displayPath: path)
+            finished = true
+        } catch {
+            abandon()
+            throw error
+        }
+    }
+
+    /// Removes the temp file; nothing appears under the name.
+    public func abandon() {
+        guard !finished else { return }
+        finished = true
+        guard !isStandardOutput else { return }
+        if fd >= 0 { Syscall.closeQuietly(fd); fd = -1 }
+        try? Syscall.unlinkAt(directory, tempName, displayPath: path)
+    }
+
+    /// Writes `contents` to `path` in one step (identity files, small outputs).
+    public static func write(_ contents: SecureBytes, to path: String, overwrite: Bool) throws {
+        let file = try OutputFile(path: path, overwrite: overwrite)
+        try file.write(contents)
+        try file.commit()
+    }
+}
+
+/// Writes a zBot configuration as plain files under a directory (0700
+/// directories, 0600 files, each file replaced atomically).
+public enum PlainDirectory {
+    /// Writes `files` (paths relative to `root`). Unless `overwrite`, refuses
+    /// with `.alreadyExists` before writing anything if any file exists.
+    public static func write(_ files: [ZBotBundle.File], to root: String, overwrite: Bool) throws {
+        try Vault.makeDirectories(root)
+        let rootFD = try Syscall.openDirectory(root)
+        defer { Syscall.closeQuietly(rootFD) }
+        if !overwrite {
+            for file in files where !file.isDirectory {
+                var info = stat()
+                if fstatat(rootFD, file.path, &info, AT_SYMLINK_NOFOLLOW) == 0 {
+                    throw VaultError.alreadyExists(path: root + "/" + file.path)
+                }
+            }
+        }
+        for file in files {
+            let components = file.path.split(separator: "/").map(String.init)
+            var dir = rootFD
+            var opened: [Int32] = []
+            defer { opened.forEach(Syscall.closeQuietly) }
+            var shown = root
+            for component in components.dropLast() {
+                shown += "/" + component
+                let next: Int32
+                if let existing = try Syscall.openAt(dir, component, flags: O_RDONLY | O_DIRECTORY, displayPath: shown) {
+                    next = existing
+                } else {
+                    try Syscall.makeDirectoryAt(dir, component, displayPath: shown)
+                    try Syscall.sync(dir, displayPath: shown)
+                    guard let made = try Syscall.openAt(dir, component, flags: O_RDONLY | O_DIRECTORY, displayPath: shown) else {
+                        throw VaultError.io(path: shown, operation: "open", errno: ENOENT)
+                    }
+                    next = made
+                }
+                opened.append(next)
+                try VaultPermissions.check(fd: next, path: shown, isDirectory: true)
+                dir = next
+            }
+            guard let last = components.last else { continue }
+            shown += "/" + last
+            if file.isDirectory {
+                if try Syscall.openAt(dir, last, flags: O_RDONLY | O_DIRECTORY, displayPath: shown).map({ opened.append($0) }) == nil {
+                    try Syscall.makeDirectoryAt(dir, last, displayPath: shown)
+                    try Syscall.sync(dir, displayPath: shown)
+                }
+            } else {
+                try file.contents.withUnsafeBytes { try AtomicFile.write($0, to: last, in: dir, displayPath: shown) }
+            }
+        }
+    }
+}
