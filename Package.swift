@@ -20,6 +20,12 @@ let package = Package(
             pkgConfig: "libsodium",
             providers: [.apt(["libsodium-dev"])]
         ),
+        // Test-only: inflates the zlib-compressed age conformance vectors.
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
         .target(
             name: "TokenVault",
             dependencies: ["CSodium"]
@@ -37,7 +43,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TokenVaultTests",
-            dependencies: ["TokenVault"]
+            dependencies: ["TokenVault", "CZlib"]
         ),
         .testTarget(
             name: "ZTokenCLITests",
