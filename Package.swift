@@ -41,6 +41,11 @@ let package = Package(
             name: "ztoken",
             dependencies: ["ZTokenCLI"]
         ),
+        // Dev tool, not a product: times TokenVault's age code for scripts/bench-age.
+        .executableTarget(
+            name: "ztoken-age-bench",
+            dependencies: ["TokenVault"]
+        ),
         .testTarget(
             name: "TokenVaultTests",
             dependencies: ["TokenVault", "CZlib"]
