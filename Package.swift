@@ -21,6 +21,12 @@ let package = Package(
             providers: [.apt(["libsodium-dev"])]
         ),
         .target(name: "CProcessShims"),
+        // Test-only: inflates the zlib-compressed age conformance vectors.
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
         .target(
             name: "TokenVault",
             dependencies: ["CSodium", "CProcessShims"]
@@ -36,9 +42,14 @@ let package = Package(
             name: "ztoken",
             dependencies: ["ZTokenCLI"]
         ),
+        // Dev tool, not a product: times TokenVault's age code for scripts/bench-age.
+        .executableTarget(
+            name: "ztoken-age-bench",
+            dependencies: ["TokenVault"]
+        ),
         .testTarget(
             name: "TokenVaultTests",
-            dependencies: ["TokenVault"]
+            dependencies: ["TokenVault", "CZlib"]
         ),
         .testTarget(
             name: "ZTokenCLITests",

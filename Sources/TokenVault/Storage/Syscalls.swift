@@ -91,6 +91,14 @@ enum Syscall {
         return bytes
     }
 
+    /// One `read(2)` into `buffer`, EINTR retried; 0 means end of file.
+    static func readSome(_ fd: Int32, _ buffer: UnsafeMutableRawBufferPointer, displayPath: String) throws -> Int {
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
+        let n = retryingInterrupts { read(fd, base, buffer.count) }
+        if n < 0 { throw fail(displayPath, "read") }
+        return n
+    }
+
     /// Writes every byte, looping over short writes and EINTR.
     static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, displayPath: String) throws {
         var offset = 0

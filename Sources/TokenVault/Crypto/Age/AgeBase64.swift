@@ -1,0 +1,58 @@
+// Base64 as the age header writes it: the standard alphabet, no padding, and
+// canonical only — a decoder that accepts exactly one spelling for each byte
+// string (no '=', no CR/LF, no stray bits in the last character), so a header
+// cannot be altered without changing its bytes. Only non-secret header data
+// passes through here.
+
+enum AgeBase64 {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    private static let decodeTable: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (index, character) in alphabet.enumerated() { table[Int(character)] = UInt8(index) }
+        return table
+    }()
+
+    /// Encodes `bytes` without padding.
+    static func encode<Bytes: Collection>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        var out: [UInt8] = []
+        out.reserveCapacity((bytes.count * 4 + 2) / 3)
+        var iterator = bytes.makeIterator()
+        while let b0 = iterator.next() {
+            let b1 = iterator.next()
+            let b2 = iterator.next()
+            out.append(alphabet[Int(b0 >> 2)])
+            out.append(alphabet[Int((b0 & 0x03) << 4 | (b1 ?? 0) >> 4)])
+            if let b1 { out.append(alphabet[Int((b1 & 0x0F) << 2 | (b2 ?? 0) >> 6)]) }
+            if let b2 { out.append(alphabet[Int(b2 & 0x3F)]) }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Decodes canonical unpadded base64; nil for anything else.
+    static func decode<Text: Collection>(_ text: Text) -> [UInt8]? where Text.Element == UInt8 {
+        let characters = Array(text)
+        guard characters.count % 4 != 1 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(characters.count * 3 / 4)
+        var accumulator: UInt32 = 0
+        var bits = 0
+        for character in characters {
+            let value = decodeTable[Int(character)]
+            guard value != 0xFF else { return nil }
+            accumulator = accumulator << 6 | UInt32(value)
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
+                accumulator &= (1 << UInt32(bits)) - 1
+            }
+        }
+        // Leftover bits must be zero, or two spellings would decode alike.
+        guard accumulator == 0 else { return nil }
+        return out
+    }
+
+    /// Decodes canonical unpadded base64 from a string; nil for anything else.
+    static func decode(_ text: String) -> [UInt8]? { decode(Array(text.utf8)) }
+}
