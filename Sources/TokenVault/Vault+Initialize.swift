@@ -126,7 +126,20 @@ extension Vault {
 
 /// Offline-key mode: the vault secret key as an age identity file.
 enum OfflineKey {
+    /// Writes the identity file (0600), refusing to replace an existing file,
+    /// before the vault exists: a crash leaves at worst an unused key file.
     static func writeIdentity(_ secretKey: SecureBytes, to path: String) throws {
-        throw VaultError.invalidArgument("offline-key vaults are not available in this build")
+        let identity = AgeX25519Identity(secretKey: secretKey)
+        try OutputFile.write(AgeKeyFile.render(identity), to: path, overwrite: false)
+    }
+
+    /// Reads the vault key from identity files given with -i.
+    static func vaultKey(fromIdentityFiles paths: [String], publicKey: [UInt8]) throws -> SecureBytes {
+        for path in paths {
+            for identity in try AgeKeyFile.parseIdentities(try SecretInput.readFile(path), path: path) {
+                if identity.recipient.publicKey == publicKey { return identity.secretKey }
+            }
+        }
+        throw VaultError.wrongIdentity(path: paths.joined(separator: ", "))
     }
 }

@@ -138,20 +138,21 @@ public final class OutputFile {
 /// Writes a zBot configuration as plain files under a directory (0700
 /// directories, 0600 files, each file replaced atomically).
 public enum PlainDirectory {
+    /// Throws `.alreadyExists` if any of `paths` (relative to `root`) exists.
+    public static func refuseExisting(_ paths: [String], under root: String) throws {
+        for relative in paths {
+            var info = stat()
+            if lstat(root + "/" + relative, &info) == 0 { throw VaultError.alreadyExists(path: root + "/" + relative) }
+        }
+    }
+
     /// Writes `files` (paths relative to `root`). Unless `overwrite`, refuses
     /// with `.alreadyExists` before writing anything if any file exists.
     public static func write(_ files: [ZBotBundle.File], to root: String, overwrite: Bool) throws {
         try Vault.makeDirectories(root)
         let rootFD = try Syscall.openDirectory(root)
         defer { Syscall.closeQuietly(rootFD) }
-        if !overwrite {
-            for file in files where !file.isDirectory {
-                var info = stat()
-                if fstatat(rootFD, file.path, &info, AT_SYMLINK_NOFOLLOW) == 0 {
-                    throw VaultError.alreadyExists(path: root + "/" + file.path)
-                }
-            }
-        }
+        if !overwrite { try refuseExisting(files.filter { !$0.isDirectory }.map(\.path), under: root) }
         for file in files {
             let components = file.path.split(separator: "/").map(String.init)
             var dir = rootFD

@@ -36,6 +36,17 @@ public enum SecretInput {
         return secret
     }
 
+    /// Reads a whole small file that holds secrets (an identity file).
+    public static func readFile(_ path: String, limit: Int = 1 << 16) throws -> SecureBytes {
+        let fd = Syscall.retryingInterrupts { open(path, O_RDONLY | O_CLOEXEC) }
+        guard fd >= 0 else {
+            if errno == ENOENT { throw VaultError.fileNotFound(path: path) }
+            throw Syscall.fail(path, "open")
+        }
+        defer { Syscall.closeQuietly(fd) }
+        return try readLine(from: fd, displayPath: path, limit: limit, firstLineOnly: false)
+    }
+
     /// Asks for a secret on the controlling terminal with echo off.
     /// Throws `.invalidArgument` when there is no terminal to ask on.
     public static func askOnTerminal(prompt: String) throws -> SecureBytes {

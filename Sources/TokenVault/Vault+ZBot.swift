@@ -1,0 +1,84 @@
+// zBot bundles: `zbot` mints a token for an agent and writes its
+// configuration at once (the plaintext is still in memory, so no passphrase);
+// `export` opens an active token's sealed record to write it again. The
+// destination is prepared before anything changes, so an existing output is
+// refused first; if writing fails after `zbot` created its token, the token is
+// revoked again, so a failed `zbot` leaves no usable token behind.
+
+/// Where a bundle goes.
+public enum BundleDestination {
+    /// Encrypted with age to these recipients, into a prepared output file.
+    case encrypted(recipients: [AgeRecipient], output: OutputFile)
+    /// Unencrypted files under a directory (0700 directories, 0600 files).
+    case plainDirectory(path: String, overwrite: Bool)
+
+    /// Refuses an existing plain configuration before any work is done.
+    public func checkWritable() throws {
+        if case .plainDirectory(let path, let overwrite) = self, !overwrite {
+            try PlainDirectory.refuseExisting([ZBotBundle.propertiesPath, ZBotBundle.manifestPath], under: path)
+        }
+    }
+}
+
+extension Vault {
+    /// The server URL a bundle will name: the one given, else the vault's default.
+    public func bundleServerURL(_ given: String?) throws -> String {
+        guard let url = given ?? defaultServerURL else {
+            throw VaultError.invalidArgument("no server URL for the zBot",
+                                             hint: "pass --server URL, or set a default with 'ztoken init --server URL'")
+        }
+        return try ServerURL.validate(url)
+    }
+
+    /// Mints a `zbot` token labelled `name` and writes its bundle.
+    public func createZBot(name: String, serverURL: String?, template: BundleTemplate?,
+                           destination: BundleDestination) throws -> TokenInfo {
+        let url = try bundleServerURL(serverURL)
+        try destination.checkWritable()
+        let created = try create(label: name, kind: .zbot, agentName: name, serverURL: url)
+        do {
+            try writeBundle(for: created.info, token: created.token, serverURL: url, template: template, to: destination)
+        } catch {
+            // Roll back: a token whose bundle was never written must not stay usable.
+            _ = try? revoke(ids: [created.info.id])
+            throw error
+        }
+        return created.info
+    }
+
+    /// Writes the bundle of an existing active token again.
+    public func exportZBot(reference: String, key: VaultKey, serverURL: String?, template: BundleTemplate?,
+                           destination: BundleDestination) throws -> TokenInfo {
+        guard let info = try resolve([reference]).first, info.state == .active else {
+            throw VaultError.noSuchToken(reference)
+        }
+        let url = try bundleServerURL(serverURL ?? info.serverURL)
+        try destination.checkWritable()
+        let token = try revealToken(id: info.id, with: key)
+        try writeBundle(for: info, token: token, serverURL: url, template: template, to: destination)
+        return info
+    }
+
+    /// Opens the vault key of an offline-key vault from age identity files.
+    public func unlock(identityFiles: [String]) throws -> VaultKey {
+        let secret = try OfflineKey.vaultKey(fromIdentityFiles: identityFiles, publicKey: publicKey)
+        return try VaultKey(secretKey: secret, expectedPublicKey: publicKey, source: identityFiles.joined(separator: ", "))
+    }
+
+    private func writeBundle(for info: TokenInfo, token: SecureBytes, serverURL: String, template: BundleTemplate?,
+                             to destination: BundleDestination) throws {
+        let createdAt = RFC3339.parse(info.createdAt) ?? 0
+        let bundle = try ZBotBundle(name: info.agentName ?? info.label, serverURL: serverURL, token: token, template: template,
+                                    vaultID: vaultID, tokenID: info.id, label: info.label, kind: info.kind.rawValue,
+                                    createdAt: createdAt, modificationTime: Int64(Clock.seconds()))
+        switch destination {
+        case .plainDirectory(let path, let overwrite):
+            try PlainDirectory.write(bundle.files(), to: path, overwrite: overwrite)
+        case .encrypted(let recipients, let output):
+            let encryptor = try AgeEncryptor(recipients: recipients) { try output.write($0) }
+            try bundle.tarPayload().withUnsafeBytes { try encryptor.write($0) }
+            try encryptor.finish()
+            try output.commit()
+        }
+    }
+}

@@ -1,0 +1,92 @@
+// How an export or backup is encrypted, named as age names it: -r, -R, -p,
+// or --passphrase-file for scripts. One place turns them into age recipients.
+import ArgumentParser
+import TokenVault
+
+struct EncryptionOptions: ParsableArguments {
+    @Option(name: [.customShort("r"), .customLong("recipient")],
+            help: ArgumentHelp("Encrypt to this age recipient (age1…); repeatable.", valueName: "recipient"))
+    var recipients: [String] = []
+
+    @Option(name: [.customShort("R"), .customLong("recipients-file")],
+            help: ArgumentHelp("Encrypt to the recipients listed in this file; repeatable.", valueName: "file"))
+    var recipientsFiles: [String] = []
+
+    @Flag(name: [.customShort("p"), .customLong("passphrase")], help: "Encrypt with a passphrase asked twice on the terminal.")
+    var passphrase = false
+
+    @Option(help: ArgumentHelp("Encrypt with the passphrase on the first line of this file.", valueName: "file"))
+    var passphraseFile: String?
+
+    var isGiven: Bool { !recipients.isEmpty || !recipientsFiles.isEmpty || passphrase || passphraseFile != nil }
+
+    func validate() throws {
+        let usesKeys = !recipients.isEmpty || !recipientsFiles.isEmpty
+        let usesPassphrase = passphrase || passphraseFile != nil
+        if usesKeys && usesPassphrase { throw ValidationError("use recipients (-r/-R) or a passphrase (-p/--passphrase-file), not both") }
+        if passphrase && passphraseFile != nil { throw ValidationError("use -p or --passphrase-file, not both") }
+    }
+
+    /// Parses every recipient (failing before anything is written) or reads the passphrase.
+    func ageRecipients() throws -> [AgeRecipient] {
+        if let passphraseFile { return [.passphrase(try SecretInput.readFirstLine(ofFile: passphraseFile))] }
+        if passphrase { return [.passphrase(try SecretInput.askNewPassphrase(what: "file"))] }
+        var parsed = try recipients.map { AgeRecipient.x25519(try AgeX25519Recipient(parsing: $0)) }
+        for path in recipientsFiles {
+            let list = try AgeKeyFile.parseRecipients(Array(try SecretInput.readFile(path).unsafeRevealedString().utf8), path: path)
+            guard !list.isEmpty else { throw VaultError.invalidArgument("\(path): no recipients in the file") }
+            parsed += list.map(AgeRecipient.x25519)
+        }
+        return parsed
+    }
+}
+
+/// BUNDLE-OPTIONS of docs/SPEC.md §5: encryption and --out, or --plain-dir.
+struct BundleOptions: ParsableArguments {
+    @OptionGroup var encryption: EncryptionOptions
+
+    @Option(help: ArgumentHelp("Write the encrypted bundle to this file, or - for standard output.", valueName: "file"))
+    var out: String?
+
+    @Flag(help: "Replace an existing output file or configuration.")
+    var force = false
+
+    @Option(help: ArgumentHelp("Write the configuration unencrypted (0600) under this directory, for a zBot on this machine.", valueName: "dir"))
+    var plainDir: String?
+
+    @Option(help: ArgumentHelp("A zbot.properties template with {{server_url}}, {{name}} and {{token}} placeholders.", valueName: "file"))
+    var template: String?
+
+    @Option(help: ArgumentHelp("The zBot's server URL (default: the vault's, set at init).", valueName: "url"))
+    var server: String?
+
+    func validate() throws {
+        if plainDir != nil {
+            if encryption.isGiven || out != nil { throw ValidationError("--plain-dir writes an unencrypted configuration; drop -r/-R/-p/--out") }
+        } else {
+            guard encryption.isGiven else { throw ValidationError("say how to encrypt the bundle (-r, -R, -p or --passphrase-file), or use --plain-dir DIR") }
+            guard out != nil else { throw ValidationError("say where to write the bundle with --out FILE (or --out - for standard output)") }
+        }
+        if let server { _ = try ServerURL.validate(server) }
+    }
+
+    func parsedTemplate() throws -> BundleTemplate? {
+        guard let template else { return nil }
+        return try BundleTemplate(parsing: Array(try SecretInput.readFile(template, limit: BundleTemplate.maxSize).unsafeRevealedString().utf8), path: template)
+    }
+
+    /// Prepares the destination: recipients parsed and the output file opened
+    /// (an existing one refused) before anything in the vault changes.
+    func destination() throws -> BundleDestination {
+        if let plainDir { return .plainDirectory(path: plainDir, overwrite: force) }
+        let recipients = try encryption.ageRecipients()
+        return .encrypted(recipients: recipients, output: try OutputFile(path: out ?? "-", overwrite: force))
+    }
+
+    func describe(_ destination: BundleDestination) -> String {
+        switch destination {
+        case .plainDirectory(let path, _): return "configuration written under \(path)"
+        case .encrypted(_, let output): return output.isStandardOutput ? "bundle written to standard output" : "bundle written to \(output.path)"
+        }
+    }
+}

@@ -1,0 +1,25 @@
+// `ztoken keygen`: an age identity for a zBot machine or a backup key.
+import ArgumentParser
+import TokenVault
+
+struct Keygen: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Make an age identity and print its recipient.",
+        discussion: "Writes the identity (AGE-SECRET-KEY-1…) to --out FILE (0600, never overwritten) or standard output, and prints its age1… recipient.")
+
+    @Option(help: ArgumentHelp("Write the identity to this file instead of standard output.", valueName: "file"))
+    var out: String?
+
+    func run() throws {
+        let identity = AgeX25519Identity.generate()
+        let contents = AgeKeyFile.render(identity)
+        if let out, out != "-" {
+            try OutputFile.write(contents, to: out, overwrite: false)
+            print(identity.recipient.encoded)
+            if Terminal.standardOutputIsTerminal { Output.note("identity written to \(out)") }
+        } else {
+            try Terminal.writeToStandardOutput([.secret(contents)])
+            Output.note("public key: \(identity.recipient.encoded)")
+        }
+    }
+}

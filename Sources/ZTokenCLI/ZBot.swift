@@ -1,0 +1,29 @@
+// `ztoken zbot`: "download a pre-configured zBot" on the command line.
+import ArgumentParser
+import TokenVault
+
+struct ZBot: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "zbot",
+        abstract: "Create a token for a zBot and write its configuration bundle.",
+        discussion: """
+            Mints a 'zbot' token labelled NAME and writes zbot/conf/zbot.properties and manifest.json as \
+            an age-encrypted tar (open it with: age -d -i key.txt bundle.age | tar -x), or unencrypted under \
+            --plain-dir. Needs no vault passphrase. If the bundle cannot be written the token is revoked again.
+            """)
+
+    @OptionGroup var vaultOptions: VaultOptions
+
+    @Argument(help: "The zBot's name; also the token's label.")
+    var name: String
+
+    @OptionGroup var bundle: BundleOptions
+
+    func run() throws {
+        let vault = try vaultOptions.open()
+        let template = try bundle.parsedTemplate()
+        let destination = try bundle.destination()
+        let info = try vault.createZBot(name: name, serverURL: bundle.server, template: template, destination: destination)
+        Output.note("created zBot token \(Output.safe(info.label)) (id \(info.id)); \(bundle.describe(destination))")
+    }
+}
