@@ -112,7 +112,7 @@ public enum VaultError: Error, Sendable, Equatable {
         case .invalidArgument(_, let hint):
             return hint
         case .corrupt:
-            return "run 'ztoken doctor' to check the vault; the file was left untouched"
+            return "nothing was changed; if this is a vault file, run 'ztoken doctor'"
         case .unsupportedVersion:
             return "this file was written by a newer ztoken; upgrade ztoken to read it"
         case .weakKeyDerivation:

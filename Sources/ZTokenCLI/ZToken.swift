@@ -16,7 +16,7 @@ public struct ZToken: ParsableCommand {
             listing, revoking and verifying need no passphrase. Exports and backups are age files.
             """,
         version: "0.1.0",
-        subcommands: [Init.self, Create.self, List.self, Revoke.self, Verify.self, ZBot.self, Export.self, Keygen.self, Doctor.self]
+        subcommands: [Init.self, Create.self, List.self, Revoke.self, Verify.self, ZBot.self, Export.self, Keygen.self, Backup.self, Restore.self, Doctor.self]
     )
 
     public init() {}

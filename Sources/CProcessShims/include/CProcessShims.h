@@ -3,3 +3,16 @@
 
 /// Marks the process non-dumpable: no core file, no ptrace by other users.
 static inline int ztoken_disable_dumping(void) { return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); }
+
+#include <fcntl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+
+/// renameat2(RENAME_EXCHANGE): swaps two paths atomically. glibc's wrapper
+/// is not exported to Swift, so the system call is made directly.
+static inline int ztoken_rename_exchange(int olddirfd, const char *oldpath, int newdirfd, const char *newpath) {
+    return (int)syscall(SYS_renameat2, olddirfd, oldpath, newdirfd, newpath, RENAME_EXCHANGE);
+}

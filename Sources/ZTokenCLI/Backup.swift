@@ -1,0 +1,33 @@
+// `ztoken backup`: the whole vault as one age file.
+import ArgumentParser
+import TokenVault
+
+struct Backup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write the whole vault as one encrypted age file.",
+        discussion: """
+            Takes the vault lock for a consistent snapshot and needs no vault passphrase. The file opens \
+            with the stock age tool; restore it with 'ztoken restore'. Nothing is written if it fails.
+            """)
+
+    @OptionGroup var vaultOptions: VaultOptions
+    @OptionGroup var encryption: EncryptionOptions
+
+    @Option(help: ArgumentHelp("Write the backup to this file, or - for standard output.", valueName: "file"))
+    var out: String
+
+    @Flag(help: "Replace an existing output file.")
+    var force = false
+
+    func validate() throws {
+        guard encryption.isGiven else { throw ValidationError("say how to encrypt the backup (-r, -R, -p or --passphrase-file)") }
+    }
+
+    func run() throws {
+        let vault = try vaultOptions.open()
+        let recipients = try encryption.ageRecipients()
+        let output = try OutputFile(path: out, overwrite: force)
+        let summary = try vault.backup(to: output, recipients: recipients)
+        Output.note("backed up \(summary.activeTokens) active tokens (\(summary.files) files) to \(output.isStandardOutput ? "standard output" : out)")
+    }
+}
