@@ -53,7 +53,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ZTokenCLITests",
-            dependencies: ["TokenVault"]
+            // Depending on the executable makes `swift test` build `ztoken`
+            // first; the tests run that binary from the build directory.
+            dependencies: ["TokenVault", "ztoken"],
+            exclude: ["Snapshots"]
         ),
     ]
 )
