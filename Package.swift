@@ -36,6 +36,11 @@ let package = Package(
             name: "ztoken",
             dependencies: ["ZTokenCLI"]
         ),
+        // Dev-only: fills a vault with many tokens for scripts/bench.
+        .executableTarget(
+            name: "ztoken-bench-setup",
+            dependencies: ["TokenVault"]
+        ),
         .testTarget(
             name: "TokenVaultTests",
             dependencies: ["TokenVault"]

@@ -1,5 +1,14 @@
 // prctl(2) is variadic and so not callable from Swift; this wraps the one use.
+// syncfs(2) is declared only under _GNU_SOURCE, which Swift's Glibc module
+// does not define; it is wrapped here for the same reason.
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <sys/prctl.h>
+#include <unistd.h>
 
 /// Marks the process non-dumpable: no core file, no ptrace by other users.
 static inline int ztoken_disable_dumping(void) { return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); }
+
+/// Flushes the file system holding `fd` (syncfs(2)).
+static inline int ztoken_syncfs(int fd) { return syncfs(fd); }
