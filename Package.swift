@@ -47,6 +47,11 @@ let package = Package(
             name: "ztoken-age-bench",
             dependencies: ["TokenVault"]
         ),
+        // Dev-only: fills a vault with many tokens for scripts/bench.
+        .executableTarget(
+            name: "ztoken-bench-setup",
+            dependencies: ["TokenVault"]
+        ),
         .testTarget(
             name: "TokenVaultTests",
             dependencies: ["TokenVault", "CZlib"]

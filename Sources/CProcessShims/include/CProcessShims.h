@@ -1,5 +1,11 @@
 // prctl(2) is variadic and so not callable from Swift; this wraps the one use.
+// syncfs(2) is declared only under _GNU_SOURCE, which Swift's Glibc module
+// does not define; it is wrapped here for the same reason.
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <sys/prctl.h>
+#include <unistd.h>
 
 /// Marks the process non-dumpable: no core file, no ptrace by other users.
 static inline int ztoken_disable_dumping(void) { return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); }
@@ -16,3 +22,6 @@ static inline int ztoken_disable_dumping(void) { return prctl(PR_SET_DUMPABLE, 0
 static inline int ztoken_rename_exchange(int olddirfd, const char *oldpath, int newdirfd, const char *newpath) {
     return (int)syscall(SYS_renameat2, olddirfd, oldpath, newdirfd, newpath, RENAME_EXCHANGE);
 }
+
+/// Flushes the file system holding `fd` (syncfs(2)).
+static inline int ztoken_syncfs(int fd) { return syncfs(fd); }

@@ -31,6 +31,9 @@ enum Hex {
         return out
     }
 
+    /// True for a lowercase hex digit.
+    static func isDigit(_ c: UInt8) -> Bool { (0x30...0x39).contains(c) || (0x61...0x66).contains(c) }
+
     private static func nibble(_ c: UInt8) -> UInt8? {
         switch c {
         case 0x30...0x39: return c - 0x30

@@ -73,6 +73,11 @@ enum Sodium {
         return sodium_memcmp(a, b, a.count) == 0
     }
 
+    static func constantTimeEquals(_ a: UnsafeBufferPointer<UInt8>, _ b: [UInt8]) -> Bool {
+        guard a.count == b.count, let base = a.baseAddress else { return a.count == b.count && b.isEmpty }
+        return sodium_memcmp(base, b, a.count) == 0
+    }
+
     // MARK: crypto_box (X25519) — the vault key
 
     static let publicKeyLength = Int(crypto_box_PUBLICKEYBYTES)

@@ -43,8 +43,11 @@ enum AtomicFile {
 
     /// Creates, fills and fsyncs a uniquely named temp file; returns its name.
     /// On any failure the temp file is removed before the error is thrown.
+    /// `sync: false` is only for batches that make every temp file durable
+    /// with one `syncfs` before renaming any of them.
     static func createTemporary(in directory: Int32, for name: String,
-                                contents: UnsafeRawBufferPointer, displayPath: String) throws -> String {
+                                contents: UnsafeRawBufferPointer, displayPath: String,
+                                sync: Bool = true) throws -> String {
         let tempName = temporaryPrefix + name + "-" + Hex.encode(Sodium.randomBytes(6))
         guard let fd = try Syscall.openAt(directory, tempName, flags: O_WRONLY | O_CREAT | O_EXCL,
                                           mode: 0o600, displayPath: displayPath) else {
@@ -54,7 +57,7 @@ enum AtomicFile {
             // O_CREAT's mode is filtered by the umask; make 0600 exact.
             if fchmod(fd, 0o600) != 0 { throw Syscall.fail(displayPath, "chmod") }
             try Syscall.writeAll(fd, contents, displayPath: displayPath)
-            try Syscall.sync(fd, displayPath: displayPath)
+            if sync { try Syscall.sync(fd, displayPath: displayPath) }
         } catch {
             Syscall.closeQuietly(fd)
             try? Syscall.unlinkAt(directory, tempName, displayPath: displayPath)

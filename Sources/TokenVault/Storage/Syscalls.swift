@@ -5,6 +5,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+internal import CProcessShims
 
 /// Test-only fault injection: lets unit tests fail the Nth write, fsync or
 /// rename the way strace's `inject=` does for the real binary.
@@ -115,6 +116,14 @@ enum Syscall {
     static func sync(_ fd: Int32, displayPath: String) throws {
         if let code = FaultInjection.injected(.fsync) { throw fail(displayPath, "fsync", code) }
         if fsync(fd) != 0 && errno != EINTR { throw fail(displayPath, "fsync") }
+    }
+
+    /// `syncfs(2)`: flushes the whole file system holding `fd` and reports
+    /// any write-back error since the descriptor was opened (Linux ≥ 5.8).
+    /// Never retried, for the same reason as `sync`.
+    static func syncFileSystem(_ fd: Int32, displayPath: String) throws {
+        if let code = FaultInjection.injected(.fsync) { throw fail(displayPath, "syncfs", code) }
+        if ztoken_syncfs(fd) != 0 && errno != EINTR { throw fail(displayPath, "syncfs") }
     }
 
     /// `close(2)`, checked: on some file systems the write error surfaces here.

@@ -109,6 +109,9 @@ final class VaultDirectory {
     /// Checks records/ itself (doctor).
     func checkRecordsDirectory() throws { _ = try records() }
 
+    /// The open records/ directory (checked once, then kept open).
+    func recordsDirectory() throws -> Int32 { try records() }
+
     // MARK: Leftovers and locking
 
     /// Temp files left by interrupted writes.

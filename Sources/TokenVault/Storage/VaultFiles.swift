@@ -127,7 +127,7 @@ struct IndexFile: Codable, Equatable {
             guard ids.insert(entry.id).inserted else { throw bad("duplicate id \(entry.id)") }
             guard TokenKind(rawValue: entry.kind) != nil else { throw bad("unknown kind") }
             guard let state = TokenState(rawValue: entry.state) else { throw bad("unknown state") }
-            guard entry.digest.utf8.count == 64, Hex.decode(entry.digest) != nil else { throw bad("malformed digest") }
+            guard entry.digest.utf8.count == 64, entry.digest.utf8.allSatisfy(Hex.isDigit) else { throw bad("malformed digest") }
             if state == .active {
                 guard activeLabels.insert(entry.label).inserted else { throw bad("duplicate active label") }
             }

@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Helpers for scripts/bench.
+
+  bench_report.py populate-pass STORE ENTRY.gpg N   copy one gpg file to N pass entries
+  bench_report.py report MANIFEST OUT.json [...]    table on stdout, JSON to OUT.json
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import sys
+
+# ztoken command -> the pass command it is compared with.
+PAIRS = {"create": "generate", "list": "ls", "verify": "show", "revoke": "rm"}
+# Targets: ratio at 1,000 entries; growth from 100 to 10,000; limits at 100,000.
+RATIO_LIMIT = 0.35
+RATIO_COMMANDS = ("create", "list", "verify")
+GROWTH_LIMIT = 3.0
+MAX_SECONDS_AT_100K = 1.0
+MAX_LIST_MIB_AT_100K = 100.0
+
+
+def populate_pass(store, entry, count):
+    width = len(str(count))
+    with open(entry, "rb") as f:
+        data = f.read()
+    for n in range(1, count + 1):
+        path = os.path.join(store, "bench-%0*d.gpg" % (width, n))
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.write(fd, data)
+        os.close(fd)
+
+
+def load(manifest):
+    rows = []
+    with open(manifest) as f:
+        for line in f:
+            tool, size, name, path, mem = line.rstrip("\n").split("\t")
+            with open(path) as j:
+                result = json.load(j)["results"][0]
+            rows.append({
+                "tool": tool, "size": int(size), "command": name,
+                "median_ms": result["median"] * 1000, "mean_ms": result["mean"] * 1000,
+                "stddev_ms": (result.get("stddev") or 0) * 1000, "min_ms": result["min"] * 1000,
+                "max_ms": result["max"] * 1000, "runs": len(result["times"]),
+                "peak_rss_kib": int(mem) if mem.strip().isdigit() else None,
+            })
+    return rows
+
+
+def mib(kib):
+    return "-" if kib is None else "%.1f" % (kib / 1024)
+
+
+def report(args):
+    rows = load(args.manifest)
+    by = {(r["tool"], r["size"], r["command"]): r for r in rows}
+    sizes = sorted({r["size"] for r in rows if r["size"] > 0})
+    out = {
+        "generated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "quick": bool(int(args.quick)), "runs": int(args.runs),
+        "host": {"machine": platform.machine(), "kernel": platform.release(), "cpus": os.cpu_count()},
+        "binary_bytes": os.path.getsize(args.binary) if args.binary and os.path.exists(args.binary) else None,
+        "startup": {}, "sizes": {}, "targets": [],
+    }
+    lines = []
+    start_z, start_h = by.get(("ztoken", 0, "start")), by.get(("swift", 0, "start"))
+    if start_z and start_h:
+        out["startup"] = {"ztoken --version": start_z, "swift hello": start_h,
+                          "ratio": start_z["median_ms"] / start_h["median_ms"]}
+        lines.append("process start: ztoken --version %.2f ms (%s MiB), Swift hello world %.2f ms (%s MiB), ratio %.2f"
+                     % (start_z["median_ms"], mib(start_z["peak_rss_kib"]), start_h["median_ms"],
+                        mib(start_h["peak_rss_kib"]), out["startup"]["ratio"]))
+        lines.append("")
+    header = "%8s  %-13s %10s %9s   %-9s %10s %9s  %7s" % (
+        "entries", "ztoken", "median ms", "peak MiB", "pass", "median ms", "peak MiB", "ratio")
+    lines.append(header)
+    lines.append("-" * len(header))
+    for size in sizes:
+        entry = {"ztoken": {}, "pass": {}, "ratios": {}}
+        for r in rows:
+            if r["size"] == size and r["tool"] in ("ztoken", "pass"):
+                entry[r["tool"]][r["command"]] = r
+        for command in [c for c in ("create", "list", "list --json", "verify", "revoke", "revoke --all",
+                                    "zbot", "export", "backup") if c in entry["ztoken"]]:
+            z = entry["ztoken"][command]
+            pass_name = PAIRS.get(command)
+            p = entry["pass"].get(pass_name) if pass_name else None
+            ratio = z["median_ms"] / p["median_ms"] if p else None
+            if ratio is not None:
+                entry["ratios"]["%s/%s" % (command, pass_name)] = ratio
+            lines.append("%8d  %-13s %10.2f %9s   %-9s %10s %9s  %7s" % (
+                size, command, z["median_ms"], mib(z["peak_rss_kib"]),
+                pass_name if p else "", "%.2f" % p["median_ms"] if p else "", mib(p["peak_rss_kib"]) if p else "",
+                "%.3f" % ratio if ratio is not None else ""))
+        out["sizes"][str(size)] = entry
+
+    def target(name, ok, detail):
+        out["targets"].append({"target": name, "met": ok, "detail": detail})
+
+    z = lambda size, c: by.get(("ztoken", size, c))
+    p = lambda size, c: by.get(("pass", size, c))
+    for command in RATIO_COMMANDS:
+        a, b = z(1000, command), p(1000, PAIRS[command])
+        if a and b:
+            ratio = a["median_ms"] / b["median_ms"]
+            target("1000: %s <= %.2f x pass %s" % (command, RATIO_LIMIT, PAIRS[command]), ratio <= RATIO_LIMIT,
+                   "%.3f" % ratio)
+    for command in ("create", "list", "list --json", "verify", "revoke", "revoke --all"):
+        a, b = z(100, command), z(10000, command)
+        if a and b:
+            growth = b["median_ms"] / a["median_ms"]
+            target("10000 vs 100: %s within %.0fx" % (command, GROWTH_LIMIT), growth <= GROWTH_LIMIT, "%.2fx" % growth)
+    big = [r for r in rows if r["tool"] == "ztoken" and r["size"] == 100000]
+    if big:
+        slowest = max(big, key=lambda r: r["median_ms"])
+        target("100000: every command < 1 s", slowest["median_ms"] < MAX_SECONDS_AT_100K * 1000,
+               "slowest %s %.0f ms" % (slowest["command"], slowest["median_ms"]))
+        listing = z(100000, "list")
+        if listing and listing["peak_rss_kib"] is not None:
+            target("100000: list < 100 MiB peak", listing["peak_rss_kib"] / 1024 < MAX_LIST_MIB_AT_100K,
+                   "%s MiB" % mib(listing["peak_rss_kib"]))
+    if out["targets"]:
+        lines.append("")
+        for t in out["targets"]:
+            lines.append("%-4s %-40s %s" % ("ok" if t["met"] else "MISS", t["target"], t["detail"]))
+    with open(args.out, "w") as f:
+        json.dump(out, f, indent=2, sort_keys=True)
+        f.write("\n")
+    print("\n".join(lines))
+    print("\nwrote %s" % args.out, file=sys.stderr)
+
+
+def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "populate-pass":
+        populate_pass(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        return
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["report"])
+    parser.add_argument("manifest")
+    parser.add_argument("out")
+    parser.add_argument("--quick", default="0")
+    parser.add_argument("--runs", default="0")
+    parser.add_argument("--binary")
+    report(parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()
