@@ -40,7 +40,13 @@ enum Syscall {
         let fd = retryingInterrupts { open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
         if fd < 0 {
             if errno == ENOENT { throw VaultError.vaultNotFound(path: path) }
-            if errno == ENOTDIR { throw VaultError.corrupt(path: path, reason: "not a directory") }
+            if errno == ENOTDIR {
+                // O_DIRECTORY|O_NOFOLLOW on a symlink fails with ENOTDIR, not
+                // ELOOP: tell a symlinked vault (77) from a plain file (65).
+                var info = stat()
+                if lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFLNK { throw VaultError.symlink(path: path) }
+                throw VaultError.corrupt(path: path, reason: "not a directory")
+            }
             throw fail(path, "open")
         }
         return fd
