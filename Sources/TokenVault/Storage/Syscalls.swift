@@ -110,9 +110,11 @@ enum Syscall {
 
     /// `fsync(2)`. A failure is final: the kernel may already have dropped the
     /// dirty pages, so retrying could report success for data that is gone.
+    /// EINTR is not a failure but an fsync that did not happen: it is redone
+    /// (as SQLite does), never taken for success.
     static func sync(_ fd: Int32, displayPath: String) throws {
         if let code = FaultInjection.injected(.fsync) { throw fail(displayPath, "fsync", code) }
-        if fsync(fd) != 0 && errno != EINTR { throw fail(displayPath, "fsync") }
+        if retryingInterrupts({ fsync(fd) }) != 0 { throw fail(displayPath, "fsync") }
     }
 
     /// `close(2)`, checked: on some file systems the write error surfaces here.
