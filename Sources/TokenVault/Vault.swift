@@ -172,9 +172,26 @@ public final class Vault {
                 id: id, label: label, kind: kind.rawValue, createdAt: Clock.now(),
                 last4: TokenFormat.lastFour(of: token), digest: digest, state: TokenState.active.rawValue,
                 revokedAt: nil, agent: agentName, serverURL: serverURL)
-            try directory.writeRecord(id: id, bytes: record)
+            do {
+                try directory.writeRecord(id: id, bytes: record)
+            } catch {
+                // The rename may have happened before a failed directory fsync.
+                try? directory.removeRecords(ids: [id])
+                throw error
+            }
             index.tokens.append(entry)
-            try writeIndex(index)
+            do {
+                try writeIndex(index)
+            } catch {
+                // A failed directory fsync comes after the rename, so the new
+                // index may be in place: put the old one back so a failed
+                // create leaves no active token nobody has seen (its label
+                // stays free). Drop the record only once the index no longer
+                // names it; otherwise it stays, consistent with the index.
+                index.tokens.removeLast()
+                if (try? writeIndex(index)) != nil { try? directory.removeRecords(ids: [id]) }
+                throw error
+            }
             return CreatedToken(info: TokenInfo(entry), token: token)
         }
     }

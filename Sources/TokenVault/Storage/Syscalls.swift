@@ -41,7 +41,13 @@ enum Syscall {
         let fd = retryingInterrupts { open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
         if fd < 0 {
             if errno == ENOENT { throw VaultError.vaultNotFound(path: path) }
-            if errno == ENOTDIR { throw VaultError.corrupt(path: path, reason: "not a directory") }
+            if errno == ENOTDIR {
+                // O_DIRECTORY|O_NOFOLLOW on a symlink fails with ENOTDIR, not
+                // ELOOP: tell a symlinked vault (77) from a plain file (65).
+                var info = stat()
+                if lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFLNK { throw VaultError.symlink(path: path) }
+                throw VaultError.corrupt(path: path, reason: "not a directory")
+            }
             throw fail(path, "open")
         }
         return fd
@@ -113,9 +119,11 @@ enum Syscall {
 
     /// `fsync(2)`. A failure is final: the kernel may already have dropped the
     /// dirty pages, so retrying could report success for data that is gone.
+    /// EINTR is not a failure but an fsync that did not happen: it is redone
+    /// (as SQLite does), never taken for success.
     static func sync(_ fd: Int32, displayPath: String) throws {
         if let code = FaultInjection.injected(.fsync) { throw fail(displayPath, "fsync", code) }
-        if fsync(fd) != 0 && errno != EINTR { throw fail(displayPath, "fsync") }
+        if retryingInterrupts({ fsync(fd) }) != 0 { throw fail(displayPath, "fsync") }
     }
 
     /// `syncfs(2)`: flushes the whole file system holding `fd` and reports
