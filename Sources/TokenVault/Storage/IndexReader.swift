@@ -273,16 +273,20 @@ struct IndexReader {
     private mutating func string() throws -> String {
         position += 1
         let start = position
-        // Fast path: no escapes, the common case for every index field.
+        // Fast path: no escapes, the common case for every index field; pure
+        // ASCII needs no UTF-8 validation (and skips the generic validator).
+        var high: UInt8 = 0
         while position < bytes.count {
             let byte = bytes[position]
             if byte == UInt8(ascii: "\"") {
-                let text = String(validating: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
-                guard let text else { throw Malformed(offset: start) }
+                let raw = UnsafeBufferPointer(rebasing: bytes[start..<position])
                 position += 1
+                if high < 0x80 { return String(decoding: raw, as: UTF8.self) }
+                guard let text = String(validating: raw, as: UTF8.self) else { throw Malformed(offset: start) }
                 return text
             }
             if byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+            high |= byte
             position += 1
         }
         var out = Array(bytes[start..<position])

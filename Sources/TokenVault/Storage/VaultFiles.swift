@@ -117,8 +117,8 @@ struct IndexFile: Codable, Equatable {
     /// Checks what JSON cannot: known kinds and states, well-formed ids and
     /// digests, unique ids, labels unique among active tokens.
     func validate(path: String) throws {
-        var ids = Set<String>()
-        var activeLabels = Set<String>()
+        var ids = Set<String>(minimumCapacity: tokens.count)
+        var activeLabels = Set<String>(minimumCapacity: tokens.count)
         for (position, entry) in tokens.enumerated() {
             func bad(_ reason: String) -> VaultError {
                 .corrupt(path: path, reason: "token #\(position + 1): \(reason)")
@@ -145,6 +145,6 @@ enum TokenID {
     }
 
     static func isValid(_ text: String) -> Bool {
-        text.utf8.count == length && text.utf8.allSatisfy { alphabet.contains($0) }
+        text.utf8.count == length && text.utf8.allSatisfy { (0x61...0x7A).contains($0) || (0x32...0x37).contains($0) }
     }
 }
