@@ -52,8 +52,13 @@ extension Vault {
             }
             report.findings.append(finding)
         }
+        /// The error's message without the path the finding already names.
+        func problem(_ error: VaultError, at path: String) -> String {
+            let message = error.message
+            return message.hasPrefix(path + ": ") ? String(message.dropFirst(path.count + 2)) : message
+        }
         func check(_ path: String, _ body: () throws -> Void) {
-            do { try body() } catch let error as VaultError { note(path, error.message) } catch { note(path, "\(error)") }
+            do { try body() } catch let error as VaultError { note(path, problem(error, at: path)) } catch { note(path, "\(error)") }
         }
 
         // Key material.
@@ -97,7 +102,7 @@ extension Vault {
         do {
             index = try loadIndex()
         } catch let error as VaultError {
-            note(indexPath, error.message)
+            note(indexPath, problem(error, at: indexPath))
             return report
         }
         let recordsPath = directory.displayPath(VaultLayout.records)
@@ -106,7 +111,7 @@ extension Vault {
             try directory.checkRecordsDirectory()
             recordNames = try directory.recordFileNames()
         } catch let error as VaultError {
-            note(recordsPath, error.message)
+            note(recordsPath, problem(error, at: recordsPath))
             return report
         }
         var byID: [String: IndexFile.Entry] = [:]

@@ -3,7 +3,7 @@
 // `export` opens an active token's sealed record to write it again. The
 // destination is prepared before anything changes, so an existing output is
 // refused first; if writing fails after `zbot` created its token, the token is
-// revoked again, so a failed `zbot` leaves no usable token behind.
+// discarded again, so a failed `zbot` leaves the vault as it was.
 
 /// Where a bundle goes.
 public enum BundleDestination {
@@ -39,8 +39,9 @@ extension Vault {
         do {
             try writeBundle(for: created.info, token: created.token, serverURL: url, template: template, to: destination)
         } catch {
-            // Roll back: a token whose bundle was never written must not stay usable.
-            _ = try? revoke(ids: [created.info.id])
+            // Roll back: a token whose bundle was never written was never
+            // seen, so it is removed as if it had never been made.
+            try? discard(created)
             throw error
         }
         return created.info

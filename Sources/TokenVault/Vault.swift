@@ -196,6 +196,22 @@ public final class Vault {
         }
     }
 
+    /// Undoes a `create` whose token was never shown (printing it or writing
+    /// its bundle failed): removes the index entry first, then the record, as
+    /// if the token had never been made. Only a still-active entry with the
+    /// same digest is removed, so a token someone may have seen is never touched.
+    public func discard(_ created: CreatedToken) throws {
+        let digest = TokenFormat.digest(of: created.token)
+        try withWriteLock { index in
+            guard let position = index.tokens.firstIndex(where: {
+                $0.id == created.info.id && $0.state == TokenState.active.rawValue && $0.digest == digest
+            }) else { return }
+            index.tokens.remove(at: position)
+            try writeIndex(index)
+            try directory.removeRecords(ids: [created.info.id])
+        }
+    }
+
     /// Revokes the active tokens with these ids in one atomic index rewrite,
     /// then deletes their sealed records. Throws `.noSuchToken` if any id is
     /// unknown or already revoked, changing nothing.

@@ -39,7 +39,13 @@ struct Create: ParsableCommand {
                 : try SecretInput.readStandardInput(limit: 4096)
         }
         let created = try vault.create(label: label, kind: kind, importing: imported)
-        try show(created)
+        do {
+            try show(created)
+        } catch {
+            // Nobody saw the token: take it out again so the label stays free.
+            try? vault.discard(created)
+            throw error
+        }
         if copy {
             Output.note(try Clipboard.copy(created.token))
         }

@@ -9,7 +9,7 @@ struct ZBot: ParsableCommand {
         discussion: """
             Mints a 'zbot' token labelled NAME and writes zbot/conf/zbot.properties and manifest.json as \
             an age-encrypted tar (open it with: age -d -i key.txt bundle.age | tar -x), or unencrypted under \
-            --plain-dir. Needs no vault passphrase. If the bundle cannot be written the token is revoked again.
+            --plain-dir. Needs no vault passphrase. If the bundle cannot be written the token is discarded again.
             """)
 
     @OptionGroup var vaultOptions: VaultOptions

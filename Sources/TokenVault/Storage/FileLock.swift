@@ -60,9 +60,11 @@ final class FileLock {
         }
     }
 
-    /// Releases the lock (closing the descriptor releases the flock).
+    /// Releases the lock (closing the descriptor releases the flock), first
+    /// clearing the holder's pid so a later waiter does not name it.
     func unlock() {
         guard fd >= 0 else { return }
+        _ = ftruncate(fd, 0)
         Syscall.closeQuietly(fd)
         fd = -1
     }
@@ -88,7 +90,9 @@ final class FileLock {
         let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
         guard n > 0 else { return nil }
         let text = String(decoding: buffer[0..<n], as: UTF8.self).trimmingSuffix(while: { $0 == "\n" })
-        guard text.hasPrefix("pid "), text.dropFirst(4).allSatisfy(\.isNumber) else { return nil }
+        guard text.hasPrefix("pid "), let pid = Int32(text.dropFirst(4)) else { return nil }
+        // A holder killed with -9 leaves its pid behind; name only a live one.
+        guard kill(pid, 0) == 0 || errno == EPERM else { return nil }
         return text
     }
 }

@@ -96,6 +96,9 @@ final class Sandbox: @unchecked Sendable {
     var cleanups: [() -> Void] = []
 
     init() throws {
+        // The in-process library (used to verify tokens and craft entries)
+        // must accept the minimal-KDF vaults the binary makes in tests.
+        setenv("ZTOKEN_TESTONLY_MINIMAL_KDF", "1", 1)
         var template = Array("/tmp/ztoken-e2e-XXXXXX".utf8CString)
         guard let made = mkdtemp(&template) else { throw VaultError.io(path: "/tmp", operation: "mkdtemp", errno: errno) }
         root = String(cString: made)

@@ -1,0 +1,31 @@
+// Help text compared word for word with the snapshots in Snapshots/, so any
+// change to the interface shows up in review. Regenerate a snapshot by
+// running the binary with --help and copying its standard output.
+import Foundation
+import Testing
+
+@Suite struct HelpTests {
+    static let commands = ["", "init", "create", "list", "revoke", "verify", "zbot", "export", "keygen", "backup", "restore", "doctor"]
+
+    @Test(arguments: commands)
+    func helpMatchesTheSnapshot(command: String) throws {
+        let box = try Sandbox()
+        let result = try box.run((command.isEmpty ? [] : [command]) + ["--help"], environment: ["COLUMNS": "80"])
+        #expect(result.status == 0)
+        #expect(result.stderr.isEmpty)
+        let name = command.isEmpty ? "ztoken" : "ztoken-\(command)"
+        let path = CLIHarness.packageRoot + "/Tests/ZTokenCLITests/Snapshots/\(name).txt"
+        let expected = try #require(box.bytes(path).map { String(decoding: $0, as: UTF8.self) }, "missing snapshot \(path)")
+        #expect(result.stdout == expected)
+    }
+
+    @Test func helpSubcommandAndVersion() throws {
+        let box = try Sandbox()
+        let help = try box.run(["help", "create"])
+        #expect(help.status == 0)
+        #expect(help.stdout.hasPrefix("OVERVIEW: Create a token and show it once."))
+        let version = try box.run(["--version"])
+        #expect(version.status == 0)
+        #expect(version.stdout == "0.1.0\n")
+    }
+}

@@ -1,0 +1,96 @@
+// `ztoken list`: the table, --all, --json, and labels printed safely.
+import Foundation
+import Testing
+@testable import TokenVault
+
+@Suite struct ListTests {
+    @Test func anEmptyVaultSaysSoOnStandardError() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        let result = try box.run(["list"])
+        #expect(result.status == 0)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr == "ztoken: no active tokens\nztoken: hint: make one with 'ztoken create LABEL'\n")
+        let json = try box.run(["list", "--json"])
+        #expect(json.stdout == "[]\n")
+        #expect(json.stderr.isEmpty)
+    }
+
+    @Test func theTableShowsActiveTokensAndAllShowsRevokedOnes() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        let one = try box.create("one")
+        let two = try box.create("second token")
+        #expect(try box.run(["revoke", "one", "--yes"]).status == 0)
+        let rows = try box.listJSON()
+        let ids = rows.compactMap { $0["id"] as? String }
+        try #require(ids.count == 2)
+
+        let active = try box.run(["list"])
+        #expect(active.status == 0)
+        #expect(active.stderr.isEmpty)
+        let lines = active.stdoutLines
+        #expect(lines.count == 2)
+        #expect(lines.first?.split(separator: " ", omittingEmptySubsequences: true) == ["ID", "LABEL", "KIND", "CREATED", "LAST4", "STATE"])
+        #expect(lines[1].hasPrefix(ids[1] + "  second token  api   "))
+        #expect(lines[1].hasSuffix("  \(two.suffix(4))   active"))
+        #expect(lines[0].hasPrefix("ID            LABEL         KIND  CREATED               LAST4  STATE"))
+        #expect(!active.stdout.contains(ids[0]))
+        for line in lines { #expect(!line.hasSuffix(" "), "no trailing spaces") }
+
+        let all = try box.run(["list", "--all"])
+        #expect(all.stdoutLines.count == 3)
+        #expect(all.stdout.contains(ids[0]))
+        #expect(all.stdoutLines[1].hasSuffix("  \(one.suffix(4))   revoked"))
+    }
+
+    @Test func jsonHasOneObjectPerTokenWithSortedKeys() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        _ = try box.create("a")
+        _ = try box.create("b")
+        #expect(try box.run(["revoke", "a", "--yes"]).status == 0)
+        let result = try box.run(["list", "--json", "--all"])
+        #expect(result.stdout.hasPrefix("[{\"createdAt\":"))
+        let rows = try box.listJSON()
+        #expect(rows.count == 2)
+        #expect(rows[0]["state"] as? String == "revoked")
+        #expect(rows[0]["revokedAt"] is String)
+        #expect(rows[1]["state"] as? String == "active")
+        #expect(rows[1]["revokedAt"] == nil)
+        #expect(try box.listJSON(all: false).count == 1)
+    }
+
+    /// The CLI refuses such labels, so the entry is written through the
+    /// library, as a tampered or foreign index would carry it.
+    @Test func controlCharactersInLabelsAreEscaped() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        _ = try box.create("placeholder")
+        let vault = try Vault(openingAt: box.vault)
+        var index = try vault.loadIndex()
+        index.tokens[0].label = "evil\u{1b}[2J\u{202e}txt\\"
+        try vault.writeIndex(index)
+
+        let table = try box.run(["list"])
+        #expect(table.status == 0)
+        #expect(!table.stdoutBytes.contains(0x1b), "raw ESC reached the terminal")
+        #expect(table.stdout.contains("evil\\u{1b}[2J\\u{202e}txt\\\\"))
+        let json = try box.run(["list", "--json"])
+        #expect(!json.stdoutBytes.contains(0x1b))
+        #expect(json.stdout.contains("evil\\u001b[2J"))
+        let rows = try box.listJSON()
+        #expect(rows.first?["label"] as? String == "evil\u{1b}[2J\u{202e}txt\\", "JSON round-trips the exact label")
+        // Errors that name the label escape it too.
+        let revoke = try box.run(["revoke", rows.first?["id"] as? String ?? "", "--yes"])
+        #expect(revoke.status == 0)
+        #expect(!revoke.stderrBytes.contains(0x1b) && !revoke.stdoutBytes.contains(0x1b))
+    }
+
+    @Test func withoutAVaultItIsNotFound() throws {
+        let box = try Sandbox()
+        let result = try box.run(["list"])
+        #expect(result.status == 66)
+        #expect(result.stderr.hasPrefix("ztoken: error: no vault at \(box.vault)\n"))
+    }
+}

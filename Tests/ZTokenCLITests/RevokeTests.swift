@@ -1,0 +1,146 @@
+// `ztoken revoke`: by label or id, or --all; asks on a terminal, refuses off
+// one without --yes; deletes the revoked token's sealed record.
+import Foundation
+import Testing
+
+/// Drives a command on a pseudo-terminal and answers its `[y/N]` question.
+enum PTY {
+    static let driver = #"""
+    import os, pty, sys, select, time
+    answer = sys.argv[1]; argv = sys.argv[2:]
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(argv[0], argv)
+    out = b""; sent = False; deadline = time.time() + 30
+    while True:
+        r, _, _ = select.select([fd], [], [], 0.05)
+        if r:
+            try:
+                data = os.read(fd, 4096)
+            except OSError:
+                break
+            if not data:
+                break
+            out += data
+        if not sent and b"[y/N]" in out:
+            os.write(fd, answer.encode() + b"\n"); sent = True
+        if time.time() > deadline:
+            os.kill(pid, 9); break
+    _, status = os.waitpid(pid, 0)
+    sys.stdout.buffer.write(out)
+    sys.exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 100)
+    """#
+
+    static func run(_ box: Sandbox, answer: String, _ arguments: [String]) throws -> CLIResult {
+        let python = try #require(CLIHarness.tool("python3"), "python3 is needed to drive a pseudo-terminal")
+        return try box.run(["-c", driver, answer, try CLIHarness.requireBinary()] + arguments, executable: python)
+    }
+}
+
+@Suite struct RevokeTests {
+    @Test func offATerminalWithoutYesItRefuses() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        let token = try box.create("ci")
+        let id = try #require(try box.listJSON().first?["id"] as? String)
+        let before = box.bytes(box.vault + "/index.json")
+        let result = try box.run(["revoke", "ci"])
+        #expect(result.status == 64)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr == "ztoken: error: refusing to revoke token 'ci' (\(id)) without confirmation off a terminal\nztoken: hint: pass --yes to revoke from a script\n")
+        let all = try box.run(["revoke", "--all"])
+        #expect(all.status == 64)
+        #expect(all.stderr.hasPrefix("ztoken: error: refusing to revoke token 'ci' (\(id)) without confirmation off a terminal\n"))
+        #expect(box.bytes(box.vault + "/index.json") == before)
+        #expect(try box.run(["verify"], stdin: token).status == 0)
+    }
+
+    @Test func revokesByLabelAndById() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        let a = try box.create("a")
+        let b = try box.create("b")
+        let ids = try box.listJSON().compactMap { $0["id"] as? String }
+        let byLabel = try box.run(["revoke", "a", "--yes"])
+        #expect(byLabel.status == 0)
+        #expect(byLabel.stdout == "\(ids[0])\ta\n")
+        #expect(byLabel.stderr == "ztoken: revoked token 'a' (\(ids[0]))\n")
+        let byID = try box.run(["revoke", ids[1], "--yes"])
+        #expect(byID.status == 0)
+        #expect(byID.stdout == "\(ids[1])\tb\n")
+        #expect(box.tree(box.vault + "/records").isEmpty, "revoked tokens' sealed records are deleted")
+        #expect(try box.run(["verify"], stdin: a).stderr == "ztoken: token not valid: revoked\n")
+        #expect(try box.run(["verify"], stdin: b).status == 1)
+        #expect(try box.run(["doctor"]).status == 0)
+        // Revoking it again by id says so and changes nothing.
+        let again = try box.run(["revoke", ids[0], "--yes"])
+        #expect(again.status == 64)
+        #expect(again.stderr.hasPrefix("ztoken: error: token 'a' (\(ids[0])) is already revoked\n"))
+    }
+
+    @Test func unknownTokensAreNotFoundAndNothingIsRevoked() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        let token = try box.create("a")
+        let result = try box.run(["revoke", "a", "nope", "--yes"])
+        #expect(result.status == 66)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr == "ztoken: error: no active token 'nope'\nztoken: hint: run 'ztoken list --all' to see labels, ids and states\n")
+        #expect(try box.run(["verify"], stdin: token).status == 0)
+    }
+
+    @Test func allRevokesEveryActiveTokenAndNamesHowMany() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        let tokens = try (1...3).map { try box.create("t\($0)") }
+        let result = try box.run(["revoke", "--all", "--yes"])
+        #expect(result.status == 0)
+        #expect(result.stdoutLines.count == 3)
+        #expect(result.stderr == "ztoken: revoked 3 tokens\n")
+        for token in tokens { #expect(try box.run(["verify"], stdin: token).status == 1) }
+        #expect(try box.listJSON(all: false).isEmpty)
+        let nothing = try box.run(["revoke", "--all", "--yes"])
+        #expect(nothing.status == 0)
+        #expect(nothing.stderr == "ztoken: no active tokens to revoke\n")
+    }
+
+    @Test(arguments: [["revoke"], ["revoke", "--all", "a", "--yes"], ["revoke", "a", "--bogus"]])
+    func badArgumentsAreUsageErrors(arguments: [String]) throws {
+        let box = try Sandbox()
+        try box.initVault()
+        _ = try box.create("a")
+        let result = try box.run(arguments)
+        #expect(result.status == 64)
+        #expect(result.stderr.hasPrefix("ztoken: error: "))
+        #expect(try box.listJSON(all: false).count == 1)
+    }
+
+    @Test func onATerminalYesRevokesAndNoDeclines() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        let token = try box.create("ci")
+        let id = try #require(try box.listJSON().first?["id"] as? String)
+        let declined = try PTY.run(box, answer: "n", ["revoke", "ci"])
+        #expect(declined.status == 1, "\(declined)")
+        #expect(declined.stdout.contains("revoke token 'ci' (\(id))? [y/N]"))
+        #expect(declined.stdout.contains("ztoken: nothing revoked"))
+        #expect(try box.run(["verify"], stdin: token).status == 0)
+        let empty = try PTY.run(box, answer: "", ["revoke", "ci"])
+        #expect(empty.status == 1, "the default is no: \(empty)")
+        let accepted = try PTY.run(box, answer: "y", ["revoke", "ci"])
+        #expect(accepted.status == 0, "\(accepted)")
+        #expect(accepted.stdout.contains("ztoken: revoked token 'ci' (\(id))"))
+        #expect(try box.run(["verify"], stdin: token).status == 1)
+    }
+
+    @Test func onATerminalAllNamesTheCount() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        _ = try box.create("a")
+        _ = try box.create("b")
+        let declined = try PTY.run(box, answer: "no", ["revoke", "--all"])
+        #expect(declined.status == 1)
+        #expect(declined.stdout.contains("revoke all 2 tokens? [y/N]"))
+        #expect(try box.listJSON(all: false).count == 2)
+    }
+}

@@ -1,0 +1,205 @@
+// The safety rules of SPEC §9 that a single command can break: bad data is
+// never overwritten (65), unsafe vaults are refused (77), a full disk is an
+// I/O error that changes nothing (74), and a held lock makes a writer wait
+// and then give up (75).
+import Foundation
+import Testing
+@testable import TokenVault
+
+@Suite struct SafetyTests {
+    // MARK: 65 — corrupt or unknown-version index
+
+    @Test(arguments: [
+        ("{ this is not json", "index.json: malformed JSON"),
+        ("{\"version\": 99, \"tokens\": []}", "index.json: unknown format version 99"),
+        ("{\"version\": 1}", "index.json: missing field \"tokens\""),
+        ("{\"version\": 1, \"tokens\": [{\"id\": \"x\"}]}", "index.json: missing field"),
+        ("", "index.json: malformed JSON"),
+    ])
+    func aBadIndexIsReportedAndNeverOverwritten(content: String, message: String) throws {
+        let box = try Sandbox()
+        try box.initVault()
+        box.write(content, to: box.vault + "/index.json")
+        let before = box.bytes(box.vault + "/index.json")
+        for arguments in [["list"], ["create", "new"], ["revoke", "--all", "--yes"], ["doctor", "--repair"]] {
+            let result = try box.run(arguments, stdin: "x")
+            #expect(result.status == 65, "\(arguments): \(result)")
+            #expect(result.stderr.hasPrefix("ztoken: error: \(box.vault)/\(message)") || arguments[0] == "doctor",
+                    "\(arguments): \(result.stderr)")
+            #expect(box.bytes(box.vault + "/index.json") == before, "\(arguments) changed the index")
+        }
+        #expect(try box.run(["verify"], stdin: "some-token-1234567890").status == 65)
+        #expect(box.tree(box.vault + "/records").isEmpty, "create wrote a record for a token it could not index")
+        #expect(box.temporaries().isEmpty)
+    }
+
+    @Test func aCorruptIndexLeavesNoOrphanRecordBehind() throws {
+        // Adding writes the record first: a create that fails on the index
+        // must not leave the sealed record of a token that was never shown.
+        let box = try Sandbox()
+        try box.initVault()
+        box.write("{\"version\": 2, \"tokens\": []}", to: box.vault + "/index.json")
+        let result = try box.run(["create", "x"])
+        #expect(result.status == 65)
+        #expect(result.stdout.isEmpty)
+        #expect(box.tree(box.vault + "/records").isEmpty)
+    }
+
+    @Test func downgradedKeyDerivationIsRefused() throws {
+        let box = try Sandbox()
+        // A vault made with real presets, then tampered to a cheap KDF.
+        try #require(try box.run(["init", "--kdf", "interactive", "--vault-passphrase-file", box.passphraseFile],
+                                 environment: ["ZTOKEN_TESTONLY_MINIMAL_KDF": nil]).status == 0)
+        let path = box.vault + "/vault.json"
+        let text = String(decoding: box.bytes(path) ?? [], as: UTF8.self)
+        box.write(text.replacingOccurrences(of: "67108864", with: "8192"), to: path)
+        let result = try box.run(["list"], environment: ["ZTOKEN_TESTONLY_MINIMAL_KDF": nil])
+        #expect(result.status == 65)
+        #expect(result.stderr.hasPrefix("ztoken: error: \(path): refusing key-derivation parameters: cost below the interactive minimum\n"))
+    }
+
+    // MARK: 77 — unsafe permissions, symlinks
+
+    @Test func aGroupReadableVaultDirectoryIsRefusedWithAChmodHint() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        chmod(box.vault, 0o755)
+        let result = try box.run(["list"])
+        #expect(result.status == 77)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr == "ztoken: error: \(box.vault) is accessible by other users (mode 755)\nztoken: hint: run: chmod 700 '\(box.vault)'\n")
+        #expect(try box.run(["create", "x"]).status == 77)
+        #expect(Sandbox.mode(box.vault) == 0o755, "ztoken must not silently fix permissions")
+    }
+
+    @Test(arguments: ["index.json", "vault.json", ".lock", "records"])
+    func anUnsafeFileIsRefused(name: String) throws {
+        let box = try Sandbox()
+        try box.initVault()
+        _ = try box.create("a")
+        let path = box.vault + "/" + name
+        let isDirectory = name == "records"
+        chmod(path, isDirectory ? 0o755 : 0o644)
+        let result = try box.run(name == "vault.json" || name == "index.json" ? ["list"] : ["create", "b"])
+        #expect(result.status == 77, "\(result)")
+        #expect(result.stderr == "ztoken: error: \(path) is accessible by other users (mode \(isDirectory ? "755" : "644"))\nztoken: hint: run: chmod \(isDirectory ? "700" : "600") '\(path)'\n")
+        chmod(path, isDirectory ? 0o700 : 0o600)
+        #expect(try box.listJSON(all: true).count == 1, "nothing changed while refused")
+    }
+
+    @Test func aSymlinkedVaultIsRefused() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        let link = box.root + "/link"
+        symlink(box.vault, link)
+        let result = try box.run(["list", "--vault", link])
+        #expect(result.status == 77)
+        #expect(result.stderr == "ztoken: error: \(link) is a symbolic link; refusing to follow it\nztoken: hint: point --vault at the real directory\n")
+        #expect(try box.run(["create", "x", "--vault", link]).status == 77)
+        // init at a symlink is refused too, and does not write through it.
+        let initAtLink = try box.run(["init", "--vault", link, "--vault-passphrase-file", box.passphraseFile])
+        #expect(initAtLink.status == 77 || initAtLink.status == 73, "\(initAtLink)")
+    }
+
+    @Test func aSymlinkedIndexIsRefused() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        rename(box.vault + "/index.json", box.root + "/real-index.json")
+        symlink(box.root + "/real-index.json", box.vault + "/index.json")
+        let result = try box.run(["list"])
+        #expect(result.status == 77)
+        #expect(result.stderr.hasPrefix("ztoken: error: \(box.vault)/index.json is a symbolic link; refusing to follow it\n"))
+    }
+
+    // MARK: 74 — disk full
+
+    @Test func aFullDiskIsAnIOErrorAndLosesNothing() throws {
+        let box = try Sandbox()
+        let mountPoint = box.root + "/small"
+        mkdir(mountPoint, 0o700)
+        let mounted = try Sandbox.spawnAndWait(["/bin/mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", mountPoint])
+        try #require(mounted == 0, "cannot mount a tmpfs at \(mountPoint) (exit \(mounted)); this test needs root with CAP_SYS_ADMIN")
+        box.cleanups.append { _ = try? Sandbox.spawnAndWait(["/bin/umount", "-l", mountPoint]) }
+        box.vault = mountPoint + "/vault"
+        try box.initVault()
+        let tokens = try (1...3).map { try box.create("t\($0)") }
+        // Fill the file system.
+        _ = try Sandbox.spawnAndWait(["/bin/dd", "if=/dev/zero", "of=\(mountPoint)/filler", "bs=1024"])
+        let before = box.tree().map { ($0, box.bytes(box.vault + "/" + $0)) }
+        let result = try box.run(["create", "t4"])
+        #expect(result.status == 74, "\(result)")
+        #expect(result.stdout.isEmpty, "no token may be shown when it was not stored")
+        #expect(result.stderr.contains("failed: no space left on device\n"), "\(result.stderr)")
+        #expect(result.stderr.hasSuffix("ztoken: hint: free some disk space and try again; nothing was changed\n"))
+        let after = box.tree().map { ($0, box.bytes(box.vault + "/" + $0)) }
+        #expect(before.map(\.0) == after.map(\.0), "files changed: \(after.map(\.0))")
+        #expect(zip(before, after).allSatisfy { $0.1 == $1.1 || $0.0 == ".lock" })
+        // Revoking needs a new index too; it fails cleanly as well.
+        let revoke = try box.run(["revoke", "t1", "--yes"])
+        #expect(revoke.status == 74 || revoke.status == 0, "\(revoke)")
+        let stillLive = revoke.status == 0 ? Array(tokens.dropFirst()) : tokens
+        unlink(mountPoint + "/filler")
+        try box.checkVaultInvariants(live: stillLive, revoked: revoke.status == 0 ? [tokens[0]] : [], context: "after ENOSPC")
+        #expect(try box.run(["create", "t4"]).status == 0)
+    }
+
+    // MARK: 75 — lock held by another process
+
+    @Test func aHeldLockMakesAWriterWaitThenGiveUp() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        let flock = try #require(CLIHarness.tool("flock"), "flock(1) is needed")
+        let lockFile = box.vault + "/.lock"
+        let inode = Sandbox.inode(lockFile)
+        let holder = try box.spawn([lockFile, "-c", "sleep 30"], executable: flock)
+        defer { kill(holder.pid, SIGKILL); _ = holder.wait() }
+        // Wait until the helper really holds the lock.
+        var held = false
+        for _ in 0..<200 where !held {
+            held = try Sandbox.spawnAndWait([flock, "-n", lockFile, "true"]) != 0
+            if !held { usleep(20_000) }
+        }
+        try #require(held, "flock helper never took the lock")
+        let started = Date()
+        let result = try box.run(["create", "x", "--lock-timeout", "0.5"])
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(result.status == 75, "\(result)")
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.hasPrefix("ztoken: waiting for the vault lock"), "\(result.stderr)")
+        #expect(result.stderr.contains("ztoken: error: the vault is locked by another ztoken"))
+        #expect(result.stderr.contains("gave up after 0.5 s waiting for \(lockFile)\n"))
+        #expect(result.stderr.hasSuffix("ztoken: hint: wait for the other ztoken to finish, or raise --lock-timeout\n"))
+        #expect(elapsed >= 0.5 && elapsed < 5)
+        #expect(box.tree(box.vault + "/records").isEmpty)
+        #expect(try box.listJSON().isEmpty)
+        // Readers do not need the lock.
+        #expect(try box.run(["list"]).status == 0)
+        #expect(Sandbox.inode(lockFile) == inode, "the lock file must never be replaced")
+    }
+
+    @Test func theWaitMessageDoesNotNameAStaleHolder() throws {
+        // The lock file keeps "pid N" of the last ztoken that held it; when
+        // another process holds the lock now, that pid is not the holder.
+        let box = try Sandbox()
+        try box.initVault()
+        _ = try box.create("leaves its pid behind")
+        let flock = try #require(CLIHarness.tool("flock"))
+        let lockFile = box.vault + "/.lock"
+        let holder = try box.spawn([lockFile, "-c", "sleep 30"], executable: flock)
+        defer { kill(holder.pid, SIGKILL); _ = holder.wait() }
+        var held = false
+        for _ in 0..<200 where !held {
+            held = try Sandbox.spawnAndWait([flock, "-n", lockFile, "true"]) != 0
+            if !held { usleep(20_000) }
+        }
+        try #require(held)
+        let result = try box.run(["create", "x", "--lock-timeout", "0.2"])
+        #expect(result.status == 75)
+        // The holder named, if any, must be a live process, never the last
+        // ztoken that held the lock and has exited.
+        if let range = result.stderr.firstMatch(of: /held by pid (\d+)/) {
+            let pid = Int32(range.1)!
+            #expect(kill(pid, 0) == 0, "names pid \(pid), which is not running (stale holder)")
+        }
+    }
+}
