@@ -41,6 +41,8 @@ public enum VaultError: Error, Sendable, Equatable {
     // 75 — busy
     /// Another ztoken held the vault lock past the timeout.
     case busy(path: String, holder: String?, seconds: Double)
+    /// The vault was replaced (by `restore --force`) while this command waited for its lock.
+    case vaultReplaced(path: String)
 
     // 77 — denied
     /// The passphrase does not open the vault key or the file.
@@ -62,7 +64,7 @@ public enum VaultError: Error, Sendable, Equatable {
         case .vaultNotFound, .noSuchToken, .fileNotFound: return 66
         case .alreadyExists, .labelInUse: return 73
         case .io: return 74
-        case .busy: return 75
+        case .busy, .vaultReplaced: return 75
         case .wrongPassphrase, .wrongIdentity, .unsafePermissions, .foreignOwner, .symlink: return 77
         }
     }
@@ -93,6 +95,8 @@ public enum VaultError: Error, Sendable, Equatable {
         case .busy(let path, let holder, let seconds):
             let who = holder.map { " (held by \($0))" } ?? ""
             return "the vault is locked by another ztoken\(who); gave up after \(Self.format(seconds)) s waiting for \(path)"
+        case .vaultReplaced(let path):
+            return "the vault at \(path) was replaced by a restore while this command waited; nothing was changed"
         case .wrongPassphrase(let path):
             return "wrong passphrase for \(path)"
         case .wrongIdentity(let path):
@@ -132,6 +136,8 @@ public enum VaultError: Error, Sendable, Equatable {
             return nil
         case .busy:
             return "wait for the other ztoken to finish, or raise --lock-timeout"
+        case .vaultReplaced:
+            return "run the command again"
         case .wrongPassphrase:
             return nil
         case .wrongIdentity:

@@ -130,8 +130,32 @@ final class VaultDirectory {
         return leftovers
     }
 
+    /// Takes the vault lock, then checks that the directory this object holds
+    /// is still the one at `path`: a `restore --force` may have swapped in a
+    /// new vault while we waited, and writing into the replaced one would lose
+    /// the write when it is removed.
     func lock(timeout: Double, onWaiting: (String?) -> Void) throws -> FileLock {
-        try FileLock.acquire(in: fd, vaultPath: path, timeout: timeout, onWaiting: onWaiting)
+        let lock: FileLock
+        do {
+            lock = try FileLock.acquire(in: fd, vaultPath: path, timeout: timeout, onWaiting: onWaiting)
+        } catch {
+            // A replaced vault that was already removed cannot even be locked.
+            if !isStillAtPath() { throw VaultError.vaultReplaced(path: path) }
+            throw error
+        }
+        guard isStillAtPath() else {
+            lock.unlock()
+            throw VaultError.vaultReplaced(path: path)
+        }
+        return lock
+    }
+
+    /// True while `path` still names the directory this object holds open.
+    private func isStillAtPath() -> Bool {
+        var held = stat()
+        var current = stat()
+        return fstat(fd, &held) == 0 && held.st_nlink > 0 && lstat(path, &current) == 0
+            && held.st_dev == current.st_dev && held.st_ino == current.st_ino
     }
 
     /// Status of a top-level entry without following symlinks (doctor).

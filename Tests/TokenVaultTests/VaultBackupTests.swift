@@ -1,0 +1,63 @@
+// Backup and restore through the library: what the end-to-end suite cannot
+// reach, such as a writer that opened the vault before a restore replaced it.
+import Foundation
+import Testing
+@testable import TokenVault
+
+@Suite struct VaultBackupTests {
+    final class Scratch {
+        let root: String
+        init() throws {
+            setenv("ZTOKEN_TESTONLY_MINIMAL_KDF", "1", 1)
+            var template = Array("/tmp/ztoken-unit-XXXXXX".utf8CString)
+            root = String(cString: try #require(mkdtemp(&template)))
+        }
+        deinit { try? FileManager.default.removeItem(atPath: root) }
+    }
+
+    static func makeVault(at path: String) throws -> Vault {
+        try Vault.initialize(at: path, setup: VaultSetup(user: "t", kdf: .interactive,
+                                                        keyProtection: .passphrase(SecureBytes(copying: Array("pw".utf8)))))
+    }
+
+    @Test func aWriterThatOpenedTheReplacedVaultIsStoppedNotLost() throws {
+        let scratch = try Scratch()
+        let path = scratch.root + "/vault"
+        let vault = try Self.makeVault(at: path)
+        let kept = try vault.create(label: "kept")
+        let identity = AgeX25519Identity.generate()
+        let backupPath = scratch.root + "/b.age"
+        try vault.backup(to: OutputFile(path: backupPath, overwrite: false), recipients: [.x25519(identity.recipient)])
+
+        let stale = try Vault(openingAt: path)          // opened before the restore
+        try Vault.restore(from: backupPath, identities: [.x25519(identity)], to: path, force: true)
+
+        #expect(throws: VaultError.vaultReplaced(path: path)) { try stale.create(label: "late") }
+        #expect(throws: VaultError.vaultReplaced(path: path)) { try stale.revoke(ids: [kept.info.id]) }
+        let fresh = try Vault(openingAt: path)
+        #expect(try fresh.tokens().map(\.label) == ["kept"])
+        #expect(try fresh.verify(kept.token) == .valid(kept.info))
+        #expect(try fresh.doctor(repair: false).isHealthy)
+        let siblings = try FileManager.default.contentsOfDirectory(atPath: scratch.root)
+        #expect(siblings.sorted() == ["b.age", "vault"], "restore left \(siblings)")
+    }
+
+    @Test func aBackupHoldsOnlyActiveRecordsAndRestoresTheSameVault() throws {
+        let scratch = try Scratch()
+        let vault = try Self.makeVault(at: scratch.root + "/a")
+        let a = try vault.create(label: "a")
+        let b = try vault.create(label: "b")
+        try vault.revoke(ids: [b.info.id])
+        let identity = AgeX25519Identity.generate()
+        let summary = try vault.backup(to: OutputFile(path: scratch.root + "/b.age", overwrite: false),
+                                       recipients: [.x25519(identity.recipient)])
+        #expect(summary.activeTokens == 1)
+        #expect(summary.files == 4)   // vault.json, vault-key.json, index.json, one record
+        try Vault.restore(from: scratch.root + "/b.age", identities: [.x25519(identity)], to: scratch.root + "/r", force: false)
+        let restored = try Vault(openingAt: scratch.root + "/r")
+        #expect(try restored.tokens(includeRevoked: true) == vault.tokens(includeRevoked: true))
+        #expect(restored.vaultID == vault.vaultID)
+        let key = try restored.unlock(passphrase: SecureBytes(copying: Array("pw".utf8)))
+        #expect(try restored.revealToken(id: a.info.id, with: key).constantTimeEquals(a.token))
+    }
+}
