@@ -132,7 +132,7 @@ struct AgeKeyTests {
     @Test("RFC 3339 dates", arguments: [(Int64(0), "1970-01-01T00:00:00Z"), (951_782_400, "2000-02-29T00:00:00Z"),
                                         (4_102_444_799, "2099-12-31T23:59:59Z"), (-1, "1969-12-31T23:59:59Z")])
     func dates(_ seconds: Int64, _ expected: String) {
-        #expect(AgeKeyFile.rfc3339(seconds) == expected)
+        #expect(RFC3339.format(secondsSince1970: seconds) == expected)
     }
 }
 

@@ -82,9 +82,7 @@ public struct BundleManifest: Codable, Sendable, Equatable {
 
     /// The manifest as JSON: sorted keys, pretty-printed, ending in a newline.
     public func encoded() throws -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        return Array(try encoder.encode(self)) + [UInt8(ascii: "\n")]
+        try VaultJSON.encode(self)
     }
 
     /// Reads a manifest, version first; `path` names it in errors.
@@ -93,39 +91,6 @@ public struct BundleManifest: Codable, Sendable, Equatable {
     /// `VaultError.corrupt` for anything that is not a complete manifest.
     public static func decode<Bytes: Collection>(_ bytes: Bytes, path: String) throws -> BundleManifest
     where Bytes.Element == UInt8 {
-        let data = Data(bytes)
-        let decoder = JSONDecoder()
-        let probe: VersionProbe
-        do {
-            probe = try decoder.decode(VersionProbe.self, from: data)
-        } catch {
-            throw VaultError.corrupt(path: path, reason: "not a bundle manifest (no readable \"version\")")
-        }
-        guard probe.version == currentVersion else {
-            throw VaultError.unsupportedVersion(path: path, version: probe.version)
-        }
-        do {
-            return try decoder.decode(BundleManifest.self, from: data)
-        } catch let error as DecodingError {
-            throw VaultError.corrupt(path: path, reason: "invalid manifest: \(describe(error))")
-        } catch {
-            throw VaultError.corrupt(path: path, reason: "invalid manifest")
-        }
-    }
-
-    /// Just the version, read before anything else is trusted.
-    private struct VersionProbe: Decodable { var version: Int }
-
-    /// A short, lowercase account of a decoding error naming the key.
-    private static func describe(_ error: DecodingError) -> String {
-        func key(_ path: [any CodingKey]) -> String { path.map(\.stringValue).joined(separator: ".") }
-        switch error {
-        case .keyNotFound(let missing, _): return "missing \"\(missing.stringValue)\""
-        case .typeMismatch(_, let context), .valueNotFound(_, let context):
-            return "wrong type for \"\(key(context.codingPath))\""
-        case .dataCorrupted(let context):
-            return context.codingPath.isEmpty ? "not JSON" : "bad value for \"\(key(context.codingPath))\""
-        @unknown default: return "unreadable"
-        }
+        try VaultJSON.decode(BundleManifest.self, from: Array(bytes), path: path, knownVersions: currentVersion...currentVersion)
     }
 }

@@ -146,7 +146,7 @@ public enum AgeKeyFile {
     /// `# created: <RFC 3339>`, `# public key: age1…`, then the secret key.
     /// `created` is seconds since 1970 and is written in UTC.
     public static func render(_ identity: AgeX25519Identity, created: Int64 = Int64(time(nil))) -> SecureBytes {
-        let head = Array("# created: \(rfc3339(created))\n# public key: \(identity.recipient.encoded)\n".utf8)
+        let head = Array("# created: \(RFC3339.format(secondsSince1970: created))\n# public key: \(identity.recipient.encoded)\n".utf8)
         let secret = identity.encoded()
         let out = SecureBytes(zeroedCount: head.count + secret.count + 1)
         out.withUnsafeMutableBytes { o in
@@ -159,26 +159,6 @@ public enum AgeKeyFile {
         return out
     }
 
-    /// `YYYY-MM-DDTHH:MM:SSZ` for seconds since 1970 (days-from-civil inverse,
-    /// so no locale or time-zone database is involved).
-    static func rfc3339(_ seconds: Int64) -> String {
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let secondOfDay = seconds - days * 86_400
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        func pad(_ value: Int64, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2))Z"
-    }
 
     /// Calls `body` with each line (1-based number, bytes without LF or a
     /// trailing CR) until it returns false.
