@@ -2,8 +2,9 @@
 // contents or the new, complete and durable: git's lockfile order. Temp files
 // are created 0600 with O_EXCL|O_NOFOLLOW in a directory we hold open, written
 // whole, fsynced, renamed over the target, and the directory is fsynced. A
-// failed step removes the temp file and leaves the old file in place; a failed
-// fsync is never retried.
+// failed step removes the temp file and leaves the old file in place (a failed
+// directory fsync, after the rename, puts the old file back); a failed fsync
+// is never retried.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,16 +23,35 @@ enum AtomicFile {
                       displayPath: String) throws {
         let tempDirectory = temporaryDirectory ?? directory
         let tempName = try createTemporary(in: tempDirectory, for: name, contents: contents, displayPath: displayPath)
+        // The directory fsync comes after the rename, so when it fails the new
+        // file is already under the name. Keep the old one reachable under a
+        // second temp name (a hard link, swept like any temp file if we die)
+        // until the new one is durable, so a failed write can put it back.
+        let backupName = temporaryPrefix + name + "-old-" + Hex.encode(Sodium.randomBytes(6))
+        let hadOldFile = linkat(directory, name, tempDirectory, backupName, 0) == 0
         do {
             try Syscall.renameAt(tempDirectory, tempName, directory, name, displayPath: displayPath)
         } catch {
             try? Syscall.unlinkAt(tempDirectory, tempName, displayPath: displayPath)
+            if hadOldFile { try? Syscall.unlinkAt(tempDirectory, backupName, displayPath: displayPath) }
             throw error
         }
-        try Syscall.sync(directory, displayPath: displayPath)
-        if tempDirectory != directory {
-            try Syscall.sync(tempDirectory, displayPath: displayPath)
+        do {
+            try Syscall.sync(directory, displayPath: displayPath)
+            if tempDirectory != directory {
+                try Syscall.sync(tempDirectory, displayPath: displayPath)
+            }
+        } catch {
+            // Best effort, never retrying the fsync: whatever reached the disk,
+            // the name shows the old file (or none) to every later reader.
+            if hadOldFile {
+                try? Syscall.renameAt(tempDirectory, backupName, directory, name, displayPath: displayPath)
+            } else {
+                try? Syscall.unlinkAt(directory, name, displayPath: displayPath)
+            }
+            throw error
         }
+        if hadOldFile { try? Syscall.unlinkAt(tempDirectory, backupName, displayPath: displayPath) }
     }
 
     static func write(_ bytes: [UInt8], to name: String, in directory: Int32,

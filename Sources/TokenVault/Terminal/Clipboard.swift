@@ -11,6 +11,19 @@ import Glibc
 public enum Clipboard {
     public static let clearAfterSeconds = 45
 
+    /// The delay actually used: `clearAfterSeconds`, except that debug builds
+    /// let tests shorten it with `ZTOKEN_TESTONLY_CLIPBOARD_CLEAR_SECONDS`
+    /// (a whole number of seconds); release builds ignore the variable.
+    static var clearDelay: Int {
+        #if DEBUG
+        if let text = getenv("ZTOKEN_TESTONLY_CLIPBOARD_CLEAR_SECONDS"),
+           let seconds = Int(String(cString: text)), (0...clearAfterSeconds).contains(seconds) {
+            return seconds
+        }
+        #endif
+        return clearAfterSeconds
+    }
+
     struct Tool { let copy: [String]; let paste: [String] }
 
     static func availableTool() -> Tool? {
@@ -38,15 +51,16 @@ public enum Clipboard {
         let digest = TokenFormat.digest(of: token)
         let paste = tool.paste.joined(separator: " ")
         let clear = tool.copy.joined(separator: " ")
+        let delay = clearDelay
         let script = """
-            sleep \(clearAfterSeconds)
+            sleep \(delay)
             now=$(\(paste) 2>/dev/null | b2sum -l 256 | cut -d' ' -f1)
             [ "$now" = "\(digest)" ] && printf '' | \(clear)
             exit 0
 
             """
         try spawn(["sh", "-s"], feeding: [.text(script)], detached: true)
-        return "copied to the clipboard; it will be cleared in \(clearAfterSeconds) s unless you copy something else"
+        return "copied to the clipboard; it will be cleared in \(delay) s unless you copy something else"
     }
 
     /// OSC 52: the terminal emulator sets the clipboard. It cannot be read

@@ -1,0 +1,102 @@
+// OutputFile: a file outside the vault appears under its name only when
+// complete. An existing file is refused before anything is written, an
+// abandoned or dropped output leaves no temp file, overwrite replaces, and a
+// file that appears between start and commit is never overwritten.
+#if canImport(Glibc)
+import Glibc
+#endif
+import Testing
+@testable import TokenVault
+
+@Suite struct OutputFileTests {
+    static let contents = Array("bundle bytes\n".utf8)
+
+    @Test func anExistingFileIsRefusedBeforeAnythingIsWritten() throws {
+        let scratch = try ScratchDirectory()
+        scratch.write(Array("precious".utf8), to: "out", mode: 0o644)
+        #expect(throws: VaultError.alreadyExists(path: scratch.file("out"))) {
+            _ = try OutputFile(path: scratch.file("out"), overwrite: false)
+        }
+        #expect(scratch.names() == ["out"], "no temp file may be made for a refused output")
+        #expect(scratch.bytes("out") == Array("precious".utf8))
+        // A dangling symlink is an existing name too: never written through.
+        #expect(symlink(scratch.file("nowhere"), scratch.file("link")) == 0)
+        #expect(throws: VaultError.alreadyExists(path: scratch.file("link"))) {
+            _ = try OutputFile(path: scratch.file("link"), overwrite: false)
+        }
+        #expect(access(scratch.file("nowhere"), F_OK) != 0)
+    }
+
+    @Test func commitMakesTheFileAppearWholeWithMode0600() throws {
+        let scratch = try ScratchDirectory()
+        let output = try OutputFile(path: scratch.file("out"), overwrite: false)
+        try output.write(Self.contents)
+        #expect(access(scratch.file("out"), F_OK) != 0, "nothing appears under the name before commit")
+        #expect(scratch.names().count == 1 && scratch.names()[0].hasPrefix(".out.ztoken-"))
+        try output.commit()
+        #expect(scratch.names() == ["out"])
+        #expect(scratch.bytes("out") == Self.contents)
+        #expect(ScratchDirectory.mode(scratch.file("out")) == 0o600)
+        try output.commit()
+        #expect(scratch.names() == ["out"])
+    }
+
+    @Test func abandonLeavesNoTempFile() throws {
+        let scratch = try ScratchDirectory()
+        let output = try OutputFile(path: scratch.file("out"), overwrite: false)
+        try output.write(Self.contents)
+        output.abandon()
+        #expect(scratch.names().isEmpty)
+        output.abandon()
+        #expect(scratch.names().isEmpty)
+    }
+
+    @Test func droppingAnUncommittedOutputLeavesNoTempFile() throws {
+        let scratch = try ScratchDirectory()
+        do {
+            let output = try OutputFile(path: scratch.file("out"), overwrite: false)
+            try output.write(Self.contents)
+            #expect(scratch.names().count == 1)
+        }
+        #expect(scratch.names().isEmpty)
+    }
+
+    @Test func commitWithOverwriteReplacesTheFile() throws {
+        let scratch = try ScratchDirectory()
+        scratch.write(Array("old".utf8), to: "out", mode: 0o644)
+        let output = try OutputFile(path: scratch.file("out"), overwrite: true)
+        try output.write(Self.contents)
+        #expect(scratch.bytes("out") == Array("old".utf8), "the old file stays until commit")
+        try output.commit()
+        #expect(scratch.names() == ["out"])
+        #expect(scratch.bytes("out") == Self.contents)
+        #expect(ScratchDirectory.mode(scratch.file("out")) == 0o600)
+    }
+
+    /// A file created between start and commit (another program, a second
+    /// ztoken) is not overwritten: commit links, which fails on an existing
+    /// name, and the temp file goes away.
+    @Test func aFileThatAppearsBeforeCommitWins() throws {
+        let scratch = try ScratchDirectory()
+        let output = try OutputFile(path: scratch.file("out"), overwrite: false)
+        try output.write(Self.contents)
+        scratch.write(Array("theirs".utf8), to: "out")
+        #expect(throws: VaultError.alreadyExists(path: scratch.file("out"))) { try output.commit() }
+        #expect(scratch.names() == ["out"])
+        #expect(scratch.bytes("out") == Array("theirs".utf8))
+    }
+
+    @Test func aMissingParentDirectoryIsNotFound() throws {
+        let scratch = try ScratchDirectory()
+        #expect(throws: VaultError.fileNotFound(path: scratch.file("no/such"))) {
+            _ = try OutputFile(path: scratch.file("no/such/out"), overwrite: false)
+        }
+        #expect(throws: VaultError.self) { _ = try OutputFile(path: scratch.file("."), overwrite: false) }
+    }
+
+    @Test func standardOutputIsWrittenThrough() throws {
+        let output = try OutputFile(path: "-", overwrite: false)
+        #expect(output.isStandardOutput)
+        try output.commit()
+    }
+}

@@ -1,0 +1,133 @@
+// Helpers for the storage and vault unit tests: a private scratch directory,
+// a test vault made with the minimal KDF, and scoped fault injection.
+//
+// Fault injection and `FaultInjection.hook`: the hook is one process-global
+// variable, and `swift test` runs every suite of every test target (the
+// end-to-end ones too, which open vaults in process) in parallel in one
+// process. A fault meant for one test must never fail another test's write.
+// So the fault plan is not stored in the global at all: it is a task-local
+// (`FaultScope.plan`), visible only to the task that bound it. The global
+// hook is a capture-free closure that just asks "does the current task have a
+// plan?"; a syscall made by any other suite sees no plan and is not touched,
+// even while the hook is installed. Task-locals (not thread ids) are used
+// because they follow the test's task, whatever thread runs it. Installing
+// and removing the hook are serialized by `FaultScope.gate`, so two scoped
+// runs never race on the global, and the hook is always reset on the way out.
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+@testable import TokenVault
+
+/// Fails the `n`th call of one operation (counting from 1) with `errno`.
+final class FaultPlan: @unchecked Sendable {
+    let operation: FaultInjection.Operation
+    let n: Int
+    let code: Int32
+    private let lock = NSLock()
+    private var seen: [FaultInjection.Operation: Int] = [:]
+    private(set) var fired = false
+
+    init(_ operation: FaultInjection.Operation, n: Int, errno code: Int32) {
+        self.operation = operation
+        self.n = n
+        self.code = code
+    }
+
+    /// A plan that never fails; it only counts calls.
+    static func counting() -> FaultPlan { FaultPlan(.open, n: 0, errno: 0) }
+
+    func count(of operation: FaultInjection.Operation) -> Int {
+        lock.lock(); defer { lock.unlock() }
+        return seen[operation, default: 0]
+    }
+
+    func decide(_ operation: FaultInjection.Operation) -> Int32? {
+        lock.lock(); defer { lock.unlock() }
+        seen[operation, default: 0] += 1
+        guard operation == self.operation, seen[operation] == n, code != 0 else { return nil }
+        fired = true
+        return code
+    }
+}
+
+enum FaultScope {
+    @TaskLocal static var plan: FaultPlan?
+    private static let gate = NSLock()
+
+    /// Runs `body` with `plan` applied to this task's syscalls only.
+    static func run<T>(_ plan: FaultPlan, _ body: () throws -> T) rethrows -> T {
+        gate.lock()
+        defer { gate.unlock() }
+        FaultInjection.hook = { operation in FaultScope.plan?.decide(operation) }
+        defer { FaultInjection.hook = nil }
+        return try $plan.withValue(plan) { try body() }
+    }
+}
+
+/// A private 0700 directory under /tmp, removed with everything in it on deinit.
+final class ScratchDirectory {
+    let path: String
+
+    init() throws {
+        var template = Array("/tmp/ztoken-unit-XXXXXX".utf8CString)
+        guard let made = mkdtemp(&template) else { throw VaultError.io(path: "/tmp", operation: "mkdtemp", errno: errno) }
+        path = String(cString: made)
+    }
+
+    deinit {
+        // Tests chmod things; make everything removable first.
+        if let walker = FileManager.default.enumerator(atPath: path) {
+            for case let relative as String in walker { chmod(path + "/" + relative, 0o700) }
+        }
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    func file(_ name: String) -> String { path + "/" + name }
+
+    func names() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted() }
+
+    func bytes(_ name: String) -> [UInt8]? {
+        FileManager.default.contents(atPath: file(name)).map(Array.init)
+    }
+
+    func write(_ bytes: [UInt8], to name: String, mode: mode_t = 0o600) {
+        _ = FileManager.default.createFile(atPath: file(name), contents: Data(bytes))
+        chmod(file(name), mode)
+    }
+
+    /// Opens the directory the way VaultDirectory does.
+    func open() throws -> Int32 { try Syscall.openDirectory(path) }
+
+    static func mode(_ path: String) -> mode_t? {
+        var info = stat()
+        return lstat(path, &info) == 0 ? info.st_mode & 0o7777 : nil
+    }
+
+    static func inode(_ path: String) -> ino_t? {
+        var info = stat()
+        return lstat(path, &info) == 0 ? info.st_ino : nil
+    }
+}
+
+enum TestVault {
+    static let passphrase = "correct horse battery staple"
+
+    /// Turns the Argon2id cost down to libsodium's minimum for this process
+    /// (debug builds only; the product default is untouched). Must run before
+    /// anything reads `KeyWrap.testOnlyMinimalCost`, which is read once.
+    static func useMinimalKDF() {
+        setenv("ZTOKEN_TESTONLY_MINIMAL_KDF", "1", 1)
+    }
+
+    static func secret(_ text: String) -> SecureBytes { SecureBytes(copying: Array(text.utf8)) }
+
+    /// A new passphrase vault at `<scratch>/vault`.
+    static func make(in scratch: ScratchDirectory, name: String = "vault") throws -> Vault {
+        useMinimalKDF()
+        return try Vault.initialize(at: scratch.file(name),
+                                    setup: VaultSetup(user: "tester", kdf: .interactive,
+                                                      keyProtection: .passphrase(secret(passphrase))))
+    }
+}

@@ -1,0 +1,132 @@
+// `create --copy` with a fake `xclip` first on PATH: the token reaches the
+// clipboard through a pipe (never argv), and a detached `sh` clears it later
+// only if the clipboard still holds that token. Debug builds shorten the
+// 45 s delay with ZTOKEN_TESTONLY_CLIPBOARD_CLEAR_SECONDS so this runs in a
+// few seconds; the product default is checked separately.
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+@testable import TokenVault
+
+@Suite struct CopyTests {
+    /// A fake xclip: `-o` prints the clipboard file; otherwise standard input
+    /// becomes the clipboard. Every call's arguments are appended to argv.log.
+    final class FakeClipboard {
+        let box: Sandbox
+        let bin: String
+        var clipboard: String { box.root + "/clipboard" }
+        var argvLog: String { box.root + "/argv.log" }
+
+        init(_ box: Sandbox) throws {
+            self.box = box
+            bin = box.root + "/fakebin"
+            mkdir(bin, 0o700)
+            box.write("""
+                #!/bin/sh
+                printf '%s\\n' "$*" >> '\(box.root)/argv.log'
+                case " $* " in
+                  *" -o "*) cat '\(box.root)/clipboard' 2>/dev/null ;;
+                  *) cat > '\(box.root)/clipboard.new' && mv '\(box.root)/clipboard.new' '\(box.root)/clipboard' ;;
+                esac
+
+                """, to: bin + "/xclip", mode: 0o700)
+        }
+
+        func environment(clearSeconds: String?) -> [String: String?] {
+            [
+                "PATH": bin + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"),
+                "DISPLAY": ":99",
+                "WAYLAND_DISPLAY": nil,
+                "ZTOKEN_TESTONLY_CLIPBOARD_CLEAR_SECONDS": clearSeconds,
+            ]
+        }
+
+        var contents: String? { box.bytes(clipboard).map { String(decoding: $0, as: UTF8.self) } }
+        var calls: [String] { String(decoding: box.bytes(argvLog) ?? [], as: UTF8.self).split(separator: "\n").map(String.init) }
+
+        /// The detached clearers started from this sandbox: `sh -s` processes
+        /// whose environment carries this sandbox's fake PATH.
+        func clearers() -> [pid_t] {
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+            return entries.compactMap { pid_t($0) }.filter { pid in
+                guard let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+                      cmdline == Data("sh\0-s\0".utf8),
+                      let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return false }
+                return String(decoding: environ, as: UTF8.self).contains("PATH=" + bin + ":")
+            }
+        }
+
+        static func waitUntil(seconds: Double, _ condition: () -> Bool) -> Bool {
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline {
+                if condition() { return true }
+                usleep(20_000)
+            }
+            return condition()
+        }
+    }
+
+    @Test func theTokenReachesTheClipboardThroughAPipeAndIsClearedWhenUnchanged() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        let fake = try FakeClipboard(box)
+        let result = try box.run(["create", "copied", "--copy"], environment: fake.environment(clearSeconds: "1"))
+        try #require(result.status == 0, "\(result)")
+        let token = result.stdout.trimmingCharacters(in: .newlines)
+        #expect(token.hasPrefix("ztk_"))
+        #expect(result.stderr.contains("copied to the clipboard; it will be cleared in 1 s"), "\(result.stderr)")
+        #expect(fake.contents == token, "the clipboard must hold exactly the token, no newline")
+        #expect(fake.calls.first == "-selection clipboard")
+        #expect(!fake.calls.contains { $0.contains(token) }, "the token must never be in argv")
+        #expect(!fake.calls.contains { $0.contains(String(token.dropFirst(4).prefix(12))) })
+
+        // The detached clearer checks the clipboard, finds the token, clears it.
+        let cleared = FakeClipboard.waitUntil(seconds: 15) { fake.contents == "" }
+        #expect(cleared, "the clipboard still holds \(fake.contents?.count ?? -1) bytes; calls: \(fake.calls)")
+        #expect(fake.calls.contains("-selection clipboard -o"), "\(fake.calls)")
+        #expect(!fake.calls.contains { $0.contains(token) })
+        #expect(FakeClipboard.waitUntil(seconds: 5) { fake.clearers().isEmpty }, "the clearer did not exit")
+    }
+
+    @Test func aClipboardChangedMeanwhileIsNotCleared() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        let fake = try FakeClipboard(box)
+        let result = try box.run(["create", "copied", "--copy"], environment: fake.environment(clearSeconds: "1"))
+        try #require(result.status == 0, "\(result)")
+        // The user copies something else before the delay is over.
+        box.write("something else", to: fake.clipboard)
+        let checked = FakeClipboard.waitUntil(seconds: 15) { fake.calls.contains("-selection clipboard -o") }
+        #expect(checked, "the clearer never looked at the clipboard: \(fake.calls)")
+        #expect(FakeClipboard.waitUntil(seconds: 5) { fake.clearers().isEmpty }, "the clearer did not exit")
+        #expect(fake.contents == "something else")
+        #expect(fake.calls == ["-selection clipboard", "-selection clipboard -o"], "\(fake.calls)")
+    }
+
+    /// Without the test-only variable the delay is the product's 45 s: a
+    /// detached `sh` in its own session waits that long. It is killed here.
+    @Test func theDefaultDelayIs45SecondsInADetachedShell() throws {
+        #expect(Clipboard.clearAfterSeconds == 45)
+        let box = try Sandbox()
+        try box.initVault()
+        let fake = try FakeClipboard(box)
+        let result = try box.run(["create", "copied", "--copy"], environment: fake.environment(clearSeconds: nil))
+        try #require(result.status == 0, "\(result)")
+        #expect(result.stderr.contains("it will be cleared in 45 s unless you copy something else"), "\(result.stderr)")
+        var clearers: [pid_t] = []
+        #expect(FakeClipboard.waitUntil(seconds: 5) { clearers = fake.clearers(); return clearers.count == 1 },
+                "expected one detached 'sh -s', found \(clearers)")
+        for pid in clearers {
+            #expect(getsid(pid) == pid, "the clearer must lead its own session so it outlives the terminal")
+            kill(-pid, SIGKILL)  // its whole process group: the sh and its sleep
+        }
+        #expect(fake.contents == result.stdout.trimmingCharacters(in: .newlines))
+        // An out-of-range override is ignored, never taken as "clear at once".
+        let other = try box.run(["create", "other", "--copy"], environment: fake.environment(clearSeconds: "-5"))
+        #expect(other.stderr.contains("cleared in 45 s"), "\(other.stderr)")
+        #expect(FakeClipboard.waitUntil(seconds: 5) { !fake.clearers().isEmpty })
+        for pid in fake.clearers() { kill(-pid, SIGKILL) }
+    }
+}
