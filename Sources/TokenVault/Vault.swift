@@ -220,8 +220,21 @@ public final class Vault {
         try withWriteLock { index in
             let now = Clock.now()
             var revoked: [TokenInfo] = []
+            revoked.reserveCapacity(ids.count)
+            // One pass to find positions: `revoke --all` names every token,
+            // and a search per id would be quadratic.
+            var activePositions: [String: Int] = [:]
+            if ids.count > 1 {
+                activePositions.reserveCapacity(index.tokens.count)
+                for (position, entry) in index.tokens.enumerated() where entry.state == TokenState.active.rawValue {
+                    activePositions[entry.id] = position
+                }
+            }
             for id in ids {
-                guard let position = index.tokens.firstIndex(where: { $0.id == id && $0.state == TokenState.active.rawValue }) else {
+                let found = ids.count > 1
+                    ? activePositions.removeValue(forKey: id)
+                    : index.tokens.firstIndex(where: { $0.id == id && $0.state == TokenState.active.rawValue })
+                guard let position = found else {
                     throw VaultError.noSuchToken(id)
                 }
                 index.tokens[position].state = TokenState.revoked.rawValue
