@@ -104,13 +104,17 @@ extension Vault {
         defer { if !installed { removeVaultTree(parent: parent, name: stagingName, path: stagingPath) } }
         let staging = try VaultDirectory(path: stagingPath)
         try Syscall.makeDirectoryAt(staging.fd, VaultLayout.records, displayPath: staging.displayPath(VaultLayout.records))
+        var records: [(id: String, bytes: [UInt8])] = []
         for (relative, bytes) in files.contents {
             if relative.hasPrefix(VaultLayout.records + "/") {
-                try staging.writeRecord(id: String(relative.dropFirst(VaultLayout.records.count + 1).dropLast(VaultLayout.recordSuffix.count)), bytes: bytes)
+                records.append((String(relative.dropFirst(VaultLayout.records.count + 1).dropLast(VaultLayout.recordSuffix.count)), bytes))
             } else {
                 try staging.replace(relative, with: bytes)
             }
         }
+        // One syncfs for all records rather than three fsyncs each: the
+        // staging directory is invisible until the final rename anyway.
+        try staging.writeRecords(records)
         try staging.lock(timeout: 0, onWaiting: { _ in }).unlock()
         try Syscall.sync(staging.fd, displayPath: stagingPath)
 

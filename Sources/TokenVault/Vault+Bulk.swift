@@ -42,35 +42,3 @@ extension Vault {
         }
     }
 }
-
-extension VaultDirectory {
-    /// Writes many sealed records durably with one `syncfs(2)`: all temp
-    /// files first, then one flush of the file system, then the renames and
-    /// one fsync of each directory. On failure, temp files not yet renamed
-    /// are removed; renamed records with no index entry are garbage that
-    /// `doctor --repair` removes, as after an interrupted `create`.
-    func writeRecords(_ records: [(id: String, bytes: [UInt8])]) throws {
-        guard !records.isEmpty else { return }
-        let recordsFD = try recordsDirectory()
-        var temporaries: [(temp: String, id: String)] = []
-        temporaries.reserveCapacity(records.count)
-        defer {
-            for pending in temporaries { try? Syscall.unlinkAt(fd, pending.temp, displayPath: displayPath(pending.temp)) }
-        }
-        for record in records {
-            let name = try record.bytes.withUnsafeBytes {
-                try AtomicFile.createTemporary(in: fd, for: VaultLayout.recordName(id: record.id), contents: $0,
-                                               displayPath: recordPath(id: record.id), sync: false)
-            }
-            temporaries.append((name, record.id))
-        }
-        try Syscall.syncFileSystem(fd, displayPath: path)
-        while let pending = temporaries.last {
-            try Syscall.renameAt(fd, pending.temp, recordsFD, VaultLayout.recordName(id: pending.id),
-                                 displayPath: recordPath(id: pending.id))
-            temporaries.removeLast()
-        }
-        try Syscall.sync(recordsFD, displayPath: displayPath(VaultLayout.records))
-        try Syscall.sync(fd, displayPath: path)
-    }
-}
