@@ -65,3 +65,17 @@ let package = Package(
         ),
     ]
 )
+
+// Fuzz targets (docs/fuzzing in scripts/fuzz): one executable per parser,
+// each a single file whose `@_cdecl("LLVMFuzzerTestOneInput")` libFuzzer
+// calls; libFuzzer brings main(), so they link only in a
+// `swift build --sanitize fuzzer` build. They exist only when ZTOKEN_FUZZ=1,
+// so a plain `swift build` or `swift test` never tries to link them.
+if Context.environment["ZTOKEN_FUZZ"] == "1" {
+    for (name, directory) in [("fuzz-index", "fuzz-index"), ("fuzz-age-header", "fuzz-age-header"),
+                              ("fuzz-age-stream", "fuzz-age-stream"), ("fuzz-template", "fuzz-template"),
+                              ("fuzz-backup", "fuzz-backup")] {
+        package.targets.append(.executableTarget(name: name, dependencies: ["TokenVault"], path: "Sources/" + directory))
+        package.products.append(.executable(name: name, targets: [name]))
+    }
+}

@@ -91,6 +91,9 @@ public enum KDFLevel: String, Sendable, CaseIterable {
 /// bidirectional-formatting characters. Labels are never used in paths.
 public enum LabelRules {
     public static let maximumLength = 100
+    /// A cap on the UTF-8 size too: one "character" (grapheme cluster) can be
+    /// any number of combining marks, so 100 characters alone bound nothing.
+    public static let maximumBytes = 1024
 
     /// Returns the trimmed label, or throws `.invalidArgument` saying why not.
     public static func validated(_ raw: String) throws -> String {
@@ -102,6 +105,9 @@ public enum LabelRules {
             throw VaultError.invalidArgument(
                 "label \(VaultError.quoted(String(label.prefix(40)))) contains the control character U+\(String(bad.value, radix: 16, uppercase: true))",
                 hint: "use printable characters only")
+        }
+        if label.utf8.count > maximumBytes {
+            throw VaultError.invalidArgument("a label must be at most \(maximumBytes) bytes of UTF-8 (this one has \(label.utf8.count))")
         }
         if label.count > maximumLength {
             throw VaultError.invalidArgument("a label must be at most \(maximumLength) characters (this one has \(label.count))")

@@ -178,6 +178,14 @@ extension Vault {
             }
             plaintext.append(contentsOf: chunk)
         }
+        return try checkBackupArchive(plaintext, shown: shown)
+    }
+
+    /// Checks a decrypted backup archive whole: the tar, the manifest, every
+    /// digest, every vault file's format and every active token's record.
+    /// Separate from the decryption so the fuzzer can reach it.
+    static func checkBackupArchive(_ plaintext: [UInt8], shown: String) throws
+        -> (vaultID: String, activeTokens: Int, contents: [(String, [UInt8])]) {
         if plaintext.isEmpty { throw VaultError.corrupt(path: shown, reason: "empty backup") }
         let entries = try TarArchive.read(SecureBytes(copying: plaintext), displayPath: shown,
                                           limits: .init(maxTotalSize: backupLimit, maxEntryCount: 10_000_000))

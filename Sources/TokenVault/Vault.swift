@@ -218,6 +218,9 @@ public final class Vault {
     @discardableResult
     public func revoke(ids: [String]) throws -> [TokenInfo] {
         try withWriteLock { index in
+            // Check records/ before the index changes: a planted link or a
+            // loose mode there must refuse the revoke, not fail it halfway.
+            _ = try directory.recordsDirectory()
             let now = Clock.now()
             var revoked: [TokenInfo] = []
             revoked.reserveCapacity(ids.count)

@@ -72,7 +72,7 @@ struct BundleOptions: ParsableArguments {
 
     func parsedTemplate() throws -> BundleTemplate? {
         guard let template else { return nil }
-        return try BundleTemplate(parsing: Array(try SecretInput.readFile(template, limit: BundleTemplate.maxSize).unsafeRevealedString().utf8), path: template)
+        return try BundleTemplate(contentsOfFile: template)
     }
 
     /// Prepares the destination: recipients parsed and the output file opened

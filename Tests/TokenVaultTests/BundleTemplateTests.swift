@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import TokenVault
 
@@ -87,5 +88,19 @@ import Testing
             "zephyrApiToken": "  tok\\en:#!\t",
             "label": "prefix- Ünïcødé bot=1 🤖",
         ])
+    }
+
+    /// Read from a file, a template is taken byte for byte: invalid UTF-8 is
+    /// refused (not replaced by U+FFFD), the last newline kept, size checked.
+    @Test func readFromFileByteForByte() throws {
+        let path = "/tmp/ztoken-template-\(getpid())"
+        defer { unlink(path) }
+        func put(_ bytes: [UInt8]) { _ = bytes.withUnsafeBytes { b in FileManager.default.createFile(atPath: path, contents: Data(b)) } }
+        put(Array("t={{token}}\n".utf8))
+        #expect(try Self.render(BundleTemplate(contentsOfFile: path)) == "t=ztk_abc\n")
+        put(Array("t={{token}}\nx=".utf8) + [0xFF, 0x0A])
+        #expect(Self.message { _ = try BundleTemplate(contentsOfFile: path) }?.contains("line 2: is not valid UTF-8") == true)
+        put(Array("t={{token}}\n".utf8) + [UInt8](repeating: 0x23, count: BundleTemplate.maxSize))
+        #expect(Self.message { _ = try BundleTemplate(contentsOfFile: path) }?.contains("larger than 1 MiB") == true)
     }
 }

@@ -31,6 +31,13 @@ public struct BundleTemplate: Sendable, Equatable {
     /// The template's pieces in order.
     let pieces: [Piece]
 
+    /// Reads and parses the template file at `path`, byte for byte: its
+    /// encoding and size are checked here, not lost to a lenient decoding.
+    public init(contentsOfFile path: String) throws {
+        let bytes = try SecretInput.readExactly(path, limit: Self.maxSize)
+        try self.init(parsing: bytes.withUnsafeBytes { Array($0) }, path: path)
+    }
+
     /// Parses the bytes of a template file; `path` names it in errors.
     ///
     /// Throws `VaultError.invalidArgument("template <path>: line N: …")`.

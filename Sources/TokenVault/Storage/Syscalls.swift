@@ -59,9 +59,19 @@ enum Syscall {
         if let code = FaultInjection.injected(.open) { throw fail(displayPath, "open", code) }
         let fd = retryingInterrupts { openat(directory, name, flags | O_CLOEXEC | O_NOFOLLOW, mode) }
         if fd < 0 {
-            if errno == ENOENT { return nil }
-            if errno == EEXIST { throw VaultError.alreadyExists(path: displayPath) }
-            throw fail(displayPath, "open")
+            let code = errno
+            if code == ENOENT { return nil }
+            if code == EEXIST { throw VaultError.alreadyExists(path: displayPath) }
+            if code == ENOTDIR && flags & O_DIRECTORY != 0 {
+                // O_DIRECTORY|O_NOFOLLOW on a symlink fails with ENOTDIR, not
+                // ELOOP: tell a planted symlink (77) from a plain file (65).
+                var info = stat()
+                if fstatat(directory, name, &info, AT_SYMLINK_NOFOLLOW) == 0 && info.st_mode & S_IFMT == S_IFLNK {
+                    throw VaultError.symlink(path: displayPath)
+                }
+                throw VaultError.corrupt(path: displayPath, reason: "not a directory")
+            }
+            throw fail(displayPath, "open", code)
         }
         return fd
     }

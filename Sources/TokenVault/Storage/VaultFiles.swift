@@ -125,6 +125,10 @@ struct IndexFile: Codable, Equatable {
             }
             guard TokenID.isValid(entry.id) else { throw bad("malformed id") }
             guard ids.insert(entry.id).inserted else { throw bad("duplicate id \(entry.id)") }
+            // O(1) on native strings; no label ztoken writes is empty or this long.
+            guard !entry.label.isEmpty, entry.label.utf8.count <= LabelRules.maximumBytes else {
+                throw bad("the label is empty or longer than \(LabelRules.maximumBytes) bytes")
+            }
             guard TokenKind(rawValue: entry.kind) != nil else { throw bad("unknown kind") }
             guard let state = TokenState(rawValue: entry.state) else { throw bad("unknown state") }
             guard entry.digest.utf8.count == 64, entry.digest.utf8.allSatisfy(Hex.isDigit) else { throw bad("malformed digest") }

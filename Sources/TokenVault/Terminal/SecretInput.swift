@@ -47,6 +47,27 @@ public enum SecretInput {
         return try readLine(from: fd, displayPath: path, limit: limit, firstLineOnly: false)
     }
 
+    /// Reads a whole file byte for byte (nothing stripped, no UTF-8 decoding),
+    /// at most `limit` + 1 bytes, so the caller can tell a file over `limit`.
+    public static func readExactly(_ path: String, limit: Int) throws -> SecureBytes {
+        let fd = Syscall.retryingInterrupts { open(path, O_RDONLY | O_CLOEXEC) }
+        guard fd >= 0 else {
+            if errno == ENOENT { throw VaultError.fileNotFound(path: path) }
+            throw Syscall.fail(path, "open")
+        }
+        defer { Syscall.closeQuietly(fd) }
+        let buffer = SecureBytes(zeroedCount: limit + 1)
+        var filled = 0
+        try buffer.withUnsafeMutableBytes { out in
+            while filled < out.count {
+                let n = try Syscall.readSome(fd, UnsafeMutableRawBufferPointer(rebasing: out[filled...]), displayPath: path)
+                if n == 0 { break }
+                filled += n
+            }
+        }
+        return buffer.slice(0..<filled)
+    }
+
     /// Asks for a secret on the controlling terminal with echo off.
     /// Throws `.invalidArgument` when there is no terminal to ask on.
     public static func askOnTerminal(prompt: String) throws -> SecureBytes {

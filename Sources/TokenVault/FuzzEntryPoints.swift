@@ -1,0 +1,95 @@
+// The parsers that read files a user may be handed, as the fuzz targets
+// (Sources/fuzz-*) and the fuzz regression tests call them. `package`, not
+// public: only targets of this package see them, and no `@testable` is needed.
+// Each entry feeds arbitrary bytes to one parser: a thrown `VaultError` is the
+// expected answer to bad input; anything else (a trap, an overflow, an
+// out-of-bounds read, a failed round-trip check below) is a bug. Where a
+// parser accepts the input, the entry also checks a property that must hold
+// for everything it accepts, so the fuzzer finds wrong answers, not only crashes.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Fuzzing entry points into TokenVault's parsers.
+package enum FuzzEntryPoints {
+    /// The seed vaults use the test-only minimal Argon2id cost (fuzz builds
+    /// are debug builds); without the hook every seed backup would stop at
+    /// the KDF floor check and the fuzzer would never reach the index and records.
+    private static let minimalKDF: Void = { setenv("ZTOKEN_TESTONLY_MINIMAL_KDF", "1", 1) }()
+
+    /// A fixed, published X25519 identity for the age targets: seeds are
+    /// encrypted to its recipient (age1yfrmtflqq747nzdlze7fklajxdgrs38kp0e9s3ggxyc2fed4q47s4f5pg8)
+    /// so mutated files get past the header to the payload.
+    package static let identityText = "AGE-SECRET-KEY-1XREF0PWC502N34K7CNY9ST4LZKZTUN4K5JYWRVZGMC2JQ88FHZVS3HFSUH"
+
+    package static let identity: AgeX25519Identity = {
+        do {
+            return try AgeX25519Identity(parsing: SecureBytes(copying: Array(identityText.utf8)))
+        } catch {
+            fatalError("FuzzEntryPoints: the fixed identity does not parse")
+        }
+    }()
+
+    /// index.json: decode, validate, and for an accepted index check that
+    /// writing it and reading it back gives the same index.
+    package static func indexDecoder(_ data: [UInt8]) {
+        guard let index = try? IndexCodec.decode(data, path: "fuzz/index.json") else { return }
+        guard (try? index.validate(path: "fuzz/index.json")) != nil else { return }
+        guard let again = try? IndexCodec.decode(IndexWriter.encode(index), path: "fuzz/index.json") else {
+            fatalError("fuzz-index: an accepted index does not read back after writing")
+        }
+        precondition(again == index, "fuzz-index: an accepted index changed on a write/read round trip")
+    }
+
+    /// The age header: parse, and for an accepted header check that it has
+    /// exactly one spelling (re-encoding gives back the bytes the MAC covers).
+    package static func ageHeader(_ data: [UInt8]) {
+        guard let header = try? AgeHeader.parse(AgeReader(bytes: data), path: "fuzz.age") else { return }
+        precondition(AgeHeader.encodeWithoutMAC(header.stanzas) == header.macInput,
+                     "fuzz-age-header: an accepted header re-encodes differently")
+    }
+
+    /// The age payload: the whole file decrypted with the fixed identity, and
+    /// the STREAM decryptor alone over the input under a fixed payload key.
+    package static func ageStream(_ data: [UInt8]) {
+        if let plaintext = try? Age.decrypt(data, with: [.x25519(identity)], path: "fuzz.age") {
+            precondition(plaintext.count <= data.count, "fuzz-age-stream: plaintext longer than the file")
+        }
+        let key = SecureBytes(copying: [UInt8](repeating: 0x42, count: 32))
+        let stream = AgeStreamDecryptor(key: key, reader: AgeReader(bytes: data), path: "fuzz.age")
+        var released = 0
+        while let more = try? stream.next({ released += $0.count }), more {}
+        precondition(released <= data.count, "fuzz-age-stream: released more bytes than were read")
+    }
+
+    /// A zbot.properties template: parse, and for an accepted one render it
+    /// with fixed values and check the result is ASCII holding the token.
+    package static func template(_ data: [UInt8]) {
+        guard let template = try? BundleTemplate(parsing: data, path: "fuzz.template") else { return }
+        let token = SecureBytes(copying: Array("ztk_FUZZfuzzFUZZfuzzFUZZfuzzFUZZfuzz0000000".utf8))
+        guard let rendered = try? template.render(name: "fuzz bot ü", serverURL: "https://z.example.com/x?a=b", token: token) else {
+            fatalError("fuzz-template: an accepted template does not render")
+        }
+        rendered.withUnsafeBytes { bytes in
+            precondition(bytes.allSatisfy { $0 < 0x80 }, "fuzz-template: rendered file is not ASCII")
+            precondition(bytes.count >= token.count, "fuzz-template: rendered file cannot hold the token")
+        }
+    }
+
+    /// A decrypted backup: the tar reader and every check `restore` makes
+    /// before it touches the disk; an accepted archive's files must be the
+    /// ones the manifest lists.
+    package static func backupArchive(_ data: [UInt8]) {
+        _ = minimalKDF
+        _ = try? TarArchive.read(SecureBytes(copying: data), displayPath: "fuzz.tar",
+                                 limits: .init(maxTotalSize: 1 << 24, maxEntryCount: 1000))
+        guard let checked = try? Vault.checkBackupArchive(data, shown: "fuzz.backup") else { return }
+        for (path, _) in checked.contents {
+            let isRecord = path.hasPrefix(VaultLayout.records + "/") && path.hasSuffix(VaultLayout.recordSuffix)
+                && TokenID.isValid(String(path.dropFirst(VaultLayout.records.count + 1).dropLast(VaultLayout.recordSuffix.count)))
+            precondition(isRecord || [VaultLayout.metadata, VaultLayout.wrappedKey, VaultLayout.index].contains(path),
+                         "fuzz-backup: an accepted backup installs an unexpected path")
+        }
+    }
+}
