@@ -23,7 +23,7 @@ import Testing
             self.box = box
             bin = box.root + "/fakebin"
             mkdir(bin, 0o700)
-            box.write("""
+            try box.writeExecutable("""
                 #!/bin/sh
                 printf '%s\\n' "$*" >> '\(box.root)/argv.log'
                 case " $* " in
@@ -31,7 +31,7 @@ import Testing
                   *) cat > '\(box.root)/clipboard.new' && mv '\(box.root)/clipboard.new' '\(box.root)/clipboard' ;;
                 esac
 
-                """, to: bin + "/xclip", mode: 0o700)
+                """, to: bin + "/xclip")
         }
 
         func environment(clearSeconds: String?) -> [String: String?] {

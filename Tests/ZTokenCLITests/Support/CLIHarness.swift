@@ -197,6 +197,14 @@ final class Sandbox: @unchecked Sendable {
         (try? Data(contentsOf: URL(fileURLWithPath: path))).map(Array.init)
     }
 
+    /// Writes an executable through a child `sh`, so this process never holds
+    /// it open for writing: a child spawned by a parallel test would inherit
+    /// that descriptor and make exec of the file fail with ETXTBSY.
+    func writeExecutable(_ text: String, to path: String) throws {
+        let result = try run(["-c", "printf '%s' \"$0\" > \"$1\" && chmod 700 \"$1\"", text, path], executable: "/bin/sh")
+        try #require(result.status == 0, "could not write \(path): \(result)")
+    }
+
     func write(_ text: String, to path: String, mode: mode_t = 0o600) {
         _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
         chmod(path, mode)
