@@ -20,6 +20,7 @@ enum AtomicFile {
     static func write(_ contents: UnsafeRawBufferPointer,
                       to name: String, in directory: Int32,
                       temporaryDirectory: Int32? = nil,
+                      syncTemporaryDirectory: Bool = true,
                       displayPath: String) throws {
         let tempDirectory = temporaryDirectory ?? directory
         let tempName = try createTemporary(in: tempDirectory, for: name, contents: contents, displayPath: displayPath)
@@ -38,7 +39,7 @@ enum AtomicFile {
         }
         do {
             try Syscall.sync(directory, displayPath: displayPath)
-            if tempDirectory != directory {
+            if tempDirectory != directory && syncTemporaryDirectory {
                 try Syscall.sync(tempDirectory, displayPath: displayPath)
             }
         } catch {
@@ -55,9 +56,11 @@ enum AtomicFile {
     }
 
     static func write(_ bytes: [UInt8], to name: String, in directory: Int32,
-                      temporaryDirectory: Int32? = nil, displayPath: String) throws {
+                      temporaryDirectory: Int32? = nil, syncTemporaryDirectory: Bool = true,
+                      displayPath: String) throws {
         try bytes.withUnsafeBytes {
-            try write($0, to: name, in: directory, temporaryDirectory: temporaryDirectory, displayPath: displayPath)
+            try write($0, to: name, in: directory, temporaryDirectory: temporaryDirectory,
+                      syncTemporaryDirectory: syncTemporaryDirectory, displayPath: displayPath)
         }
     }
 

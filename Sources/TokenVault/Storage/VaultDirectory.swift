@@ -68,10 +68,14 @@ final class VaultDirectory {
     func recordPath(id: String) -> String { displayPath(VaultLayout.records + "/" + VaultLayout.recordName(id: id)) }
 
     /// Writes a token's sealed record durably: temp file in the top directory,
-    /// renamed into records/, both directories fsynced.
+    /// renamed into records/, records/ fsynced.
+    ///
+    /// The top directory is not fsynced here: only the temp name left it, and
+    /// the index write that always follows fsyncs it (one fsync fewer per
+    /// create). The record itself and records/ are durable before returning.
     func writeRecord(id: String, bytes: [UInt8]) throws {
         try AtomicFile.write(bytes, to: VaultLayout.recordName(id: id), in: try records(),
-                             temporaryDirectory: fd, displayPath: recordPath(id: id))
+                             temporaryDirectory: fd, syncTemporaryDirectory: false, displayPath: recordPath(id: id))
     }
 
     func readRecord(id: String) throws -> [UInt8]? {
