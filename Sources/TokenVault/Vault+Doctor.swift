@@ -90,6 +90,10 @@ extension Vault {
 
         // Leftovers of interrupted writes.
         for name in try directory.leftoverTemporaries() {
+            if directory.isDirectory(name) {
+                note(directory.displayPath(name), "unexpected directory with a temp-file name; remove it by hand")
+                continue
+            }
             note(directory.displayPath(name), "leftover of an interrupted write", repairable: true) {
                 try Syscall.unlinkAt(self.directory.fd, name, displayPath: self.directory.displayPath(name))
                 try Syscall.sync(self.directory.fd, displayPath: self.path)

@@ -147,7 +147,7 @@ public enum VaultError: Error, Sendable, Equatable {
         case .foreignOwner(let path, _):
             return "each user has their own vault; run: chown \"$(id -u)\" '\(path)' if it is yours"
         case .symlink:
-            return "point --vault at the real directory"
+            return "ztoken never follows links in a vault: pass the real directory with --vault, or put the real file in place of the link"
         }
     }
 
@@ -204,6 +204,7 @@ public enum TerminalSafe {
         case 0x200E, 0x200F, 0x061C: return true              // LRM, RLM, ALM
         case 0x202A...0x202E, 0x2066...0x2069: return true    // embeddings, overrides, isolates
         case 0x2028, 0x2029: return true                      // line and paragraph separators
+        case 0x200B...0x200D, 0x2060, 0xFEFF: return true     // zero-width characters: look-alike labels
         default: return false
         }
     }

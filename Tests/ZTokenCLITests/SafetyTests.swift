@@ -94,7 +94,7 @@ import Testing
         symlink(box.vault, link)
         let result = try box.run(["list", "--vault", link])
         #expect(result.status == 77)
-        #expect(result.stderr == "ztoken: error: \(link) is a symbolic link; refusing to follow it\nztoken: hint: point --vault at the real directory\n")
+        #expect(result.stderr == "ztoken: error: \(link) is a symbolic link; refusing to follow it\nztoken: hint: ztoken never follows links in a vault: pass the real directory with --vault, or put the real file in place of the link\n")
         #expect(try box.run(["create", "x", "--vault", link]).status == 77)
         // init at a symlink is refused too, and does not write through it.
         let initAtLink = try box.run(["init", "--vault", link, "--vault-passphrase-file", box.passphraseFile])
@@ -201,5 +201,31 @@ import Testing
             let pid = Int32(range.1)!
             #expect(kill(pid, 0) == 0, "names pid \(pid), which is not running (stale holder)")
         }
+    }
+
+    // MARK: leftovers that are not ours
+
+    @Test func aDirectoryPlantedAtATempNameBlocksNoWriterAndDoctorReportsIt() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        let planted = box.vault + "/.tmp-index.json-planted"
+        mkdir(planted, 0o700)
+        box.write("keep", to: planted + "/inside")
+        let created = try box.run(["create", "after"])
+        #expect(created.status == 0, "\(created)")
+        #expect(box.bytes(planted + "/inside") == Array("keep".utf8), "a writer removed what it did not make")
+        let doctor = try box.run(["doctor", "--repair"])
+        #expect(doctor.status == 65, "\(doctor)")
+        #expect(doctor.stdout.contains("unexpected directory with a temp-file name"), "\(doctor.stdout)")
+    }
+
+    @Test(arguments: ["zero\u{200B}width", "\u{FEFF}bom", "joiner\u{200D}"])
+    func labelsWithZeroWidthCharactersAreRefused(label: String) throws {
+        let box = try Sandbox()
+        try box.initVault()
+        let result = try box.run(["create", label])
+        #expect(result.status == 64, "\(result)")
+        #expect(result.stderr.hasPrefix("ztoken: error: label "), "\(result.stderr)")
+        #expect(try box.listJSON().isEmpty)
     }
 }

@@ -125,13 +125,17 @@ final class VaultDirectory {
 
     /// Removes leftover temp files. Call only under the lock: a temp file of
     /// a live writer exists only while that writer holds it.
+    /// Only files are removed: a directory planted under a temp name is not
+    /// ours to delete and must not stop every writer; `doctor` reports it.
     func removeLeftoverTemporaries() throws -> [String] {
-        let leftovers = try leftoverTemporaries()
-        for name in leftovers {
+        var removed: [String] = []
+        for name in try leftoverTemporaries() {
+            if isDirectory(name) { continue }
             try Syscall.unlinkAt(fd, name, displayPath: displayPath(name))
+            removed.append(name)
         }
-        if !leftovers.isEmpty { try Syscall.sync(fd, displayPath: path) }
-        return leftovers
+        if !removed.isEmpty { try Syscall.sync(fd, displayPath: path) }
+        return removed
     }
 
     /// Takes the vault lock, then checks that the directory this object holds
@@ -160,6 +164,11 @@ final class VaultDirectory {
         var current = stat()
         return fstat(fd, &held) == 0 && held.st_nlink > 0 && lstat(path, &current) == 0
             && held.st_dev == current.st_dev && held.st_ino == current.st_ino
+    }
+
+    /// True when a top-level entry is a directory (not following symlinks).
+    func isDirectory(_ name: String) -> Bool {
+        entryStatus(name).map { $0.st_mode & S_IFMT == S_IFDIR } ?? false
     }
 
     /// Status of a top-level entry without following symlinks (doctor).
