@@ -11,7 +11,6 @@ internal import CSodium
 /// shows the contents, so a secret cannot leak through string interpolation.
 public final class SecureBytes: @unchecked Sendable, CustomStringConvertible, CustomDebugStringConvertible {
     private let storage: UnsafeMutableRawBufferPointer
-    private let locked: Bool
 
     /// The number of secret bytes.
     public let count: Int
@@ -24,7 +23,7 @@ public final class SecureBytes: @unchecked Sendable, CustomStringConvertible, Cu
         storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 16)
         storage.initializeMemory(as: UInt8.self, repeating: 0)
         // mlock fails under a small RLIMIT_MEMLOCK; the secret is still wiped.
-        locked = sodium_mlock(storage.baseAddress!, storage.count) == 0
+        _ = sodium_mlock(storage.baseAddress!, storage.count)
     }
 
     /// Copies `bytes` into a new secret buffer. The caller remains responsible
@@ -42,11 +41,10 @@ public final class SecureBytes: @unchecked Sendable, CustomStringConvertible, Cu
     }
 
     deinit {
-        if locked {
-            sodium_munlock(storage.baseAddress!, storage.count)  // also zeroes
-        } else {
-            sodium_memzero(storage.baseAddress!, storage.count)
-        }
+        // Wiped, but deliberately not munlocked: locks are per page and do not
+        // nest, so unlocking this buffer could unlock a page another live
+        // secret shares. Pages stay locked until the process exits.
+        sodium_memzero(storage.baseAddress!, storage.count)
         storage.deallocate()
     }
 
