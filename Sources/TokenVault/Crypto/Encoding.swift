@@ -51,7 +51,8 @@ enum Base64 {
         let length = sodium_base64_encoded_len(bytes.count, variant)
         var out = [CChar](repeating: 0, count: length)
         _ = sodium_bin2base64(&out, length, bytes, bytes.count, variant)
-        return String(cString: out)
+        // `length` counts the terminating NUL.
+        return String(decoding: out.prefix(length - 1).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Decodes canonical padded base64; nil for anything else (whitespace included).

@@ -30,7 +30,7 @@ public final class SecureBytes: @unchecked Sendable, CustomStringConvertible, Cu
     /// for wiping its own copy.
     public convenience init<Bytes: Collection>(copying bytes: Bytes) where Bytes.Element == UInt8 {
         self.init(zeroedCount: bytes.count)
-        _ = UnsafeMutableRawBufferPointer(rebasing: storage[0..<count]).copyBytes(from: bytes)
+        UnsafeMutableRawBufferPointer(rebasing: storage[0..<count]).copyBytes(from: bytes)
     }
 
     /// Makes a buffer of `count` bytes from libsodium's CSPRNG (`randombytes_buf`).

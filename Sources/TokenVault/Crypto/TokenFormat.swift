@@ -36,7 +36,7 @@ public enum TokenFormat {
         let random = SecureBytes.random(count: randomByteCount)
         let token = SecureBytes(zeroedCount: mintedLength)
         token.withUnsafeMutableBytes { out in
-            _ = UnsafeMutableRawBufferPointer(rebasing: out[0..<4]).copyBytes(from: prefix.utf8)
+            UnsafeMutableRawBufferPointer(rebasing: out[0..<4]).copyBytes(from: prefix.utf8)
             random.withUnsafeBytes { r in
                 base62Encode(r, into: UnsafeMutableRawBufferPointer(rebasing: out[4..<(4 + randomDigitCount)]))
             }
