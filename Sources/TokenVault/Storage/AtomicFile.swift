@@ -48,7 +48,7 @@ enum AtomicFile {
     static func createTemporary(in directory: Int32, for name: String,
                                 contents: UnsafeRawBufferPointer, displayPath: String,
                                 sync: Bool = true) throws -> String {
-        let tempName = temporaryPrefix + name + "-" + Hex.encode(Sodium.randomBytes(6))
+        let tempName = temporaryPrefix + name + Leftovers.tag()
         guard let fd = try Syscall.openAt(directory, tempName, flags: O_WRONLY | O_CREAT | O_EXCL,
                                           mode: 0o600, displayPath: displayPath) else {
             throw VaultError.io(path: displayPath, operation: "create", errno: ENOENT)
