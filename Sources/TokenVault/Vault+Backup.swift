@@ -97,7 +97,8 @@ extension Vault {
         try makeDirectories(parentPath)
         let parent = try Syscall.openDirectory(parentPath)
         defer { Syscall.closeQuietly(parent) }
-        let stagingName = "." + name + ".restore-" + Hex.encode(Sodium.randomBytes(6))
+        Leftovers.sweepStaging(in: parent, parentPath: parentPath, vaultName: name)
+        let stagingName = Leftovers.stagingName(of: name, "restore")
         let stagingPath = parentPath + "/" + stagingName
         try Syscall.makeDirectoryAt(parent, stagingName, displayPath: stagingPath)
         var installed = false
@@ -135,12 +136,11 @@ extension Vault {
             installed = true
             try Syscall.sync(parent, displayPath: parentPath)
             // The old vault now sits at the staging name; the swap is durable,
-            // so it can go (its tokens are in the backup just installed).
-            let replacedName = name + ".replaced-" + String(Clock.seconds())
-            if renameat(parent, stagingName, parent, replacedName) == 0 {
-                try? Syscall.sync(parent, displayPath: parentPath)
-                removeVaultTree(parent: parent, name: replacedName, path: parentPath + "/" + replacedName)
-            }
+            // so it can go. Removed where it is: if this process dies half
+            // way, the name still says whose it was, and the next init,
+            // restore or doctor --repair finishes the job.
+            removeVaultTree(parent: parent, name: stagingName, path: stagingPath)
+            try? Syscall.sync(parent, displayPath: parentPath)
         }
         return BackupSummary(vaultID: files.vaultID, files: files.contents.count, activeTokens: files.activeTokens)
     }

@@ -33,6 +33,12 @@ extension Vault {
         if repair {
             let lock = try directory.lock(timeout: lockTimeout, onWaiting: onLockWait)
             defer { lock.unlock() }
+            // Staging directories of a killed init or restore beside the vault.
+            if let (parentPath, name) = try? Vault.splitParent(of: path),
+               let parent = try? Syscall.openDirectory(parentPath) {
+                Leftovers.sweepStaging(in: parent, parentPath: parentPath, vaultName: name)
+                Syscall.closeQuietly(parent)
+            }
             return try examine(repair: true)
         }
         return try examine(repair: false)
@@ -40,12 +46,16 @@ extension Vault {
 
     private func examine(repair: Bool) throws -> DoctorReport {
         var report = DoctorReport(findings: [], activeTokens: 0, revokedTokens: 0)
-        func note(_ path: String, _ problem: String, repairable: Bool = false, remove: (() throws -> Void)? = nil) {
+        // An I/O error (74) is not a finding about the vault's data (65): it
+        // stops doctor, so a failing disk is never reported as a corrupt vault.
+        func note(_ path: String, _ problem: String, repairable: Bool = false, remove: (() throws -> Void)? = nil) throws {
             var finding = DoctorFinding(path: path, problem: problem, repairable: repairable, repaired: false)
             if repair, repairable, let remove {
                 do {
                     try remove()
                     finding.repaired = true
+                } catch let error as VaultError where error.exitCode == 74 {
+                    throw error
                 } catch {
                     finding = DoctorFinding(path: path, problem: problem + " (repair failed: \(error))", repairable: true, repaired: false)
                 }
@@ -57,28 +67,36 @@ extension Vault {
             let message = error.message
             return message.hasPrefix(path + ": ") ? String(message.dropFirst(path.count + 2)) : message
         }
-        func check(_ path: String, _ body: () throws -> Void) {
-            do { try body() } catch let error as VaultError { note(path, problem(error, at: path)) } catch { note(path, "\(error)") }
+        func check(_ path: String, _ body: () throws -> Void) throws {
+            do {
+                try body()
+            } catch let error as VaultError where error.exitCode == 74 {
+                throw error
+            } catch let error as VaultError {
+                try note(path, problem(error, at: path))
+            } catch {
+                try note(path, "\(error)")
+            }
         }
 
         // Key material.
         let keyPath = directory.displayPath(VaultLayout.wrappedKey)
-        check(keyPath) {
+        try check(keyPath) {
             let bytes = try directory.read(VaultLayout.wrappedKey)
             switch (isOfflineKey, bytes) {
-            case (false, nil): note(keyPath, "missing: the vault key cannot be unlocked")
+            case (false, nil): try note(keyPath, "missing: the vault key cannot be unlocked")
             case (false, let bytes?):
                 let file = try VaultJSON.decode(WrappedKeyFile.self, from: bytes, path: keyPath, knownVersions: 1...WrappedKeyFile.currentVersion)
                 guard file.cipher == KeyWrap.cipher, Base64.decode(file.nonce)?.count == Sodium.aeadNonceLength,
                       Base64.decode(file.ciphertext)?.count == Sodium.secretKeyLength + Sodium.aeadTagLength else {
-                    note(keyPath, "malformed wrapped key")
+                    try note(keyPath, "malformed wrapped key")
                     return
                 }
-            case (true, _?): note(keyPath, "an offline-key vault should hold no secret key")
+            case (true, _?): try note(keyPath, "an offline-key vault should hold no secret key")
             case (true, nil): break
             }
         }
-        check(directory.displayPath(FileLock.fileName)) {
+        try check(directory.displayPath(FileLock.fileName)) {
             if directory.entryStatus(FileLock.fileName) != nil {
                 let fd = try Syscall.openAt(directory.fd, FileLock.fileName, flags: 0, displayPath: directory.displayPath(FileLock.fileName))
                 if let fd {
@@ -91,10 +109,10 @@ extension Vault {
         // Leftovers of interrupted writes.
         for name in try directory.leftoverTemporaries() {
             if directory.isDirectory(name) {
-                note(directory.displayPath(name), "unexpected directory with a temp-file name; remove it by hand")
+                try note(directory.displayPath(name), "unexpected directory with a temp-file name; remove it by hand")
                 continue
             }
-            note(directory.displayPath(name), "leftover of an interrupted write", repairable: true) {
+            try note(directory.displayPath(name), "leftover of an interrupted write", repairable: true) {
                 try Syscall.unlinkAt(self.directory.fd, name, displayPath: self.directory.displayPath(name))
                 try Syscall.sync(self.directory.fd, displayPath: self.path)
             }
@@ -105,8 +123,8 @@ extension Vault {
         let index: IndexFile
         do {
             index = try loadIndex()
-        } catch let error as VaultError {
-            note(indexPath, problem(error, at: indexPath))
+        } catch let error as VaultError where error.exitCode != 74 {
+            try note(indexPath, problem(error, at: indexPath))
             return report
         }
         let recordsPath = directory.displayPath(VaultLayout.records)
@@ -114,8 +132,8 @@ extension Vault {
         do {
             try directory.checkRecordsDirectory()
             recordNames = try directory.recordFileNames()
-        } catch let error as VaultError {
-            note(recordsPath, problem(error, at: recordsPath))
+        } catch let error as VaultError where error.exitCode != 74 {
+            try note(recordsPath, problem(error, at: recordsPath))
             return report
         }
         var byID: [String: IndexFile.Entry] = [:]
@@ -124,28 +142,28 @@ extension Vault {
         for name in recordNames {
             let path = recordsPath + "/" + name
             guard name.hasSuffix(VaultLayout.recordSuffix), TokenID.isValid(String(name.dropLast(VaultLayout.recordSuffix.count))) else {
-                note(path, "unexpected file in the records directory")
+                try note(path, "unexpected file in the records directory")
                 continue
             }
             let id = String(name.dropLast(VaultLayout.recordSuffix.count))
             guard let entry = byID[id] else {
-                note(path, "sealed record with no index entry (an interrupted create)", repairable: true) {
+                try note(path, "sealed record with no index entry (an interrupted create)", repairable: true) {
                     try self.directory.removeRecordFile(named: name)
                 }
                 continue
             }
             if entry.state == TokenState.revoked.rawValue {
-                note(path, "sealed record of revoked token \(VaultError.quoted(entry.label)) (an interrupted revoke)", repairable: true) {
+                try note(path, "sealed record of revoked token \(VaultError.quoted(entry.label)) (an interrupted revoke)", repairable: true) {
                     try self.directory.removeRecordFile(named: name)
                 }
                 continue
             }
             present.insert(id)
-            check(path) {
+            try check(path) {
                 guard let bytes = try directory.readRecord(id: id) else { return }
                 let sealed = try RecordFormat.decode(bytes, path: path)
                 if sealed.count < Sodium.sealOverhead + TokenFormat.importedLengthRange.lowerBound {
-                    note(path, "sealed record too short to hold a token")
+                    try note(path, "sealed record too short to hold a token")
                 }
             }
         }
@@ -153,7 +171,7 @@ extension Vault {
             if entry.state == TokenState.active.rawValue {
                 report.activeTokens += 1
                 if !present.contains(entry.id) {
-                    note(directory.recordPath(id: entry.id), "active token \(VaultError.quoted(entry.label)) has no sealed record; it cannot be exported")
+                    try note(directory.recordPath(id: entry.id), "active token \(VaultError.quoted(entry.label)) has no sealed record; it cannot be exported")
                 }
             } else {
                 report.revokedTokens += 1

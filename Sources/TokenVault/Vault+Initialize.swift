@@ -38,6 +38,7 @@ extension Vault {
         let parent = try Syscall.openDirectory(parentPath)
         defer { Syscall.closeQuietly(parent) }
         try refuseExistingVault(in: parent, name: name, path: path)
+        Leftovers.sweepStaging(in: parent, parentPath: parentPath, vaultName: name)
 
         let vaultID = TokenID.make() + TokenID.make()
         let (publicKey, secretKey) = Sodium.boxKeyPair()
@@ -56,7 +57,7 @@ extension Vault {
             try OfflineKey.writeIdentity(secretKey, to: identityPath)
         }
 
-        let tempName = "." + name + ".init-" + Hex.encode(Sodium.randomBytes(6))
+        let tempName = Leftovers.stagingName(of: name, "init")
         let tempPath = parentPath + "/" + tempName
         try Syscall.makeDirectoryAt(parent, tempName, displayPath: tempPath)
         do {

@@ -29,7 +29,18 @@ enum AtomicFile {
         // second temp name (a hard link, swept like any temp file if we die)
         // until the new one is durable, so a failed write can put it back.
         let backupName = temporaryPrefix + name + "-old-" + Hex.encode(Sodium.randomBytes(6))
-        let hadOldFile = linkat(directory, name, tempDirectory, backupName, 0) == 0
+        let hadOldFile: Bool
+        if linkat(directory, name, tempDirectory, backupName, 0) == 0 {
+            hadOldFile = true
+        } else if errno == ENOENT {
+            hadOldFile = false
+        } else {
+            // Without the backup name a failed directory fsync could not put
+            // the old file back: fail now, while nothing has changed.
+            let failure = Syscall.fail(displayPath, "link")
+            try? Syscall.unlinkAt(tempDirectory, tempName, displayPath: displayPath)
+            throw failure
+        }
         do {
             try Syscall.renameAt(tempDirectory, tempName, directory, name, displayPath: displayPath)
         } catch {
@@ -71,7 +82,7 @@ enum AtomicFile {
     static func createTemporary(in directory: Int32, for name: String,
                                 contents: UnsafeRawBufferPointer, displayPath: String,
                                 sync: Bool = true) throws -> String {
-        let tempName = temporaryPrefix + name + "-" + Hex.encode(Sodium.randomBytes(6))
+        let tempName = temporaryPrefix + name + Leftovers.tag()
         guard let fd = try Syscall.openAt(directory, tempName, flags: O_WRONLY | O_CREAT | O_EXCL,
                                           mode: 0o600, displayPath: displayPath) else {
             throw VaultError.io(path: displayPath, operation: "create", errno: ENOENT)

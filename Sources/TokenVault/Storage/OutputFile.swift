@@ -56,7 +56,9 @@ public final class OutputFile {
             Syscall.closeQuietly(dirFD)
             throw VaultError.alreadyExists(path: path)
         }
-        tempName = "." + base + ".ztoken-" + Hex.encode(Sodium.randomBytes(6))
+        // Temp files of earlier writers of this name that were killed.
+        Leftovers.sweepFiles(in: dirFD, displayPath: parentPath) { $0.hasPrefix("." + base + ".ztoken-") }
+        tempName = "." + base + ".ztoken" + Leftovers.tag()
         do {
             guard let opened = try Syscall.openAt(dirFD, tempName, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o600, displayPath: path) else {
                 throw VaultError.fileNotFound(path: parentPath)
@@ -94,6 +96,7 @@ public final class OutputFile {
             finished = true
             return
         }
+        var published = false
         do {
             try Syscall.sync(fd, displayPath: path)
             let descriptor = fd
@@ -101,6 +104,7 @@ public final class OutputFile {
             try Syscall.closeChecked(descriptor, displayPath: path)
             if overwrite {
                 try Syscall.renameAt(directory, tempName, directory, name, displayPath: path)
+                published = true
             } else {
                 // link(2) fails with EEXIST rather than replace a file that
                 // appeared meanwhile; then the temp name is dropped.
@@ -108,11 +112,20 @@ public final class OutputFile {
                     if errno == EEXIST { throw VaultError.alreadyExists(path: path) }
                     throw Syscall.fail(path, "link")
                 }
+                published = true
                 try Syscall.unlinkAt(directory, tempName, displayPath: path)
             }
             try Syscall.sync(directory, displayPath: path)
             finished = true
         } catch {
+            // The name may already show the file (a failed directory fsync
+            // comes after the rename or link). The command fails, so the
+            // file must go too: a caller that rolls back (zbot discards the
+            // token) would otherwise leave a complete bundle nobody may use.
+            if published {
+                try? Syscall.unlinkAt(directory, name, displayPath: path)
+                try? Syscall.sync(directory, displayPath: path)
+            }
             abandon()
             throw error
         }
@@ -136,7 +149,11 @@ public final class OutputFile {
 }
 
 /// Writes a zBot configuration as plain files under a directory (0700
-/// directories, 0600 files, each file replaced atomically).
+/// directories, 0600 files). All files are first written to durable temp
+/// files beside their targets, then renamed into place; a failure removes
+/// every temp file and every file this call put in place, so a failed command
+/// leaves no part of a configuration behind. Temp files of killed writers
+/// (see `Leftovers`) are swept from each directory written to.
 public enum PlainDirectory {
     /// Throws `.alreadyExists` if any of `paths` (relative to `root`) exists.
     public static func refuseExisting(_ paths: [String], under root: String) throws {
@@ -146,46 +163,75 @@ public enum PlainDirectory {
         }
     }
 
+    private struct Staged {
+        let directory: Int32
+        let temp: String
+        let name: String
+        let shown: String
+    }
+
     /// Writes `files` (paths relative to `root`). Unless `overwrite`, refuses
     /// with `.alreadyExists` before writing anything if any file exists.
     public static func write(_ files: [ZBotBundle.File], to root: String, overwrite: Bool) throws {
         try Vault.makeDirectories(root)
         let rootFD = try Syscall.openDirectory(root)
-        defer { Syscall.closeQuietly(rootFD) }
+        var opened: [Int32] = [rootFD]
+        defer { opened.forEach(Syscall.closeQuietly) }
         if !overwrite { try refuseExisting(files.filter { !$0.isDirectory }.map(\.path), under: root) }
-        for file in files {
-            let components = file.path.split(separator: "/").map(String.init)
-            var dir = rootFD
-            var opened: [Int32] = []
-            defer { opened.forEach(Syscall.closeQuietly) }
-            var shown = root
-            for component in components.dropLast() {
-                shown += "/" + component
-                let next: Int32
-                if let existing = try Syscall.openAt(dir, component, flags: O_RDONLY | O_DIRECTORY, displayPath: shown) {
-                    next = existing
+        var staged: [Staged] = []
+        var placed: [Staged] = []
+        do {
+            // 1. Directories, and each file as a durable temp file.
+            for file in files {
+                let components = file.path.split(separator: "/").map(String.init)
+                var dir = rootFD
+                var shown = root
+                for component in components.dropLast() {
+                    shown += "/" + component
+                    dir = try openOrMakeDirectory(component, in: dir, shown: shown)
+                    opened.append(dir)
+                    try VaultPermissions.check(fd: dir, path: shown, isDirectory: true)
+                }
+                guard let last = components.last else { continue }
+                let parentShown = shown
+                shown += "/" + last
+                if file.isDirectory {
+                    opened.append(try openOrMakeDirectory(last, in: dir, shown: shown))
                 } else {
-                    try Syscall.makeDirectoryAt(dir, component, displayPath: shown)
-                    try Syscall.sync(dir, displayPath: shown)
-                    guard let made = try Syscall.openAt(dir, component, flags: O_RDONLY | O_DIRECTORY, displayPath: shown) else {
-                        throw VaultError.io(path: shown, operation: "open", errno: ENOENT)
+                    Leftovers.sweepFiles(in: dir, displayPath: parentShown) { $0.hasPrefix(AtomicFile.temporaryPrefix) }
+                    let temp = try file.contents.withUnsafeBytes {
+                        try AtomicFile.createTemporary(in: dir, for: last, contents: $0, displayPath: shown)
                     }
-                    next = made
+                    staged.append(Staged(directory: dir, temp: temp, name: last, shown: shown))
                 }
-                opened.append(next)
-                try VaultPermissions.check(fd: next, path: shown, isDirectory: true)
-                dir = next
             }
-            guard let last = components.last else { continue }
-            shown += "/" + last
-            if file.isDirectory {
-                if try Syscall.openAt(dir, last, flags: O_RDONLY | O_DIRECTORY, displayPath: shown).map({ opened.append($0) }) == nil {
-                    try Syscall.makeDirectoryAt(dir, last, displayPath: shown)
-                    try Syscall.sync(dir, displayPath: shown)
-                }
-            } else {
-                try file.contents.withUnsafeBytes { try AtomicFile.write($0, to: last, in: dir, displayPath: shown) }
+            // 2. Every file into place, then each directory fsynced once.
+            for file in staged {
+                try Syscall.renameAt(file.directory, file.temp, file.directory, file.name, displayPath: file.shown)
+                placed.append(file)
             }
+            var synced = Set<Int32>()
+            for file in placed where synced.insert(file.directory).inserted {
+                try Syscall.sync(file.directory, displayPath: file.shown)
+            }
+        } catch {
+            for file in staged { try? Syscall.unlinkAt(file.directory, file.temp, displayPath: file.shown) }
+            for file in placed { try? Syscall.unlinkAt(file.directory, file.name, displayPath: file.shown) }
+            for directory in Set(staged.map(\.directory)) { try? Syscall.sync(directory, displayPath: root) }
+            throw error
         }
+    }
+
+    /// Opens the directory `name` in `directory`, making it (0700, durably) if missing.
+    private static func openOrMakeDirectory(_ name: String, in directory: Int32, shown: String) throws -> Int32 {
+        if let existing = try Syscall.openAt(directory, name, flags: O_RDONLY | O_DIRECTORY, displayPath: shown) {
+            return existing
+        }
+        try Syscall.makeDirectoryAt(directory, name, displayPath: shown)
+        try Syscall.sync(directory, displayPath: shown)
+        guard let made = try Syscall.openAt(directory, name, flags: O_RDONLY | O_DIRECTORY, displayPath: shown) else {
+            throw VaultError.io(path: shown, operation: "open", errno: ENOENT)
+        }
+        return made
     }
 }
