@@ -19,7 +19,12 @@ struct List: ParsableCommand {
         let vault = try vaultOptions.open()
         let tokens = try vault.tokens(includeRevoked: all)
         if json {
-            print(JSONText.array(tokens.map(JSONText.object(for:))))
+            // Bytes, not Strings: at 100,000 tokens string appends cost more than reading the vault.
+            var out: [UInt8] = []
+            out.reserveCapacity(tokens.count * 200 + 3)
+            JSONText.appendArray(tokens, to: &out)
+            out.append(UInt8(ascii: "\n"))
+            Output.toStandardOutput(out)
             return
         }
         if tokens.isEmpty {
@@ -31,24 +36,35 @@ struct List: ParsableCommand {
         for token in tokens {
             rows.append([token.id, Output.safe(token.label), token.kind.rawValue, token.createdAt, token.last4, token.state.rawValue])
         }
-        print(Table.render(rows), terminator: "")
+        Output.toStandardOutput(Table.render(rows))
     }
 }
 
-/// Left-aligned columns separated by two spaces, no trailing spaces.
+/// Left-aligned columns separated by two spaces, no trailing spaces; widths
+/// in characters.
 enum Table {
-    static func render(_ rows: [[String]]) -> String {
-        guard let columnCount = rows.first?.count else { return "" }
+    static func render(_ rows: [[String]]) -> [UInt8] {
+        guard let columnCount = rows.first?.count else { return [] }
+        // A cell's width is its character count: its byte count when it is
+        // ASCII without a CR LF pair (labels reach here escaped, so have none).
+        func width(_ cell: String) -> Int {
+            cell.utf8.allSatisfy { $0 < 0x80 && $0 != 0x0D } ? cell.utf8.count : cell.count
+        }
+        let cellWidths = rows.map { $0.map(width) }
         var widths = [Int](repeating: 0, count: columnCount)
-        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
-        var out = ""
-        for row in rows {
-            var line = ""
+        var total = 0
+        for row in cellWidths { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell) } }
+        for row in rows { for cell in row { total += cell.utf8.count } }
+        var out: [UInt8] = []
+        out.reserveCapacity(total + rows.count * (widths.reduce(0, +) + 2 * columnCount + 1))
+        for (r, row) in rows.enumerated() {
             for (i, cell) in row.enumerated() {
-                line += cell
-                if i < columnCount - 1 { line += String(repeating: " ", count: widths[i] - cell.count + 2) }
+                out.append(contentsOf: cell.utf8)
+                if i < columnCount - 1 {
+                    out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: widths[i] - cellWidths[r][i] + 2))
+                }
             }
-            out += line + "\n"
+            out.append(UInt8(ascii: "\n"))
         }
         return out
     }

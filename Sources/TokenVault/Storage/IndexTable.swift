@@ -419,6 +419,11 @@ struct IndexTable {
         mutating func string(_ b: UnsafeBufferPointer<UInt8>) -> Span? {
             let start = position
             var high = false
+            // Eight bytes at a time while none is special (most of a digest or date).
+            while b.count - position >= 8,
+                  Self.isPlain(UnsafeRawPointer(b.baseAddress! + position).loadUnaligned(as: UInt64.self)) {
+                position += 8
+            }
             while position < b.count {
                 let byte = b[position]
                 if byte == UInt8(ascii: "\"") {
@@ -435,6 +440,19 @@ struct IndexTable {
                 position += 1
             }
             return nil
+        }
+
+        /// True when none of the eight bytes is a quote, a backslash, a control
+        /// character or non-ASCII (the exact "has zero byte" / "has byte less
+        /// than" word tests).
+        @inline(__always)
+        static func isPlain(_ x: UInt64) -> Bool {
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let quote = x ^ (ones &* 0x22)
+            let backslash = x ^ (ones &* 0x5C)
+            let special = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash)
+                | ((x &- ones &* 0x20) & ~x) | x
+            return special & (ones &* 0x80) == 0
         }
 
         /// A string with escapes, from the start of its content: unescaped
