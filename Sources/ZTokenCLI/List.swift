@@ -32,11 +32,19 @@ struct List: ParsableCommand {
             Output.hint("make one with 'ztoken create LABEL'")
             return
         }
-        var rows = [["ID", "LABEL", "KIND", "CREATED", "LAST4", "STATE"]]
-        for token in tokens {
-            rows.append([token.id, Output.safe(token.label), token.kind.rawValue, token.createdAt, token.last4, token.state.rawValue])
+        let labels = tokens.map { Output.safe($0.label) }
+        let table = Table.render(header: ["ID", "LABEL", "KIND", "CREATED", "LAST4", "STATE"], rows: tokens.count) { row, column in
+            let token = tokens[row]
+            switch column {
+            case 0: return token.id
+            case 1: return labels[row]
+            case 2: return token.kind.rawValue
+            case 3: return token.createdAt
+            case 4: return token.last4
+            default: return token.state.rawValue
+            }
         }
-        Output.toStandardOutput(Table.render(rows))
+        Output.toStandardOutput(table)
     }
 }
 
@@ -44,24 +52,36 @@ struct List: ParsableCommand {
 /// in characters.
 enum Table {
     static func render(_ rows: [[String]]) -> [UInt8] {
-        guard let columnCount = rows.first?.count else { return [] }
+        guard let header = rows.first else { return [] }
+        return render(header: header, rows: rows.count - 1) { rows[$0 + 1][$1] }
+    }
+
+    /// The header, then `rows` rows whose cells `cell(row, column)` gives.
+    static func render(header: [String], rows: Int, cell: (Int, Int) -> String) -> [UInt8] {
+        let columnCount = header.count
         // A cell's width is its character count: its byte count when it is
         // ASCII without a CR LF pair (labels reach here escaped, so have none).
         func width(_ cell: String) -> Int {
             cell.utf8.allSatisfy { $0 < 0x80 && $0 != 0x0D } ? cell.utf8.count : cell.count
         }
-        let cellWidths = rows.map { $0.map(width) }
+        func text(_ row: Int, _ column: Int) -> String { row < 0 ? header[column] : cell(row, column) }
         var widths = [Int](repeating: 0, count: columnCount)
         var total = 0
-        for row in cellWidths { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell) } }
-        for row in rows { for cell in row { total += cell.utf8.count } }
+        for row in -1..<rows {
+            for column in 0..<columnCount {
+                let cell = text(row, column)
+                widths[column] = max(widths[column], width(cell))
+                total += cell.utf8.count
+            }
+        }
         var out: [UInt8] = []
-        out.reserveCapacity(total + rows.count * (widths.reduce(0, +) + 2 * columnCount + 1))
-        for (r, row) in rows.enumerated() {
-            for (i, cell) in row.enumerated() {
+        out.reserveCapacity(total + (rows + 1) * (widths.reduce(0, +) + 2 * columnCount + 1))
+        for row in -1..<rows {
+            for column in 0..<columnCount {
+                let cell = text(row, column)
                 out.append(contentsOf: cell.utf8)
-                if i < columnCount - 1 {
-                    out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: widths[i] - cellWidths[r][i] + 2))
+                if column < columnCount - 1 {
+                    out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: widths[column] - width(cell) + 2))
                 }
             }
             out.append(UInt8(ascii: "\n"))

@@ -284,7 +284,7 @@ struct IndexTable {
                 } else {
                     throw bad("unknown state")
                 }
-                guard digest.count == 64, digest.allSatisfy(Hex.isDigit) else { throw bad("malformed digest") }
+                guard digest.count == 64, Self.isLowercaseHex(digest) else { throw bad("malformed digest") }
                 let labelIsASCII = !label.contains { $0 >= 0x80 }
                 flags[entry] = (active ? Self.activeFlag : 0) | (labelIsASCII ? Self.asciiLabelFlag : 0)
                 if active {
@@ -297,6 +297,17 @@ struct IndexTable {
         }
         self.packedIDs = packedIDs
         self.flags = flags
+    }
+
+    /// `allSatisfy(Hex.isDigit)` without a branch per byte.
+    static func isLowercaseHex(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var bad: UInt8 = 0
+        for c in bytes {
+            let notDigit: UInt8 = c &- 0x30 < 10 ? 0 : 1
+            let notLetter: UInt8 = c &- 0x61 < 6 ? 0 : 1
+            bad |= notDigit & notLetter
+        }
+        return bad == 0
     }
 
     /// Bytes in a buffer that outlives the set holding them.
