@@ -57,12 +57,13 @@ extension Vault {
                 if let bytes = try directory.read(name) { add(name, bytes) }
             }
             if let bytes = try directory.read(VaultLayout.index, limit: VaultLayout.indexLimit) { add(VaultLayout.index, bytes) }
-            for entry in index.tokens where entry.state == TokenState.active.rawValue {
-                guard let record = try directory.readRecord(id: entry.id) else {
-                    throw VaultError.corrupt(path: directory.recordPath(id: entry.id),
-                                             reason: "the sealed record of active token \(VaultError.quoted(entry.label)) is missing; run 'ztoken doctor'")
+            for position in 0..<index.count where index.isActive(position) {
+                let id = index.id(position)
+                guard let record = try directory.readRecord(id: id) else {
+                    throw VaultError.corrupt(path: directory.recordPath(id: id),
+                                             reason: "the sealed record of active token \(VaultError.quoted(index.label(position))) is missing; run 'ztoken doctor'")
                 }
-                add(VaultLayout.records + "/" + VaultLayout.recordName(id: entry.id), record)
+                add(VaultLayout.records + "/" + VaultLayout.recordName(id: id), record)
                 active += 1
             }
         }

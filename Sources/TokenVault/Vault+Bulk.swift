@@ -16,8 +16,10 @@ extension Vault {
     public func createMany(labels rawLabels: [String], kind: TokenKind = .api) throws -> [CreatedToken] {
         let labels = try rawLabels.map(LabelRules.validated)
         return try withWriteLock { index in
-            var activeLabels = Set(index.tokens.lazy.filter { $0.state == TokenState.active.rawValue }.map(\.label))
-            var ids = Set(index.tokens.lazy.map(\.id))
+            var activeLabels = Set((0..<index.count).lazy.filter(index.isActive).map(index.label))
+            var ids = Set((0..<index.count).lazy.map(index.id))
+            var entries: [IndexFile.Entry] = []
+            entries.reserveCapacity(labels.count)
             var created: [CreatedToken] = []
             var records: [(id: String, bytes: [UInt8])] = []
             created.reserveCapacity(labels.count)
@@ -33,11 +35,11 @@ extension Vault {
                     last4: TokenFormat.lastFour(of: token), digest: TokenFormat.digest(of: token),
                     state: TokenState.active.rawValue, revokedAt: nil, agent: nil, serverURL: nil)
                 records.append((id, RecordFormat.encode(Sodium.seal(token, to: publicKey))))
-                index.tokens.append(entry)
+                entries.append(entry)
                 created.append(CreatedToken(info: TokenInfo(entry), token: token))
             }
             try directory.writeRecords(records)
-            try writeIndex(index)
+            try writeIndex(index.encoded(appending: entries))
             return created
         }
     }

@@ -66,38 +66,44 @@ public final class Vault {
 
     // MARK: Reading
 
-    func loadIndex() throws -> IndexFile {
+    /// The index, read and checked; strings are made only for what is asked.
+    func readIndex() throws -> IndexTable {
         let path = directory.displayPath(VaultLayout.index)
         guard let bytes = try directory.read(VaultLayout.index, limit: VaultLayout.indexLimit) else {
             throw VaultError.corrupt(path: path, reason: "missing")
         }
-        let index = try IndexCodec.decode(bytes, path: path)
-        try index.validate(path: path)
-        return index
+        return try IndexTable(bytes: bytes, path: path)
+    }
+
+    /// The whole index as the model (every entry's strings made).
+    func loadIndex() throws -> IndexFile {
+        try readIndex().indexFile
     }
 
     /// The tokens in creation order: active ones, or all with `includeRevoked`.
     public func tokens(includeRevoked: Bool = false) throws -> [TokenInfo] {
-        try loadIndex().tokens.lazy
-            .filter { includeRevoked || $0.state == TokenState.active.rawValue }
-            .map(TokenInfo.init)
+        let index = try readIndex()
+        return (0..<index.count).lazy
+            .filter { includeRevoked || index.isActive($0) }
+            .map(index.info)
     }
 
     /// Finds the tokens that `references` name: each is an id (of any token)
     /// or the label of an active token. A reference that is both one token's
     /// id and another's label is refused as ambiguous.
     public func resolve(_ references: [String]) throws -> [TokenInfo] {
-        let entries = try loadIndex().tokens
+        let index = try readIndex()
         var found: [TokenInfo] = []
+        var seen = Set<Int>()
         for reference in references {
-            let byID = entries.first { $0.id == reference }
-            let byLabel = entries.first { $0.state == TokenState.active.rawValue && $0.label == reference.trimmingWhitespace() }
+            let byID = index.position(ofID: reference)
+            let byLabel = index.activePosition(ofLabel: reference.trimmingWhitespace())
             switch (byID, byLabel) {
-            case let (id?, label?) where id.id != label.id:
+            case let (id?, label?) where id != label:
                 throw VaultError.invalidArgument("\(VaultError.quoted(reference)) is both the id of one token and the label of another",
                                                  hint: "use the id of the one you mean (see 'ztoken list --all')")
-            case let (entry?, _), let (nil, entry?):
-                if !found.contains(where: { $0.id == entry.id }) { found.append(TokenInfo(entry)) }
+            case let (position?, _), let (nil, position?):
+                if seen.insert(position).inserted { found.append(index.info(position)) }
             case (nil, nil):
                 throw VaultError.noSuchToken(reference)
             }
@@ -112,31 +118,32 @@ public final class Vault {
         // The index keeps digests as 64 lowercase hex digits (checked by
         // `validate`), so comparing the hex text is comparing the digests,
         // without decoding every entry.
+        // Every entry is compared, so timing does not reveal where a match is;
+        // strings are made only for the match.
         let digest = Array(TokenFormat.digest(of: presented).utf8)
-        var match: IndexFile.Entry?
-        for entry in try loadIndex().tokens {
-            // Compare every entry, so timing does not reveal where a match is.
-            var stored = entry.digest
-            if stored.withUTF8({ Sodium.constantTimeEquals($0, digest) }) { match = entry }
-        }
-        guard let entry = match else { return .unknown }
-        return entry.state == TokenState.active.rawValue ? .valid(TokenInfo(entry)) : .revoked(TokenInfo(entry))
+        let index = try readIndex()
+        guard let position = index.constantTimePosition(ofDigest: digest) else { return .unknown }
+        return index.isActive(position) ? .valid(index.info(position)) : .revoked(index.info(position))
     }
 
     // MARK: Writing
 
     /// Runs `body` holding the vault lock, with the index as it is now on disk.
     /// Leftover temp files of interrupted writers are swept first.
-    func withWriteLock<T>(_ body: (inout IndexFile) throws -> T) throws -> T {
+    func withWriteLock<T>(_ body: (IndexTable) throws -> T) throws -> T {
         let lock = try directory.lock(timeout: lockTimeout, onWaiting: onLockWait)
         defer { lock.unlock() }
         _ = try directory.removeLeftoverTemporaries()
-        var index = try loadIndex()
-        return try body(&index)
+        return try body(try readIndex())
+    }
+
+    /// Replaces index.json with `bytes` (from `IndexTable.encoded` or `IndexWriter`).
+    func writeIndex(_ bytes: [UInt8]) throws {
+        try directory.replace(VaultLayout.index, with: bytes)
     }
 
     func writeIndex(_ index: IndexFile) throws {
-        try directory.replace(VaultLayout.index, with: IndexCodec.encode(index))
+        try writeIndex(IndexCodec.encode(index))
     }
 
     /// Creates a token labelled `label`: mints one, or stores `importing` (a
@@ -160,14 +167,14 @@ public final class Vault {
         let record = RecordFormat.encode(Sodium.seal(token, to: publicKey))
 
         return try withWriteLock { index in
-            if index.tokens.contains(where: { $0.state == TokenState.active.rawValue && $0.label == label }) {
+            if index.activePosition(ofLabel: label) != nil {
                 throw VaultError.labelInUse(label)
             }
-            if let twin = index.tokens.first(where: { $0.state == TokenState.active.rawValue && $0.digest == digest }) {
-                throw VaultError.invalidArgument("this token is already in the vault as \(VaultError.quoted(twin.label))")
+            if let twin = index.activePosition(ofDigest: digest) {
+                throw VaultError.invalidArgument("this token is already in the vault as \(VaultError.quoted(index.label(twin)))")
             }
             var id = TokenID.make()
-            while index.tokens.contains(where: { $0.id == id }) { id = TokenID.make() }
+            while index.position(ofID: id) != nil { id = TokenID.make() }
             let entry = IndexFile.Entry(
                 id: id, label: label, kind: kind.rawValue, createdAt: Clock.now(),
                 last4: TokenFormat.lastFour(of: token), digest: digest, state: TokenState.active.rawValue,
@@ -179,17 +186,16 @@ public final class Vault {
                 try? directory.removeRecords(ids: [id])
                 throw error
             }
-            index.tokens.append(entry)
             do {
-                try writeIndex(index)
+                // Only the new entry is encoded; the others' bytes are copied.
+                try writeIndex(index.encoded(appending: [entry]))
             } catch {
                 // A failed directory fsync comes after the rename, so the new
                 // index may be in place: put the old one back so a failed
                 // create leaves no active token nobody has seen (its label
                 // stays free). Drop the record only once the index no longer
                 // names it; otherwise it stays, consistent with the index.
-                index.tokens.removeLast()
-                if (try? writeIndex(index)) != nil { try? directory.removeRecords(ids: [id]) }
+                if (try? writeIndex(index.bytes)) != nil { try? directory.removeRecords(ids: [id]) }
                 throw error
             }
             return CreatedToken(info: TokenInfo(entry), token: token)
@@ -203,11 +209,9 @@ public final class Vault {
     public func discard(_ created: CreatedToken) throws {
         let digest = TokenFormat.digest(of: created.token)
         try withWriteLock { index in
-            guard let position = index.tokens.firstIndex(where: {
-                $0.id == created.info.id && $0.state == TokenState.active.rawValue && $0.digest == digest
-            }) else { return }
-            index.tokens.remove(at: position)
-            try writeIndex(index)
+            guard let position = index.position(ofID: created.info.id), index.isActive(position),
+                  index.string(position, .digest) == digest else { return }
+            try writeIndex(index.encoded(removing: [position]))
             try directory.removeRecords(ids: [created.info.id])
         }
     }
@@ -226,25 +230,23 @@ public final class Vault {
             revoked.reserveCapacity(ids.count)
             // One pass to find positions: `revoke --all` names every token,
             // and a search per id would be quadratic.
-            var activePositions: [String: Int] = [:]
-            if ids.count > 1 {
-                activePositions.reserveCapacity(index.tokens.count)
-                for (position, entry) in index.tokens.enumerated() where entry.state == TokenState.active.rawValue {
-                    activePositions[entry.id] = position
-                }
-            }
+            var activePositions: [UInt64: Int] = [:]
+            if ids.count > 1 { activePositions = index.activePositionsByID() }
+            var changed: [Int: IndexFile.Entry] = [:]
             for id in ids {
                 let found = ids.count > 1
-                    ? activePositions.removeValue(forKey: id)
-                    : index.tokens.firstIndex(where: { $0.id == id && $0.state == TokenState.active.rawValue })
+                    ? TokenID.packed(id).flatMap { activePositions.removeValue(forKey: $0) }
+                    : index.position(ofID: id).flatMap { index.isActive($0) ? $0 : nil }
                 guard let position = found else {
                     throw VaultError.noSuchToken(id)
                 }
-                index.tokens[position].state = TokenState.revoked.rawValue
-                index.tokens[position].revokedAt = now
-                revoked.append(TokenInfo(index.tokens[position]))
+                var entry = index.entry(position)
+                entry.state = TokenState.revoked.rawValue
+                entry.revokedAt = now
+                changed[position] = entry
+                revoked.append(TokenInfo(entry))
             }
-            try writeIndex(index)
+            try writeIndex(index.encoded(replacing: changed))
             try directory.removeRecords(ids: revoked.map(\.id))
             return revoked
         }
@@ -282,8 +284,9 @@ public final class Vault {
     /// Opens the sealed record of an active token and checks it against the
     /// index digest, so records swapped between entries are caught.
     public func revealToken(id: String, with key: VaultKey) throws -> SecureBytes {
-        guard let entry = try loadIndex().tokens.first(where: { $0.id == id }) else { throw VaultError.noSuchToken(id) }
-        guard entry.state == TokenState.active.rawValue else { throw VaultError.noSuchToken(id) }
+        let index = try readIndex()
+        guard let position = index.position(ofID: id), index.isActive(position) else { throw VaultError.noSuchToken(id) }
+        let entry = index.entry(position)
         let path = directory.recordPath(id: id)
         guard let bytes = try directory.readRecord(id: id) else {
             throw VaultError.corrupt(path: path, reason: "the sealed record of active token \(VaultError.quoted(entry.label)) is missing")

@@ -23,8 +23,23 @@ enum Output {
         }
     }
 
-    /// A label made safe to print on a terminal.
-    static func safe(_ label: String) -> String { TerminalSafe.escape(label) }
+    /// A label made safe to print on a terminal. Printable ASCII other than
+    /// a backslash is its own escape (the common case, checked without Unicode).
+    static func safe(_ label: String) -> String {
+        label.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\\") } ? label : TerminalSafe.escape(label)
+    }
+
+    /// Writes data to standard output, after whatever `print` has buffered.
+    static func toStandardOutput(_ bytes: [UInt8]) {
+        fflush(nil)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            offset += n
+        }
+    }
 
     /// Prints a vault error with its hint and returns its exit code.
     static func report(_ failure: VaultError) -> Int32 {

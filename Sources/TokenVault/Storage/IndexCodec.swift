@@ -28,40 +28,58 @@ enum IndexWriter {
     static func encode(_ index: IndexFile) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(64 + index.tokens.count * 360)
-        out.append(contentsOf: "{\n  \"tokens\" : [".utf8)
-        if index.tokens.isEmpty {
-            out.append(contentsOf: "\n\n  ]".utf8)
-        } else {
-            for (position, entry) in index.tokens.enumerated() {
-                out.append(contentsOf: position == 0 ? "\n    {".utf8 : ",\n    {".utf8)
-                var first = true
-                func field(_ key: StaticString, _ value: String?) {
-                    guard let value else { return }
-                    out.append(contentsOf: first ? "\n      \"".utf8 : ",\n      \"".utf8)
-                    first = false
-                    key.withUTF8Buffer { out.append(contentsOf: $0) }
-                    out.append(contentsOf: "\" : ".utf8)
-                    appendQuoted(value, to: &out)
-                }
-                // Sorted as JSONEncoder sorts them.
-                field("agent", entry.agent)
-                field("createdAt", entry.createdAt)
-                field("digest", entry.digest)
-                field("id", entry.id)
-                field("kind", entry.kind)
-                field("label", entry.label)
-                field("last4", entry.last4)
-                field("revokedAt", entry.revokedAt)
-                field("serverURL", entry.serverURL)
-                field("state", entry.state)
-                out.append(contentsOf: "\n    }".utf8)
-            }
-            out.append(contentsOf: "\n  ]".utf8)
+        appendHeader(to: &out)
+        for (position, entry) in index.tokens.enumerated() {
+            appendSeparator(first: position == 0, to: &out)
+            appendEntry(entry, to: &out)
         }
-        out.append(contentsOf: ",\n  \"version\" : ".utf8)
-        out.append(contentsOf: String(index.version).utf8)
-        out.append(contentsOf: "\n}\n".utf8)
+        appendTrailer(version: index.version, empty: index.tokens.isEmpty, to: &out)
         return out
+    }
+
+    // The pieces of the layout, so that IndexTable can write a changed index
+    // by copying the unchanged entries' bytes: header, then per entry a
+    // separator and the entry (from its `{` to its `}`), then the trailer.
+
+    static func appendHeader(to out: inout [UInt8]) {
+        out.append(contentsOf: "{\n  \"tokens\" : [".utf8)
+    }
+
+    static func appendSeparator(first: Bool, to out: inout [UInt8]) {
+        out.append(contentsOf: first ? "\n    ".utf8 : ",\n    ".utf8)
+    }
+
+    static func appendTrailer(version: Int, empty: Bool, to out: inout [UInt8]) {
+        out.append(contentsOf: empty ? "\n\n  ]".utf8 : "\n  ]".utf8)
+        out.append(contentsOf: ",\n  \"version\" : ".utf8)
+        out.append(contentsOf: String(version).utf8)
+        out.append(contentsOf: "\n}\n".utf8)
+    }
+
+    /// One entry, from its `{` to its `}`.
+    static func appendEntry(_ entry: IndexFile.Entry, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "{"))
+        var first = true
+        func field(_ key: StaticString, _ value: String?) {
+            guard let value else { return }
+            out.append(contentsOf: first ? "\n      \"".utf8 : ",\n      \"".utf8)
+            first = false
+            key.withUTF8Buffer { out.append(contentsOf: $0) }
+            out.append(contentsOf: "\" : ".utf8)
+            appendQuoted(value, to: &out)
+        }
+        // Sorted as JSONEncoder sorts them.
+        field("agent", entry.agent)
+        field("createdAt", entry.createdAt)
+        field("digest", entry.digest)
+        field("id", entry.id)
+        field("kind", entry.kind)
+        field("label", entry.label)
+        field("last4", entry.last4)
+        field("revokedAt", entry.revokedAt)
+        field("serverURL", entry.serverURL)
+        field("state", entry.state)
+        out.append(contentsOf: "\n    }".utf8)
     }
 
     /// A JSON string as JSONEncoder writes it: `"` and `\` escaped, control

@@ -1,0 +1,542 @@
+// index.json as commands use it: the file's bytes and, per entry, where each
+// field's value lies in them. Every command reads the whole index, so reading
+// must not cost a dozen String allocations per entry: strings are made only
+// for the entries a command shows (`list`) or names (`verify`'s match), and
+// the checks of `IndexFile.validate` run on bytes.
+//
+// The rules:
+// - Reading is as strict as `IndexReader` + `IndexFile.validate`, with the same
+//   errors. A file in the writer's exact layout (what ztoken itself writes) is
+//   scanned in one pass; anything else (reformatted, unknown keys, `null`s,
+//   other escapes, or any error) goes through `IndexReader`, which reports it
+//   exactly as before, and the decoded index is re-encoded by `IndexWriter`, so
+//   the table always holds bytes in the writer's layout.
+// - Because of that, writing a changed index copies the unchanged entries'
+//   bytes and encodes only the changed ones: the result is byte for byte
+//   `IndexWriter.encode` of the decoded, changed index.
+// - Labels compare as Swift strings compare (canonical equivalence), as the
+//   String-based code did: by bytes when both are ASCII, as strings otherwise.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct IndexTable {
+    /// The fields of an entry, in `IndexFile.Entry` order.
+    enum Field: Int, CaseIterable {
+        case id, label, kind, createdAt, last4, digest, state, revokedAt, agent, serverURL
+    }
+    static let fieldCount = 10
+
+    /// Where a string's content lies: in `bytes` (start ≥ 0), or, for a
+    /// string that had escapes, unescaped in `unescaped` (start = -1 - offset).
+    /// An absent optional field has count -1.
+    struct Span {
+        var start: Int32
+        var count: Int32
+        static let absent = Span(start: 0, count: -1)
+    }
+
+    let version: Int
+    /// The index in the writer's layout.
+    private(set) var bytes: [UInt8]
+    private var unescaped: [UInt8] = []
+    /// `fieldCount` spans per entry.
+    private var spans: [Span] = []
+    /// Per entry, the offsets of its `{` and one past its `}` in `bytes`.
+    private var bounds: [(start: Int32, end: Int32)] = []
+    /// Per entry, the 60-bit value of its id (see `TokenID.packed`).
+    private var packedIDs: [UInt64] = []
+    /// Per entry, `activeFlag`, `asciiLabelFlag`.
+    private var flags: [UInt8] = []
+    private static let activeFlag: UInt8 = 1
+    private static let asciiLabelFlag: UInt8 = 2
+
+    var count: Int { bounds.count }
+
+    /// Reads and checks an index: throws what `IndexCodec.decode` and then
+    /// `IndexFile.validate` would throw for these bytes.
+    init(bytes: [UInt8], path: String) throws {
+        if let table = Self(scanning: bytes) {
+            self = table
+        } else {
+            let index = try IndexCodec.decode(bytes, path: path)
+            guard let table = Self(scanning: IndexWriter.encode(index)) else {
+                throw VaultError.corrupt(path: path, reason: "internal error: the index writer's layout does not read back")
+            }
+            self = table
+        }
+        try validate(path: path)
+    }
+
+    /// An index already in the model (tests, and restore of a decoded file).
+    init(_ index: IndexFile, path: String) throws {
+        try self.init(bytes: IndexWriter.encode(index), path: path)
+    }
+
+    // MARK: Reading fields
+
+    func isActive(_ entry: Int) -> Bool { flags[entry] & Self.activeFlag != 0 }
+
+    /// The contents of the fields, for the length of one call.
+    struct View {
+        let bytes: UnsafeBufferPointer<UInt8>
+        let unescaped: UnsafeBufferPointer<UInt8>
+        let spans: UnsafeBufferPointer<Span>
+
+        /// The content of a string field (escapes undone), or nil when absent.
+        @inline(__always)
+        func content(_ entry: Int, _ field: Field) -> UnsafeBufferPointer<UInt8>? {
+            let span = spans[entry &* IndexTable.fieldCount &+ field.rawValue]
+            guard span.count >= 0 else { return nil }
+            if span.start >= 0 {
+                return UnsafeBufferPointer(rebasing: bytes[Int(span.start)..<Int(span.start &+ span.count)])
+            }
+            let start = Int(-1 - span.start)
+            return UnsafeBufferPointer(rebasing: unescaped[start..<(start + Int(span.count))])
+        }
+    }
+
+    func withView<R>(_ body: (View) throws -> R) rethrows -> R {
+        try bytes.withUnsafeBufferPointer { bytes in
+            try unescaped.withUnsafeBufferPointer { unescaped in
+                try spans.withUnsafeBufferPointer { spans in
+                    try body(View(bytes: bytes, unescaped: unescaped, spans: spans))
+                }
+            }
+        }
+    }
+
+    /// The content of a string field (escapes undone), or nil when absent.
+    func withContent<R>(_ entry: Int, _ field: Field, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R? {
+        try withView { view in try view.content(entry, field).map(body) }
+    }
+
+    /// A field as a String (UTF-8 was checked when read).
+    func string(_ entry: Int, _ field: Field) -> String? {
+        withContent(entry, field) { String(decoding: $0, as: UTF8.self) }
+    }
+
+    func id(_ entry: Int) -> String { string(entry, .id) ?? "" }
+    func label(_ entry: Int) -> String { string(entry, .label) ?? "" }
+
+    /// One entry as the model.
+    func entry(_ entry: Int) -> IndexFile.Entry {
+        IndexFile.Entry(id: id(entry), label: label(entry), kind: string(entry, .kind) ?? "",
+                        createdAt: string(entry, .createdAt) ?? "", last4: string(entry, .last4) ?? "",
+                        digest: string(entry, .digest) ?? "", state: string(entry, .state) ?? "",
+                        revokedAt: string(entry, .revokedAt), agent: string(entry, .agent),
+                        serverURL: string(entry, .serverURL))
+    }
+
+    func info(_ entry: Int) -> TokenInfo { TokenInfo(self.entry(entry)) }
+
+    /// The whole index as the model (tests, `doctor`).
+    var indexFile: IndexFile { IndexFile(version: version, tokens: (0..<count).map(entry)) }
+
+    // MARK: Finding entries
+
+    /// The entry with this id, active or not.
+    func position(ofID id: String) -> Int? {
+        guard let packed = TokenID.packed(id) else { return nil }
+        return packedIDs.firstIndex(of: packed)
+    }
+
+    /// The positions of the active entries, by packed id (`TokenID.packed`).
+    func activePositionsByID() -> [UInt64: Int] {
+        var positions: [UInt64: Int] = [:]
+        positions.reserveCapacity(count)
+        for entry in 0..<count where isActive(entry) { positions[packedIDs[entry]] = entry }
+        return positions
+    }
+
+    /// The active entry with this label (compared as Swift strings compare).
+    func activePosition(ofLabel label: String) -> Int? {
+        var label = label
+        let labelIsASCII = label.utf8.allSatisfy { $0 < 0x80 }
+        return label.withUTF8 { wanted in
+            withView { view in
+                for entry in 0..<count where isActive(entry) {
+                    guard let stored = view.content(entry, .label) else { continue }
+                    let equal = labelIsASCII && flags[entry] & Self.asciiLabelFlag != 0
+                        ? Self.equal(stored, wanted)
+                        : String(decoding: stored, as: UTF8.self) == String(decoding: wanted, as: UTF8.self)
+                    if equal { return entry }
+                }
+                return nil
+            }
+        }
+    }
+
+    /// The active entry with this digest (hex, as stored).
+    func activePosition(ofDigest digest: String) -> Int? {
+        var digest = digest
+        return digest.withUTF8 { wanted in
+            withView { view in
+                (0..<count).first { isActive($0) && view.content($0, .digest).map { Self.equal($0, wanted) } == true }
+            }
+        }
+    }
+
+    /// The entry whose digest is `digest` (64 hex bytes), comparing every
+    /// entry's digest in full without branching on the bytes, so the time
+    /// taken does not depend on where (or whether) a digest matches.
+    func constantTimePosition(ofDigest digest: [UInt8]) -> Int? {
+        guard digest.count == 64 else { return nil }
+        var found = -1
+        digest.withUnsafeBufferPointer { wanted in
+            withView { view in
+                for entry in 0..<count {
+                    // `validate` checked that every digest is 64 bytes.
+                    guard let stored = view.content(entry, .digest), stored.count == 64 else { continue }
+                    var difference: UInt8 = 0
+                    for i in 0..<64 { difference |= stored[i] ^ wanted[i] }
+                    // All ones when equal, zero otherwise: selects without a branch.
+                    let mask = 0 &- Int((UInt32(difference) &- 1) >> 31)
+                    found = (entry & mask) | (found & ~mask)
+                }
+            }
+        }
+        return found >= 0 ? found : nil
+    }
+
+    // MARK: Writing
+
+    /// The bytes of this index with some entries replaced, some removed and
+    /// some appended: exactly `IndexWriter.encode` of the decoded index so
+    /// changed, but unchanged entries are copied rather than encoded again.
+    func encoded(replacing replaced: [Int: IndexFile.Entry] = [:], removing removed: Set<Int> = [],
+                 appending appended: [IndexFile.Entry] = []) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + (replaced.count + appended.count) * 400 + 64)
+        IndexWriter.appendHeader(to: &out)
+        var emitted = 0
+        let touched = Set(replaced.keys).union(removed).filter { (0..<count).contains($0) }.sorted()
+        bytes.withUnsafeBufferPointer { bytes in
+            /// Entries `first..<end`, unchanged: one copy, their separators included.
+            func copy(_ first: Int, _ end: Int) {
+                guard first < end else { return }
+                IndexWriter.appendSeparator(first: emitted == 0, to: &out)
+                out.append(contentsOf: bytes[Int(bounds[first].start)..<Int(bounds[end - 1].end)])
+                emitted += end - first
+            }
+            var next = 0
+            for position in touched {
+                copy(next, position)
+                if let entry = replaced[position], !removed.contains(position) {
+                    IndexWriter.appendSeparator(first: emitted == 0, to: &out)
+                    IndexWriter.appendEntry(entry, to: &out)
+                    emitted += 1
+                }
+                next = position + 1
+            }
+            copy(next, count)
+        }
+        for entry in appended {
+            IndexWriter.appendSeparator(first: emitted == 0, to: &out)
+            IndexWriter.appendEntry(entry, to: &out)
+            emitted += 1
+        }
+        IndexWriter.appendTrailer(version: version, empty: emitted == 0, to: &out)
+        return out
+    }
+
+    // MARK: Checking
+
+    /// `IndexFile.validate` on bytes: the same checks in the same order, so
+    /// the same first problem is reported.
+    private mutating func validate(path: String) throws {
+        let count = self.count
+        var packedIDs: [UInt64] = []
+        packedIDs.reserveCapacity(count)
+        var flags = [UInt8](repeating: 0, count: count)
+        try withView { view in
+            var ids = Set<UInt64>(minimumCapacity: count)
+            // Byte equality is string equality only between ASCII strings; a
+            // vault with any other active label compares labels as strings.
+            var anyUnicodeLabel = false
+            for entry in 0..<count where view.content(entry, .state).map({ Self.equal($0, "active") }) == true {
+                if view.content(entry, .label)?.contains(where: { $0 >= 0x80 }) == true { anyUnicodeLabel = true; break }
+            }
+            var byteLabels = Set<ByteString>(minimumCapacity: anyUnicodeLabel ? 0 : count)
+            var stringLabels = Set<String>(minimumCapacity: anyUnicodeLabel ? count : 0)
+            let maximumLabelBytes = LabelRules.maximumBytes
+            for entry in 0..<count {
+                func bad(_ reason: String) -> VaultError {
+                    .corrupt(path: path, reason: "token #\(entry + 1): \(reason)")
+                }
+                // The scanner saw every required field.
+                guard let id = view.content(entry, .id), let label = view.content(entry, .label),
+                      let kind = view.content(entry, .kind), let state = view.content(entry, .state),
+                      let digest = view.content(entry, .digest) else { throw bad("missing field") }
+                guard let packed = TokenID.packed(id) else { throw bad("malformed id") }
+                guard ids.insert(packed).inserted else { throw bad("duplicate id \(String(decoding: id, as: UTF8.self))") }
+                packedIDs.append(packed)
+                guard label.count > 0, label.count <= maximumLabelBytes else {
+                    throw bad("the label is empty or longer than \(maximumLabelBytes) bytes")
+                }
+                guard Self.equal(kind, "api") || Self.equal(kind, "zbot") else { throw bad("unknown kind") }
+                let active: Bool
+                if Self.equal(state, "active") {
+                    active = true
+                } else if Self.equal(state, "revoked") {
+                    active = false
+                } else {
+                    throw bad("unknown state")
+                }
+                guard digest.count == 64, Self.isLowercaseHex(digest) else { throw bad("malformed digest") }
+                let labelIsASCII = !label.contains { $0 >= 0x80 }
+                flags[entry] = (active ? Self.activeFlag : 0) | (labelIsASCII ? Self.asciiLabelFlag : 0)
+                if active {
+                    let inserted = anyUnicodeLabel
+                        ? stringLabels.insert(String(decoding: label, as: UTF8.self)).inserted
+                        : byteLabels.insert(ByteString(label)).inserted
+                    guard inserted else { throw bad("duplicate active label") }
+                }
+            }
+        }
+        self.packedIDs = packedIDs
+        self.flags = flags
+    }
+
+    /// `allSatisfy(Hex.isDigit)` without a branch per byte.
+    static func isLowercaseHex(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var bad: UInt8 = 0
+        for c in bytes {
+            let notDigit: UInt8 = c &- 0x30 < 10 ? 0 : 1
+            let notLetter: UInt8 = c &- 0x61 < 6 ? 0 : 1
+            bad |= notDigit & notLetter
+        }
+        return bad == 0
+    }
+
+    /// Bytes in a buffer that outlives the set holding them.
+    private struct ByteString: Hashable {
+        let bytes: UnsafeBufferPointer<UInt8>
+        init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+        static func == (a: ByteString, b: ByteString) -> Bool { IndexTable.equal(a.bytes, b.bytes) }
+        func hash(into hasher: inout Hasher) { hasher.combine(bytes: UnsafeRawBufferPointer(bytes)) }
+    }
+
+    static func equal(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard a.count == b.count else { return false }
+        guard let x = a.baseAddress, let y = b.baseAddress else { return true }
+        return memcmp(x, y, a.count) == 0
+    }
+
+    static func equal(_ a: UnsafeBufferPointer<UInt8>, _ word: StaticString) -> Bool {
+        word.withUTF8Buffer { equal(a, $0) }
+    }
+
+    // MARK: Scanning the writer's layout
+
+    /// Scans bytes in exactly the layout `IndexWriter` writes, with version 1
+    /// and every required field a string; nil for anything else, which
+    /// `IndexReader` then reads (and reports, if it is wrong).
+    private init?(scanning bytes: [UInt8]) {
+        self.bytes = bytes
+        version = IndexFile.currentVersion
+        var scanner = Scanner()
+        let ok = bytes.withUnsafeBufferPointer { buffer in scanner.scan(buffer) }
+        guard ok else { return nil }
+        spans = scanner.spans
+        bounds = scanner.bounds
+        unescaped = scanner.unescaped
+    }
+
+    /// True when `bytes` are in the writer's layout (read without IndexReader).
+    static func isInWriterLayout(_ bytes: [UInt8]) -> Bool {
+        var scanner = Scanner()
+        return bytes.withUnsafeBufferPointer { scanner.scan($0) }
+    }
+
+    private struct Scanner {
+        var spans: [Span] = []
+        var bounds: [(start: Int32, end: Int32)] = []
+        var unescaped: [UInt8] = []
+        var position = 0
+
+        // Keys in the writer's (sorted) order, with their field and whether required.
+        static let keys: [(key: [UInt8], field: Int, required: Bool)] = [
+            (Array("agent\" : \"".utf8), Field.agent.rawValue, false),
+            (Array("createdAt\" : \"".utf8), Field.createdAt.rawValue, true),
+            (Array("digest\" : \"".utf8), Field.digest.rawValue, true),
+            (Array("id\" : \"".utf8), Field.id.rawValue, true),
+            (Array("kind\" : \"".utf8), Field.kind.rawValue, true),
+            (Array("label\" : \"".utf8), Field.label.rawValue, true),
+            (Array("last4\" : \"".utf8), Field.last4.rawValue, true),
+            (Array("revokedAt\" : \"".utf8), Field.revokedAt.rawValue, false),
+            (Array("serverURL\" : \"".utf8), Field.serverURL.rawValue, false),
+            (Array("state\" : \"".utf8), Field.state.rawValue, true),
+        ]
+
+        mutating func scan(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+            guard b.count < Int(Int32.max) else { return false }
+            guard literal("{\n  \"tokens\" : [", b) else { return false }
+            spans.reserveCapacity(b.count / 250 * IndexTable.fieldCount)
+            bounds.reserveCapacity(b.count / 250)
+            if literal("\n\n  ]", b) {
+                return literal(",\n  \"version\" : 1\n}\n", b) && position == b.count
+            }
+            guard literal("\n    ", b) else { return false }
+            while true {
+                guard entry(b) else { return false }
+                if literal(",\n    ", b) { continue }
+                return literal("\n  ],\n  \"version\" : 1\n}\n", b) && position == b.count
+            }
+        }
+
+        mutating func literal(_ text: StaticString, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+            let n = text.utf8CodeUnitCount
+            guard b.count - position >= n, memcmp(b.baseAddress! + position, text.utf8Start, n) == 0 else { return false }
+            position += n
+            return true
+        }
+
+        mutating func entry(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+            let start = position
+            guard literal("{", b) else { return false }
+            let base = spans.count
+            spans.append(contentsOf: repeatElement(Span.absent, count: IndexTable.fieldCount))
+            var next = 0
+            var first = true
+            while next < Self.keys.count {
+                guard literal(first ? "\n      \"" : ",\n      \"", b) else { return false }
+                first = false
+                // The next key present: optional keys may be skipped, required ones not.
+                var matched = false
+                while next < Self.keys.count {
+                    let key = Self.keys[next].key
+                    next += 1
+                    if b.count - position >= key.count,
+                       key.withUnsafeBufferPointer({ memcmp(b.baseAddress! + position, $0.baseAddress!, key.count) == 0 }) {
+                        position += key.count
+                        guard let span = string(b) else { return false }
+                        spans[base + Self.keys[next - 1].field] = span
+                        matched = true
+                        break
+                    }
+                    if Self.keys[next - 1].required { return false }
+                }
+                guard matched else { return false }
+            }
+            guard literal("\n    }", b) else { return false }
+            bounds.append((Int32(start), Int32(position)))
+            return true
+        }
+
+        /// The rest of a string after its `"`, with only the escapes the writer
+        /// writes; its content span, or nil.
+        mutating func string(_ b: UnsafeBufferPointer<UInt8>) -> Span? {
+            let start = position
+            var high = false
+            // Eight bytes at a time while none is special (most of a digest or date).
+            while b.count - position >= 8,
+                  Self.isPlain(UnsafeRawPointer(b.baseAddress! + position).loadUnaligned(as: UInt64.self)) {
+                position += 8
+            }
+            while position < b.count {
+                let byte = b[position]
+                if byte == UInt8(ascii: "\"") {
+                    let span = Span(start: Int32(start), count: Int32(position - start))
+                    position += 1
+                    if high {
+                        guard String(validating: UnsafeBufferPointer(rebasing: b[start..<(position - 1)]), as: UTF8.self) != nil else { return nil }
+                    }
+                    return span
+                }
+                if byte == UInt8(ascii: "\\") { return escapedString(b, from: start) }
+                if byte < 0x20 { return nil }
+                if byte >= 0x80 { high = true }
+                position += 1
+            }
+            return nil
+        }
+
+        /// True when none of the eight bytes is a quote, a backslash, a control
+        /// character or non-ASCII (the exact "has zero byte" / "has byte less
+        /// than" word tests).
+        @inline(__always)
+        static func isPlain(_ x: UInt64) -> Bool {
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let quote = x ^ (ones &* 0x22)
+            let backslash = x ^ (ones &* 0x5C)
+            let special = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash)
+                | ((x &- ones &* 0x20) & ~x) | x
+            return special & (ones &* 0x80) == 0
+        }
+
+        /// A string with escapes, from the start of its content: unescaped
+        /// into `unescaped`. Only the writer's escapes: \" \\ \b \t \n \f \r,
+        /// and \u00xx (lowercase) for the other control characters.
+        mutating func escapedString(_ b: UnsafeBufferPointer<UInt8>, from start: Int) -> Span? {
+            let offset = unescaped.count
+            position = start
+            while position < b.count {
+                let byte = b[position]
+                position += 1
+                switch byte {
+                case UInt8(ascii: "\""):
+                    let content = offset..<unescaped.count
+                    guard unescaped.withUnsafeBufferPointer({
+                        String(validating: UnsafeBufferPointer(rebasing: $0[content]), as: UTF8.self) != nil
+                    }) else { return nil }
+                    return Span(start: Int32(-1 - offset), count: Int32(content.count))
+                case 0x00..<0x20:
+                    return nil
+                case UInt8(ascii: "\\"):
+                    guard position < b.count else { return nil }
+                    let escape = b[position]
+                    position += 1
+                    switch escape {
+                    case UInt8(ascii: "\""), UInt8(ascii: "\\"): unescaped.append(escape)
+                    case UInt8(ascii: "b"): unescaped.append(0x08)
+                    case UInt8(ascii: "t"): unescaped.append(0x09)
+                    case UInt8(ascii: "n"): unescaped.append(0x0A)
+                    case UInt8(ascii: "f"): unescaped.append(0x0C)
+                    case UInt8(ascii: "r"): unescaped.append(0x0D)
+                    case UInt8(ascii: "u"):
+                        guard b.count - position >= 4, b[position] == 0x30, b[position + 1] == 0x30 else { return nil }
+                        let hex = Array("0123456789abcdef".utf8)
+                        guard b[position + 2] <= 0x31, let high = hex.firstIndex(of: b[position + 2]),
+                              let low = hex.firstIndex(of: b[position + 3]) else { return nil }
+                        let value = UInt8(high << 4 | low)
+                        // The writer uses the short forms where there are some.
+                        guard ![0x08, 0x09, 0x0A, 0x0C, 0x0D].contains(value) else { return nil }
+                        unescaped.append(value)
+                        position += 4
+                    default:
+                        return nil
+                    }
+                default:
+                    unescaped.append(byte)
+                }
+            }
+            return nil
+        }
+    }
+}
+
+extension TokenID {
+    /// The 60-bit value of a well-formed id (5 bits a character); nil for
+    /// anything `isValid` refuses.
+    static func packed(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64? {
+        guard bytes.count == length else { return nil }
+        var value: UInt64 = 0
+        for byte in bytes {
+            let digit: UInt8
+            switch byte {
+            case 0x61...0x7A: digit = byte - 0x61
+            case 0x32...0x37: digit = byte - 0x32 + 26
+            default: return nil
+            }
+            value = value << 5 | UInt64(digit)
+        }
+        return value
+    }
+
+    static func packed(_ text: String) -> UInt64? {
+        var text = text
+        return text.withUTF8 { packed($0) }
+    }
+}
