@@ -84,7 +84,7 @@ def report(args):
             if r["size"] == size and r["tool"] in ("ztoken", "pass"):
                 entry[r["tool"]][r["command"]] = r
         for command in [c for c in ("create", "list", "list --json", "verify", "revoke", "revoke --all",
-                                    "zbot", "export", "backup") if c in entry["ztoken"]]:
+                                    "zbot", "export (interactive)", "backup") if c in entry["ztoken"]]:
             z = entry["ztoken"][command]
             pass_name = PAIRS.get(command)
             p = entry["pass"].get(pass_name) if pass_name else None
