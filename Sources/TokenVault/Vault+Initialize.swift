@@ -57,6 +57,12 @@ extension Vault {
             try OfflineKey.writeIdentity(secretKey, to: identityPath)
         }
 
+        // A failure before the vault is in place must not leave behind the
+        // secret key of a vault that was never made.
+        var installed = false
+        defer {
+            if !installed, case .offline(let identityPath) = setup.keyProtection { unlink(identityPath) }
+        }
         let tempName = Leftovers.stagingName(of: name, "init")
         let tempPath = parentPath + "/" + tempName
         try Syscall.makeDirectoryAt(parent, tempName, displayPath: tempPath)
@@ -74,9 +80,10 @@ extension Vault {
                 if errno == ENOTEMPTY || errno == EEXIST { throw VaultError.alreadyExists(path: path) }
                 throw Syscall.fail(path, "rename")
             }
+            installed = true
             try Syscall.sync(parent, displayPath: parentPath)
         } catch {
-            removeStagingDirectory(parent: parent, name: tempName, path: tempPath)
+            if !installed { removeStagingDirectory(parent: parent, name: tempName, path: tempPath) }
             throw error
         }
         return try Vault(openingAt: path)
@@ -96,11 +103,21 @@ extension Vault {
     }
 
     /// `mkdir -p`, creating missing components 0700.
+    /// Each directory made is fsynced into its parent, so a vault reported
+    /// as made cannot vanish with a parent that never reached the disk.
     static func makeDirectories(_ path: String) throws {
+        var parent = path.hasPrefix("/") ? "/" : "."
         var current = path.hasPrefix("/") ? "" : "."
         for component in path.split(separator: "/") {
             current += "/" + component
-            if mkdir(current, 0o700) != 0 && errno != EEXIST { throw Syscall.fail(current, "mkdir") }
+            if mkdir(current, 0o700) == 0 {
+                let parentFD = try Syscall.openDirectory(parent)
+                defer { Syscall.closeQuietly(parentFD) }
+                try Syscall.sync(parentFD, displayPath: parent)
+            } else if errno != EEXIST {
+                throw Syscall.fail(current, "mkdir")
+            }
+            parent = current
         }
     }
 

@@ -47,7 +47,13 @@ struct Create: ParsableCommand {
             throw error
         }
         if copy {
-            Output.note(try Clipboard.copy(created.token))
+            // The token is stored and shown: a clipboard that fails is worth a
+            // warning, not a failed command a script would retry.
+            do {
+                Output.note(try Clipboard.copy(created.token))
+            } catch let failure as VaultError {
+                Output.note("warning: not copied to the clipboard: \(failure.message)")
+            }
         }
     }
 

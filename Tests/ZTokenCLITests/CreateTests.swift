@@ -219,3 +219,34 @@ import Testing
         }
     }
 }
+
+/// Failures after the token is stored: the reader is gone, or the clipboard is.
+@Suite struct CreateDeliveryTests {
+    @Test func aReaderThatWentAwayGetsNoTokenStored() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        let binary = try CLIHarness.requireBinary()
+        // The pipe's reader exits before ztoken writes: without SIGPIPE
+        // ignored the process would die after storing a token nobody saw.
+        let result = try box.run(["-c", "(sleep 1; \"$0\" create gone; echo \"exit $?\" >&2) | true", binary],
+                                 executable: "/bin/sh")
+        #expect(result.stderr.contains("ztoken: error: standard output: write failed"), "\(result.stderr)")
+        #expect(result.stderr.contains("exit 74"), "\(result.stderr)")
+        #expect(try box.listJSON().isEmpty, "a token nobody received stayed in the vault")
+        #expect(try box.run(["create", "gone"]).status == 0, "the label must be free again")
+    }
+
+    @Test func aClipboardThatFailsIsAWarningNotAFailedCreate() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        let binary = try CLIHarness.requireBinary()
+        let setsid = try #require(CLIHarness.tool("setsid"), "setsid (util-linux) detaches from the terminal")
+        // No DISPLAY, no WAYLAND_DISPLAY, no controlling terminal: nothing can take the token.
+        let result = try box.run([binary, "create", "copied", "--copy"], environment: ["DISPLAY": nil, "WAYLAND_DISPLAY": nil],
+                                 executable: setsid)
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stdout.hasPrefix("ztk_"), "\(result)")
+        #expect(result.stderr.contains("warning: not copied to the clipboard"), "\(result.stderr)")
+        #expect(try box.listJSON(all: false).count == 1)
+    }
+}

@@ -168,6 +168,9 @@ public enum PlainDirectory {
         let temp: String
         let name: String
         let shown: String
+        /// With `overwrite`: a second name for the file this one replaces, so
+        /// a failed write can put it back.
+        var backup: String? = nil
     }
 
     /// Writes `files` (paths relative to `root`). Unless `overwrite`, refuses
@@ -206,8 +209,29 @@ public enum PlainDirectory {
                 }
             }
             // 2. Every file into place, then each directory fsynced once.
-            for file in staged {
-                try Syscall.renameAt(file.directory, file.temp, file.directory, file.name, displayPath: file.shown)
+            //    Without `overwrite`, link(2) refuses a file that appeared
+            //    since the check (a second ztoken writing the same directory);
+            //    with it, the replaced file keeps a backup name until the end.
+            for var file in staged {
+                if overwrite {
+                    let backup = AtomicFile.temporaryPrefix + file.name + "-old-" + Hex.encode(Sodium.randomBytes(6))
+                    if linkat(file.directory, file.name, file.directory, backup, 0) == 0 {
+                        file.backup = backup
+                    } else if errno != ENOENT {
+                        throw Syscall.fail(file.shown, "link")
+                    }
+                    do {
+                        try Syscall.renameAt(file.directory, file.temp, file.directory, file.name, displayPath: file.shown)
+                    } catch {
+                        if let backup = file.backup { try? Syscall.unlinkAt(file.directory, backup, displayPath: file.shown) }
+                        throw error
+                    }
+                } else {
+                    if linkat(file.directory, file.temp, file.directory, file.name, 0) != 0 {
+                        throw errno == EEXIST ? VaultError.alreadyExists(path: file.shown) : Syscall.fail(file.shown, "link")
+                    }
+                    try? Syscall.unlinkAt(file.directory, file.temp, displayPath: file.shown)
+                }
                 placed.append(file)
             }
             var synced = Set<Int32>()
@@ -216,9 +240,18 @@ public enum PlainDirectory {
             }
         } catch {
             for file in staged { try? Syscall.unlinkAt(file.directory, file.temp, displayPath: file.shown) }
-            for file in placed { try? Syscall.unlinkAt(file.directory, file.name, displayPath: file.shown) }
+            for file in placed {
+                if let backup = file.backup {
+                    try? Syscall.renameAt(file.directory, backup, file.directory, file.name, displayPath: file.shown)
+                } else {
+                    try? Syscall.unlinkAt(file.directory, file.name, displayPath: file.shown)
+                }
+            }
             for directory in Set(staged.map(\.directory)) { try? Syscall.sync(directory, displayPath: root) }
             throw error
+        }
+        for file in placed {
+            if let backup = file.backup { try? Syscall.unlinkAt(file.directory, backup, displayPath: file.shown) }
         }
     }
 

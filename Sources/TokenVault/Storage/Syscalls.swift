@@ -141,7 +141,7 @@ enum Syscall {
     /// Never retried, for the same reason as `sync`.
     static func syncFileSystem(_ fd: Int32, displayPath: String) throws {
         if let code = FaultInjection.injected(.fsync) { throw fail(displayPath, "syncfs", code) }
-        if ztoken_syncfs(fd) != 0 && errno != EINTR { throw fail(displayPath, "syncfs") }
+        if retryingInterrupts({ ztoken_syncfs(fd) }) != 0 { throw fail(displayPath, "syncfs") }
     }
 
     /// `close(2)`, checked: on some file systems the write error surfaces here.

@@ -80,7 +80,12 @@ public enum Terminal {
 
     /// Makes the process non-dumpable and sets its core limit to 0, so a
     /// crash or a ptrace by another user cannot copy secrets out of memory.
+    ///
+    /// Also ignores SIGPIPE: a reader that went away must surface as an EPIPE
+    /// write error, so `create` can take back a token nobody received,
+    /// rather than kill the process after the token was stored.
     public static func hardenProcess() {
+        _ = signal(SIGPIPE, SIG_IGN)
         var none = rlimit(rlim_cur: 0, rlim_max: 0)
         _ = setrlimit(__rlimit_resource_t(RLIMIT_CORE.rawValue), &none)
         _ = ztoken_disable_dumping()
