@@ -94,9 +94,6 @@ import Testing
         #expect(throws: VaultError.self) { _ = try OutputFile(path: scratch.file("."), overwrite: false) }
     }
 
-    @Test func standardOutputIsWrittenThrough() throws {
-        let output = try OutputFile(path: "-", overwrite: false)
-        #expect(output.isStandardOutput)
-        try output.commit()
-    }
+    // Writing through to standard output ("-") is covered end to end by
+    // BackupRestoreCLITests.backupToStandardOutputAndRestoreFromStandardInput.
 }

@@ -28,9 +28,26 @@ import Testing
         #expect(SecureBytes(zeroedCount: 0).count == 0)
     }
 
-    @Test func vaultErrorsNeverCarryTheSecret() {
-        // An error about a token names its label, not the token.
-        let error = VaultError.labelInUse("ci")
-        #expect(error.description == "an active token is already labelled 'ci'")
+    @Test func errorsAboutSecretsNeverCarryThem() throws {
+        let scratch = try VaultBackupTests.Scratch()
+        let vault = try VaultBackupTests.makeVault(at: scratch.root + "/v")
+        // A malformed import, a wrong passphrase: neither message may echo the secret.
+        let badToken = "not a token but a SECRET-7f3a9c"
+        do {
+            _ = try vault.create(label: "x", importing: SecureBytes(copying: Array(badToken.utf8)))
+            Issue.record("a malformed import was accepted")
+        } catch let error as VaultError {
+            #expect(!"\(error.message) \(error.hint ?? "")".contains("SECRET-7f3a9c"), "\(error)")
+        }
+        let wrong = "wrong-passphrase-SECRET-91b2"
+        do {
+            _ = try vault.unlock(passphrase: SecureBytes(copying: Array(wrong.utf8)))
+            Issue.record("a wrong passphrase unlocked the vault")
+        } catch let error as VaultError {
+            #expect(error.exitCode == 77)
+            #expect(!"\(error.message) \(error.hint ?? "")".contains("SECRET-91b2"), "\(error)")
+        }
+        let created = try vault.create(label: "ok")
+        #expect(!"\(created.token)".contains("ztk_"), "SecureBytes must not describe its contents")
     }
 }
