@@ -148,18 +148,10 @@ import Testing
     @Test func aHeldLockMakesAWriterWaitThenGiveUp() throws {
         let box = try Sandbox()
         try box.initVault()
-        let flock = try #require(CLIHarness.tool("flock"), "flock(1) is needed")
         let lockFile = box.vault + "/.lock"
         let inode = Sandbox.inode(lockFile)
-        let holder = try box.spawn([lockFile, "-c", "sleep 30"], executable: flock)
+        let holder = try box.holdVaultLock()
         defer { kill(holder.pid, SIGKILL); _ = holder.wait() }
-        // Wait until the helper really holds the lock.
-        var held = false
-        for _ in 0..<200 where !held {
-            held = try Sandbox.spawnAndWait([flock, "-n", lockFile, "true"]) != 0
-            if !held { usleep(20_000) }
-        }
-        try #require(held, "flock helper never took the lock")
         let started = Date()
         let result = try box.run(["create", "x", "--lock-timeout", "0.5"])
         let elapsed = Date().timeIntervalSince(started)
@@ -183,16 +175,8 @@ import Testing
         let box = try Sandbox()
         try box.initVault()
         _ = try box.create("leaves its pid behind")
-        let flock = try #require(CLIHarness.tool("flock"))
-        let lockFile = box.vault + "/.lock"
-        let holder = try box.spawn([lockFile, "-c", "sleep 30"], executable: flock)
+        let holder = try box.holdVaultLock()
         defer { kill(holder.pid, SIGKILL); _ = holder.wait() }
-        var held = false
-        for _ in 0..<200 where !held {
-            held = try Sandbox.spawnAndWait([flock, "-n", lockFile, "true"]) != 0
-            if !held { usleep(20_000) }
-        }
-        try #require(held)
         let result = try box.run(["create", "x", "--lock-timeout", "0.2"])
         #expect(result.status == 75)
         // The holder named, if any, must be a live process, never the last

@@ -197,6 +197,22 @@ final class Sandbox: @unchecked Sendable {
         (try? Data(contentsOf: URL(fileURLWithPath: path))).map(Array.init)
     }
 
+    /// Starts `flock(1)` holding the vault's lock (as another ztoken would)
+    /// and returns once it really holds it. Kill the child to release it.
+    func holdVaultLock(sourceLocation: SourceLocation = #_sourceLocation) throws -> Child {
+        let flock = try #require(CLIHarness.tool("flock"), "flock(1) (util-linux) is needed", sourceLocation: sourceLocation)
+        let lockFile = vault + "/.lock"
+        let holder = try spawn([lockFile, "-c", "sleep 30"], executable: flock)
+        for _ in 0..<200 {
+            if try Self.spawnAndWait([flock, "-n", lockFile, "true"]) != 0 { return holder }
+            usleep(20_000)
+        }
+        kill(holder.pid, SIGKILL)
+        _ = holder.wait()
+        Issue.record("flock never took the vault lock", sourceLocation: sourceLocation)
+        throw VaultError.busy(path: lockFile, holder: nil, seconds: 4)
+    }
+
     /// Writes an executable through a child `sh`, so this process never holds
     /// it open for writing: a child spawned by a parallel test would inherit
     /// that descriptor and make exec of the file fail with ETXTBSY.
