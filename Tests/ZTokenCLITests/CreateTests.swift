@@ -249,4 +249,14 @@ import Testing
         #expect(result.stderr.contains("warning: not copied to the clipboard"), "\(result.stderr)")
         #expect(try box.listJSON(all: false).count == 1)
     }
+
+    @Test func jsonOutputEscapesAnImportedTokenExactly() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        let token = #"quote"and\backslash-0123456789"#
+        let result = try box.run(["create", "imported", "--stdin", "--json"], stdin: token + "\n")
+        #expect(result.status == 0, "\(result)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdoutBytes)) as? [String: Any])
+        #expect(object["token"] as? String == token)
+    }
 }

@@ -121,22 +121,7 @@ public enum Clipboard {
             throw VaultError.io(path: argv[0], operation: "start", errno: status)
         }
         // Write through a buffer that is wiped afterwards.
-        var total = 0
-        for piece in input {
-            if case .text(let text) = piece { total += text.utf8.count }
-            if case .secret(let secret) = piece { total += secret.count }
-        }
-        let buffer = SecureBytes(zeroedCount: total)
-        var length = 0
-        buffer.withUnsafeMutableBytes { out in
-            for piece in input {
-                switch piece {
-                case .text(let text): for b in text.utf8 { out[length] = b; length += 1 }
-                case .secret(let secret): secret.withUnsafeBytes { for b in $0 { out[length] = b; length += 1 } }
-                case .jsonEscapedSecret: break
-                }
-            }
-        }
+        let buffer = OutputPiece.assemble(input)
         let written = Result { try buffer.withUnsafeBytes { try Syscall.writeAll(pipeFDs[1], $0, displayPath: argv[0]) } }
         close(pipeFDs[1])
         if !detached {

@@ -16,6 +16,37 @@ public enum OutputPiece {
     case jsonEscapedSecret(SecureBytes)
 }
 
+extension OutputPiece {
+    /// The pieces as one secure buffer (sized first, then filled, by
+    /// `SecureBytes.assemble`), so a secret is never copied into a String.
+    static func assemble(_ pieces: [OutputPiece]) -> SecureBytes {
+        SecureBytes.assemble { out in
+            for piece in pieces {
+                switch piece {
+                case .text(let text): out.append(contentsOf: text.utf8)
+                case .secret(let secret): out.append(secret: secret)
+                case .jsonEscapedSecret(let secret):
+                    secret.withUnsafeBytes {
+                        for byte in $0 {
+                            switch byte {
+                            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                                out.append(UInt8(ascii: "\\"))
+                                out.append(byte)
+                            case 0..<0x20:
+                                let hex = Array("0123456789abcdef".utf8)
+                                out.append(contentsOf: "\\u00".utf8)
+                                out.append(hex[Int(byte >> 4)])
+                                out.append(hex[Int(byte & 15)])
+                            default: out.append(byte)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Terminal and standard-stream helpers for the command-line tool.
 public enum Terminal {
     /// True when `fd` is a terminal (a person is probably there).
@@ -40,42 +71,9 @@ public enum Terminal {
 
     /// Writes `pieces` to standard output in one buffer that is wiped after.
     public static func writeToStandardOutput(_ pieces: [OutputPiece]) throws {
-        var total = 0
-        for piece in pieces {
-            switch piece {
-            case .text(let text): total += text.utf8.count
-            case .secret(let secret): total += secret.count
-            case .jsonEscapedSecret(let secret): total += secret.count * 6
-            }
-        }
-        let buffer = SecureBytes(zeroedCount: total)
-        var length = 0
-        buffer.withUnsafeMutableBytes { out in
-            func put(_ byte: UInt8) { out[length] = byte; length += 1 }
-            for piece in pieces {
-                switch piece {
-                case .text(let text): for byte in text.utf8 { put(byte) }
-                case .secret(let secret): secret.withUnsafeBytes { for byte in $0 { put(byte) } }
-                case .jsonEscapedSecret(let secret):
-                    secret.withUnsafeBytes {
-                        for byte in $0 {
-                            switch byte {
-                            case UInt8(ascii: "\""), UInt8(ascii: "\\"): put(UInt8(ascii: "\\")); put(byte)
-                            case 0..<0x20:
-                                let hex = Array("0123456789abcdef".utf8)
-                                for c in Array("\\u00".utf8) { put(c) }
-                                put(hex[Int(byte >> 4)]); put(hex[Int(byte & 15)])
-                            default: put(byte)
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        let buffer = OutputPiece.assemble(pieces)
         fflush(nil)
-        try buffer.withUnsafeBytes {
-            try Syscall.writeAll(STDOUT_FILENO, UnsafeRawBufferPointer(rebasing: $0[0..<length]), displayPath: "standard output")
-        }
+        try buffer.withUnsafeBytes { try Syscall.writeAll(STDOUT_FILENO, $0, displayPath: "standard output") }
     }
 
     /// Makes the process non-dumpable and sets its core limit to 0, so a
