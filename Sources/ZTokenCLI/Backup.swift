@@ -4,6 +4,7 @@ import TokenVault
 
 struct Backup: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "backup",
         abstract: "Write the whole vault as one encrypted age file.",
         discussion: """
             Takes the vault lock for a consistent snapshot and needs no vault passphrase. The file opens \

@@ -6,6 +6,7 @@ extension TokenKind: ExpressibleByArgument {}
 
 struct Create: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "create",
         abstract: "Create a token and show it once.",
         discussion: """
             Mints a new token (or, with --stdin, imports one made elsewhere) and prints it. It is shown \

@@ -4,6 +4,7 @@ import TokenVault
 
 struct Doctor: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "doctor",
         abstract: "Check the vault's files, and repair what is safe to repair.",
         discussion: """
             Checks permissions, every file's format, that each active token has its sealed record, and \

@@ -4,6 +4,7 @@ import TokenVault
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "export",
         abstract: "Write the zBot bundle of an existing active token again.",
         discussion: """
             Opens the token's sealed record, so it needs the vault passphrase (asked on the terminal, or \

@@ -6,6 +6,7 @@ extension KDFLevel: ExpressibleByArgument {}
 
 struct Init: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "init",
         abstract: "Make a new vault and its key.",
         discussion: """
             Asks for a new vault passphrase twice on the terminal (or reads --vault-passphrase-file). \

@@ -4,6 +4,7 @@ import TokenVault
 
 struct Keygen: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "keygen",
         abstract: "Make an age identity and print its recipient.",
         discussion: "Writes the identity (AGE-SECRET-KEY-1…) to --out FILE (0600, never overwritten) or standard output, and prints its age1… recipient.")
 

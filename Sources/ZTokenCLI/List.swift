@@ -4,6 +4,7 @@ import TokenVault
 
 struct List: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "list",
         abstract: "List tokens.",
         discussion: "Shows id, label, kind, creation time, last four characters and state. Labels are printed with control characters escaped.")
 

@@ -4,6 +4,7 @@ import TokenVault
 
 struct Restore: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "restore",
         abstract: "Restore a vault from a backup.",
         discussion: """
             Decrypts and checks the whole backup before touching the vault location, then installs it in one \

@@ -4,6 +4,7 @@ import TokenVault
 
 struct Revoke: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "revoke",
         abstract: "Revoke tokens by label or id, or all of them.",
         discussion: """
             Asks [y/N] on a terminal. Off a terminal it refuses unless --yes is given. A revoked token's \

@@ -4,6 +4,7 @@ import TokenVault
 
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "verify",
         abstract: "Check a token read from standard input.",
         discussion: """
             Exit 0 and print the token's id and label when it is active in this vault; exit 1 with the \
