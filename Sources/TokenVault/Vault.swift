@@ -80,14 +80,6 @@ public final class Vault {
         try readIndex().indexFile
     }
 
-    /// The tokens in creation order: active ones, or all with `includeRevoked`.
-    public func tokens(includeRevoked: Bool = false) throws -> [TokenInfo] {
-        let index = try readIndex()
-        return (0..<index.count).lazy
-            .filter { includeRevoked || index.isActive($0) }
-            .map(index.info)
-    }
-
     /// Finds the tokens that `references` name: each is an id (of any token)
     /// or the label of an active token. A reference that is both one token's
     /// id and another's label is refused as ambiguous.

@@ -356,19 +356,54 @@ struct IndexTable {
         var unescaped: [UInt8] = []
         var position = 0
 
+        /// A key with the `" : "` after it, as up to 16 bytes to compare with
+        /// two loads: `low`, then `high` under `mask`.
+        struct KeyPattern {
+            let low: UInt64, lowMask: UInt64, high: UInt64, highMask: UInt64, count: Int
+            let field: Int, required: Bool
+
+            init(_ key: StaticString, _ field: Field, required: Bool) {
+                let count = key.utf8CodeUnitCount
+                precondition(count <= 16)
+                var bytes = [UInt8](repeating: 0, count: 16)
+                key.withUTF8Buffer { for i in 0..<count { bytes[i] = $0[i] } }
+                func word(_ from: Int) -> UInt64 {
+                    (0..<8).reduce(0) { $0 | UInt64(bytes[from + $1]) << (8 * $1) }
+                }
+                func mask(_ bytes: Int) -> UInt64 {
+                    bytes >= 8 ? ~0 : bytes <= 0 ? 0 : (1 << (8 * UInt64(bytes))) - 1
+                }
+                low = word(0)
+                high = word(8)
+                lowMask = mask(count)
+                highMask = mask(count - 8)
+                self.count = count
+                self.field = field.rawValue
+                self.required = required
+            }
+
+            /// True when the 16 bytes at `at` start with this key.
+            @inline(__always)
+            func matches(_ at: UnsafeRawPointer) -> Bool {
+                at.loadUnaligned(as: UInt64.self) & lowMask == low
+                    && at.loadUnaligned(fromByteOffset: 8, as: UInt64.self) & highMask == high
+            }
+        }
+
         // Keys in the writer's (sorted) order, with their field and whether required.
-        static let keys: [(key: [UInt8], field: Int, required: Bool)] = [
-            (Array("agent\" : \"".utf8), Field.agent.rawValue, false),
-            (Array("createdAt\" : \"".utf8), Field.createdAt.rawValue, true),
-            (Array("digest\" : \"".utf8), Field.digest.rawValue, true),
-            (Array("id\" : \"".utf8), Field.id.rawValue, true),
-            (Array("kind\" : \"".utf8), Field.kind.rawValue, true),
-            (Array("label\" : \"".utf8), Field.label.rawValue, true),
-            (Array("last4\" : \"".utf8), Field.last4.rawValue, true),
-            (Array("revokedAt\" : \"".utf8), Field.revokedAt.rawValue, false),
-            (Array("serverURL\" : \"".utf8), Field.serverURL.rawValue, false),
-            (Array("state\" : \"".utf8), Field.state.rawValue, true),
+        static let keys: [KeyPattern] = [
+            KeyPattern("agent\" : \"", .agent, required: false),
+            KeyPattern("createdAt\" : \"", .createdAt, required: true),
+            KeyPattern("digest\" : \"", .digest, required: true),
+            KeyPattern("id\" : \"", .id, required: true),
+            KeyPattern("kind\" : \"", .kind, required: true),
+            KeyPattern("label\" : \"", .label, required: true),
+            KeyPattern("last4\" : \"", .last4, required: true),
+            KeyPattern("revokedAt\" : \"", .revokedAt, required: false),
+            KeyPattern("serverURL\" : \"", .serverURL, required: false),
+            KeyPattern("state\" : \"", .state, required: true),
         ]
+        let keys = Scanner.keys
 
         mutating func scan(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
             guard b.count < Int(Int32.max) else { return false }
@@ -386,9 +421,13 @@ struct IndexTable {
             }
         }
 
+        @inline(__always)
         mutating func literal(_ text: StaticString, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
             let n = text.utf8CodeUnitCount
-            guard b.count - position >= n, memcmp(b.baseAddress! + position, text.utf8Start, n) == 0 else { return false }
+            guard b.count - position >= n else { return false }
+            let here = b.baseAddress! + position
+            let expected = text.utf8Start
+            for i in 0..<n where here[i] != expected[i] { return false }
             position += n
             return true
         }
@@ -400,23 +439,25 @@ struct IndexTable {
             spans.append(contentsOf: repeatElement(Span.absent, count: IndexTable.fieldCount))
             var next = 0
             var first = true
-            while next < Self.keys.count {
+            while next < keys.count {
                 guard literal(first ? "\n      \"" : ",\n      \"", b) else { return false }
                 first = false
                 // The next key present: optional keys may be skipped, required ones not.
                 var matched = false
-                while next < Self.keys.count {
-                    let key = Self.keys[next].key
+                // Every key is followed by at least 16 bytes in a whole file.
+                guard b.count - position >= 16 else { return false }
+                let here = UnsafeRawPointer(b.baseAddress! + position)
+                while next < keys.count {
+                    let key = keys[next]
                     next += 1
-                    if b.count - position >= key.count,
-                       key.withUnsafeBufferPointer({ memcmp(b.baseAddress! + position, $0.baseAddress!, key.count) == 0 }) {
+                    if key.matches(here) {
                         position += key.count
                         guard let span = string(b) else { return false }
-                        spans[base + Self.keys[next - 1].field] = span
+                        spans[base + key.field] = span
                         matched = true
                         break
                     }
-                    if Self.keys[next - 1].required { return false }
+                    if key.required { return false }
                 }
                 guard matched else { return false }
             }
@@ -429,14 +470,21 @@ struct IndexTable {
         /// writes; its content span, or nil.
         mutating func string(_ b: UnsafeBufferPointer<UInt8>) -> Span? {
             let start = position
+            let bytes = b.baseAddress!
             var high = false
-            // Eight bytes at a time while none is special (most of a digest or date).
-            while b.count - position >= 8,
-                  Self.isPlain(UnsafeRawPointer(b.baseAddress! + position).loadUnaligned(as: UInt64.self)) {
-                position += 8
-            }
-            while position < b.count {
-                let byte = b[position]
+            while true {
+                // Eight bytes at a time while none is special (most of a digest
+                // or date), then straight to the first special one.
+                if b.count - position >= 8 {
+                    let special = Self.specialBytes(UnsafeRawPointer(bytes + position).loadUnaligned(as: UInt64.self))
+                    if special == 0 {
+                        position += 8
+                        continue
+                    }
+                    position += special.trailingZeroBitCount / 8
+                }
+                guard position < b.count else { return nil }
+                let byte = bytes[position]
                 if byte == UInt8(ascii: "\"") {
                     let span = Span(start: Int32(start), count: Int32(position - start))
                     position += 1
@@ -450,20 +498,20 @@ struct IndexTable {
                 if byte >= 0x80 { high = true }
                 position += 1
             }
-            return nil
         }
 
-        /// True when none of the eight bytes is a quote, a backslash, a control
-        /// character or non-ASCII (the exact "has zero byte" / "has byte less
-        /// than" word tests).
+        /// The high bit of each of the eight bytes that is a quote, a
+        /// backslash, a control character or non-ASCII (the "has zero byte"
+        /// and "has byte less than" word tests). Bits above the lowest set
+        /// one may be false alarms (borrows); the lowest is exact.
         @inline(__always)
-        static func isPlain(_ x: UInt64) -> Bool {
+        static func specialBytes(_ x: UInt64) -> UInt64 {
             let ones: UInt64 = 0x0101_0101_0101_0101
             let quote = x ^ (ones &* 0x22)
             let backslash = x ^ (ones &* 0x5C)
             let special = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash)
                 | ((x &- ones &* 0x20) & ~x) | x
-            return special & (ones &* 0x80) == 0
+            return special & (ones &* 0x80)
         }
 
         /// A string with escapes, from the start of its content: unescaped

@@ -88,24 +88,42 @@ enum Syscall {
         guard info.st_size <= limit else {
             throw VaultError.corrupt(path: displayPath, reason: "file is larger than \(limit) bytes")
         }
-        var bytes = [UInt8](repeating: 0, count: max(Int(info.st_size), 0) + 1)
+        // One byte more than the size, to see end of file in the same read;
+        // read straight into uninitialized storage (no zero-fill of a
+        // megabytes-large index just to overwrite it).
+        let first = max(Int(info.st_size), 0) + 1
+        var full = false
+        var bytes = try readArray(fd, count: first, displayPath: displayPath, full: &full)
+        // The file grew after fstat: read on, in growing steps, up to the limit.
+        while full {
+            guard bytes.count < limit + 1 else {
+                throw VaultError.corrupt(path: displayPath, reason: "file is larger than \(limit) bytes")
+            }
+            let step = min(max(bytes.count, 4096), limit + 1 - bytes.count)
+            bytes.append(contentsOf: try readArray(fd, count: step, displayPath: displayPath, full: &full))
+        }
+        return bytes
+    }
+
+    /// Up to `count` bytes, fewer at end of file; `full` tells whether all came.
+    private static func readArray(_ fd: Int32, count: Int, displayPath: String, full: inout Bool) throws -> [UInt8] {
+        let bytes = try [UInt8](unsafeUninitializedCapacity: count) { buffer, filled in
+            filled = try readAvailable(fd, into: UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[..<count])), displayPath: displayPath)
+        }
+        full = bytes.count == count
+        return bytes
+    }
+
+    /// Reads until `buffer` is full or the file ends; the count read.
+    private static func readAvailable(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, displayPath: String) throws -> Int {
         var filled = 0
-        while true {
-            if filled == bytes.count {
-                guard bytes.count < limit + 1 else {
-                    throw VaultError.corrupt(path: displayPath, reason: "file is larger than \(limit) bytes")
-                }
-                bytes.append(contentsOf: repeatElement(0, count: min(bytes.count, limit + 1 - bytes.count)))
-            }
-            let n = bytes.withUnsafeMutableBytes { buffer in
-                retryingInterrupts { read(fd, buffer.baseAddress! + filled, buffer.count - filled) }
-            }
+        while filled < buffer.count {
+            let n = retryingInterrupts { read(fd, buffer.baseAddress! + filled, buffer.count - filled) }
             if n < 0 { throw fail(displayPath, "read") }
             if n == 0 { break }
             filled += n
         }
-        bytes.removeSubrange(filled...)
-        return bytes
+        return filled
     }
 
     /// One `read(2)` into `buffer`, EINTR retried; 0 means end of file.
