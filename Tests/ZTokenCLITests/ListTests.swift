@@ -87,6 +87,34 @@ import Testing
         #expect(!revoke.stderrBytes.contains(0x1b) && !revoke.stdoutBytes.contains(0x1b))
     }
 
+    /// Every text column comes from a file, not only the label: a tampered
+    /// creation time or last-four must not reach the terminal raw either,
+    /// and the columns stay aligned by characters.
+    @Test func everyTextColumnIsEscapedAndAligned() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        _ = try box.create("first")
+        _ = try box.create("café-second")
+        let vault = try Vault(openingAt: box.vault)
+        var index = try vault.loadIndex()
+        index.tokens[0].createdAt = "2026\u{1b}]0;owned\u{07}"
+        index.tokens[0].last4 = "\u{9b}2J"
+        try vault.writeIndex(index)
+
+        let table = try box.run(["list"])
+        #expect(table.status == 0)
+        #expect(!table.stdoutBytes.contains(0x1b) && !table.stdoutBytes.contains(0x07), "a raw control character reached the terminal")
+        #expect(table.stdout.contains("2026\\u{1b}]0;owned\\u{7}"))
+        #expect(table.stdout.contains("\\u{9b}2J"))
+        // Columns line up by characters: STATE starts at the same character
+        // offset on every line, "é" (two bytes) included.
+        let lines = table.stdout.split(separator: "\n")
+        #expect(lines.count == 3)
+        let stateColumns = lines.map { line in line.distance(from: line.startIndex, to: line.range(of: "STATE")?.lowerBound ?? line.range(of: "active")!.lowerBound) }
+        #expect(Set(stateColumns).count == 1, "misaligned: \(stateColumns)")
+        #expect(lines.allSatisfy { !$0.hasSuffix(" ") }, "trailing spaces")
+    }
+
     @Test func withoutAVaultItIsNotFound() throws {
         let box = try Sandbox()
         let result = try box.run(["list"])
