@@ -118,6 +118,14 @@ extension Vault {
             }
         }
 
+        // Records of revoked tokens whose background removal was cut short
+        // (RevokedRecords.swift); one still being removed is not a finding.
+        for name in directory.abandonedRevokedRecords() {
+            try note(directory.displayPath(name), "records of revoked tokens left by an interrupted revoke", repairable: true) {
+                self.directory.removeAbandonedRevokedRecords(named: name)
+            }
+        }
+
         // Index and records.
         let indexPath = directory.displayPath(VaultLayout.index)
         let index: IndexFile

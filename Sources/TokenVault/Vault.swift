@@ -239,10 +239,21 @@ public final class Vault {
                 revoked.append(TokenInfo(entry))
             }
             try writeIndex(index.encoded(replacing: changed))
-            try directory.removeRecords(ids: revoked.map(\.id))
+            // Many records and no active token left: move records/ aside in
+            // one exchange and unlink in the background (RevokedRecords.swift).
+            if revoked.count >= Self.backgroundRemovalThreshold && ids.count > 1 && activePositions.isEmpty {
+                let names = Set(revoked.map { VaultLayout.recordName(id: $0.id) })
+                try directory.removeRecordsInBackground(keeping: { !names.contains($0) })
+            } else {
+                try directory.removeRecords(ids: revoked.map(\.id))
+            }
             return revoked
         }
     }
+
+    /// From this many records on, a revocation that leaves no active token
+    /// removes them in the background: unlinking 100,000 files takes minutes.
+    static let backgroundRemovalThreshold = 1_000
 
     /// Revokes every active token in one atomic index rewrite.
     @discardableResult

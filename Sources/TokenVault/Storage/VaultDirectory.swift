@@ -116,6 +116,10 @@ final class VaultDirectory {
     /// The open records/ directory (checked once, then kept open).
     func recordsDirectory() throws -> Int32 { try records() }
 
+    /// Forgets the kept records/ descriptor without closing it: it no longer
+    /// names records/, and the caller that swapped it out closes it.
+    func forgetRecordsDirectory() { recordsFD = -1 }
+
     // MARK: Leftovers and locking
 
     /// Temp files left by interrupted writes.
@@ -127,9 +131,14 @@ final class VaultDirectory {
     /// a live writer exists only while that writer holds it.
     /// Only files are removed: a directory planted under a temp name is not
     /// ours to delete and must not stop every writer; `doctor` reports it.
+    /// Abandoned `.revoked-…` directories (see RevokedRecords.swift) go too.
     func removeLeftoverTemporaries() throws -> [String] {
         var removed: [String] = []
-        for name in try leftoverTemporaries() {
+        let entries = try Syscall.directoryEntries(fd, displayPath: path)
+        for name in entries where name.hasPrefix(Self.revokedRecordsPrefix) {
+            removeAbandonedRevokedRecords(named: name)
+        }
+        for name in entries where name.hasPrefix(AtomicFile.temporaryPrefix) {
             if isDirectory(name) { continue }
             try Syscall.unlinkAt(fd, name, displayPath: displayPath(name))
             removed.append(name)

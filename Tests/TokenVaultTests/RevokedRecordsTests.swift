@@ -1,0 +1,121 @@
+// Revoking many tokens at once: records/ is swapped for an empty directory in
+// one exchange and the old records are unlinked by a detached process
+// (RevokedRecords.swift). The contract still holds: no revoked token's record
+// stays in records/, nothing else there is lost, and a removal cut short is
+// cleaned up by the next writer or by doctor.
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+@_spi(Bench) @testable import TokenVault
+
+@Suite struct RevokedRecordsTests {
+    init() { TestVault.useMinimalKDF() }
+
+    static let many = Vault.backgroundRemovalThreshold + 20
+
+    static func labels(_ count: Int) -> [String] { (1...count).map { "bulk-\($0)" } }
+
+    /// Waits until `condition` holds, for at most `seconds` (a background
+    /// process is being waited for, not timed).
+    static func eventually(_ seconds: Double = 60, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            usleep(20_000)
+        }
+        return condition()
+    }
+
+    static func revokedDirectories(_ scratch: ScratchDirectory) -> [String] {
+        FileManagerNames.of(scratch.file("vault")).filter { $0.hasPrefix(".revoked-") }
+    }
+
+    @Test func revokingManyEmptiesRecordsAndKeepsWhatIsNotARevokedRecord() throws {
+        let scratch = try ScratchDirectory()
+        let vault = try TestVault.make(in: scratch)
+        let created = try vault.createMany(labels: Self.labels(Self.many))
+        scratch.write(Array("not a record\n".utf8), to: "vault/records/notes.txt")
+        let lockInode = ScratchDirectory.inode(scratch.file("vault/.lock"))
+
+        let revoked = try vault.revokeAll()
+
+        #expect(revoked.count == Self.many)
+        #expect(Set(revoked.map(\.id)) == Set(created.map(\.info.id)))
+        // Already on return: records/ holds no revoked record, the stray file stays.
+        #expect(FileManagerNames.of(scratch.file("vault/records")) == ["notes.txt"])
+        #expect(scratch.bytes("vault/records/notes.txt") == Array("not a record\n".utf8))
+        #expect(ScratchDirectory.mode(scratch.file("vault/records")) == 0o700)
+        #expect(ScratchDirectory.inode(scratch.file("vault/.lock")) == lockInode)
+        #expect(try vault.tokens().isEmpty)
+        #expect(try vault.tokens(includeRevoked: true).count == Self.many)
+        // The old records go away in the background.
+        #expect(Self.eventually { Self.revokedDirectories(scratch).isEmpty }, "left: \(Self.revokedDirectories(scratch))")
+        let report = try Vault(openingAt: scratch.file("vault")).doctor(repair: false)
+        #expect(report.findings.map(\.problem) == ["unexpected file in the records directory"])
+        // The vault goes on working, with a new records/ directory.
+        let next = try vault.create(label: "after")
+        #expect(FileManager.default.fileExists(atPath: scratch.file("vault/records/\(next.info.id).sealed")))
+    }
+
+    @Test func aRevocationThatLeavesAnActiveTokenDeletesRecordsOneByOne() throws {
+        let scratch = try ScratchDirectory()
+        let vault = try TestVault.make(in: scratch)
+        let created = try vault.createMany(labels: Self.labels(Self.many))
+        let keep = created[0].info.id
+        let revoked = try vault.revoke(ids: created.dropFirst().map(\.info.id))
+        #expect(revoked.count == Self.many - 1)
+        #expect(Self.revokedDirectories(scratch).isEmpty, "no directory was swapped out")
+        #expect(FileManagerNames.of(scratch.file("vault/records")) == ["\(keep).sealed"])
+        #expect(try vault.tokens().map(\.id) == [keep])
+    }
+
+    @Test func anAbandonedRemovalIsReportedByDoctorAndSweptByTheNextWriter() throws {
+        let scratch = try ScratchDirectory()
+        let vault = try TestVault.make(in: scratch)
+        _ = try vault.create(label: "one")
+        // What a remover killed half-way leaves: nobody holds its lock.
+        let abandoned = ".revoked-999999-0123456789ab"
+        mkdir(scratch.file("vault/" + abandoned), 0o700)
+        for n in 0..<5 { scratch.write([UInt8](repeating: 7, count: 64), to: "vault/\(abandoned)/r\(n).sealed") }
+
+        let report = try vault.doctor(repair: false)
+        #expect(report.findings.map(\.path) == [scratch.file("vault/" + abandoned)])
+        #expect(report.findings.first?.repairable == true)
+        #expect(!report.isHealthy)
+
+        _ = try vault.create(label: "two")
+        #expect(Self.revokedDirectories(scratch).isEmpty)
+        #expect(try vault.doctor(repair: false).isHealthy)
+    }
+
+    @Test func aRemovalInProgressIsNeitherSweptNorReported() throws {
+        let scratch = try ScratchDirectory()
+        let vault = try TestVault.make(in: scratch)
+        let busy = ".revoked-999999-ba5eba11cafe"
+        mkdir(scratch.file("vault/" + busy), 0o700)
+        scratch.write([1, 2, 3], to: "vault/\(busy)/r.sealed")
+        // A live remover holds the directory's flock.
+        let held = open(scratch.file("vault/" + busy), O_RDONLY | O_DIRECTORY)
+        #expect(held >= 0)
+        #expect(flock(held, LOCK_EX) == 0)
+        defer { close(held) }
+
+        #expect(try vault.doctor(repair: true).isHealthy)
+        _ = try vault.create(label: "meanwhile")
+        #expect(Self.revokedDirectories(scratch) == [busy])
+        #expect(scratch.bytes("vault/\(busy)/r.sealed") == [1, 2, 3])
+    }
+
+    @Test func aSymlinkWithTheRemoversNameIsNeverFollowed() throws {
+        let scratch = try ScratchDirectory()
+        let vault = try TestVault.make(in: scratch)
+        mkdir(scratch.file("elsewhere"), 0o700)
+        scratch.write([9], to: "elsewhere/precious")
+        symlink(scratch.file("elsewhere"), scratch.file("vault/.revoked-999999-0123456789ab"))
+        _ = try vault.create(label: "one")
+        _ = try vault.doctor(repair: true)
+        #expect(scratch.bytes("elsewhere/precious") == [9])
+    }
+}
