@@ -35,6 +35,19 @@ public struct TokenInfo: Sendable, Equatable, Codable {
     /// For zBot tokens: the server the agent talks to.
     public let serverURL: String?
 
+    init(id: String, label: String, kind: TokenKind, createdAt: String, last4: String, state: TokenState,
+         revokedAt: String?, agentName: String?, serverURL: String?) {
+        self.id = id
+        self.label = label
+        self.kind = kind
+        self.createdAt = createdAt
+        self.last4 = last4
+        self.state = state
+        self.revokedAt = revokedAt
+        self.agentName = agentName
+        self.serverURL = serverURL
+    }
+
     init(_ entry: IndexFile.Entry) {
         id = entry.id
         label = entry.label

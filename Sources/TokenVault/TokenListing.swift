@@ -25,6 +25,11 @@ public struct TokenListing: Sendable {
     public var count: Int { positions.count }
     public var isEmpty: Bool { positions.isEmpty }
 
+    /// The ids of the listed tokens.
+    public func ids() -> [String] {
+        withFields { fields in (0..<fields.count).map { String(decoding: fields.id($0), as: UTF8.self) } }
+    }
+
     /// One listed token as the model.
     public func info(_ row: Int) -> TokenInfo { table.info(Int(positions[row])) }
 

@@ -224,7 +224,7 @@ public final class Vault {
             // and a search per id would be quadratic.
             var activePositions: [UInt64: Int] = [:]
             if ids.count > 1 { activePositions = index.activePositionsByID() }
-            var changed: [Int: IndexFile.Entry] = [:]
+            var positions = Set<Int>(minimumCapacity: ids.count)
             for id in ids {
                 let found = ids.count > 1
                     ? TokenID.packed(id).flatMap { activePositions.removeValue(forKey: $0) }
@@ -232,13 +232,10 @@ public final class Vault {
                 guard let position = found else {
                     throw VaultError.noSuchToken(id)
                 }
-                var entry = index.entry(position)
-                entry.state = TokenState.revoked.rawValue
-                entry.revokedAt = now
-                changed[position] = entry
-                revoked.append(TokenInfo(entry))
+                positions.insert(position)
+                revoked.append(index.info(position, revokedAt: now))
             }
-            try writeIndex(index.encoded(replacing: changed))
+            try writeIndex(index.encoded(revoking: positions, revokedAt: now))
             // Many records and no active token left: move records/ aside in
             // one exchange and unlink in the background (RevokedRecords.swift).
             if revoked.count >= Self.backgroundRemovalThreshold && ids.count > 1 && activePositions.isEmpty {

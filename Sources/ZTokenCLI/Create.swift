@@ -2,7 +2,11 @@
 import ArgumentParser
 import TokenVault
 
-extension TokenKind: ExpressibleByArgument {}
+// Values and defaults spelled out (see `VaultOptions.Seconds` for why).
+extension TokenKind: ExpressibleByArgument {
+    public var defaultValueDescription: String { rawValue }
+    public static var allValueStrings: [String] { allCases.map(\.rawValue) }
+}
 
 struct Create: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,7 +2,11 @@
 import ArgumentParser
 import TokenVault
 
-extension KDFLevel: ExpressibleByArgument {}
+// Values and defaults spelled out (see `VaultOptions.Seconds` for why).
+extension KDFLevel: ExpressibleByArgument {
+    public var defaultValueDescription: String { rawValue }
+    public static var allValueStrings: [String] { allCases.map(\.rawValue) }
+}
 
 struct Init: ParsableCommand {
     static let configuration = CommandConfiguration(

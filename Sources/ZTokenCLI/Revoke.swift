@@ -30,17 +30,27 @@ struct Revoke: ParsableCommand {
 
     func run() throws {
         let vault = try vaultOptions.open()
-        let targets = all ? try vault.tokens() : try vault.resolve(tokens)
-        if let done = targets.first(where: { $0.state == .revoked }) {
-            throw VaultError.invalidArgument("token \(VaultError.quotedLabel(done.label)) (\(done.id)) is already revoked")
+        // The tokens asked about: with --all, every active one, named by id
+        // only (no full model per token: a vault may hold 100,000).
+        let ids: [String]
+        let first: TokenInfo?
+        if all {
+            let listing = try vault.listing()
+            ids = listing.ids()
+            first = listing.isEmpty ? nil : listing.info(0)
+        } else {
+            let targets = try vault.resolve(tokens)
+            if let done = targets.first(where: { $0.state == .revoked }) {
+                throw VaultError.invalidArgument("token \(VaultError.quotedLabel(done.label)) (\(done.id)) is already revoked")
+            }
+            ids = targets.map(\.id)
+            first = targets.first
         }
-        guard !targets.isEmpty else {
+        guard let first else {
             Output.note("no active tokens to revoke")
             return
         }
-        let what = targets.count == 1
-            ? "token \(VaultError.quotedLabel(targets[0].label)) (\(targets[0].id))"
-            : "\(targets.count) tokens"
+        let what = ids.count == 1 ? "token \(VaultError.quotedLabel(first.label)) (\(first.id))" : "\(ids.count) tokens"
         if !yes {
             guard Terminal.standardInputIsTerminal else {
                 throw VaultError.invalidArgument("refusing to revoke \(what) without confirmation off a terminal",
@@ -51,10 +61,15 @@ struct Revoke: ParsableCommand {
                 throw ExitCode(1)
             }
         }
-        let revoked = try vault.revoke(ids: targets.map(\.id))
+        let revoked = try vault.revoke(ids: ids)
+        var out: [UInt8] = []
         for token in revoked {
-            print("\(token.id)\t\(Output.safe(token.label))")
+            out.append(contentsOf: token.id.utf8)
+            out.append(UInt8(ascii: "\t"))
+            out.append(contentsOf: Output.safe(token.label).utf8)
+            out.append(UInt8(ascii: "\n"))
         }
+        Output.toStandardOutput(out)
         Output.note("revoked \(what)")
     }
 }

@@ -10,18 +10,33 @@ struct VaultOptions: ParsableArguments {
     var vault: String?
 
     @Option(name: .long, help: ArgumentHelp("Seconds to wait for another ztoken's vault lock.", valueName: "seconds"))
-    var lockTimeout: Double = 10
+    var lockTimeout: Seconds = Seconds(10)
+
+    /// A number of seconds. Its own type so that its default is described
+    /// by this code: ArgumentParser's generic `"\(value)"` for a Double goes
+    /// through dynamic casts that scan every protocol conformance in the
+    /// binary, at every start of every command (so do the defaults of
+    /// `TokenKind` and `KDFLevel`, spelled out beside them).
+    struct Seconds: ExpressibleByArgument {
+        var value: Double
+        init(_ value: Double) { self.value = value }
+        init?(argument: String) {
+            guard let value = Double(argument) else { return nil }
+            self.value = value
+        }
+        var defaultValueDescription: String { value.description }
+    }
 
     var location: String { VaultLocation.resolve(explicit: vault) }
 
     func validate() throws {
-        guard lockTimeout >= 0, lockTimeout.isFinite else { throw ValidationError("--lock-timeout must be a number of seconds, 0 or more") }
+        guard lockTimeout.value >= 0, lockTimeout.value.isFinite else { throw ValidationError("--lock-timeout must be a number of seconds, 0 or more") }
     }
 
     /// Opens the vault, wired to tell the user when it waits for the lock.
     func open() throws -> Vault {
         let vault = try Vault(openingAt: location)
-        vault.lockTimeout = lockTimeout
+        vault.lockTimeout = lockTimeout.value
         vault.onLockWait = { holder in
             Output.note("waiting for the vault lock" + (holder.map { " (held by \($0))" } ?? "") + "…")
         }

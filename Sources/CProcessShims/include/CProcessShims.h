@@ -26,61 +26,7 @@ static inline int ztoken_rename_exchange(int olddirfd, const char *oldpath, int 
 /// Flushes the file system holding `fd` (syncfs(2)).
 static inline int ztoken_syncfs(int fd) { return syncfs(fd); }
 
-#include <dirent.h>
-#include <errno.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-
 /// Removes every non-directory entry of the open directory `dirfd`, then
-/// the directory `name` in `parentfd`, in a detached grandchild process that
-/// has only those two descriptors open, so the caller returns at once and
-/// no lock, pipe or terminal of the caller stays held by the remover. An
-/// flock(2) the caller holds on `dirfd` is inherited and held until the
-/// remover exits: that is how a later sweep tells "in progress" from
-/// "abandoned". Only async-signal-safe calls run after fork(2), so this is
-/// safe in a multi-threaded caller. Returns 0 once the grandchild was
-/// started, -1 (errno set) when it could not be.
-static inline int ztoken_remove_directory_in_background(int parentfd, const char *name, int dirfd) {
-    // Descriptors 0-2 become /dev/null in the remover.
-    if (parentfd < 3 || dirfd < 3) { errno = EBADF; return -1; }
-    pid_t child = fork();
-    if (child < 0) return -1;
-    if (child == 0) {
-        setsid();
-        pid_t worker = fork();
-        if (worker != 0) _exit(worker < 0 ? 1 : 0);
-        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (null >= 0) { dup2(null, 0); dup2(null, 1); dup2(null, 2); }
-        int low = parentfd < dirfd ? parentfd : dirfd, high = parentfd < dirfd ? dirfd : parentfd;
-        if (low > 3) syscall(SYS_close_range, 3u, (unsigned)(low - 1), 0u);
-        if (high > low + 1) syscall(SYS_close_range, (unsigned)(low + 1), (unsigned)(high - 1), 0u);
-        syscall(SYS_close_range, (unsigned)(high + 1), ~0u, 0u);
-        setpriority(PRIO_PROCESS, 0, 10);
-        // Entries removed while reading may shift later ones, so read again
-        // from the start until a pass removes nothing.
-        char buffer[32768];
-        for (int removed = 1; removed; ) {
-            removed = 0;
-            if (lseek(dirfd, 0, SEEK_SET) < 0) break;
-            long n;
-            while ((n = syscall(SYS_getdents64, dirfd, buffer, sizeof buffer)) > 0) {
-                for (long offset = 0; offset < n; ) {
-                    struct dirent64 *entry = (struct dirent64 *)(buffer + offset);
-                    offset += entry->d_reclen;
-                    const char *entryName = entry->d_name;
-                    if (entryName[0] == '.' && (entryName[1] == 0 || (entryName[1] == '.' && entryName[2] == 0))) continue;
-                    if (unlinkat(dirfd, entryName, 0) == 0) removed = 1;
-                }
-            }
-        }
-        unlinkat(parentfd, name, AT_REMOVEDIR);
-        _exit(0);
-    }
-    int status = 0;
-    while (waitpid(child, &status, 0) < 0) {
-        if (errno != EINTR) return -1;
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) { errno = EAGAIN; return -1; }
-    return 0;
-}
+/// the directory `name` in `parentfd`, in a detached grandchild process
+/// (see shims.c). Returns 0 once it was started, -1 (errno set) if not.
+int ztoken_remove_directory_in_background(int parentfd, const char *name, int dirfd);

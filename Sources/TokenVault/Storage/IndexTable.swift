@@ -129,7 +129,15 @@ struct IndexTable {
                         serverURL: string(entry, .serverURL))
     }
 
-    func info(_ entry: Int) -> TokenInfo { TokenInfo(self.entry(entry)) }
+    /// One entry as the public model, without the strings it does not show
+    /// (the digest); `revokedAt` set marks it revoked at that time.
+    func info(_ entry: Int, revokedAt: String? = nil) -> TokenInfo {
+        TokenInfo(id: id(entry), label: label(entry), kind: TokenKind(rawValue: string(entry, .kind) ?? "") ?? .api,
+                  createdAt: string(entry, .createdAt) ?? "", last4: string(entry, .last4) ?? "",
+                  state: revokedAt != nil ? .revoked : isActive(entry) ? .active : .revoked,
+                  revokedAt: revokedAt ?? string(entry, .revokedAt), agentName: string(entry, .agent),
+                  serverURL: string(entry, .serverURL))
+    }
 
     /// The whole index as the model (tests, `doctor`).
     var indexFile: IndexFile { IndexFile(version: version, tokens: (0..<count).map(entry)) }
@@ -205,13 +213,34 @@ struct IndexTable {
     /// The bytes of this index with some entries replaced, some removed and
     /// some appended: exactly `IndexWriter.encode` of the decoded index so
     /// changed, but unchanged entries are copied rather than encoded again.
+    ///
+    /// `revoking` entries (active ones) become revoked at `revokedAt`: their
+    /// bytes are spliced (the `revokedAt` field inserted, `"active"` replaced),
+    /// which is what encoding the changed entry would write, at a copy's cost.
     func encoded(replacing replaced: [Int: IndexFile.Entry] = [:], removing removed: Set<Int> = [],
-                 appending appended: [IndexFile.Entry] = []) -> [UInt8] {
+                 appending appended: [IndexFile.Entry] = [], revoking revokedPositions: Set<Int> = [],
+                 revokedAt: String = "") -> [UInt8] {
+        var replaced = replaced
+        var revoking: Set<Int> = []
+        for position in revokedPositions where (0..<count).contains(position) {
+            // The splice needs the writer's bytes of last4 and state (no escapes);
+            // anything else is encoded from the model.
+            if isActive(position), spans[position &* Self.fieldCount &+ Field.revokedAt.rawValue].count < 0,
+               spans[position &* Self.fieldCount &+ Field.last4.rawValue].start >= 0,
+               spans[position &* Self.fieldCount &+ Field.state.rawValue].start >= 0 {
+                revoking.insert(position)
+            } else {
+                var entry = entry(position)
+                entry.state = TokenState.revoked.rawValue
+                entry.revokedAt = revokedAt
+                replaced[position] = entry
+            }
+        }
         var out: [UInt8] = []
-        out.reserveCapacity(bytes.count + (replaced.count + appended.count) * 400 + 64)
+        out.reserveCapacity(bytes.count + (replaced.count + appended.count) * 400 + revoking.count * (revokedAt.utf8.count + 32) + 64)
         IndexWriter.appendHeader(to: &out)
         var emitted = 0
-        let touched = Set(replaced.keys).union(removed).filter { (0..<count).contains($0) }.sorted()
+        let touched = Set(replaced.keys).union(removed).union(revoking).filter { (0..<count).contains($0) }.sorted()
         bytes.withUnsafeBufferPointer { bytes in
             /// Entries `first..<end`, unchanged: one copy, their separators included.
             func copy(_ first: Int, _ end: Int) {
@@ -223,9 +252,15 @@ struct IndexTable {
             var next = 0
             for position in touched {
                 copy(next, position)
-                if let entry = replaced[position], !removed.contains(position) {
+                if removed.contains(position) {
+                    // Left out.
+                } else if let entry = replaced[position] {
                     IndexWriter.appendSeparator(first: emitted == 0, to: &out)
                     IndexWriter.appendEntry(entry, to: &out)
+                    emitted += 1
+                } else if revoking.contains(position) {
+                    IndexWriter.appendSeparator(first: emitted == 0, to: &out)
+                    appendRevoked(position, at: revokedAt, from: bytes, to: &out)
                     emitted += 1
                 }
                 next = position + 1
@@ -239,6 +274,23 @@ struct IndexTable {
         }
         IndexWriter.appendTrailer(version: version, empty: emitted == 0, to: &out)
         return out
+    }
+
+    /// An active entry's bytes as the writer writes it revoked at `revokedAt`:
+    /// `"revokedAt"` sorts between `"last4"` and `"serverURL"`/`"state"`,
+    /// and the state's value changes. Both spans are in `bytes` (checked).
+    private func appendRevoked(_ position: Int, at revokedAt: String, from bytes: UnsafeBufferPointer<UInt8>,
+                               to out: inout [UInt8]) {
+        let last4 = spans[position &* Self.fieldCount &+ Field.last4.rawValue]
+        let state = spans[position &* Self.fieldCount &+ Field.state.rawValue]
+        let start = Int(bounds[position].start), end = Int(bounds[position].end)
+        let afterLast4 = Int(last4.start + last4.count) + 1      // past its closing quote
+        out.append(contentsOf: bytes[start..<afterLast4])
+        out.append(contentsOf: ",\n      \"revokedAt\" : ".utf8)
+        IndexWriter.appendQuoted(revokedAt, to: &out)
+        out.append(contentsOf: bytes[afterLast4..<Int(state.start)])
+        out.append(contentsOf: TokenState.revoked.rawValue.utf8)
+        out.append(contentsOf: bytes[Int(state.start + state.count)..<end])
     }
 
     // MARK: Checking
