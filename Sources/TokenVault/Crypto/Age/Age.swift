@@ -1,7 +1,8 @@
 // The public face of the age v1 format in TokenVault: a streaming encryptor
 // and decryptor, and whole-buffer and file-descriptor conveniences on top.
-// Rules: nothing here holds more than one 64 KiB chunk of a payload; the file
-// key and the payload key live in `SecureBytes`; decryption is phased (header,
+// Rules: nothing here holds more than a bounded batch of 64 KiB chunks of a
+// payload (one for in-memory callers, 16 ≈ 1 MiB for files); the file key, the
+// payload key and the plaintext live in `SecureBytes`; decryption is phased (header,
 // file key, MAC, nonce, payload) so each failure has one meaning: `.corrupt`
 // for a malformed or altered file (exit 65), `.wrongIdentity` /
 // `.wrongPassphrase` when no identity opens it (exit 77).
@@ -14,7 +15,13 @@ public final class AgeEncryptor {
 
     /// Writes the header and payload nonce to `sink` at once.
     /// Throws `.invalidArgument` for no recipients, or a passphrase mixed with others.
-    public init(recipients: [AgeRecipient], sink: @escaping AgeSink) throws {
+    public convenience init(recipients: [AgeRecipient], sink: @escaping AgeSink) throws {
+        try self.init(recipients: recipients, chunksPerSinkCall: 1, sink: sink)
+    }
+
+    /// As above, handing the sink up to `chunksPerSinkCall` sealed chunks at
+    /// a time, held in one buffer of that many chunks.
+    init(recipients: [AgeRecipient], chunksPerSinkCall: Int, sink: @escaping AgeSink) throws {
         guard !recipients.isEmpty else { throw VaultError.invalidArgument("no age recipient given") }
         if recipients.count > 1, recipients.contains(where: { if case .scrypt = $0.kind { true } else { false } }) {
             throw VaultError.invalidArgument("a passphrase cannot be combined with other recipients",
@@ -26,13 +33,22 @@ public final class AgeEncryptor {
         let nonce = Sodium.randomBytes(AgeStream.nonceSize)
         try header.withUnsafeBytes { try sink($0) }
         try nonce.withUnsafeBytes { try sink($0) }
-        stream = AgeStreamEncryptor(key: AgeStream.payloadKey(fileKey: fileKey, nonce: nonce), sink: sink)
+        stream = AgeStreamEncryptor(key: AgeStream.payloadKey(fileKey: fileKey, nonce: nonce), sink: sink,
+                                    chunksPerSinkCall: chunksPerSinkCall)
     }
 
-    /// Encrypts `bytes`; a sealed chunk goes to the sink each time 64 KiB more is known not to be the end.
+    /// Encrypts `bytes`. A full chunk is sealed once more input shows it is not
+    /// the end; sealed chunks go to the sink each time `chunksPerSinkCall` of them are ready.
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         guard !stream.finished else { throw VaultError.invalidArgument("age encryptor written to after finish") }
         try stream.write(bytes)
+    }
+
+    /// Encrypts everything `source` yields until it ends, reading it straight
+    /// into the chunk buffer. Needs `chunksPerSinkCall` ≥ 2.
+    func write(from source: AgeSource) throws {
+        guard !stream.finished else { throw VaultError.invalidArgument("age encryptor written to after finish") }
+        try stream.read(from: source)
     }
 
     /// Seals the final chunk. The output is a complete age file only after this.
@@ -131,24 +147,20 @@ public enum Age {
         return buffer.slice(0..<filled)
     }
 
-    /// Encrypts everything readable from `input` to `output`, 64 KiB at a time.
-    /// Paths name the descriptors in errors.
+    /// Chunks per write(2) when encrypting a file: 16 × 64 KiB ≈ 1 MiB, enough
+    /// that system calls cost little beside the cipher, while the locked
+    /// buffer stays small.
+    static let chunksPerFileWrite = 16
+
+    /// Encrypts everything readable from `input` to `output`, reading each
+    /// 64 KiB chunk straight into the buffer it is sealed in and writing about
+    /// 1 MiB at a time. Paths name the descriptors in errors.
     public static func encrypt(from input: Int32, inputPath: String, to output: Int32, outputPath: String,
                                recipients: [AgeRecipient]) throws {
-        let encryptor = try AgeEncryptor(recipients: recipients) { try Syscall.writeAll(output, $0, displayPath: outputPath) }
-        let buffer = SecureBytes(zeroedCount: AgeStream.chunkSize)
-        try buffer.withUnsafeMutableBytes { chunk in
-            while true {
-                var filled = 0
-                while filled < chunk.count {
-                    let n = try Syscall.readSome(input, UnsafeMutableRawBufferPointer(rebasing: chunk[filled...]), displayPath: inputPath)
-                    if n == 0 { break }
-                    filled += n
-                }
-                try encryptor.write(UnsafeRawBufferPointer(rebasing: chunk[0..<filled]))
-                if filled < chunk.count { break }
-            }
+        let encryptor = try AgeEncryptor(recipients: recipients, chunksPerSinkCall: chunksPerFileWrite) {
+            try Syscall.writeAll(output, $0, displayPath: outputPath)
         }
+        try encryptor.write { try Syscall.readSome(input, $0, displayPath: inputPath) }
         try encryptor.finish()
     }
 

@@ -1,7 +1,7 @@
 // The age payload: a 16-byte nonce, then ChaCha20-Poly1305 STREAM over 64 KiB
 // chunks under HKDF(file key, nonce, "payload"); each chunk's nonce is an
-// 11-byte big-endian counter and a last-chunk flag. Rules: at most one chunk
-// is held at a time, in buffers allocated once; decrypted bytes are released
+// 11-byte big-endian counter and a last-chunk flag. Rules: at most a fixed
+// batch of chunks is held at a time, in buffers allocated once; decrypted bytes are released
 // only after their chunk authenticated; a payload that does not end with a
 // flagged chunk, has an empty final chunk after the first, or has bytes after
 // its final chunk is `.corrupt`.
@@ -25,32 +25,44 @@ enum AgeStream {
     }
 }
 
-/// Encrypts a plaintext you feed it, chunk by chunk, into a sink.
+/// Encrypts a plaintext, chunk by chunk, into a sink. The chunks are sealed
+/// in place in one locked buffer laid out as the payload is (chunk ‖ tag ‖
+/// chunk ‖ tag …): plaintext read or copied into its chunk's place is never
+/// copied again, and up to `chunksPerSinkCall` sealed chunks reach the sink in
+/// one call (one write(2) for a file), with no allocation per chunk.
 final class AgeStreamEncryptor {
     private let key: SecureBytes
     private let sink: AgeSink
-    private let plaintext = SecureBytes(zeroedCount: AgeStream.chunkSize)
-    private let ciphertext = UnsafeMutableRawBufferPointer.allocate(byteCount: AgeStream.encryptedChunkSize, alignment: 16)
+    private let chunksPerSinkCall: Int
+    /// Plaintext until a chunk is sealed, then ciphertext; locked and wiped
+    /// because the plaintext is a secret.
+    private let chunks: SecureBytes
     private var nonce = [UInt8](repeating: 0, count: 12)
+    /// The place of the chunk being filled, and its plaintext bytes so far.
+    private var slot = 0
     private var filled = 0
+    /// Where the sealed bytes not yet given to the sink begin.
+    private var unsentStart = 0
     private var counter: UInt64 = 0
     private(set) var finished = false
 
-    init(key: SecureBytes, sink: @escaping AgeSink) {
+    init(key: SecureBytes, sink: @escaping AgeSink, chunksPerSinkCall: Int) {
+        precondition(chunksPerSinkCall >= 1)
         self.key = key
         self.sink = sink
+        self.chunksPerSinkCall = chunksPerSinkCall
+        chunks = SecureBytes(zeroedCount: chunksPerSinkCall * AgeStream.encryptedChunkSize)
     }
-
-    deinit { ciphertext.deallocate() }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws {
         var offset = 0
         while offset < bytes.count {
-            // A full buffer is sealed only once more input proves it is not the last.
-            if filled == AgeStream.chunkSize { try seal(last: false) }
+            // A full chunk is sealed only once more input proves it is not the last.
+            if filled == AgeStream.chunkSize { try sealFullChunk() }
             let count = min(AgeStream.chunkSize - filled, bytes.count - offset)
-            plaintext.withUnsafeMutableBytes {
-                UnsafeMutableRawBufferPointer(rebasing: $0[filled..<(filled + count)])
+            let start = slot * AgeStream.encryptedChunkSize + filled
+            chunks.withUnsafeMutableBytes {
+                UnsafeMutableRawBufferPointer(rebasing: $0[start..<(start + count)])
                     .copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + count)]))
             }
             filled += count
@@ -58,25 +70,76 @@ final class AgeStreamEncryptor {
         }
     }
 
-    func finish() throws {
-        try seal(last: true)
-        finished = true
+    /// Encrypts everything `source` yields until it ends, reading straight
+    /// into the chunks' places. Needs `chunksPerSinkCall` ≥ 2: a full chunk
+    /// stays unsealed until the next chunk's first bytes are read into another place.
+    func read(from source: AgeSource) throws {
+        precondition(chunksPerSinkCall >= 2)
+        while true {
+            if filled < AgeStream.chunkSize {
+                let count = try readChunk(at: slot, offset: filled, from: source)
+                if count == 0 { return }
+                filled += count
+                continue
+            }
+            let next = (slot + 1) % chunksPerSinkCall
+            // Wrapping to the buffer's start: the sealed chunks there go to the sink before they are overwritten.
+            if next == 0 { try send(upTo: slot * AgeStream.encryptedChunkSize) }
+            let count = try readChunk(at: next, offset: 0, from: source)
+            // Input that ends right after a full chunk makes it the last one, sealed by `finish`.
+            if count == 0 { return }
+            try sealFullChunk()
+            filled = count
+        }
     }
 
-    private func seal(last: Bool) throws {
+    func finish() throws {
+        seal(last: true)
+        finished = true
+        try send(upTo: slot * AgeStream.encryptedChunkSize + filled + AgeStream.tagSize)
+    }
+
+    /// One read from `source` into the plaintext space of chunk place `slot` after `offset`.
+    private func readChunk(at slot: Int, offset: Int, from source: AgeSource) throws -> Int {
+        let start = slot * AgeStream.encryptedChunkSize
+        return try chunks.withUnsafeMutableBytes {
+            try source(UnsafeMutableRawBufferPointer(rebasing: $0[(start + offset)..<(start + AgeStream.chunkSize)]))
+        }
+    }
+
+    /// Seals the full current chunk as not the last and moves to the next
+    /// place, giving the sealed chunks to the sink when the buffer is used up.
+    private func sealFullChunk() throws {
+        seal(last: false)
+        slot += 1
+        filled = 0
+        if slot == chunksPerSinkCall {
+            try send(upTo: slot * AgeStream.encryptedChunkSize)
+            slot = 0
+            unsentStart = 0
+        }
+    }
+
+    private func seal(last: Bool) {
         AgeStream.fillNonce(&nonce, counter: counter, last: last)
+        let start = slot * AgeStream.encryptedChunkSize
         let count = filled
-        plaintext.withUnsafeBytes { p in
+        chunks.withUnsafeMutableBytes { c in
             key.withUnsafeBytes { k in
                 nonce.withUnsafeBytes { n in
-                    Sodium.chachaSeal(UnsafeRawBufferPointer(rebasing: p[0..<count]), into: ciphertext.baseAddress!,
-                                      tag: ciphertext.baseAddress! + count, nonce: n, key: k)
+                    Sodium.chachaSeal(UnsafeRawBufferPointer(rebasing: c[start..<(start + count)]), into: c.baseAddress! + start,
+                                      tag: c.baseAddress! + start + count, nonce: n, key: k)
                 }
             }
         }
         counter += 1
-        filled = 0
-        try sink(UnsafeRawBufferPointer(rebasing: ciphertext[0..<(count + AgeStream.tagSize)]))
+    }
+
+    /// Gives the sealed bytes before `end` to the sink.
+    private func send(upTo end: Int) throws {
+        guard end > unsentStart else { return }
+        try chunks.withUnsafeBytes { try sink(UnsafeRawBufferPointer(rebasing: $0[unsentStart..<end])) }
+        unsentStart = end
     }
 }
 
