@@ -16,9 +16,10 @@ enum AgeStream {
         Sodium.hkdfSHA256(secret: fileKey, salt: nonce, info: "payload")
     }
 
-    /// Writes the 12-byte ChaCha20-Poly1305 nonce for chunk `counter`.
+    /// Writes the 12-byte ChaCha20-Poly1305 nonce for chunk `counter` into
+    /// `nonce`, whose first three bytes are zero.
     @inline(__always)
-    static func fillNonce(_ nonce: inout [UInt8], counter: UInt64, last: Bool) {
+    static func fillNonce(_ nonce: UnsafeMutableRawBufferPointer, counter: UInt64, last: Bool) {
         // Bytes 0–2 of the 88-bit counter stay zero: 2^64 chunks is 2^80 bytes.
         for i in 0..<8 { nonce[3 + i] = UInt8(truncatingIfNeeded: counter >> UInt64(56 - 8 * i)) }
         nonce[11] = last ? 1 : 0
@@ -37,13 +38,16 @@ final class AgeStreamEncryptor {
     /// Plaintext until a chunk is sealed, then ciphertext; locked and wiped
     /// because the plaintext is a secret.
     private let chunks: SecureBytes
-    private var nonce = [UInt8](repeating: 0, count: 12)
     /// The place of the chunk being filled, and its plaintext bytes so far.
     private var slot = 0
     private var filled = 0
+    /// Full chunks known not to be the last wait, unsealed, in places
+    /// `pendingStart..<slot`, to be sealed together (on several cores) just
+    /// before they go to the sink. `counter` is the chunk number at `pendingStart`.
+    private var pendingStart = 0
+    private var counter: UInt64 = 0
     /// Where the sealed bytes not yet given to the sink begin.
     private var unsentStart = 0
-    private var counter: UInt64 = 0
     private(set) var finished = false
 
     init(key: SecureBytes, sink: @escaping AgeSink, chunksPerSinkCall: Int) {
@@ -83,8 +87,11 @@ final class AgeStreamEncryptor {
                 continue
             }
             let next = (slot + 1) % chunksPerSinkCall
-            // Wrapping to the buffer's start: the sealed chunks there go to the sink before they are overwritten.
-            if next == 0 { try send(upTo: slot * AgeStream.encryptedChunkSize) }
+            // Wrapping to the buffer's start: the chunks there go to the sink before they are overwritten.
+            if next == 0 {
+                sealPending()
+                try send(upTo: slot * AgeStream.encryptedChunkSize)
+            }
             let count = try readChunk(at: next, offset: 0, from: source)
             // Input that ends right after a full chunk makes it the last one, sealed by `finish`.
             if count == 0 { return }
@@ -94,7 +101,8 @@ final class AgeStreamEncryptor {
     }
 
     func finish() throws {
-        seal(last: true)
+        sealPending()
+        seal(slot, counter: counter, last: true)
         finished = true
         try send(upTo: slot * AgeStream.encryptedChunkSize + filled + AgeStream.tagSize)
     }
@@ -107,32 +115,57 @@ final class AgeStreamEncryptor {
         }
     }
 
-    /// Seals the full current chunk as not the last and moves to the next
-    /// place, giving the sealed chunks to the sink when the buffer is used up.
+    /// Marks the full current chunk as not the last and moves to the next
+    /// place; when the buffer is used up, seals the waiting chunks and gives
+    /// them to the sink.
     private func sealFullChunk() throws {
-        seal(last: false)
         slot += 1
         filled = 0
         if slot == chunksPerSinkCall {
+            sealPending()
             try send(upTo: slot * AgeStream.encryptedChunkSize)
             slot = 0
+            pendingStart = 0
             unsentStart = 0
         }
     }
 
-    private func seal(last: Bool) {
-        AgeStream.fillNonce(&nonce, counter: counter, last: last)
-        let start = slot * AgeStream.encryptedChunkSize
-        let count = filled
-        chunks.withUnsafeMutableBytes { c in
-            key.withUnsafeBytes { k in
-                nonce.withUnsafeBytes { n in
+    /// Seals the waiting full chunks (`pendingStart..<slot`), not the last.
+    /// Chunks are independent (each has its own nonce), so with more than
+    /// one core they are sealed on several threads: ChaCha20-Poly1305 is
+    /// what a file encryption spends its time on.
+    private func sealPending() {
+        let count = slot - pendingStart
+        guard count > 0 else { return }
+        let first = pendingStart, firstCounter = counter
+        let parts = min(count, Parallel.processorCount, 4)
+        Parallel.run(parts: parts) { part in
+            for index in stride(from: part, to: count, by: parts) {
+                seal(first + index, counter: firstCounter + UInt64(index), last: false)
+            }
+        }
+        pendingStart = slot
+        counter += UInt64(count)
+    }
+
+    /// Seals the chunk in place `place` (its first `filled` bytes if it is
+    /// the current one, else a full chunk) as chunk number `counter`.
+    /// Touches only that chunk's bytes, so calls for different places may
+    /// run at the same time.
+    private func seal(_ place: Int, counter: UInt64, last: Bool) {
+        var nonce = (UInt64(0), UInt32(0))     // 12 bytes, on the stack
+        let start = place * AgeStream.encryptedChunkSize
+        let count = place == slot ? filled : AgeStream.chunkSize
+        withUnsafeMutableBytes(of: &nonce) { n in
+            AgeStream.fillNonce(n, counter: counter, last: last)
+            let nonceBytes = UnsafeRawBufferPointer(rebasing: n[0..<12])
+            chunks.withUnsafeMutableBytes { c in
+                key.withUnsafeBytes { k in
                     Sodium.chachaSeal(UnsafeRawBufferPointer(rebasing: c[start..<(start + count)]), into: c.baseAddress! + start,
-                                      tag: c.baseAddress! + start + count, nonce: n, key: k)
+                                      tag: c.baseAddress! + start + count, nonce: nonceBytes, key: k)
                 }
             }
         }
-        counter += 1
     }
 
     /// Gives the sealed bytes before `end` to the sink.
@@ -197,7 +230,7 @@ final class AgeStreamDecryptor {
     }
 
     private func open(length: Int, last: Bool) -> Bool {
-        AgeStream.fillNonce(&nonce, counter: counter, last: last)
+        nonce.withUnsafeMutableBytes { AgeStream.fillNonce($0, counter: counter, last: last) }
         return plaintext.withUnsafeMutableBytes { p in
             key.withUnsafeBytes { k in
                 nonce.withUnsafeBytes { n in
