@@ -42,6 +42,20 @@ import Testing
         #expect(siblings.sorted() == ["b.age", "vault"], "restore left \(siblings)")
     }
 
+    /// The manifest is written by hand for speed; it must stay exactly what
+    /// JSONEncoder writes (the format restore and users' tools read).
+    @Test func theHandWrittenManifestIsWhatJSONEncoderWrites() throws {
+        let files = [
+            BackupManifest.File(path: "vault/vault.json", size: 397, blake2b: String(repeating: "ab", count: 32)),
+            BackupManifest.File(path: "vault/records/abcdefghijkl.sealed", size: 0, blake2b: String(repeating: "0", count: 64)),
+        ]
+        for listed in [files, []] {
+            let manifest = BackupManifest(version: 1, vaultID: "v-\"quoted\"\\/\u{1}", createdAt: "2026-11-29T00:00:00Z",
+                                          activeTokens: 12_345, files: listed)
+            #expect(manifest.encoded() == (try VaultJSON.encode(manifest)))
+        }
+    }
+
     @Test func aBackupHoldsOnlyActiveRecordsAndRestoresTheSameVault() throws {
         let scratch = try Scratch()
         let vault = try Self.makeVault(at: scratch.root + "/a")

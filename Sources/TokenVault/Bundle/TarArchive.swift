@@ -61,72 +61,131 @@ enum TarArchive {
     /// not a safe relative path, or a mode or mtime is out of range: the reader
     /// must be able to read back everything the writer writes.
     static func write(_ entries: [Entry], modificationTime: Int64) throws -> SecureBytes {
-        guard modificationTime >= 0, modificationTime <= 0o77777777777 else {
-            throw VaultError.invalidArgument("tar: modification time \(modificationTime) does not fit a ustar header")
-        }
-        var headers: [[UInt8]] = []
-        for entry in entries {
-            guard entry.mode <= 0o7777 else {
-                throw VaultError.invalidArgument("tar: mode \(String(entry.mode, radix: 8)) of \(VaultError.quoted(entry.path)) is not a permission mode")
-            }
-            if let problem = pathProblem(entry.path) {
-                throw VaultError.invalidArgument("tar: path \(VaultError.quoted(entry.path)): \(problem)")
-            }
-            headers.append(try header(for: entry, modificationTime: modificationTime))
-        }
-        return SecureBytes.assemble { writer in
+        let start = try StreamWriter(modificationTime: modificationTime)
+        // Check every entry before anything is assembled.
+        let headers = try entries.map { try start.header(path: $0.path, mode: $0.mode, isDirectory: $0.isDirectory, size: $0.contents.count) }
+        return SecureBytes.assemble { out in
+            // `assemble` may run this more than once (to measure, then to write).
+            var writer = start
             for (entry, header) in zip(entries, headers) {
-                writer.append(contentsOf: header)
-                if !entry.isDirectory {
-                    writer.append(secret: entry.contents)
-                    writer.appendZeros(paddingToBlock(entry.contents.count))
+                entry.contents.withUnsafeBytes { contents in
+                    writer.add(header: header, contents: entry.isDirectory ? nil : contents) { out.append(contentsOf: $0) }
                 }
             }
-            writer.appendZeros(2 * blockSize)
-            let remainder = writer.count % recordSize
-            if remainder != 0 { writer.appendZeros(recordSize - remainder) }
+            writer.finish { out.append(contentsOf: $0) }
         }
     }
 
-    private static func paddingToBlock(_ size: Int) -> Int {
+    /// Writes an archive piece by piece into a sink, so that a large one (a
+    /// backup of 100,000 records) need never exist whole in memory: each
+    /// piece can go straight into the age encryptor.
+    struct StreamWriter {
+        let modificationTime: Int64
+        /// Bytes written so far (for the padding to a whole record).
+        private(set) var count = 0
+        private static let zeros = [UInt8](repeating: 0, count: recordSize)
+
+        init(modificationTime: Int64) throws {
+            guard modificationTime >= 0, modificationTime <= 0o77777777777 else {
+                throw VaultError.invalidArgument("tar: modification time \(modificationTime) does not fit a ustar header")
+            }
+            self.modificationTime = modificationTime
+        }
+
+        /// The checked header of an entry (see `TarArchive.write`).
+        func header(path: String, mode: UInt32, isDirectory: Bool, size: Int) throws -> [UInt8] {
+            guard mode <= 0o7777 else {
+                throw VaultError.invalidArgument("tar: mode \(String(mode, radix: 8)) of \(VaultError.quoted(path)) is not a permission mode")
+            }
+            if let problem = TarArchive.pathProblem(path) {
+                throw VaultError.invalidArgument("tar: path \(VaultError.quoted(path)): \(problem)")
+            }
+            return try TarArchive.header(path: path, mode: mode, isDirectory: isDirectory, size: size, modificationTime: modificationTime)
+        }
+
+        /// A regular file: header, contents, padding to a whole block.
+        mutating func addFile(_ path: String, mode: UInt32, contents: UnsafeRawBufferPointer,
+                              to sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+            let header = try header(path: path, mode: mode, isDirectory: false, size: contents.count)
+            try add(header: header, contents: contents, to: sink)
+        }
+
+        /// An entry whose header was made by `header`; nil contents for a directory.
+        mutating func add(header: [UInt8], contents: UnsafeRawBufferPointer?,
+                          to sink: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+            try header.withUnsafeBytes { try put($0, to: sink) }
+            guard let contents else { return }
+            try put(contents, to: sink)
+            try pad(TarArchive.paddingToBlock(contents.count), to: sink)
+        }
+
+        /// Two zero blocks, then zeros to a whole record as GNU tar writes.
+        mutating func finish(to sink: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+            try pad(2 * blockSize, to: sink)
+            let remainder = count % recordSize
+            if remainder != 0 { try pad(recordSize - remainder, to: sink) }
+        }
+
+        private mutating func put(_ bytes: UnsafeRawBufferPointer, to sink: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+            try sink(bytes)
+            count += bytes.count
+        }
+
+        private mutating func pad(_ zeroCount: Int, to sink: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+            guard zeroCount > 0 else { return }
+            try Self.zeros.withUnsafeBytes { try put(UnsafeRawBufferPointer(rebasing: $0[0..<zeroCount]), to: sink) }
+        }
+    }
+
+    static func paddingToBlock(_ size: Int) -> Int {
         (blockSize - size % blockSize) % blockSize
     }
 
-    /// The 512-byte ustar header of `entry`. Headers carry no secret.
-    private static func header(for entry: Entry, modificationTime: Int64) throws -> [UInt8] {
+    /// The 512-byte ustar header of an entry. Headers carry no secret.
+    static func header(path: String, mode: UInt32, isDirectory: Bool, size: Int, modificationTime: Int64) throws -> [UInt8] {
+        guard isDirectory || size <= 0o77777777777 else {
+            throw VaultError.invalidArgument("tar: \(VaultError.quoted(path)) is too large for a ustar header")
+        }
         var block = [UInt8](repeating: 0, count: blockSize)
-        let stored = Array((entry.isDirectory ? entry.path + "/" : entry.path).utf8)
+        let stored = Array((isDirectory ? path + "/" : path).utf8)
         guard let (prefix, name) = split(stored) else {
-            throw VaultError.invalidArgument("tar: path \(VaultError.quoted(entry.path)) is too long for a ustar header",
+            throw VaultError.invalidArgument("tar: path \(VaultError.quoted(path)) is too long for a ustar header",
                                              hint: "ustar names are at most 100 bytes, or 255 split at a '/'")
         }
-        func put(_ bytes: [UInt8], at offset: Int) {
-            for (i, byte) in bytes.enumerated() { block[offset + i] = byte }
+        func put<Bytes: Collection<UInt8>>(_ bytes: Bytes, at offset: Int) {
+            var i = offset
+            for byte in bytes {
+                block[i] = byte
+                i += 1
+            }
         }
-        func octal(_ value: Int64, width: Int) -> [UInt8] {
-            // width - 1 zero-padded octal digits and a NUL, as GNU tar writes them.
-            let digits = Array(String(value, radix: 8).utf8)
-            return [UInt8](repeating: UInt8(ascii: "0"), count: width - 1 - digits.count) + digits + [0]
+        /// `width - 1` zero-padded octal digits and a NUL, as GNU tar writes
+        /// them (the caller checked the value fits); no allocation.
+        func octal(_ value: Int64, width: Int, at offset: Int) {
+            var rest = value
+            for i in stride(from: offset + width - 2, through: offset, by: -1) {
+                block[i] = UInt8(ascii: "0") + UInt8(rest & 7)
+                rest >>= 3
+            }
+            block[offset + width - 1] = 0
         }
         put(name, at: 0)
-        put(octal(Int64(entry.mode), width: 8), at: 100)
-        put(octal(0, width: 8), at: 108)                       // uid
-        put(octal(0, width: 8), at: 116)                       // gid
-        put(octal(Int64(entry.isDirectory ? 0 : entry.contents.count), width: 12), at: 124)
-        put(octal(modificationTime, width: 12), at: 136)
-        put([UInt8](repeating: UInt8(ascii: " "), count: 8), at: 148)
-        block[156] = entry.isDirectory ? UInt8(ascii: "5") : UInt8(ascii: "0")
-        put(Array("ustar".utf8) + [0], at: 257)
-        put(Array("00".utf8), at: 263)
+        octal(Int64(mode), width: 8, at: 100)
+        octal(0, width: 8, at: 108)                            // uid
+        octal(0, width: 8, at: 116)                            // gid
+        octal(Int64(isDirectory ? 0 : size), width: 12, at: 124)
+        octal(modificationTime, width: 12, at: 136)
+        put(repeatElement(UInt8(ascii: " "), count: 8), at: 148)
+        block[156] = isDirectory ? UInt8(ascii: "5") : UInt8(ascii: "0")
+        put("ustar\0".utf8, at: 257)
+        put("00".utf8, at: 263)
         // uname and gname stay empty; devmajor and devminor as GNU tar writes them.
-        put(octal(0, width: 8), at: 329)
-        put(octal(0, width: 8), at: 337)
+        octal(0, width: 8, at: 329)
+        octal(0, width: 8, at: 337)
         put(prefix, at: 345)
         let sum = block.reduce(0) { $0 + Int64($1) }
-        put(octal(sum, width: 7) + [UInt8(ascii: " ")], at: 148)
-        guard entry.isDirectory || entry.contents.count <= 0o77777777777 else {
-            throw VaultError.invalidArgument("tar: \(VaultError.quoted(entry.path)) is too large for a ustar header")
-        }
+        octal(sum, width: 7, at: 148)
+        block[155] = UInt8(ascii: " ")
         return block
     }
 
@@ -150,15 +209,28 @@ enum TarArchive {
         for scalar in path.unicodeScalars where TerminalSafe.isDangerous(scalar) {
             return "contains a control character"
         }
-        for component in path.split(separator: "/", omittingEmptySubsequences: false) {
-            switch component {
-            case "": return "has an empty component"
-            case ".": return "has a '.' component"
-            case "..": return "has a '..' component"
-            default: continue
+        // Components compared as bytes: a backup checks 100,000 paths, and
+        // splitting Strings took a sixth of its time.
+        var start = 0, position = 0
+        for byte in path.utf8 {
+            if byte == UInt8(ascii: "/") {
+                if let problem = componentProblem(path.utf8, from: start, count: position - start) { return problem }
+                start = position + 1
             }
+            position += 1
         }
-        return nil
+        return componentProblem(path.utf8, from: start, count: position - start)
+    }
+
+    private static func componentProblem(_ path: String.UTF8View, from start: Int, count: Int) -> String? {
+        switch count {
+        case 0: return "has an empty component"
+        case 1 where path[path.index(path.startIndex, offsetBy: start)] == UInt8(ascii: "."):
+            return "has a '.' component"
+        case 2 where path.dropFirst(start).prefix(2).elementsEqual("..".utf8):
+            return "has a '..' component"
+        default: return nil
+        }
     }
 
     // MARK: Reading

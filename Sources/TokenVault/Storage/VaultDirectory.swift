@@ -38,8 +38,8 @@ final class VaultDirectory {
         let shown = displayPath(name)
         guard let file = try Syscall.openAt(fd, name, flags: O_RDONLY, displayPath: shown) else { return nil }
         defer { Syscall.closeQuietly(file) }
-        try VaultPermissions.check(fd: file, path: shown, isDirectory: false)
-        return try Syscall.readAll(file, limit: limit, displayPath: shown)
+        let status = try VaultPermissions.check(fd: file, path: shown, isDirectory: false)
+        return try Syscall.readAll(file, limit: limit, displayPath: shown, status: status)
     }
 
     /// Atomically replaces (or creates) a vault file.
@@ -84,8 +84,8 @@ final class VaultDirectory {
             return nil
         }
         defer { Syscall.closeQuietly(file) }
-        try VaultPermissions.check(fd: file, path: shown, isDirectory: false)
-        return try Syscall.readAll(file, limit: VaultLayout.recordLimit, displayPath: shown)
+        let status = try VaultPermissions.check(fd: file, path: shown, isDirectory: false)
+        return try Syscall.readAll(file, limit: VaultLayout.recordLimit, displayPath: shown, status: status)
     }
 
     /// Removes records; the directory is fsynced once after the batch.
