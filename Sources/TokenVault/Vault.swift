@@ -69,7 +69,7 @@ public final class Vault {
     /// The index, read and checked; strings are made only for what is asked.
     func readIndex() throws -> IndexTable {
         let path = directory.displayPath(VaultLayout.index)
-        guard let bytes = try directory.read(VaultLayout.index, limit: VaultLayout.indexLimit) else {
+        guard let bytes = try directory.readIndexBytes(VaultLayout.index, limit: VaultLayout.indexLimit) else {
             throw VaultError.corrupt(path: path, reason: "missing")
         }
         return try IndexTable(bytes: bytes, path: path)

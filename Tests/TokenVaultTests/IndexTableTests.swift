@@ -3,7 +3,7 @@
 // IndexFile.validate accepts, read the same values, refuse the rest with the
 // same error, and write exactly what IndexWriter writes for the changed model.
 import Testing
-@testable import TokenVault
+@_spi(Bench) @testable import TokenVault
 
 @Suite struct IndexTableTests {
     static let path = "/vault/index.json"
@@ -285,5 +285,29 @@ import Testing
         try check()
         #expect(try vault.tokens().isEmpty)
         #expect(try vault.tokens(includeRevoked: true).count == 12)
+    }
+
+    /// A large index is mapped rather than read (IndexBytes); what commands
+    /// see must be exactly what reading the file gives, and writes must go on
+    /// from it (a mapping of the replaced file must not leak into the new one).
+    @Test func aMappedIndexReadsAndWritesAsAReadOne() throws {
+        TestVault.useMinimalKDF()
+        let scratch = try ScratchDirectory()
+        let vault = try TestVault.make(in: scratch)
+        _ = try vault.createMany(labels: (1...1_100).map { "mapped-\($0)" })
+        let onDisk = try #require(scratch.bytes("vault/index.json"))
+        #expect(onDisk.count >= IndexBytes.mappingThreshold, "the index is too small to be mapped")
+
+        let mapped = try vault.readIndex()
+        let read = try IndexTable(bytes: onDisk, path: "index.json")
+        #expect(mapped.bytes == onDisk)
+        #expect(mapped.indexFile == read.indexFile)
+
+        let created = try vault.create(label: "after-mapping")
+        let revoked = try vault.revoke(ids: [created.info.id, mapped.id(0)])
+        #expect(revoked.map(\.id) == [created.info.id, mapped.id(0)])
+        let after = try IndexCodec.decode(try #require(scratch.bytes("vault/index.json")), path: "index.json")
+        #expect(after.tokens.count == 1_101)
+        #expect(after.tokens.filter { $0.state == "revoked" }.map(\.id).sorted() == [created.info.id, mapped.id(0)].sorted())
     }
 }

@@ -39,7 +39,9 @@ struct IndexTable {
 
     let version: Int
     /// The index in the writer's layout.
-    private(set) var bytes: [UInt8]
+    private let storage: IndexBytes
+    /// The index in the writer's layout, as an array.
+    var bytes: [UInt8] { storage.bytes }
     private var unescaped: [UInt8] = []
     /// `fieldCount` spans per entry.
     private var spans: [Span] = []
@@ -57,11 +59,15 @@ struct IndexTable {
     /// Reads and checks an index: throws what `IndexCodec.decode` and then
     /// `IndexFile.validate` would throw for these bytes.
     init(bytes: [UInt8], path: String) throws {
+        try self.init(bytes: IndexBytes(bytes), path: path)
+    }
+
+    init(bytes: IndexBytes, path: String) throws {
         if let table = Self(scanning: bytes) {
             self = table
         } else {
-            let index = try IndexCodec.decode(bytes, path: path)
-            guard let table = Self(scanning: IndexWriter.encode(index)) else {
+            let index = try bytes.withUnsafeBufferPointer { try IndexReader.decode($0, path: path) }
+            guard let table = Self(scanning: IndexBytes(IndexWriter.encode(index))) else {
                 throw VaultError.corrupt(path: path, reason: "internal error: the index writer's layout does not read back")
             }
             self = table
@@ -98,7 +104,7 @@ struct IndexTable {
     }
 
     func withView<R>(_ body: (View) throws -> R) rethrows -> R {
-        try bytes.withUnsafeBufferPointer { bytes in
+        try storage.withUnsafeBufferPointer { bytes in
             try unescaped.withUnsafeBufferPointer { unescaped in
                 try spans.withUnsafeBufferPointer { spans in
                     try body(View(bytes: bytes, unescaped: unescaped, spans: spans))
@@ -237,11 +243,11 @@ struct IndexTable {
             }
         }
         var out: [UInt8] = []
-        out.reserveCapacity(bytes.count + (replaced.count + appended.count) * 400 + revoking.count * (revokedAt.utf8.count + 32) + 64)
+        out.reserveCapacity(storage.count + (replaced.count + appended.count) * 400 + revoking.count * (revokedAt.utf8.count + 32) + 64)
         IndexWriter.appendHeader(to: &out)
         var emitted = 0
         let touched = Set(replaced.keys).union(removed).union(revoking).filter { (0..<count).contains($0) }.sorted()
-        bytes.withUnsafeBufferPointer { bytes in
+        storage.withUnsafeBufferPointer { bytes in
             /// Entries `first..<end`, unchanged: one copy, their separators included.
             func copy(_ first: Int, _ end: Int) {
                 guard first < end else { return }
@@ -385,8 +391,8 @@ struct IndexTable {
     /// Scans bytes in exactly the layout `IndexWriter` writes, with version 1
     /// and every required field a string; nil for anything else, which
     /// `IndexReader` then reads (and reports, if it is wrong).
-    private init?(scanning bytes: [UInt8]) {
-        self.bytes = bytes
+    private init?(scanning bytes: IndexBytes) {
+        storage = bytes
         version = IndexFile.currentVersion
         var scanner = Scanner()
         let ok = bytes.withUnsafeBufferPointer { buffer in scanner.scan(buffer) }
