@@ -21,12 +21,6 @@ enum Sodium {
         return bytes
     }
 
-    /// A uniform random number below `upperBound` (`randombytes_uniform`).
-    static func randomUniform(_ upperBound: UInt32) -> UInt32 {
-        ensureInitialized()
-        return randombytes_uniform(upperBound)
-    }
-
     // MARK: BLAKE2b
 
     /// BLAKE2b-256 of `message`, keyed when `key` is given (`crypto_generichash`).
