@@ -100,6 +100,35 @@ def report(args):
     def target(name, ok, detail):
         out["targets"].append({"target": name, "met": ok, "detail": detail})
 
+    kdf = [r for r in rows if r["tool"] == "ztoken" and r["size"] == 0 and r["command"].startswith("export (")]
+    if kdf:
+        lines.append("")
+        lines.append("export by KDF level (one-token vault; the Argon2id unlock is the cost):")
+        out["export_by_kdf"] = {}
+        for r in kdf:
+            out["export_by_kdf"][r["command"]] = r
+            lines.append("  %-22s %10.2f ms %9s MiB" % (r["command"], r["median_ms"], mib(r["peak_rss_kib"])))
+
+    results_dir = os.path.dirname(os.path.abspath(args.out))
+    age = {}
+    for operation in ("encrypt", "decrypt"):
+        path = os.path.join(results_dir, "age-%s.json" % operation)
+        if not os.path.exists(path):
+            continue
+        medians = {}
+        for result in json.load(open(path))["results"]:
+            times = sorted(result["times"])
+            medians["ztoken" if result["command"].startswith("ztoken") else "age"] = times[len(times) // 2] * 1000
+        if "ztoken" in medians and "age" in medians:
+            age[operation] = medians
+    if age:
+        out["age_100mib_ms"] = age
+        lines.append("")
+        lines.append("age, 100 MiB (median ms; MiB/s):")
+        for operation, medians in age.items():
+            lines.append("  %-8s ztoken %7.1f (%5.0f MiB/s)   age %7.1f (%5.0f MiB/s)" % (
+                operation, medians["ztoken"], 100 / medians["ztoken"] * 1000, medians["age"], 100 / medians["age"] * 1000))
+
     z = lambda size, c: by.get(("ztoken", size, c))
     p = lambda size, c: by.get(("pass", size, c))
     for command in RATIO_COMMANDS:
@@ -122,6 +151,9 @@ def report(args):
         if listing and listing["peak_rss_kib"] is not None:
             target("100000: list < 100 MiB peak", listing["peak_rss_kib"] / 1024 < MAX_LIST_MIB_AT_100K,
                    "%s MiB" % mib(listing["peak_rss_kib"]))
+    for operation, medians in age.items():
+        target("age %s throughput >= age" % operation, medians["ztoken"] <= medians["age"],
+               "%.1f vs %.1f ms" % (medians["ztoken"], medians["age"]))
     if out["targets"]:
         lines.append("")
         for t in out["targets"]:
