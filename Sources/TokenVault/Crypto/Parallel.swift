@@ -1,6 +1,7 @@
 // Splitting CPU-bound work over the machine's cores, with POSIX threads: the
-// one use is sealing age chunks (AgeStream.swift), where ChaCha20-Poly1305 is
-// nearly all the time an encryption takes and chunks are independent. No
+// uses are sealing and opening batches of age chunks (AgeStream.swift), where
+// ChaCha20-Poly1305 is nearly all the time an encryption or decryption takes
+// and chunks are independent. No
 // dispatch library and no thread pool: a handful of threads per megabyte
 // costs microseconds against milliseconds of cipher work.
 #if canImport(Glibc)

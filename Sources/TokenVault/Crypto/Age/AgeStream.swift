@@ -176,23 +176,43 @@ final class AgeStreamEncryptor {
     }
 }
 
-/// Decrypts a payload chunk by chunk from a reader, releasing each chunk only
-/// after it authenticates.
+/// Decrypts a payload from a reader, releasing each chunk's plaintext only
+/// after it authenticates, in order. Up to `chunksPerBatch` chunks are read
+/// ahead and opened together, on several cores as the encryptor seals them
+/// (ChaCha20-Poly1305 is nearly all a file decryption's time). What a batch
+/// finds wrong after its authenticated chunks is kept in `pending` and thrown
+/// only once they are released, so a caller sees the same chunks and the same
+/// error at the same point as when chunks are opened one at a time.
 final class AgeStreamDecryptor {
     private let key: SecureBytes
     private let reader: AgeReader
     private let path: String
-    private let plaintext = SecureBytes(zeroedCount: AgeStream.chunkSize)
-    private let ciphertext = UnsafeMutableRawBufferPointer.allocate(byteCount: AgeStream.encryptedChunkSize, alignment: 16)
-    private var nonce = [UInt8](repeating: 0, count: 12)
+    private let chunksPerBatch: Int
+    /// The batch's encrypted chunks as read, chunk `i` at `i * encryptedChunkSize`.
+    private let ciphertext: UnsafeMutableRawBufferPointer
+    /// Their plaintext, chunk `i` at `i * chunkSize`; locked and wiped
+    /// because it is a secret.
+    private let plaintext: SecureBytes
+    /// The number of the batch's first chunk, for the nonces.
     private var counter: UInt64 = 0
+    /// Chunks `released..<ready` of the batch authenticated and are not yet
+    /// released; each is full-size but chunk `ready - 1`, of `lastReadyLength` bytes.
+    private var released = 0
+    private var ready = 0
+    private var lastReadyLength = 0
+    /// The error that follows the batch's authenticated chunks.
+    private var pending: (any Error)?
     private var sawLastChunk = false
     private(set) var complete = false
 
-    init(key: SecureBytes, reader: AgeReader, path: String) {
+    init(key: SecureBytes, reader: AgeReader, path: String, chunksPerBatch: Int = 1) {
+        precondition(chunksPerBatch >= 1)
         self.key = key
         self.reader = reader
         self.path = path
+        self.chunksPerBatch = chunksPerBatch
+        ciphertext = .allocate(byteCount: chunksPerBatch * AgeStream.encryptedChunkSize, alignment: 16)
+        plaintext = SecureBytes(zeroedCount: chunksPerBatch * AgeStream.chunkSize)
     }
 
     deinit { ciphertext.deallocate() }
@@ -202,40 +222,125 @@ final class AgeStreamDecryptor {
     /// Passes the next authenticated chunk's plaintext to `body`; returns
     /// false, having checked nothing follows the final chunk, when done.
     func next(_ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Bool {
-        if complete { return false }
-        if sawLastChunk {
-            guard try reader.atEnd() else { throw fail("data after the end of the encrypted file") }
-            complete = true
-            return false
+        while released == ready {
+            if let pending { throw pending }
+            if complete { return false }
+            if sawLastChunk {
+                guard try reader.atEnd() else { throw fail("data after the end of the encrypted file") }
+                complete = true
+                return false
+            }
+            openBatch()
         }
-        let count = try reader.readFull(ciphertext)
-        guard count > 0 else { throw fail("the file is truncated (no final chunk)") }
-        var last = count < AgeStream.encryptedChunkSize
-        guard count >= AgeStream.tagSize else { throw fail("the file is truncated (short chunk)") }
-        if last && count == AgeStream.tagSize && counter > 0 {
-            throw fail("the final chunk is empty")
-        }
-        let length = count - AgeStream.tagSize
-        var opened = open(length: length, last: last)
-        if !opened && !last {
-            // A full-size chunk may be the final one.
-            last = true
-            opened = open(length: length, last: true)
-        }
-        guard opened else { throw fail("a chunk does not authenticate: the file was altered or truncated") }
-        counter += 1
-        sawLastChunk = last
-        try plaintext.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
+        let place = released
+        let length = place == ready - 1 ? lastReadyLength : AgeStream.chunkSize
+        released += 1
+        let start = place * AgeStream.chunkSize
+        try plaintext.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[start..<(start + length)])) }
         return true
     }
 
-    private func open(length: Int, last: Bool) -> Bool {
-        nonce.withUnsafeMutableBytes { AgeStream.fillNonce($0, counter: counter, last: last) }
-        return plaintext.withUnsafeMutableBytes { p in
-            key.withUnsafeBytes { k in
-                nonce.withUnsafeBytes { n in
-                    Sodium.chachaOpen(UnsafeRawBufferPointer(rebasing: ciphertext[0..<length]), tag: ciphertext.baseAddress! + length,
-                                      into: p.baseAddress!, nonce: n, key: k)
+    /// Reads the next batch, full chunks until `chunksPerBatch` of them or
+    /// the input ends, and opens it with the rules of reading one chunk at a
+    /// time: a full chunk is not the last unless it opens only as the last;
+    /// a shorter one is the last. Sets `ready`, and `pending` when the
+    /// payload turns out wrong after the ready chunks.
+    private func openBatch() {
+        counter += UInt64(ready)
+        released = 0
+        ready = 0
+        // Full chunks read, then what ended the batch: a short chunk of
+        // `shortSize` bytes (0: none, the input ended) or a read failure.
+        var fullCount = 0
+        var shortSize = 0
+        var readFailure: (any Error)?
+        while fullCount < chunksPerBatch {
+            let start = fullCount * AgeStream.encryptedChunkSize
+            let (size, failure) = reader.readFullReportingFailure(
+                UnsafeMutableRawBufferPointer(rebasing: ciphertext[start..<(start + AgeStream.encryptedChunkSize)]))
+            if let failure {
+                (shortSize, readFailure) = (size, failure)
+                break
+            }
+            if size < AgeStream.encryptedChunkSize {
+                shortSize = size
+                break
+            }
+            fullCount += 1
+        }
+        let batchIsFull = fullCount == chunksPerBatch
+        let notLast = openFullChunksAsNotLast(fullCount)
+        ready = notLast
+        lastReadyLength = AgeStream.chunkSize
+        if notLast < fullCount {
+            // A full-size chunk may be the final one; then nothing may follow it.
+            guard open(notLast, size: AgeStream.encryptedChunkSize, last: true) else {
+                pending = fail("a chunk does not authenticate: the file was altered or truncated")
+                return
+            }
+            ready = notLast + 1
+            sawLastChunk = true
+            if notLast + 1 < fullCount || shortSize > 0 {
+                pending = fail("data after the end of the encrypted file")
+            } else if let readFailure {
+                pending = readFailure
+            }
+            return
+        }
+        if let readFailure {
+            pending = readFailure
+        } else if batchIsFull {
+            return
+        } else if shortSize == 0 {
+            pending = fail("the file is truncated (no final chunk)")
+        } else if shortSize < AgeStream.tagSize {
+            pending = fail("the file is truncated (short chunk)")
+        } else if shortSize == AgeStream.tagSize && counter + UInt64(fullCount) > 0 {
+            pending = fail("the final chunk is empty")
+        } else if open(fullCount, size: shortSize, last: true) {
+            ready = fullCount + 1
+            lastReadyLength = shortSize - AgeStream.tagSize
+            sawLastChunk = true
+        } else {
+            pending = fail("a chunk does not authenticate: the file was altered or truncated")
+        }
+    }
+
+    /// Opens the batch's first `count` chunks, all full-size, as chunks that
+    /// are not the last, on several threads when there are several cores;
+    /// returns the index of the first that does not open so, or `count`.
+    private func openFullChunksAsNotLast(_ count: Int) -> Int {
+        guard count > 0 else { return 0 }
+        let parts = min(count, Parallel.processorCount, 4)
+        return withUnsafeTemporaryAllocation(of: Int.self, capacity: parts) { firstFailure in
+            Parallel.run(parts: parts) { part in
+                firstFailure[part] = count
+                // Chunks after a failure are never released: a part stops at its first.
+                for index in stride(from: part, to: count, by: parts)
+                where !open(index, size: AgeStream.encryptedChunkSize, last: false) {
+                    firstFailure[part] = index
+                    break
+                }
+            }
+            return firstFailure.min()!
+        }
+    }
+
+    /// Opens the batch's chunk `index` (`size` bytes, tag included) as chunk
+    /// number `counter + index` into its plaintext place. Touches only that
+    /// chunk's bytes, so calls for different chunks may run at the same time.
+    private func open(_ index: Int, size: Int, last: Bool) -> Bool {
+        var nonce = (UInt64(0), UInt32(0))     // 12 bytes, on the stack
+        let start = index * AgeStream.encryptedChunkSize
+        let length = size - AgeStream.tagSize
+        return withUnsafeMutableBytes(of: &nonce) { n in
+            AgeStream.fillNonce(n, counter: counter + UInt64(index), last: last)
+            return plaintext.withUnsafeMutableBytes { p in
+                key.withUnsafeBytes { k in
+                    Sodium.chachaOpen(UnsafeRawBufferPointer(rebasing: ciphertext[start..<(start + length)]),
+                                      tag: ciphertext.baseAddress! + start + length,
+                                      into: p.baseAddress! + index * AgeStream.chunkSize,
+                                      nonce: UnsafeRawBufferPointer(rebasing: n[0..<12]), key: k)
                 }
             }
         }
