@@ -5,11 +5,13 @@ import TokenVault
 struct Backup: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backup",
+        _superCommandName: ZToken.name,
         abstract: "Write the whole vault as one encrypted age file.",
         discussion: """
             Takes the vault lock for a consistent snapshot and needs no vault passphrase. The file opens \
             with the stock age tool; restore it with 'ztoken restore'. Nothing is written if it fails.
-            """)
+            """,
+        version: ZToken.version)
 
     @OptionGroup var vaultOptions: VaultOptions
     @OptionGroup var encryption: EncryptionOptions

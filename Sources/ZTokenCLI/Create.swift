@@ -11,12 +11,14 @@ extension TokenKind: ExpressibleByArgument {
 struct Create: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "create",
+        _superCommandName: ZToken.name,
         abstract: "Create a token and show it once.",
         discussion: """
             Mints a new token (or, with --stdin, imports one made elsewhere) and prints it. It is shown \
             only this once: the vault keeps it sealed and no command prints it again. On a terminal a \
             notice says so; off a terminal the token is printed alone on one line, so T=$(ztoken create ci) works.
-            """)
+            """,
+        version: ZToken.version)
 
     @OptionGroup var vaultOptions: VaultOptions
 

@@ -5,12 +5,14 @@ import TokenVault
 struct Doctor: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "doctor",
+        _superCommandName: ZToken.name,
         abstract: "Check the vault's files, and repair what is safe to repair.",
         discussion: """
             Checks permissions, every file's format, that each active token has its sealed record, and \
             leftovers of interrupted writes. --repair removes only what is provably garbage: temp files, \
             records of revoked tokens, records with no index entry. Exit 0 when healthy, 65 otherwise.
-            """)
+            """,
+        version: ZToken.version)
 
     @OptionGroup var vaultOptions: VaultOptions
 

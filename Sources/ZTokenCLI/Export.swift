@@ -5,11 +5,13 @@ import TokenVault
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
+        _superCommandName: ZToken.name,
         abstract: "Write the zBot bundle of an existing active token again.",
         discussion: """
             Opens the token's sealed record, so it needs the vault passphrase (asked on the terminal, or \
             --vault-passphrase-file), or -i/--identity FILE for an offline-key vault. Revoked tokens cannot be exported.
-            """)
+            """,
+        version: ZToken.version)
 
     @OptionGroup var vaultOptions: VaultOptions
     @OptionGroup var passphrase: VaultPassphraseOptions

@@ -11,12 +11,14 @@ extension KDFLevel: ExpressibleByArgument {
 struct Init: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
+        _superCommandName: ZToken.name,
         abstract: "Make a new vault and its key.",
         discussion: """
             Asks for a new vault passphrase twice on the terminal (or reads --vault-passphrase-file). \
             The passphrase protects the vault's secret key, which only 'export' needs. With --offline-key \
             the secret key is written to FILE as an age identity and none is kept in the vault.
-            """)
+            """,
+        version: ZToken.version)
 
     @OptionGroup var vaultOptions: VaultOptions
     @OptionGroup var passphrase: VaultPassphraseOptions

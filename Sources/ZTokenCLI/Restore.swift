@@ -5,12 +5,14 @@ import TokenVault
 struct Restore: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore",
+        _superCommandName: ZToken.name,
         abstract: "Restore a vault from a backup.",
         discussion: """
             Decrypts and checks the whole backup before touching the vault location, then installs it in one \
             step into an absent or empty location, or with --force replaces the existing vault atomically. \
             A failed restore leaves the location exactly as it was.
-            """)
+            """,
+        version: ZToken.version)
 
     @OptionGroup var vaultOptions: VaultOptions
 

@@ -5,12 +5,14 @@ import TokenVault
 struct Revoke: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "revoke",
+        _superCommandName: ZToken.name,
         abstract: "Revoke tokens by label or id, or all of them.",
         discussion: """
             Asks [y/N] on a terminal. Off a terminal it refuses unless --yes is given. A revoked token's \
             sealed record is deleted, so it can never be exported again. --all revokes every active token \
             in one atomic rewrite of the index.
-            """)
+            """,
+        version: ZToken.version)
 
     @OptionGroup var vaultOptions: VaultOptions
 

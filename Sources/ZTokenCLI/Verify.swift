@@ -5,11 +5,13 @@ import TokenVault
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
+        _superCommandName: ZToken.name,
         abstract: "Check a token read from standard input.",
         discussion: """
             Exit 0 and print the token's id and label when it is active in this vault; exit 1 with the \
             reason (malformed, bad checksum, unknown, revoked) otherwise. Needs no passphrase.
-            """)
+            """,
+        version: ZToken.version)
 
     @OptionGroup var vaultOptions: VaultOptions
 

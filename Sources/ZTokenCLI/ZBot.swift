@@ -5,12 +5,14 @@ import TokenVault
 struct ZBot: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "zbot",
+        _superCommandName: ZToken.name,
         abstract: "Create a token for a zBot and write its configuration bundle.",
         discussion: """
             Mints a 'zbot' token labelled NAME and writes zbot/conf/zbot.properties and manifest.json as \
             an age-encrypted tar (open it with: age -d -i key.txt bundle.age | tar -x), or unencrypted under \
             --plain-dir. Needs no vault passphrase. If the bundle cannot be written the token is discarded again.
-            """)
+            """,
+        version: ZToken.version)
 
     @OptionGroup var vaultOptions: VaultOptions
 

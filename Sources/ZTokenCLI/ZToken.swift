@@ -9,17 +9,37 @@ import Glibc
 /// `ztoken`: an offline vault of API tokens.
 public struct ZToken: ParsableCommand {
     public static let configuration = CommandConfiguration(
-        commandName: "ztoken",
+        commandName: name,
         abstract: "An offline vault of API tokens: shown once, kept sealed, revocable.",
         discussion: """
             Each token's plaintext is kept only as a sealed box to the vault's public key, so creating, \
             listing, revoking and verifying need no passphrase. Exports and backups are age files.
             """,
-        version: "0.1.0",
+        version: version,
         subcommands: [Init.self, Create.self, List.self, Revoke.self, Verify.self, ZBot.self, Export.self, Keygen.self, Backup.self, Restore.self, Doctor.self]
     )
 
     public init() {}
+
+    static let name = "ztoken"
+    static let version = "0.1.0"
+
+    /// The subcommands by name, for `parseSubcommand`.
+    static let subcommandsByName: [String: ParsableCommand.Type] = Dictionary(
+        uniqueKeysWithValues: configuration.subcommands.map { ($0.configuration.commandName!, $0) })
+
+    /// Parses a command line that names a subcommand with that subcommand
+    /// alone. ArgumentParser's parse from the root builds every command's
+    /// arguments by reflection and tries two completion-script commands
+    /// first, which was half of the instructions `ztoken list` ran; the
+    /// subcommands carry the root's name (`_superCommandName`), so their
+    /// usage, help and errors read as from the root. Anything else (no
+    /// subcommand, `help`, root options such as --version or
+    /// --generate-completion-script) goes through the root as before.
+    static func parseSubcommand(_ arguments: [String]) throws -> ParsableCommand? {
+        guard let first = arguments.first, let command = subcommandsByName[first] else { return nil }
+        return try command.parseAsRoot(Array(arguments.dropFirst()))
+    }
 
     /// Options that apply to every subcommand and may come before its name.
     static let globalOptionsWithValue: Set<String> = ["--vault", "--lock-timeout"]
@@ -48,7 +68,8 @@ public struct ZToken: ParsableCommand {
     public static func runMain(_ arguments: [String] = Array(CommandLine.arguments.dropFirst())) -> Never {
         Terminal.hardenProcess()
         do {
-            var command = try parseAsRoot(normalize(arguments))
+            let arguments = normalize(arguments)
+            var command = try parseSubcommand(arguments) ?? parseAsRoot(arguments)
             try command.run()
             Glibc.exit(0)
         } catch let failure as VaultError {

@@ -17,6 +17,15 @@ import Testing
         let path = CLIHarness.packageRoot + "/Tests/ZTokenCLITests/Snapshots/\(name).txt"
         let expected = try #require(box.bytes(path).map { String(decoding: $0, as: UTF8.self) }, "missing snapshot \(path)")
         #expect(result.stdout == expected)
+        // `ztoken CMD …` is parsed by CMD alone, `ztoken help CMD` from the
+        // root (ZToken.parseSubcommand): both must print the same help.
+        if !command.isEmpty {
+            let fromRoot = try box.run(["help", command], environment: ["COLUMNS": "80"])
+            #expect(fromRoot.status == 0)
+            #expect(fromRoot.stdout == expected)
+            let version = try box.run([command, "--version"])
+            #expect(version.status == 0 && version.stdout == "0.1.0\n")
+        }
     }
 
     @Test func helpSubcommandAndVersion() throws {
