@@ -2,7 +2,7 @@
 // reach, such as a writer that opened the vault before a restore replaced it.
 import Foundation
 import Testing
-@testable import TokenVault
+@_spi(Bench) @testable import TokenVault
 
 @Suite struct VaultBackupTests {
     final class Scratch {
@@ -54,6 +54,36 @@ import Testing
                                           activeTokens: 12_345, files: listed)
             #expect(manifest.encoded() == (try VaultJSON.encode(manifest)))
         }
+    }
+
+    /// Past `parallelRecordReads` records are read on several threads: the
+    /// backup must hold every one, and a missing record must be reported as
+    /// the first missing one in index order, as when read one by one.
+    @Test func aLargeBackupReadsRecordsInParallelAndStillReportsTheFirstMissingOne() throws {
+        let scratch = try Scratch()
+        let vault = try Self.makeVault(at: scratch.root + "/a")
+        let count = Vault.parallelRecordReads + 10
+        let created = try vault.createMany(labels: (1...count).map { "many-\($0)" })
+        let identity = AgeX25519Identity.generate()
+        let summary = try vault.backup(to: OutputFile(path: scratch.root + "/b.age", overwrite: false),
+                                       recipients: [.x25519(identity.recipient)])
+        #expect(summary.activeTokens == count)
+        try Vault.restore(from: scratch.root + "/b.age", identities: [.x25519(identity)], to: scratch.root + "/r", force: false)
+        let restored = try Vault(openingAt: scratch.root + "/r")
+        #expect(try restored.tokens() == vault.tokens())
+        #expect(try restored.doctor(repair: false).isHealthy)
+
+        // Two records gone, one on each half: the earlier one is named.
+        for token in [created[count - 3], created[7]] {
+            #expect(unlink(scratch.root + "/a/records/\(token.info.id).sealed") == 0)
+        }
+        let missing = created[7]
+        #expect(throws: VaultError.corrupt(path: scratch.root + "/a/records/\(missing.info.id).sealed",
+                                           reason: "the sealed record of active token 'many-8' is missing; run 'ztoken doctor'")) {
+            _ = try vault.backup(to: OutputFile(path: scratch.root + "/c.age", overwrite: false),
+                                 recipients: [.x25519(identity.recipient)])
+        }
+        #expect(!FileManager.default.fileExists(atPath: scratch.root + "/c.age"))
     }
 
     @Test func aBackupHoldsOnlyActiveRecordsAndRestoresTheSameVault() throws {
