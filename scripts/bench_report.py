@@ -137,11 +137,16 @@ def report(args):
             ratio = a["median_ms"] / b["median_ms"]
             target("1000: %s <= %.2f x pass %s" % (command, RATIO_LIMIT, PAIRS[command]), ratio <= RATIO_LIMIT,
                    "%.3f" % ratio)
-    for command in ("create", "list", "list --json", "verify", "revoke", "revoke --all"):
+    # The issue's growth targets are create, list and verify; the writers'
+    # growth is reported beside them for information.
+    for command in ("create", "list", "verify", "list --json", "revoke", "revoke --all"):
         a, b = z(100, command), z(10000, command)
         if a and b:
             growth = b["median_ms"] / a["median_ms"]
-            target("10000 vs 100: %s within %.0fx" % (command, GROWTH_LIMIT), growth <= GROWTH_LIMIT, "%.2fx" % growth)
+            if command in RATIO_COMMANDS:
+                target("10000 vs 100: %s within %.0fx" % (command, GROWTH_LIMIT), growth <= GROWTH_LIMIT, "%.2fx" % growth)
+            else:
+                out["targets"].append({"target": "10000 vs 100: %s" % command, "met": None, "detail": "%.2fx (for information)" % growth})
     big = [r for r in rows if r["tool"] == "ztoken" and r["size"] == 100000]
     if big:
         slowest = max(big, key=lambda r: r["median_ms"])
@@ -157,7 +162,7 @@ def report(args):
     if out["targets"]:
         lines.append("")
         for t in out["targets"]:
-            lines.append("%-4s %-40s %s" % ("ok" if t["met"] else "MISS", t["target"], t["detail"]))
+            lines.append("%-4s %-40s %s" % ("info" if t["met"] is None else "ok" if t["met"] else "MISS", t["target"], t["detail"]))
     with open(args.out, "w") as f:
         json.dump(out, f, indent=2, sort_keys=True)
         f.write("\n")
