@@ -122,7 +122,9 @@ extension Vault {
         // (RevokedRecords.swift); one still being removed is not a finding.
         for name in directory.abandonedRevokedRecords() {
             try note(directory.displayPath(name), "records of revoked tokens left by an interrupted revoke", repairable: true) {
-                self.directory.removeAbandonedRevokedRecords(named: name)
+                guard self.directory.removeAbandonedRevokedRecords(named: name) else {
+                    throw VaultError.corrupt(path: self.directory.displayPath(name), reason: "it holds a directory; remove it by hand")
+                }
             }
         }
 

@@ -108,6 +108,23 @@ import Testing
         #expect(scratch.bytes("vault/\(busy)/r.sealed") == [1, 2, 3])
     }
 
+    /// A directory under the remover's name that holds a directory is not
+    /// ours to empty: its files go, it stays, and doctor says so.
+    @Test func anAbandonedDirectoryHoldingADirectoryIsNotClaimedRepaired() throws {
+        let scratch = try ScratchDirectory()
+        let vault = try TestVault.make(in: scratch)
+        let odd = ".revoked-999999-0123456789ab"
+        mkdir(scratch.file("vault/" + odd), 0o700)
+        mkdir(scratch.file("vault/\(odd)/inner"), 0o700)
+        scratch.write([1], to: "vault/\(odd)/r.sealed")
+        let report = try vault.doctor(repair: true)
+        #expect(report.findings.count == 1)
+        #expect(report.findings.first?.repaired == false)
+        #expect(!report.isHealthy)
+        #expect(scratch.bytes("vault/\(odd)/r.sealed") == nil)
+        #expect(FileManagerNames.of(scratch.file("vault/" + odd)) == ["inner"])
+    }
+
     @Test func aSymlinkWithTheRemoversNameIsNeverFollowed() throws {
         let scratch = try ScratchDirectory()
         let vault = try TestVault.make(in: scratch)

@@ -86,21 +86,26 @@ extension VaultDirectory {
         }
     }
 
-    /// Removes one abandoned `.revoked-…` directory, unless a remover took it meanwhile.
-    func removeAbandonedRevokedRecords(named name: String) {
+    /// Removes one abandoned `.revoked-…` directory, unless a remover took it
+    /// meanwhile. Returns false when it is still there (it held something
+    /// other than files, which is not ours to delete).
+    @discardableResult
+    func removeAbandonedRevokedRecords(named name: String) -> Bool {
         let shown = displayPath(name)
-        guard let directory = try? Syscall.openAt(fd, name, flags: O_RDONLY | O_DIRECTORY, displayPath: shown) else { return }
+        guard let directory = try? Syscall.openAt(fd, name, flags: O_RDONLY | O_DIRECTORY, displayPath: shown) else { return true }
         defer { Syscall.closeQuietly(directory) }
-        guard flock(directory, LOCK_EX | LOCK_NB) == 0 else { return }
-        Self.removeFlatDirectory(directory, named: name, in: fd, displayPath: shown)
+        guard flock(directory, LOCK_EX | LOCK_NB) == 0 else { return true }
+        return Self.removeFlatDirectory(directory, named: name, in: fd, displayPath: shown)
     }
 
     /// Unlinks the files of an open directory, then the directory itself;
     /// best effort (a subdirectory stays, and so does the directory).
-    private static func removeFlatDirectory(_ directory: Int32, named name: String, in parent: Int32, displayPath: String) {
+    /// Returns true when the directory is gone.
+    @discardableResult
+    private static func removeFlatDirectory(_ directory: Int32, named name: String, in parent: Int32, displayPath: String) -> Bool {
         for entry in (try? Syscall.directoryEntries(directory, displayPath: displayPath)) ?? [] {
             try? Syscall.unlinkAt(directory, entry, displayPath: displayPath + "/" + entry)
         }
-        try? Syscall.unlinkAt(parent, name, isDirectory: true, displayPath: displayPath)
+        return (try? Syscall.unlinkAt(parent, name, isDirectory: true, displayPath: displayPath)) != nil
     }
 }
