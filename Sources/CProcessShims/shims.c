@@ -33,10 +33,23 @@ int ztoken_remove_directory_in_background(int parentfd, const char *name, int di
         if (worker != 0) _exit(worker < 0 ? 1 : 0);
         int null = open("/dev/null", O_RDWR | O_CLOEXEC);
         if (null >= 0) { dup2(null, 0); dup2(null, 1); dup2(null, 2); }
+        // Keep only the two descriptors: above all not the vault lock's,
+        // which would hold the lock for the whole removal. close_range(2)
+        // is missing before Linux 5.9 and refused by older seccomp
+        // profiles; then close them one by one up to the descriptor limit.
         int low = parentfd < dirfd ? parentfd : dirfd, high = parentfd < dirfd ? dirfd : parentfd;
-        if (low > 3) syscall(SYS_close_range, 3u, (unsigned)(low - 1), 0u);
-        if (high > low + 1) syscall(SYS_close_range, (unsigned)(low + 1), (unsigned)(high - 1), 0u);
-        syscall(SYS_close_range, (unsigned)(high + 1), ~0u, 0u);
+        int closed = 0;
+        if (low > 3) closed |= (int)syscall(SYS_close_range, 3u, (unsigned)(low - 1), 0u);
+        if (high > low + 1) closed |= (int)syscall(SYS_close_range, (unsigned)(low + 1), (unsigned)(high - 1), 0u);
+        closed |= (int)syscall(SYS_close_range, (unsigned)(high + 1), ~0u, 0u);
+        if (closed != 0) {
+            struct rlimit limit;
+            long last = getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY
+                ? (long)limit.rlim_cur : 1L << 20;
+            for (long fd = 3; fd < last; fd++) {
+                if (fd != parentfd && fd != dirfd) close((int)fd);
+            }
+        }
         setpriority(PRIO_PROCESS, 0, 10);
         // Entries removed while reading may shift later ones, so read again
         // from the start until a pass removes nothing.

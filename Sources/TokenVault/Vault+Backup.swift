@@ -308,6 +308,17 @@ extension Vault {
 
     /// Removes a vault-shaped tree this process owns (top files, records/*).
     static func removeVaultTree(parent: Int32, name: String, path: String) {
+        // Records a large revocation moved aside (RevokedRecords.swift) go
+        // with the vault; a remover still at work there only races to the same end.
+        if let vault = try? Syscall.openDirectory(path) {
+            for entry in (try? Syscall.directoryEntries(vault, displayPath: path)) ?? [] where entry.hasPrefix(VaultDirectory.revokedRecordsPrefix) {
+                if let revoked = try? Syscall.openAt(vault, entry, flags: O_RDONLY | O_DIRECTORY, displayPath: path + "/" + entry) {
+                    VaultDirectory.removeFlatDirectory(revoked, named: entry, in: vault, displayPath: path + "/" + entry)
+                    Syscall.closeQuietly(revoked)
+                }
+            }
+            Syscall.closeQuietly(vault)
+        }
         if let records = try? Syscall.openDirectory(path + "/" + VaultLayout.records) {
             for entry in (try? Syscall.directoryEntries(records, displayPath: path)) ?? [] {
                 try? Syscall.unlinkAt(records, entry, displayPath: path)

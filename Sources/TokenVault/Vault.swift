@@ -238,10 +238,9 @@ public final class Vault {
             try writeIndex(index.encoded(revoking: positions, revokedAt: now))
             // Many records and no active token left: move records/ aside in
             // one exchange and unlink in the background (RevokedRecords.swift).
-            if revoked.count >= Self.backgroundRemovalThreshold && ids.count > 1 && activePositions.isEmpty {
-                let names = Set(revoked.map { VaultLayout.recordName(id: $0.id) })
-                try directory.removeRecordsInBackground(keeping: { !names.contains($0) })
-            } else {
+            let names = revoked.count >= Self.backgroundRemovalThreshold && ids.count > 1 && activePositions.isEmpty
+                ? Set(revoked.map { VaultLayout.recordName(id: $0.id) }) : nil
+            if try names.map({ names in try directory.removeRecordsInBackground(keeping: { !names.contains($0) }) }) != true {
                 try directory.removeRecords(ids: revoked.map(\.id))
             }
             return revoked

@@ -28,6 +28,12 @@ public struct ZToken: ParsableCommand {
     static let subcommandsByName: [String: ParsableCommand.Type] = Dictionary(
         uniqueKeysWithValues: configuration.subcommands.map { ($0.configuration.commandName!, $0) })
 
+    /// Options ArgumentParser handles only from the root, wherever they appear.
+    static func isRootOnly(_ argument: String) -> Bool {
+        argument.hasPrefix("--generate-completion-script") || argument.hasPrefix("---completion")
+            || argument.hasPrefix("--experimental-dump-help")
+    }
+
     /// Parses a command line that names a subcommand with that subcommand
     /// alone. ArgumentParser's parse from the root builds every command's
     /// arguments by reflection and tries two completion-script commands
@@ -37,7 +43,8 @@ public struct ZToken: ParsableCommand {
     /// subcommand, `help`, root options such as --version or
     /// --generate-completion-script) goes through the root as before.
     static func parseSubcommand(_ arguments: [String]) throws -> ParsableCommand? {
-        guard let first = arguments.first, let command = subcommandsByName[first] else { return nil }
+        guard let first = arguments.first, let command = subcommandsByName[first],
+              !arguments.contains(where: isRootOnly) else { return nil }
         return try command.parseAsRoot(Array(arguments.dropFirst()))
     }
 

@@ -125,6 +125,54 @@ import Testing
         #expect(FileManagerNames.of(scratch.file("vault/" + odd)) == ["inner"])
     }
 
+    /// Another `Vault` object (or process) that had records/ open before a
+    /// large revocation swapped it out must write into the new records/.
+    @Test func aWriterThatHadTheOldRecordsOpenWritesIntoTheNewOne() throws {
+        let scratch = try ScratchDirectory()
+        let first = try TestVault.make(in: scratch)
+        _ = try first.createMany(labels: Self.labels(Self.many))      // first has records/ open
+        let second = try Vault(openingAt: scratch.file("vault"))
+        _ = try second.revokeAll()
+        let created = try first.create(label: "after")
+        #expect(FileManager.default.fileExists(atPath: scratch.file("vault/records/\(created.info.id).sealed")))
+        #expect(Self.eventually { Self.revokedDirectories(scratch).isEmpty })
+        #expect(FileManager.default.fileExists(atPath: scratch.file("vault/records/\(created.info.id).sealed")))
+        #expect(try first.doctor(repair: false).isHealthy)
+    }
+
+    /// When records/ cannot be swapped (here: another tool holds an flock on
+    /// it; elsewhere a file system without RENAME_EXCHANGE, or no space for
+    /// the new directory) the records are deleted one by one instead.
+    @Test func whenTheExchangeCannotBeMadeRecordsAreDeletedOneByOne() throws {
+        let scratch = try ScratchDirectory()
+        let vault = try TestVault.make(in: scratch)
+        _ = try vault.createMany(labels: Self.labels(Self.many))
+        let held = open(scratch.file("vault/records"), O_RDONLY | O_DIRECTORY)
+        #expect(held >= 0 && flock(held, LOCK_EX) == 0)
+        defer { close(held) }
+        let revoked = try vault.revokeAll()
+        #expect(revoked.count == Self.many)
+        #expect(Self.revokedDirectories(scratch).isEmpty)
+        #expect(FileManagerNames.of(scratch.file("vault/records")).isEmpty)
+        #expect(try vault.doctor(repair: false).isHealthy)
+    }
+
+    /// `restore --force` removes the vault it replaces whole, records moved
+    /// aside by a large revocation included.
+    @Test func aReplacedVaultIsRemovedWithItsRevokedRecords() throws {
+        let scratch = try ScratchDirectory()
+        let vault = try TestVault.make(in: scratch)
+        _ = try vault.create(label: "kept")
+        let identity = AgeX25519Identity.generate()
+        try vault.backup(to: OutputFile(path: scratch.file("b.age"), overwrite: false), recipients: [.x25519(identity.recipient)])
+        let leftover = ".revoked-999999-0123456789ab"
+        mkdir(scratch.file("vault/" + leftover), 0o700)
+        scratch.write([1, 2], to: "vault/\(leftover)/r.sealed")
+        try Vault.restore(from: scratch.file("b.age"), identities: [.x25519(identity)], to: scratch.file("vault"), force: true)
+        #expect(FileManagerNames.of(scratch.path) == ["b.age", "vault"])
+        #expect(Self.revokedDirectories(scratch).isEmpty)
+    }
+
     @Test func aSymlinkWithTheRemoversNameIsNeverFollowed() throws {
         let scratch = try ScratchDirectory()
         let vault = try TestVault.make(in: scratch)

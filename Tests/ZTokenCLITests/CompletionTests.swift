@@ -24,6 +24,18 @@ import Testing
             .isSubset(of: Set(names)), "\(names)")
     }
 
+    /// A subcommand's command line is parsed by the subcommand alone
+    /// (ZToken.parseSubcommand); options only the root handles must still
+    /// reach it wherever they are written.
+    @Test(arguments: ["bash", "zsh"])
+    func aCompletionRequestAfterASubcommandGetsTheRootScript(shell: String) throws {
+        let box = try Sandbox()
+        let root = try box.run(["--generate-completion-script", shell])
+        let after = try box.run(["list", "--generate-completion-script", shell])
+        #expect(root.status == 0 && after.status == 0, "\(after)")
+        #expect(after.stdout == root.stdout)
+    }
+
     @Test(arguments: ["bash", "zsh", "fish"])
     func completionScriptMentionsEverySubcommand(shell: String) throws {
         let box = try Sandbox()

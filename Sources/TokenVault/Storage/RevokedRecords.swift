@@ -31,23 +31,24 @@ extension VaultDirectory {
 
     /// Empties records/ of everything `keep` refuses with one exchange of
     /// directories, and removes what was taken out in the background.
-    func removeRecordsInBackground(keeping keep: (String) -> Bool) throws {
+    /// Returns false, having changed nothing, when the exchange cannot be
+    /// made (no space for the new directory, a file system without
+    /// RENAME_EXCHANGE such as NFS or vfat, records/ locked by another tool):
+    /// the caller then deletes the records one by one, which works there.
+    func removeRecordsInBackground(keeping keep: (String) -> Bool) throws -> Bool {
         let recordsPath = displayPath(VaultLayout.records)
         let old = try recordsDirectory()
-        guard flock(old, LOCK_EX | LOCK_NB) == 0 else { throw Syscall.fail(recordsPath, "lock") }
+        guard flock(old, LOCK_EX | LOCK_NB) == 0 else { return false }
         let name = String(Self.revokedRecordsPrefix.dropLast()) + Leftovers.tag()
         let shown = displayPath(name)
-        do {
-            try Syscall.makeDirectoryAt(fd, name, displayPath: shown)
-        } catch {
+        guard (try? Syscall.makeDirectoryAt(fd, name, displayPath: shown)) != nil else {
             _ = flock(old, LOCK_UN)
-            throw error
+            return false
         }
         guard ztoken_rename_exchange(fd, name, fd, VaultLayout.records) == 0 else {
-            let failure = Syscall.fail(recordsPath, "rename")
             try? Syscall.unlinkAt(fd, name, isDirectory: true, displayPath: shown)
             _ = flock(old, LOCK_UN)
-            throw failure
+            return false
         }
         // `old` is now the directory named `name`; records/ is the new one.
         forgetRecordsDirectory()
@@ -64,6 +65,7 @@ extension VaultDirectory {
             // No process to hand it to: remove it here, as the slow path would.
             Self.removeFlatDirectory(old, named: name, in: fd, displayPath: shown)
         }
+        return true
     }
 
     /// Removes `.revoked-…` directories whose remover is gone (their flock is
@@ -102,7 +104,7 @@ extension VaultDirectory {
     /// best effort (a subdirectory stays, and so does the directory).
     /// Returns true when the directory is gone.
     @discardableResult
-    private static func removeFlatDirectory(_ directory: Int32, named name: String, in parent: Int32, displayPath: String) -> Bool {
+    static func removeFlatDirectory(_ directory: Int32, named name: String, in parent: Int32, displayPath: String) -> Bool {
         for entry in (try? Syscall.directoryEntries(directory, displayPath: displayPath)) ?? [] {
             try? Syscall.unlinkAt(directory, entry, displayPath: displayPath + "/" + entry)
         }

@@ -84,7 +84,12 @@ enum Syscall {
 
     /// Reads a whole file from its descriptor, refusing anything larger than
     /// `limit`. `status`, when the caller has it, saves an fstat.
-    static func readAll(_ fd: Int32, limit: Int, displayPath: String, status: stat? = nil) throws -> [UInt8] {
+    /// `sizeIsFinal`: the file cannot grow while it is read (a vault file
+    /// under the lock: writers replace them by rename, never append), so
+    /// reading stops at the size fstat gave instead of asking once more for
+    /// the end of file; other files are read to their end.
+    static func readAll(_ fd: Int32, limit: Int, displayPath: String, status: stat? = nil,
+                        sizeIsFinal: Bool = false) throws -> [UInt8] {
         let info = try status ?? fileStatus(fd, displayPath: displayPath)
         guard info.st_size <= limit else {
             throw VaultError.corrupt(path: displayPath, reason: "file is larger than \(limit) bytes")
@@ -94,7 +99,7 @@ enum Syscall {
         // megabytes-large index just to overwrite it).
         let size = max(Int(info.st_size), 0)
         var full = false
-        var bytes = try readArray(fd, count: size + 1, expecting: size, displayPath: displayPath, full: &full)
+        var bytes = try readArray(fd, count: size + 1, expecting: sizeIsFinal ? size : nil, displayPath: displayPath, full: &full)
         // The file grew after fstat: read on, in growing steps, up to the limit.
         while full {
             guard bytes.count < limit + 1 else {
@@ -107,9 +112,9 @@ enum Syscall {
     }
 
     /// Up to `count` bytes, fewer at end of file; `full` tells whether all came.
-    /// Reading stops once `expecting` bytes (the size fstat gave) have come:
-    /// a regular file returns short only at its end, so asking again for the
-    /// end of file would cost a system call per file (a backup reads 100,000).
+    /// Reading stops once `expecting` bytes (a final size) have come: asking
+    /// again for the end of file would cost a system call per file (a backup
+    /// reads 100,000 records).
     private static func readArray(_ fd: Int32, count: Int, expecting: Int?, displayPath: String, full: inout Bool) throws -> [UInt8] {
         let bytes = try [UInt8](unsafeUninitializedCapacity: count) { buffer, filled in
             filled = try readAvailable(fd, into: UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[..<count])),

@@ -39,7 +39,7 @@ final class VaultDirectory {
         guard let file = try Syscall.openAt(fd, name, flags: O_RDONLY, displayPath: shown) else { return nil }
         defer { Syscall.closeQuietly(file) }
         let status = try VaultPermissions.check(fd: file, path: shown, isDirectory: false)
-        return try Syscall.readAll(file, limit: limit, displayPath: shown, status: status)
+        return try Syscall.readAll(file, limit: limit, displayPath: shown, status: status, sizeIsFinal: true)
     }
 
     /// Reads a large vault file by mapping it (`IndexBytes`), a small one
@@ -53,7 +53,7 @@ final class VaultDirectory {
         if size >= IndexBytes.mappingThreshold, size <= limit, let mapped = IndexBytes(mapping: file, size: size) {
             return mapped
         }
-        return IndexBytes(try Syscall.readAll(file, limit: limit, displayPath: shown, status: status))
+        return IndexBytes(try Syscall.readAll(file, limit: limit, displayPath: shown, status: status, sizeIsFinal: true))
     }
 
     /// Atomically replaces (or creates) a vault file.
@@ -99,7 +99,7 @@ final class VaultDirectory {
         }
         defer { Syscall.closeQuietly(file) }
         let status = try VaultPermissions.check(fd: file, path: shown, isDirectory: false)
-        return try Syscall.readAll(file, limit: VaultLayout.recordLimit, displayPath: shown, status: status)
+        return try Syscall.readAll(file, limit: VaultLayout.recordLimit, displayPath: shown, status: status, sizeIsFinal: true)
     }
 
     /// Removes records; the directory is fsynced once after the batch.
@@ -178,7 +178,24 @@ final class VaultDirectory {
             lock.unlock()
             throw VaultError.vaultReplaced(path: path)
         }
+        forgetRecordsDirectoryIfReplaced()
         return lock
+    }
+
+    /// Closes the kept records/ descriptor if records/ is no longer that
+    /// directory: a large revocation by another `Vault` object or process
+    /// swaps records/ out (RevokedRecords.swift), and a writer that went on
+    /// using the old one would put records where a remover deletes them.
+    private func forgetRecordsDirectoryIfReplaced() {
+        guard recordsFD >= 0 else { return }
+        var held = stat()
+        var current = stat()
+        if fstat(recordsFD, &held) == 0, fstatat(fd, VaultLayout.records, &current, AT_SYMLINK_NOFOLLOW) == 0,
+           held.st_dev == current.st_dev, held.st_ino == current.st_ino {
+            return
+        }
+        Syscall.closeQuietly(recordsFD)
+        recordsFD = -1
     }
 
     /// True while `path` still names the directory this object holds open.
