@@ -34,30 +34,15 @@ public struct TokenInfo: Sendable, Equatable, Codable {
     public let agentName: String?
     /// For zBot tokens: the server the agent talks to.
     public let serverURL: String?
+}
 
-    init(id: String, label: String, kind: TokenKind, createdAt: String, last4: String, state: TokenState,
-         revokedAt: String?, agentName: String?, serverURL: String?) {
-        self.id = id
-        self.label = label
-        self.kind = kind
-        self.createdAt = createdAt
-        self.last4 = last4
-        self.state = state
-        self.revokedAt = revokedAt
-        self.agentName = agentName
-        self.serverURL = serverURL
-    }
-
+extension TokenInfo {
+    // Outside the struct, so that Swift keeps its memberwise initializer
+    // (`IndexTable.info` builds one from the index's bytes).
     init(_ entry: IndexFile.Entry) {
-        id = entry.id
-        label = entry.label
-        kind = TokenKind(rawValue: entry.kind) ?? .api
-        createdAt = entry.createdAt
-        last4 = entry.last4
-        state = TokenState(rawValue: entry.state) ?? .revoked
-        revokedAt = entry.revokedAt
-        agentName = entry.agent
-        serverURL = entry.serverURL
+        self.init(id: entry.id, label: entry.label, kind: TokenKind(rawValue: entry.kind) ?? .api,
+                  createdAt: entry.createdAt, last4: entry.last4, state: TokenState(rawValue: entry.state) ?? .revoked,
+                  revokedAt: entry.revokedAt, agentName: entry.agent, serverURL: entry.serverURL)
     }
 }
 

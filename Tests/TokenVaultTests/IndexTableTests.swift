@@ -299,7 +299,9 @@ import Testing
         #expect(onDisk.count >= IndexBytes.mappingThreshold, "the index is too small to be mapped")
 
         let mapped = try vault.readIndex()
+        #expect(mapped.isMapped, "the large index was read, not mapped")
         let read = try IndexTable(bytes: onDisk, path: "index.json")
+        #expect(!read.isMapped)
         #expect(mapped.bytes == onDisk)
         #expect(mapped.indexFile == read.indexFile)
 

@@ -38,8 +38,11 @@ import Testing
         let created = try vault.createMany(labels: Self.labels(Self.many))
         scratch.write(Array("not a record\n".utf8), to: "vault/records/notes.txt")
         let lockInode = ScratchDirectory.inode(scratch.file("vault/.lock"))
+        let recordsInode = ScratchDirectory.inode(scratch.file("vault/records"))
 
         let revoked = try vault.revokeAll()
+        // Swapped out, not emptied one by one (which would also leave it empty).
+        #expect(ScratchDirectory.inode(scratch.file("vault/records")) != recordsInode, "records/ was not swapped")
 
         #expect(revoked.count == Self.many)
         #expect(Set(revoked.map(\.id)) == Set(created.map(\.info.id)))
@@ -150,8 +153,10 @@ import Testing
         let held = open(scratch.file("vault/records"), O_RDONLY | O_DIRECTORY)
         #expect(held >= 0 && flock(held, LOCK_EX) == 0)
         defer { close(held) }
+        let recordsInode = ScratchDirectory.inode(scratch.file("vault/records"))
         let revoked = try vault.revokeAll()
         #expect(revoked.count == Self.many)
+        #expect(ScratchDirectory.inode(scratch.file("vault/records")) == recordsInode, "records/ was swapped")
         #expect(Self.revokedDirectories(scratch).isEmpty)
         #expect(FileManagerNames.of(scratch.file("vault/records")).isEmpty)
         #expect(try vault.doctor(repair: false).isHealthy)

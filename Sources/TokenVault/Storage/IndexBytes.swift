@@ -49,6 +49,9 @@ final class IndexBytes: @unchecked Sendable {
         return try array.withUnsafeBufferPointer(body)
     }
 
+    /// True when the file is mapped rather than read.
+    var isMapped: Bool { mapping != nil }
+
     /// The bytes as an array (a copy when mapped).
     var bytes: [UInt8] {
         if let mapping { return Array(mapping) }

@@ -42,6 +42,8 @@ struct IndexTable {
     private let storage: IndexBytes
     /// The index in the writer's layout, as an array.
     var bytes: [UInt8] { storage.bytes }
+    /// True when the index file is mapped (`IndexBytes`), for tests.
+    var isMapped: Bool { storage.isMapped }
     private var unescaped: [UInt8] = []
     /// `fieldCount` spans per entry.
     private var spans: [Span] = []
