@@ -71,25 +71,23 @@ import Testing
     /// indistinguishable from a wrong passphrase.
     @Test func tamperingWithTheCiphertextOrNonceIsWrongPassphrase() throws {
         let w = try Self.wrapped()
-        let ciphertext = try #require(Base64.decode(w.file.ciphertext))
-        let nonce = try #require(Base64.decode(w.file.nonce))
-        for position in 0..<ciphertext.count {
-            var bytes = ciphertext
-            bytes[position] ^= 0x01
+        /// Flips `mask` in byte `position` of the base64 field and expects 77.
+        func expectWrongPassphrase(flipping field: WritableKeyPath<WrappedKeyFile, String>, at position: Int, mask: UInt8) throws {
+            var bytes = try #require(Base64.decode(w.file[keyPath: field]))
+            bytes[position] ^= mask
             var file = w.file
-            file.ciphertext = Base64.encode(bytes)
-            #expect(throws: VaultError.wrongPassphrase(path: "/v/vault-key.json"), "ciphertext byte \(position)") {
+            file[keyPath: field] = Base64.encode(bytes)
+            #expect(throws: VaultError.wrongPassphrase(path: "/v/vault-key.json"), "\(field) byte \(position)") {
                 _ = try Self.unwrap(w, file: file)
             }
         }
-        for position in [0, nonce.count / 2, nonce.count - 1] {
-            var bytes = nonce
-            bytes[position] ^= 0x80
-            var file = w.file
-            file.nonce = Base64.encode(bytes)
-            #expect(throws: VaultError.wrongPassphrase(path: "/v/vault-key.json"), "nonce byte \(position)") {
-                _ = try Self.unwrap(w, file: file)
-            }
+        let ciphertextCount = try #require(Base64.decode(w.file.ciphertext)).count
+        let nonceCount = try #require(Base64.decode(w.file.nonce)).count
+        for position in 0..<ciphertextCount {
+            try expectWrongPassphrase(flipping: \.ciphertext, at: position, mask: 0x01)
+        }
+        for position in [0, nonceCount / 2, nonceCount - 1] {
+            try expectWrongPassphrase(flipping: \.nonce, at: position, mask: 0x80)
         }
         // Another salt derives another key: also a wrong passphrase.
         var kdf = w.kdf
