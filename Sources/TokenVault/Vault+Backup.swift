@@ -47,7 +47,9 @@ struct BackupManifest: Codable {
             IndexWriter.appendQuoted(file.blake2b, to: &out)
             out.append(contentsOf: ",\n      \"path\" : ".utf8)
             IndexWriter.appendQuoted(file.path, to: &out)
-            out.append(contentsOf: ",\n      \"size\" : \(file.size)\n    }".utf8)
+            out.append(contentsOf: ",\n      \"size\" : ".utf8)
+            IndexWriter.appendDecimal(file.size, to: &out)
+            out.append(contentsOf: "\n    }".utf8)
         }
         out.append(contentsOf: (files.isEmpty ? "\n\n  ]" : "\n  ]").utf8)
         out.append(contentsOf: ",\n  \"vaultID\" : ".utf8)
@@ -74,29 +76,36 @@ extension Vault {
     /// is wrapped, as on disk.
     @discardableResult
     public func backup(to output: OutputFile, recipients: [AgeRecipient]) throws -> BackupSummary {
-        var files: [(path: String, bytes: [UInt8])] = []
+        // Archive paths ("vault/…") and contents, in archive order.
+        var paths: [String] = []
+        var contents: [[UInt8]] = []
         var active = 0
         try withWriteLock { index in
-            for name in [VaultLayout.metadata, VaultLayout.wrappedKey] {
-                if let bytes = try directory.read(name) { files.append((name, bytes)) }
+            for (name, limit) in [(VaultLayout.metadata, VaultLayout.smallFileLimit), (VaultLayout.wrappedKey, VaultLayout.smallFileLimit),
+                                  (VaultLayout.index, VaultLayout.indexLimit)] {
+                guard let bytes = try directory.read(name, limit: limit) else { continue }
+                paths.append(BackupManifest.vaultPrefix + name)
+                contents.append(bytes)
             }
-            if let bytes = try directory.read(VaultLayout.index, limit: VaultLayout.indexLimit) { files.append((VaultLayout.index, bytes)) }
             let positions = (0..<index.count).filter(index.isActive)
             let records = try readRecords(of: positions, in: index)
+            let recordPrefix = BackupManifest.vaultPrefix + VaultLayout.records + "/"
+            paths.reserveCapacity(paths.count + positions.count)
+            contents.reserveCapacity(contents.count + positions.count)
             for (position, record) in zip(positions, records) {
                 let id = index.id(position)
                 guard let record else {
                     throw VaultError.corrupt(path: directory.recordPath(id: id),
                                              reason: "the sealed record of active token \(VaultError.quoted(index.label(position))) is missing; run 'ztoken doctor'")
                 }
-                files.append((VaultLayout.records + "/" + VaultLayout.recordName(id: id), record))
+                paths.append(recordPrefix + VaultLayout.recordName(id: id))
+                contents.append(record)
                 active += 1
             }
         }
-        let listed = files.map { file in
-            BackupManifest.File(path: BackupManifest.vaultPrefix + file.path, size: file.bytes.count,
-                                blake2b: Hex.encode(Sodium.blake2b256(file.bytes)))
-        }
+        let parts = contents.count >= Self.parallelRecordReads ? min(Parallel.processorCount, 4) : 1
+        let digests = Parallel.map(count: contents.count, parts: parts) { Hex.encode(Sodium.blake2b256(contents[$0])) }
+        let listed = (0..<contents.count).map { BackupManifest.File(path: paths[$0], size: contents[$0].count, blake2b: digests[$0]) }
         let manifest = BackupManifest(version: BackupManifest.currentVersion, vaultID: vaultID, createdAt: Clock.now(),
                                       activeTokens: active, files: listed)
         let encryptor = try AgeEncryptor(recipients: recipients, chunksPerSinkCall: Age.chunksPerFileWrite) { try output.write($0) }
@@ -104,8 +113,8 @@ extension Vault {
         try manifest.encoded().withUnsafeBytes {
             try tar.addFile(BackupManifest.path, mode: 0o600, contents: $0, to: encryptor.write)
         }
-        for (file, entry) in zip(files, listed) {
-            try file.bytes.withUnsafeBytes { try tar.addFile(entry.path, mode: 0o600, contents: $0, to: encryptor.write) }
+        for (path, bytes) in zip(paths, contents) {
+            try bytes.withUnsafeBytes { try tar.addFile(path, mode: 0o600, contents: $0, to: encryptor.write) }
         }
         try tar.finish(to: encryptor.write)
         try encryptor.finish()

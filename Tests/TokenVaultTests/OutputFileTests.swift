@@ -41,6 +41,22 @@ import Testing
         #expect(scratch.names() == ["out"])
     }
 
+    /// Past `writebackStep` the disk is asked to start writing early; what
+    /// appears is still exactly what was written, in order.
+    @Test func aLargeOutputIsWrittenWhole() throws {
+        let scratch = try ScratchDirectory()
+        let output = try OutputFile(path: scratch.file("big"), overwrite: false)
+        var expected: [UInt8] = []
+        let piece = OutputFile.writebackStep / 3 + 17
+        for round in 0..<10 {
+            let bytes = [UInt8](repeating: UInt8(round), count: piece)
+            try output.write(bytes)
+            expected += bytes
+        }
+        try output.commit()
+        #expect(scratch.bytes("big") == expected)
+    }
+
     @Test func abandonLeavesNoTempFile() throws {
         let scratch = try ScratchDirectory()
         let output = try OutputFile(path: scratch.file("out"), overwrite: false)

@@ -81,10 +81,36 @@ import Testing
         }
     }
 
-    @Test(arguments: ["", "/abs", "../up", "a/../b", "a//b", "./a", "a\u{0}b", "new\nline"])
+    @Test(arguments: ["", "/abs", "../up", "a/../b", "a//b", "./a", "a\u{0}b", "new\nline",
+                      "a/", "a/.", "a/..", "\u{202E}evil", "a/zero\u{200B}width", "tab\there", "del\u{7F}"])
     func writerRefusesUnsafePaths(_ path: String) {
         #expect(throws: VaultError.self) {
             try TarArchive.write([.file(path, mode: 0o600, contents: SecureBytes(zeroedCount: 0))], modificationTime: 0)
+        }
+    }
+
+    /// Names that only look like the refused ones are ordinary paths.
+    @Test(arguments: [".hidden", "..x", "a/..b", "a./b.", "...", "é/ü.txt", "日本/語"])
+    func writerAcceptsUnusualButSafePaths(_ path: String) throws {
+        let archive = try TarArchive.write([.file(path, mode: 0o600, contents: SecureBytes(copying: [1, 2, 3]))], modificationTime: 0)
+        let entries = try TarArchive.read(archive, displayPath: "t.tar", limits: Self.limits)
+        #expect(entries.map(\.path) == [path])
+    }
+
+    /// A control character is named before a component problem, whichever comes first.
+    @Test func controlCharactersAreReportedFirst() {
+        #expect(TarArchive.pathProblem("../a\u{1B}b") == "contains a control character")
+        #expect(TarArchive.pathProblem("../é") == "has a '..' component")
+        #expect(TarArchive.pathProblem("/a\nb") == "is absolute")
+    }
+
+    /// The header checksum, eight bytes at a time, against the plain sum.
+    @Test func byteSumIsTheSumOfEveryByte() {
+        var generator = SystemRandomNumberGenerator()
+        var blocks: [[UInt8]] = [[UInt8](repeating: 0, count: 512), [UInt8](repeating: 0xFF, count: 512)]
+        for _ in 0..<50 { blocks.append((0..<512).map { _ in UInt8.random(in: 0...255, using: &generator) }) }
+        for block in blocks {
+            #expect(block.withUnsafeBytes(TarArchive.byteSum) == block.reduce(0) { $0 + Int($1) })
         }
     }
 

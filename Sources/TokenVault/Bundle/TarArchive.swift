@@ -142,61 +142,82 @@ enum TarArchive {
     }
 
     /// The 512-byte ustar header of an entry. Headers carry no secret.
+    ///
+    /// Written through a pointer into one uninitialized array: a backup makes
+    /// 100,000 of them, and element-by-element stores into a `[UInt8]` (a
+    /// uniqueness and bounds check each) cost more than the record itself.
     static func header(path: String, mode: UInt32, isDirectory: Bool, size: Int, modificationTime: Int64) throws -> [UInt8] {
         guard isDirectory || size <= 0o77777777777 else {
             throw VaultError.invalidArgument("tar: \(VaultError.quoted(path)) is too large for a ustar header")
         }
-        var block = [UInt8](repeating: 0, count: blockSize)
-        let stored = Array((isDirectory ? path + "/" : path).utf8)
-        guard let (prefix, name) = split(stored) else {
-            throw VaultError.invalidArgument("tar: path \(VaultError.quoted(path)) is too long for a ustar header",
-                                             hint: "ustar names are at most 100 bytes, or 255 split at a '/'")
-        }
-        func put<Bytes: Collection<UInt8>>(_ bytes: Bytes, at offset: Int) {
-            var i = offset
-            for byte in bytes {
-                block[i] = byte
-                i += 1
+        var stored = isDirectory ? path + "/" : path
+        return try stored.withUTF8 { stored in
+            guard let (prefix, name) = split(stored) else {
+                throw VaultError.invalidArgument("tar: path \(VaultError.quoted(path)) is too long for a ustar header",
+                                                 hint: "ustar names are at most 100 bytes, or 255 split at a '/'")
+            }
+            return [UInt8](unsafeUninitializedCapacity: blockSize) { block, count in
+                block.initialize(repeating: 0)
+                func put(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int) {
+                    guard let base = bytes.baseAddress else { return }
+                    (block.baseAddress! + offset).update(from: base, count: bytes.count)
+                }
+                func put(_ text: StaticString, at offset: Int) {
+                    put(UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount), at: offset)
+                }
+                /// `width - 1` zero-padded octal digits and a NUL, as GNU tar
+                /// writes them (the caller checked the value fits).
+                func octal(_ value: Int64, width: Int, at offset: Int) {
+                    var rest = value
+                    for i in stride(from: offset + width - 2, through: offset, by: -1) {
+                        block[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: rest & 7)
+                        rest >>= 3
+                    }
+                    block[offset + width - 1] = 0
+                }
+                put(name, at: 0)
+                octal(Int64(mode), width: 8, at: 100)
+                octal(0, width: 8, at: 108)                            // uid
+                octal(0, width: 8, at: 116)                            // gid
+                octal(Int64(isDirectory ? 0 : size), width: 12, at: 124)
+                octal(modificationTime, width: 12, at: 136)
+                put("        ", at: 148)                               // checksum, as spaces while summing
+                block[156] = isDirectory ? UInt8(ascii: "5") : UInt8(ascii: "0")
+                put("ustar\0", at: 257)
+                put("00", at: 263)
+                // uname and gname stay empty; devmajor and devminor as GNU tar writes them.
+                octal(0, width: 8, at: 329)
+                octal(0, width: 8, at: 337)
+                put(prefix, at: 345)
+                octal(Int64(byteSum(UnsafeRawBufferPointer(block))), width: 7, at: 148)
+                block[155] = UInt8(ascii: " ")
+                count = blockSize
             }
         }
-        /// `width - 1` zero-padded octal digits and a NUL, as GNU tar writes
-        /// them (the caller checked the value fits); no allocation.
-        func octal(_ value: Int64, width: Int, at offset: Int) {
-            var rest = value
-            for i in stride(from: offset + width - 2, through: offset, by: -1) {
-                block[i] = UInt8(ascii: "0") + UInt8(rest & 7)
-                rest >>= 3
-            }
-            block[offset + width - 1] = 0
+    }
+
+    /// The sum of a header's bytes (its checksum), eight at a time: each
+    /// 64-bit word is split into four 16-bit lanes of byte pairs, and 64
+    /// words add at most 64 × 510 to a lane, which fits.
+    static func byteSum(_ block: UnsafeRawBufferPointer) -> Int {
+        precondition(block.count == blockSize)
+        let evenBytes: UInt64 = 0x00FF_00FF_00FF_00FF
+        var lanes: UInt64 = 0
+        for offset in stride(from: 0, to: blockSize, by: 8) {
+            let word = UInt64(littleEndian: block.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+            lanes &+= (word & evenBytes) &+ ((word >> 8) & evenBytes)
         }
-        put(name, at: 0)
-        octal(Int64(mode), width: 8, at: 100)
-        octal(0, width: 8, at: 108)                            // uid
-        octal(0, width: 8, at: 116)                            // gid
-        octal(Int64(isDirectory ? 0 : size), width: 12, at: 124)
-        octal(modificationTime, width: 12, at: 136)
-        put(repeatElement(UInt8(ascii: " "), count: 8), at: 148)
-        block[156] = isDirectory ? UInt8(ascii: "5") : UInt8(ascii: "0")
-        put("ustar\0".utf8, at: 257)
-        put("00".utf8, at: 263)
-        // uname and gname stay empty; devmajor and devminor as GNU tar writes them.
-        octal(0, width: 8, at: 329)
-        octal(0, width: 8, at: 337)
-        put(prefix, at: 345)
-        let sum = block.reduce(0) { $0 + Int64($1) }
-        octal(sum, width: 7, at: 148)
-        block[155] = UInt8(ascii: " ")
-        return block
+        return Int(lanes & 0xFFFF) + Int((lanes >> 16) & 0xFFFF) + Int((lanes >> 32) & 0xFFFF) + Int(lanes >> 48)
     }
 
     /// Splits a stored name into ustar's (prefix, name) fields, or nil if it
     /// cannot fit: name ≤ 100 bytes, prefix ≤ 155, split at a `/`.
-    private static func split(_ path: [UInt8]) -> ([UInt8], [UInt8])? {
-        if path.count <= 100 { return ([], path) }
+    private static func split(_ path: UnsafeBufferPointer<UInt8>) -> (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>)? {
+        if path.count <= 100 { return (UnsafeBufferPointer(rebasing: path[0..<0]), path) }
         // Try the split that puts the most into the prefix first.
         for index in path.indices.reversed() where path[index] == UInt8(ascii: "/") {
-            let prefix = Array(path[..<index])
-            let name = Array(path[(index + 1)...])
+            let prefix = UnsafeBufferPointer(rebasing: path[..<index])
+            let name = UnsafeBufferPointer(rebasing: path[(index + 1)...])
             if prefix.count <= 155, name.count <= 100, !name.isEmpty { return (prefix, name) }
         }
         return nil
@@ -205,32 +226,37 @@ enum TarArchive {
     /// Why `path` is not a safe relative archive path, or nil if it is.
     static func pathProblem(_ path: String) -> String? {
         if path.isEmpty { return "is empty" }
-        if path.hasPrefix("/") { return "is absolute" }
-        for scalar in path.unicodeScalars where TerminalSafe.isDangerous(scalar) {
-            return "contains a control character"
-        }
-        // Components compared as bytes: a backup checks 100,000 paths, and
-        // splitting Strings took a sixth of its time.
-        var start = 0, position = 0
-        for byte in path.utf8 {
-            if byte == UInt8(ascii: "/") {
-                if let problem = componentProblem(path.utf8, from: start, count: position - start) { return problem }
-                start = position + 1
+        if path.utf8.first == UInt8(ascii: "/") { return "is absolute" }
+        var path = path
+        // One pass over the bytes: a backup checks 100,000 paths, and
+        // splitting Strings took a sixth of its time. Only a path with a
+        // byte outside printable ASCII needs its scalars looked at.
+        let (needsScalars, problem) = path.withUTF8 { bytes -> (Bool, String?) in
+            var needsScalars = false
+            var start = 0
+            for position in 0...bytes.count {
+                if position < bytes.count {
+                    let byte = bytes[position]
+                    if byte < 0x20 || byte >= 0x7F { needsScalars = true }
+                    if byte != UInt8(ascii: "/") { continue }
+                }
+                switch position - start {
+                case 0: return (needsScalars, "has an empty component")
+                case 1 where bytes[start] == UInt8(ascii: "."): return (needsScalars, "has a '.' component")
+                case 2 where bytes[start] == UInt8(ascii: ".") && bytes[start + 1] == UInt8(ascii: "."):
+                    return (needsScalars, "has a '..' component")
+                default: start = position + 1
+                }
             }
-            position += 1
+            return (needsScalars, nil)
         }
-        return componentProblem(path.utf8, from: start, count: position - start)
-    }
-
-    private static func componentProblem(_ path: String.UTF8View, from start: Int, count: Int) -> String? {
-        switch count {
-        case 0: return "has an empty component"
-        case 1 where path[path.index(path.startIndex, offsetBy: start)] == UInt8(ascii: "."):
-            return "has a '.' component"
-        case 2 where path.dropFirst(start).prefix(2).elementsEqual("..".utf8):
-            return "has a '..' component"
-        default: return nil
+        if needsScalars || problem != nil {
+            // A control character is reported before a component problem.
+            for scalar in path.unicodeScalars where TerminalSafe.isDangerous(scalar) {
+                return "contains a control character"
+            }
         }
+        return problem
     }
 
     // MARK: Reading
@@ -311,8 +337,8 @@ enum TarArchive {
         }
         // Checksum first: nothing else in a block with a bad checksum is trusted.
         let recorded = try octal("checksum", 148, 8)
-        var sum: Int64 = 0
-        for (i, byte) in block.enumerated() { sum += (148..<156).contains(i) ? 32 : Int64(byte) }
+        // The checksum field itself counts as eight spaces.
+        let sum = Int64(byteSum(block) - field(148, 8).reduce(0) { $0 + Int($1) } + 8 * 32)
         guard recorded == sum else { throw corrupt("\(place): header checksum mismatch") }
 
         guard field(257, 6).elementsEqual(Array("ustar".utf8) + [0]), field(263, 2).elementsEqual(Array("00".utf8)) else {

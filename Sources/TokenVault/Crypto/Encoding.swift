@@ -5,15 +5,21 @@ internal import CSodium
 
 /// Lowercase hexadecimal.
 enum Hex {
+    /// Lowercase hex, written straight into the String's storage (a backup
+    /// encodes a digest per record).
     static func encode(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 15)])
+        bytes.withUnsafeBufferPointer { bytes in
+            String(unsafeUninitializedCapacity: bytes.count * 2) { out in
+                @inline(__always) func digit(_ nibble: UInt8) -> UInt8 {
+                    nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") - 10 + nibble
+                }
+                for (i, byte) in bytes.enumerated() {
+                    out[2 * i] = digit(byte >> 4)
+                    out[2 * i + 1] = digit(byte & 15)
+                }
+                return bytes.count * 2
+            }
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// Decodes lowercase hex; nil for odd length or any other character.

@@ -1,7 +1,7 @@
 // Splitting CPU-bound work over the machine's cores, with POSIX threads: the
 // uses are sealing and opening batches of age chunks (AgeStream.swift), where
 // ChaCha20-Poly1305 is nearly all the time an encryption or decryption takes
-// and chunks are independent. No
+// and chunks are independent, and a large backup's record reads and digests. No
 // dispatch library and no thread pool: a handful of threads per megabyte
 // costs microseconds against milliseconds of cipher work.
 #if canImport(Glibc)
@@ -41,6 +41,19 @@ enum Parallel {
             }
             work(0)
             for thread in threads { pthread_join(thread, nil) }
+        }
+    }
+
+    /// `transform(i)` for every `i` in `0..<count`, in order, computed in
+    /// `parts` interleaved parts (see `run`).
+    static func map<T>(count: Int, parts: Int, _ transform: (Int) -> T) -> [T] {
+        [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+            run(parts: min(parts, count)) { part in
+                for i in stride(from: part, to: count, by: parts) {
+                    (buffer.baseAddress! + i).initialize(to: transform(i))
+                }
+            }
+            initialized = count
         }
     }
 

@@ -56,6 +56,22 @@ enum IndexWriter {
         out.append(contentsOf: "\n}\n".utf8)
     }
 
+    /// A non-negative integer in decimal, as JSONEncoder writes it, without
+    /// making a String (a backup manifest writes a size per record).
+    static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+        precondition(value >= 0, "appendDecimal takes counts and sizes")
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)   // 24 bytes hold any Int
+        withUnsafeMutableBytes(of: &digits) { digits in
+            var rest = value, start = digits.count
+            repeat {
+                start -= 1
+                digits[start] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            } while rest > 0
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: digits[start...]))
+        }
+    }
+
     /// One entry, from its `{` to its `}`.
     static func appendEntry(_ entry: IndexFile.Entry, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "{"))

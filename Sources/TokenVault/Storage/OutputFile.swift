@@ -19,6 +19,14 @@ public final class OutputFile {
     private let overwrite: Bool
     private var fd: Int32
     private var finished = false
+    /// Bytes written, and how many of them write-back has been started for.
+    private var written = 0
+    private var writebackStarted = 0
+    /// Once this many bytes are written and not yet handed to write-back, the
+    /// disk is asked to start on them. A 150 MB backup's final fsync then
+    /// waits for the last few megabytes instead of all of them (it took
+    /// ~90 ms of a one-second backup here).
+    static let writebackStep = 8 << 20
 
     /// True for "-" (standard output).
     public var isStandardOutput: Bool { directory < 0 }
@@ -79,6 +87,11 @@ public final class OutputFile {
     /// Appends bytes.
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         try Syscall.writeAll(fd, bytes, displayPath: path)
+        written += bytes.count
+        if !isStandardOutput, written - writebackStarted >= Self.writebackStep {
+            Syscall.startWriteback(fd, from: writebackStarted, count: written - writebackStarted)
+            writebackStarted = written
+        }
     }
 
     public func write(_ bytes: [UInt8]) throws {

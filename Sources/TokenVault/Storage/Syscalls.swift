@@ -55,30 +55,38 @@ enum Syscall {
 
     /// `openat(2)` relative to a directory descriptor. ENOENT is returned as nil
     /// so callers decide what a missing file means.
-    static func openAt(_ directory: Int32, _ name: String, flags: Int32, mode: mode_t = 0o600, displayPath: String) throws -> Int32? {
-        if let code = FaultInjection.injected(.open) { throw fail(displayPath, "open", code) }
+    ///
+    /// Here and in the reads below `displayPath` is built only for an error:
+    /// a backup opens and reads 100,000 records, and making each one's path
+    /// for nothing was a tenth of its instructions.
+    static func openAt(_ directory: Int32, _ name: String, flags: Int32, mode: mode_t = 0o600,
+                       displayPath: @autoclosure () -> String) throws -> Int32? {
+        if let code = FaultInjection.injected(.open) { throw fail(displayPath(), "open", code) }
         let fd = retryingInterrupts { openat(directory, name, flags | O_CLOEXEC | O_NOFOLLOW, mode) }
         if fd < 0 {
             let code = errno
             if code == ENOENT { return nil }
-            if code == EEXIST { throw VaultError.alreadyExists(path: displayPath) }
+            if code == EEXIST { throw VaultError.alreadyExists(path: displayPath()) }
             if code == ENOTDIR && flags & O_DIRECTORY != 0 {
                 // O_DIRECTORY|O_NOFOLLOW on a symlink fails with ENOTDIR, not
                 // ELOOP: tell a planted symlink (77) from a plain file (65).
                 var info = stat()
                 if fstatat(directory, name, &info, AT_SYMLINK_NOFOLLOW) == 0 && info.st_mode & S_IFMT == S_IFLNK {
-                    throw VaultError.symlink(path: displayPath)
+                    throw VaultError.symlink(path: displayPath())
                 }
-                throw VaultError.corrupt(path: displayPath, reason: "not a directory")
+                throw VaultError.corrupt(path: displayPath(), reason: "not a directory")
             }
-            throw fail(displayPath, "open", code)
+            throw fail(displayPath(), "open", code)
         }
         return fd
     }
 
-    static func fileStatus(_ fd: Int32, displayPath: String) throws -> stat {
+    static func fileStatus(_ fd: Int32, displayPath: @autoclosure () -> String) throws -> stat {
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw fail(displayPath, "stat") }
+        guard fstat(fd, &info) == 0 else {
+            let code = errno
+            throw fail(displayPath(), "stat", code)
+        }
         return info
     }
 
@@ -88,25 +96,25 @@ enum Syscall {
     /// under the lock: writers replace them by rename, never append), so
     /// reading stops at the size fstat gave instead of asking once more for
     /// the end of file; other files are read to their end.
-    static func readAll(_ fd: Int32, limit: Int, displayPath: String, status: stat? = nil,
+    static func readAll(_ fd: Int32, limit: Int, displayPath: @autoclosure () -> String, status: stat? = nil,
                         sizeIsFinal: Bool = false) throws -> [UInt8] {
-        let info = try status ?? fileStatus(fd, displayPath: displayPath)
+        let info = try status ?? fileStatus(fd, displayPath: displayPath())
         guard info.st_size <= limit else {
-            throw VaultError.corrupt(path: displayPath, reason: "file is larger than \(limit) bytes")
+            throw VaultError.corrupt(path: displayPath(), reason: "file is larger than \(limit) bytes")
         }
         // One byte more than the size, to see end of file in the same read;
         // read straight into uninitialized storage (no zero-fill of a
         // megabytes-large index just to overwrite it).
         let size = max(Int(info.st_size), 0)
         var full = false
-        var bytes = try readArray(fd, count: size + 1, expecting: sizeIsFinal ? size : nil, displayPath: displayPath, full: &full)
+        var bytes = try readArray(fd, count: size + 1, expecting: sizeIsFinal ? size : nil, displayPath: displayPath(), full: &full)
         // The file grew after fstat: read on, in growing steps, up to the limit.
         while full {
             guard bytes.count < limit + 1 else {
-                throw VaultError.corrupt(path: displayPath, reason: "file is larger than \(limit) bytes")
+                throw VaultError.corrupt(path: displayPath(), reason: "file is larger than \(limit) bytes")
             }
             let step = min(max(bytes.count, 4096), limit + 1 - bytes.count)
-            bytes.append(contentsOf: try readArray(fd, count: step, expecting: nil, displayPath: displayPath, full: &full))
+            bytes.append(contentsOf: try readArray(fd, count: step, expecting: nil, displayPath: displayPath(), full: &full))
         }
         return bytes
     }
@@ -115,10 +123,10 @@ enum Syscall {
     /// Reading stops once `expecting` bytes (a final size) have come: asking
     /// again for the end of file would cost a system call per file (a backup
     /// reads 100,000 records).
-    private static func readArray(_ fd: Int32, count: Int, expecting: Int?, displayPath: String, full: inout Bool) throws -> [UInt8] {
+    private static func readArray(_ fd: Int32, count: Int, expecting: Int?, displayPath: @autoclosure () -> String, full: inout Bool) throws -> [UInt8] {
         let bytes = try [UInt8](unsafeUninitializedCapacity: count) { buffer, filled in
             filled = try readAvailable(fd, into: UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[..<count])),
-                                       expecting: expecting, displayPath: displayPath)
+                                       expecting: expecting, displayPath: displayPath())
         }
         full = bytes.count == count
         return bytes
@@ -126,11 +134,14 @@ enum Syscall {
 
     /// Reads until `buffer` is full, the file ends or `expecting` bytes came; the count read.
     private static func readAvailable(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, expecting: Int?,
-                                      displayPath: String) throws -> Int {
+                                      displayPath: @autoclosure () -> String) throws -> Int {
         var filled = 0
         while filled < buffer.count {
             let n = retryingInterrupts { read(fd, buffer.baseAddress! + filled, buffer.count - filled) }
-            if n < 0 { throw fail(displayPath, "read") }
+            if n < 0 {
+                let code = errno
+                throw fail(displayPath(), "read", code)
+            }
             if n == 0 { break }
             filled += n
             if filled == expecting { break }
@@ -164,6 +175,13 @@ enum Syscall {
     static func sync(_ fd: Int32, displayPath: String) throws {
         if let code = FaultInjection.injected(.fsync) { throw fail(displayPath, "fsync", code) }
         if retryingInterrupts({ fsync(fd) }) != 0 { throw fail(displayPath, "fsync") }
+    }
+
+    /// Starts write-back of a range of a file and returns without waiting
+    /// (`sync_file_range(2)`, `SYNC_FILE_RANGE_WRITE`). Advisory: a failure
+    /// is ignored, since only `sync` makes data durable and reports errors.
+    static func startWriteback(_ fd: Int32, from offset: Int, count: Int) {
+        _ = ztoken_start_writeback(fd, Int64(offset), Int64(count))
     }
 
     /// `syncfs(2)`: flushes the whole file system holding `fd` and reports

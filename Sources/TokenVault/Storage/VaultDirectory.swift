@@ -93,13 +93,14 @@ final class VaultDirectory {
     }
 
     func readRecord(id: String) throws -> [UInt8]? {
-        let shown = recordPath(id: id)
-        guard let file = try Syscall.openAt(try records(), VaultLayout.recordName(id: id), flags: O_RDONLY, displayPath: shown) else {
+        guard let file = try Syscall.openAt(try records(), VaultLayout.recordName(id: id), flags: O_RDONLY,
+                                            displayPath: recordPath(id: id)) else {
             return nil
         }
         defer { Syscall.closeQuietly(file) }
-        let status = try VaultPermissions.check(fd: file, path: shown, isDirectory: false)
-        return try Syscall.readAll(file, limit: VaultLayout.recordLimit, displayPath: shown, status: status, sizeIsFinal: true)
+        let status = try VaultPermissions.check(fd: file, path: recordPath(id: id), isDirectory: false)
+        return try Syscall.readAll(file, limit: VaultLayout.recordLimit, displayPath: recordPath(id: id),
+                                   status: status, sizeIsFinal: true)
     }
 
     /// Removes records; the directory is fsynced once after the batch.

@@ -10,17 +10,17 @@ enum VaultPermissions {
     /// other permission bits. Directories must be 0700-ish, files 0600-ish.
     /// Returns the file's status, so a reader need not ask for it again.
     @discardableResult
-    static func check(fd: Int32, path: String, isDirectory: Bool) throws -> stat {
-        let info = try Syscall.fileStatus(fd, displayPath: path)
+    static func check(fd: Int32, path: @autoclosure () -> String, isDirectory: Bool) throws -> stat {
+        let info = try Syscall.fileStatus(fd, displayPath: path())
         let type = info.st_mode & S_IFMT
         if isDirectory ? type != S_IFDIR : type != S_IFREG {
-            throw VaultError.corrupt(path: path, reason: isDirectory ? "not a directory" : "not a regular file")
+            throw VaultError.corrupt(path: path(), reason: isDirectory ? "not a directory" : "not a regular file")
         }
         if info.st_uid != effectiveUser {
-            throw VaultError.foreignOwner(path: path, owner: info.st_uid)
+            throw VaultError.foreignOwner(path: path(), owner: info.st_uid)
         }
         if info.st_mode & 0o077 != 0 {
-            throw VaultError.unsafePermissions(path: path, mode: info.st_mode, expected: isDirectory ? 0o700 : 0o600)
+            throw VaultError.unsafePermissions(path: path(), mode: info.st_mode, expected: isDirectory ? 0o700 : 0o600)
         }
         return info
     }
