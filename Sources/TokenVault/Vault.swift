@@ -37,7 +37,7 @@ public final class Vault {
     }
 
     static func decodeMetadata(_ bytes: [UInt8], path: String) throws -> MetadataFile {
-        let file = try VaultJSON.decode(MetadataFile.self, from: bytes, path: path, knownVersions: 1...MetadataFile.currentVersion)
+        let file = try bytes.withUnsafeBufferPointer { try IndexReader.decodeMetadata($0, path: path) }
         guard let key = Base64.decode(file.publicKey), key.count == Sodium.publicKeyLength else {
             throw VaultError.corrupt(path: path, reason: "malformed public key")
         }

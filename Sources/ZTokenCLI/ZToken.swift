@@ -49,7 +49,9 @@ public struct ZToken: ParsableCommand {
     }
 
     /// Options that apply to every subcommand and may come before its name.
-    static let globalOptionsWithValue: Set<String> = ["--vault", "--lock-timeout"]
+    /// An array, not a Set: two names, and a Set's hashing cost a conformance
+    /// scan at every start.
+    static let globalOptionsWithValue = ["--vault", "--lock-timeout"]
 
     /// Moves global options written before the subcommand name to just after
     /// it, so `ztoken --vault DIR list` and `ztoken list --vault DIR` agree.
