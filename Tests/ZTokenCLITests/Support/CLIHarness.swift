@@ -26,8 +26,13 @@ struct CLIResult: CustomStringConvertible {
 
 enum CLIHarness {
     /// The `ztoken` built by `swift test`: next to the test bundle, else in
-    /// `.build/debug` of the package that holds this file.
+    /// `.build/debug` of the package that holds this file. `ZTOKEN_TEST_BINARY`
+    /// names another one instead: scripts/test runs the end-to-end suites
+    /// once more against the release build that scripts/setup installs.
     static let binary: String = {
+        if let chosen = ProcessInfo.processInfo.environment["ZTOKEN_TEST_BINARY"] {
+            return FileManager.default.isExecutableFile(atPath: chosen) ? chosen : ""
+        }
         var candidates: [String] = []
         if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
             var dir = (exe as NSString).deletingLastPathComponent
