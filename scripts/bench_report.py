@@ -81,7 +81,7 @@ def report(args):
             lines.append("               Swift hello world linked like ztoken (static PIE) %.2f ms (%s MiB), ratio %.2f"
                          % (start_s["median_ms"], mib(start_s["peak_rss_kib"]), out["startup"]["ratio to static PIE hello"]))
         lines.append("")
-    header = "%8s  %-13s %10s %9s   %-9s %10s %9s  %7s" % (
+    header = "%8s  %-20s %10s %9s   %-9s %10s %9s  %7s" % (
         "entries", "ztoken", "median ms", "peak MiB", "pass", "median ms", "peak MiB", "ratio")
     lines.append(header)
     lines.append("-" * len(header))
@@ -98,7 +98,7 @@ def report(args):
             ratio = z["median_ms"] / p["median_ms"] if p else None
             if ratio is not None:
                 entry["ratios"]["%s/%s" % (command, pass_name)] = ratio
-            lines.append("%8d  %-13s %10.2f %9s   %-9s %10s %9s  %7s" % (
+            lines.append("%8d  %-20s %10.2f %9s   %-9s %10s %9s  %7s" % (
                 size, command, z["median_ms"], mib(z["peak_rss_kib"]),
                 pass_name if p else "", "%.2f" % p["median_ms"] if p else "", mib(p["peak_rss_kib"]) if p else "",
                 "%.3f" % ratio if ratio is not None else ""))
