@@ -59,15 +59,7 @@ import Testing
         ("", "malformed JSON (at byte 0)"),
     ])
     func refusesWhatJSONDecoderRefused(text: String, reason: String) {
-        do {
-            _ = try Self.decode(text)
-            Issue.record("accepted \(text)")
-        } catch let VaultError.corrupt(path, found) {
-            #expect(path == Self.path)
-            #expect(found == reason)
-        } catch {
-            Issue.record("unexpected \(error)")
-        }
+        #expect(throws: VaultError.corrupt(path: Self.path, reason: reason)) { try Self.decode(text) }
     }
 
     @Test func aNewerVersionIsUnsupported() {
