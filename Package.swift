@@ -60,7 +60,7 @@ let package = Package(
             name: "ZTokenCLITests",
             // Depending on the executable makes `swift test` build `ztoken`
             // first; the tests run that binary from the build directory.
-            dependencies: ["TokenVault", "ztoken"],
+            dependencies: ["TokenVault", "ZTokenCLI", "ztoken"],
             exclude: ["Snapshots"]
         ),
     ]

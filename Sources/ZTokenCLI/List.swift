@@ -54,20 +54,54 @@ struct List: ParsableCommand {
 /// from a file cannot move the cursor or recolour the screen.
 enum Table {
     /// The header, then `rows` rows whose cells `cell(row, column)` gives as
-    /// UTF-8. The buffers must stay valid for the call.
+    /// UTF-8. The buffers must stay valid for the call, and `cell` may be
+    /// called from several threads at once.
     ///
     /// Two passes: the first measures (and escapes the few cells that need
     /// it), the second copies into a buffer sized from those widths. At
     /// 10,000 rows appending cell by cell to an array cost more than reading
-    /// the vault.
+    /// the vault. From `parallelRows` rows on, both passes run on every core
+    /// over contiguous runs of rows, whose pieces are then joined.
     static func render(header: [String], rows: Int, cell: (Int, Int) -> UnsafeBufferPointer<UInt8>) -> [UInt8] {
         let columnCount = header.count
         let headerCells = header.map { Array($0.utf8) }
+        let parts = rows >= parallelRows ? min(Parallel.processorCount, 4) : 1
+        let runs = (0..<parts).map { (rows * $0 / parts)..<(rows * ($0 + 1) / parts) }
+        let measured = Parallel.map(count: parts, parts: parts) { measure(runs[$0], columns: columnCount, cell: cell) }
         var widths = headerCells.map(\.count)
-        // Cells that are not plain printable ASCII, escaped: few or none.
+        for part in measured {
+            for column in 0..<columnCount { widths[column] = max(widths[column], part.widths[column]) }
+        }
+        let pieces = Parallel.map(count: parts, parts: parts) { part in
+            write(runs[part], header: part == 0 ? headerCells : nil, widths: widths, escaped: measured[part], cell: cell)
+        }
+        guard pieces.count > 1 else { return pieces[0] }
+        var out: [UInt8] = []
+        out.reserveCapacity(pieces.reduce(0) { $0 + $1.count })
+        for piece in pieces { out.append(contentsOf: piece) }
+        return out
+    }
+
+    /// From this many rows on, `render` uses every core.
+    static let parallelRows = 4_096
+
+    /// One run of rows measured: its columns' widths, and its cells that are
+    /// not plain printable ASCII, escaped (few or none). Escaped cells are
+    /// looked up only in rows that have one: a dictionary lookup per cell
+    /// cost more than the rest of the copy.
+    struct Measured {
+        var widths: [Int]
         var escaped: [Int: (bytes: [UInt8], width: Int)] = [:]
+        var rowHasEscapes: [Bool]
         var escapedBytes = 0
-        for row in 0..<rows {
+    }
+
+    private static func measure(_ run: Range<Int>, columns columnCount: Int,
+                                cell: (Int, Int) -> UnsafeBufferPointer<UInt8>) -> Measured {
+        var result = Measured(widths: [Int](repeating: 0, count: columnCount),
+                              rowHasEscapes: [Bool](repeating: false, count: run.count))
+        var widths = result.widths
+        for row in run {
             for column in 0..<columnCount {
                 let bytes = cell(row, column)
                 var width = bytes.count
@@ -75,35 +109,52 @@ enum Table {
                     let text = Output.safe(String(decoding: bytes, as: UTF8.self))
                     // Escaped text has no control characters, so no CR LF pair either.
                     width = text.utf8.allSatisfy { $0 < 0x80 } ? text.utf8.count : text.count
-                    escaped[row &* columnCount &+ column] = (Array(text.utf8), width)
-                    escapedBytes += text.utf8.count
+                    result.escaped[row &* columnCount &+ column] = (Array(text.utf8), width)
+                    result.rowHasEscapes[row - run.lowerBound] = true
+                    result.escapedBytes += text.utf8.count
                 }
                 widths[column] = max(widths[column], width)
             }
         }
+        result.widths = widths
+        return result
+    }
+
+    /// The lines of a run of rows (and the header before them, if given).
+    private static func write(_ run: Range<Int>, header: [[UInt8]]?, widths: [Int], escaped: Measured,
+                              cell: (Int, Int) -> UnsafeBufferPointer<UInt8>) -> [UInt8] {
+        let columnCount = widths.count
         // Every line fits in its columns' widths, two spaces between columns
         // and a newline; escaped cells may have more bytes than columns.
         let lineBound = widths.reduce(0, +) + 2 * (columnCount - 1) + 1
-        let bound = (rows + 1) * lineBound + escapedBytes
+        let bound = (run.count + (header == nil ? 0 : 1)) * lineBound + escaped.escapedBytes
         return [UInt8](unsafeUninitializedCapacity: bound) { buffer, count in
             var next = buffer.baseAddress!
-            for row in -1..<rows {
+            func endLine() {
+                next.initialize(to: UInt8(ascii: "\n"))
+                next += 1
+            }
+            if let header {
+                for column in 0..<columnCount {
+                    header[column].withUnsafeBufferPointer {
+                        put($0, width: $0.count, in: column < columnCount - 1 ? widths[column] + 2 : 0, at: &next)
+                    }
+                }
+                endLine()
+            }
+            for row in run {
+                let hasEscapes = escaped.rowHasEscapes[row - run.lowerBound]
                 for column in 0..<columnCount {
                     // The last column is not padded: no trailing spaces.
                     let columns = column < columnCount - 1 ? widths[column] + 2 : 0
-                    if row < 0 {
-                        headerCells[column].withUnsafeBufferPointer {
-                            put($0, width: $0.count, in: columns, at: &next)
-                        }
-                    } else if let (bytes, width) = escaped[row &* columnCount &+ column] {
+                    if hasEscapes, let (bytes, width) = escaped.escaped[row &* columnCount &+ column] {
                         bytes.withUnsafeBufferPointer { put($0, width: width, in: columns, at: &next) }
                     } else {
                         let bytes = cell(row, column)
                         put(bytes, width: bytes.count, in: columns, at: &next)
                     }
                 }
-                next.initialize(to: UInt8(ascii: "\n"))
-                next += 1
+                endLine()
             }
             count = next - buffer.baseAddress!
         }
@@ -123,12 +174,28 @@ enum Table {
     }
 
     /// Printable ASCII without a backslash: text that is its own escape and
-    /// one column a byte. Without a branch per byte: most cells are.
+    /// one column a byte. Eight bytes at a time, without a branch per byte:
+    /// most cells are plain.
     static func isPlain(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        var bad: UInt8 = 0
-        for byte in bytes {
-            bad |= (byte &- 0x20 >= 0x5F ? 1 : 0) | (byte == UInt8(ascii: "\\") ? 1 : 0)
+        guard let base = bytes.baseAddress else { return true }
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs = ones &* 0x80
+        var bad: UInt64 = 0
+        var offset = 0
+        while offset + 8 <= bytes.count {
+            let x = UnsafeRawPointer(base + offset).loadUnaligned(as: UInt64.self)
+            let backslash = x ^ (ones &* 0x5C)
+            // A byte below 0x20, a zero byte after the XOR (a backslash),
+            // a byte of 0x7F or more (adding 0x01 carries into its high bit),
+            // or a high bit set: each sets that byte's high bit.
+            bad |= ((x &- ones &* 0x20) & ~x) | ((backslash &- ones) & ~backslash) | (x &+ ones) | x
+            offset += 8
         }
-        return bad == 0
+        var tail: UInt8 = 0
+        while offset < bytes.count {
+            let byte = base[offset]
+            tail |= (byte &- 0x20 >= 0x5F ? 1 : 0) | (byte == UInt8(ascii: "\\") ? 1 : 0)
+            offset += 1
+        }
+        return bad & highs == 0 && tail == 0
     }
 }

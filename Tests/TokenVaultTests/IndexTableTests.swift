@@ -121,6 +121,65 @@ import Testing
         }
     }
 
+    /// An index large enough to be scanned in parts and checked on every
+    /// core (`IndexTable.parallelEntries`): ASCII active labels, some with
+    /// escapes (so every part has unescaped strings), revoked entries with
+    /// any text, optional fields here and there.
+    static func largeIndex(seed: UInt64, count: Int = 5_000) -> IndexFile {
+        var rng = SplitMix(state: seed)
+        let extras = ["", "\"q\"", "\\", "\t", "a/b", "\u{7}"]
+        let tokens = (0..<count).map { n -> IndexFile.Entry in
+            let revoked = rng.below(5) == 0
+            return IndexFile.Entry(
+                id: TokenID.make(), label: "label-\(n)" + (revoked ? IndexCodecFastTests.randomText(&rng) : extras[rng.below(extras.count)]),
+                kind: rng.below(2) == 0 ? "api" : "zbot", createdAt: "2026-11-29T01:29:2\(n % 10)Z",
+                last4: String(n % 10_000), digest: Hex.encode(Sodium.randomBytes(32)), state: revoked ? "revoked" : "active",
+                revokedAt: revoked ? "2026-11-30T00:00:00Z" : nil, agent: rng.below(3) == 0 ? "agent-\(n)" : nil,
+                serverURL: rng.below(3) == 0 ? "https://zephyr.example/\(n)" : nil)
+        }
+        return IndexFile(version: 1, tokens: tokens)
+    }
+
+    @Test(arguments: 0..<3)
+    func aLargeIndexReadsInPartsAsTheOldReaderDid(seed: UInt64) throws {
+        let index = Self.largeIndex(seed: seed)
+        let bytes = IndexWriter.encode(index)
+        #expect(bytes.count >= IndexTable.parallelBytes && index.tokens.count >= IndexTable.parallelEntries)
+        Self.expectSameAnswer(bytes, "seed \(seed)")
+    }
+
+    /// Problems anywhere in a large index, alone and in pairs: the first in
+    /// file order is reported, as when it is read in one piece.
+    @Test(arguments: 0..<12)
+    func aLargeIndexReportsTheFirstProblemAsTheOldReaderDid(seed: UInt64) throws {
+        var rng = SplitMix(state: seed &* 104_729)
+        var index = Self.largeIndex(seed: seed, count: 4_000)
+        let active = index.tokens.indices.filter { index.tokens[$0].state == "active" }
+        for _ in 0..<(1 + rng.below(2)) {
+            let at = rng.below(index.tokens.count)
+            switch rng.below(6) {
+            case 0: index.tokens[at].id = index.tokens[rng.below(index.tokens.count)].id
+            case 1: index.tokens[active[rng.below(active.count)]].label = index.tokens[active[rng.below(active.count)]].label
+            case 2: index.tokens[at].digest = "nothex"
+            case 3: index.tokens[at].state = "Active"
+            case 4: index.tokens[at].label = ""
+            default: index.tokens[active[rng.below(active.count)]].label = "non-ASCII é \(at)"
+            }
+        }
+        Self.expectSameAnswer(IndexWriter.encode(index), "seed \(seed)")
+    }
+
+    /// The bytes the parts are split at, inside a string (only possible with
+    /// a raw newline, which JSON does not allow): refused as in one piece.
+    @Test func aSplitPatternInsideAStringIsRefused() throws {
+        var bytes = IndexWriter.encode(Self.largeIndex(seed: 7))
+        let label = Array("\"label-2500".utf8)
+        let at = (0..<(bytes.count - label.count)).first { Array(bytes[$0..<($0 + label.count)]) == label }!
+        bytes.insert(contentsOf: Array("\n    },\n    {".utf8), at: at + label.count)
+        Self.expectSameAnswer(bytes)
+        #expect(throws: VaultError.self) { try IndexTable(bytes: bytes, path: Self.path) }
+    }
+
     // MARK: Refusing
 
     static func entry(_ id: String, _ label: String, state: String = "active", kind: String = "api",

@@ -8,15 +8,15 @@
 import Glibc
 #endif
 
-enum Parallel {
+package enum Parallel {
     /// Cores this process may run on now.
-    static let processorCount = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    package static let processorCount = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 
     /// Runs `work(part)` for every part in `0..<parts`, part 0 on the calling
     /// thread and each other part on a thread of its own, and returns when
     /// all are done. Parts must not touch the same memory. A part whose
     /// thread cannot be started runs on the calling thread.
-    static func run(parts: Int, _ work: (Int) -> Void) {
+    package static func run(parts: Int, _ work: (Int) -> Void) {
         guard parts > 1 else {
             if parts == 1 { work(0) }
             return
@@ -46,7 +46,7 @@ enum Parallel {
 
     /// `transform(i)` for every `i` in `0..<count`, in order, computed in
     /// `parts` interleaved parts (see `run`).
-    static func map<T>(count: Int, parts: Int, _ transform: (Int) -> T) -> [T] {
+    package static func map<T>(count: Int, parts: Int, _ transform: (Int) -> T) -> [T] {
         [T](unsafeUninitializedCapacity: count) { buffer, initialized in
             run(parts: min(parts, count)) { part in
                 for i in stride(from: part, to: count, by: parts) {

@@ -303,9 +303,88 @@ struct IndexTable {
 
     // MARK: Checking
 
-    /// `IndexFile.validate` on bytes: the same checks in the same order, so
-    /// the same first problem is reported.
+    /// From this many entries on, an index is scanned and checked on every
+    /// core: at 10,000 tokens reading the index was most of what `list` and
+    /// `create` did, and the fixed cost of a command is ~3 ms.
+    static let parallelEntries = 2_048
+    /// The same threshold in bytes, for the scan (entries are ~270 bytes).
+    static let parallelBytes = parallelEntries * 256
+
+    /// `IndexFile.validate` on bytes. A large index is checked on every core
+    /// first (`checkedInParallel`); whenever that finds anything wrong, or
+    /// cannot decide alone, the checks run again in order here, so the same
+    /// first problem is reported however the index was read.
     private mutating func validate(path: String) throws {
+        if count >= Self.parallelEntries, Parallel.processorCount > 1, let (packedIDs, flags) = checkedInParallel() {
+            self.packedIDs = packedIDs
+            self.flags = flags
+            return
+        }
+        try validateInOrder(path: path)
+    }
+
+    /// Every check of `validateInOrder`, split over the cores: each entry's
+    /// own fields in contiguous parts, then unique ids and unique active
+    /// labels side by side. Only says whether all pass (nil if not), and
+    /// declines (nil) when an active label is not ASCII, since such labels
+    /// are compared as Strings.
+    private func checkedInParallel() -> (packedIDs: [UInt64], flags: [UInt8])? {
+        let count = self.count
+        let parts = min(Parallel.processorCount, 4)
+        let maximumLabelBytes = LabelRules.maximumBytes
+        return withView { view -> ([UInt64], [UInt8])? in
+            var packedIDs = [UInt64](repeating: 0, count: count)
+            var flags = [UInt8](repeating: 0, count: count)
+            var failed = [Bool](repeating: false, count: parts)
+            packedIDs.withUnsafeMutableBufferPointer { packedIDs in
+                flags.withUnsafeMutableBufferPointer { flags in
+                    failed.withUnsafeMutableBufferPointer { failed in
+                        Parallel.run(parts: parts) { part in
+                            for entry in (count * part / parts)..<(count * (part + 1) / parts) {
+                                guard let id = view.content(entry, .id), let label = view.content(entry, .label),
+                                      let kind = view.content(entry, .kind), let state = view.content(entry, .state),
+                                      let digest = view.content(entry, .digest), let packed = TokenID.packed(id),
+                                      label.count > 0, label.count <= maximumLabelBytes,
+                                      Self.equal(kind, "api") || Self.equal(kind, "zbot"),
+                                      digest.count == 64, Self.isLowercaseHex(digest) else {
+                                    failed[part] = true
+                                    return
+                                }
+                                let active = Self.equal(state, "active")
+                                let labelIsASCII = !label.contains { $0 >= 0x80 }
+                                guard active || Self.equal(state, "revoked"), !active || labelIsASCII else {
+                                    failed[part] = true
+                                    return
+                                }
+                                packedIDs[entry] = packed
+                                flags[entry] = (active ? Self.activeFlag : 0) | (labelIsASCII ? Self.asciiLabelFlag : 0)
+                            }
+                        }
+                    }
+                }
+            }
+            guard !failed.contains(true) else { return nil }
+            var duplicated = [false, false]
+            duplicated.withUnsafeMutableBufferPointer { duplicated in
+                Parallel.run(parts: 2) { part in
+                    if part == 0 {
+                        var ids = Set<UInt64>(minimumCapacity: count)
+                        duplicated[0] = packedIDs.contains { !ids.insert($0).inserted }
+                    } else {
+                        var labels = Set<ByteString>(minimumCapacity: count)
+                        duplicated[1] = (0..<count).contains { entry in
+                            flags[entry] & Self.activeFlag != 0 && !labels.insert(ByteString(view.content(entry, .label)!)).inserted
+                        }
+                    }
+                }
+            }
+            return duplicated.contains(true) ? nil : (packedIDs, flags)
+        }
+    }
+
+    /// The checks of `IndexFile.validate`, entry by entry in the same order,
+    /// so the same first problem is reported.
+    private mutating func validateInOrder(path: String) throws {
         let count = self.count
         var packedIDs: [UInt64] = []
         packedIDs.reserveCapacity(count)
@@ -396,9 +475,7 @@ struct IndexTable {
     private init?(scanning bytes: IndexBytes) {
         storage = bytes
         version = IndexFile.currentVersion
-        var scanner = Scanner()
-        let ok = bytes.withUnsafeBufferPointer { buffer in scanner.scan(buffer) }
-        guard ok else { return nil }
+        guard let scanner = bytes.withUnsafeBufferPointer(Scanner.scanned) else { return nil }
         spans = scanner.spans
         bounds = scanner.bounds
         unescaped = scanner.unescaped
@@ -450,6 +527,34 @@ struct IndexTable {
             }
         }
 
+        /// A separator of up to 8 bytes, compared with one load. Only where
+        /// a whole file has at least 8 more bytes (more of the layout follows).
+        struct Separator {
+            let word: UInt64, mask: UInt64, count: Int
+
+            init(_ text: StaticString) {
+                count = text.utf8CodeUnitCount
+                precondition(count <= 8)
+                var word: UInt64 = 0
+                text.withUTF8Buffer { for (i, byte) in $0.enumerated() { word |= UInt64(byte) << (8 * UInt64(i)) } }
+                self.word = word
+                mask = count == 8 ? ~0 : (1 << (8 * UInt64(count))) - 1
+            }
+        }
+        let firstField = Separator("\n      \"")
+        let entryEnd = Separator("\n    }")
+        let entrySeparator = Separator(",\n    ")
+
+        /// Consumes `separator` if it is next (and 8 bytes remain).
+        @inline(__always)
+        mutating func separator(_ separator: Separator, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+            guard b.count - position >= 8,
+                  UnsafeRawPointer(b.baseAddress! + position).loadUnaligned(as: UInt64.self) & separator.mask == separator.word
+            else { return false }
+            position += separator.count
+            return true
+        }
+
         // Keys in the writer's (sorted) order, with their field and whether required.
         static let keys: [KeyPattern] = [
             KeyPattern("agent\" : \"", .agent, required: false),
@@ -465,20 +570,100 @@ struct IndexTable {
         ]
         let keys = Scanner.keys
 
-        mutating func scan(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        /// The whole index scanned; a large one in parts on every core,
+        /// each part starting at an entry's `{`.
+        ///
+        /// Parts start after the first `\n    },\n    {` past an even
+        /// share of the bytes. In the writer's layout those bytes occur only
+        /// between entries (a string cannot hold a raw newline); if they are
+        /// found anywhere else, the part before them meets the raw newline
+        /// inside its string and the scan fails, as it would in one piece.
+        static func scanned(_ b: UnsafeBufferPointer<UInt8>) -> Scanner? {
+            let parts = b.count >= IndexTable.parallelBytes ? min(Parallel.processorCount, 4) : 1
+            var starts: [Int] = []
+            for part in 1..<max(parts, 1) {
+                guard let next = entryStart(in: b, from: max(b.count * part / parts, (starts.last ?? 0) + 1)) else { break }
+                starts.append(next)
+            }
+            if starts.isEmpty {
+                var scanner = Scanner()
+                return scanner.scan(b) ? scanner : nil
+            }
+            var scanners = [Scanner](repeating: Scanner(), count: starts.count + 1)
+            var ok = [Bool](repeating: false, count: scanners.count)
+            scanners.withUnsafeMutableBufferPointer { scanners in
+                ok.withUnsafeMutableBufferPointer { ok in
+                    Parallel.run(parts: scanners.count) { part in
+                        // A scanner of its own on each thread's stack, stored
+                        // when done: side by side in the array, two scanners
+                        // share a cache line, and `position` changes with
+                        // every byte (that made two threads slower than one).
+                        var scanner = Scanner()
+                        if part == 0 {
+                            ok[0] = scanner.scan(b, stop: starts[0])
+                        } else {
+                            let stop = part < starts.count ? starts[part] : b.count
+                            scanner.position = starts[part - 1]
+                            ok[part] = scanner.entries(b, stop: stop)
+                                && (part < starts.count ? scanner.position == stop : scanner.trailer(b))
+                        }
+                        scanners[part] = scanner
+                    }
+                }
+            }
+            guard !ok.contains(false) else { return nil }
+            var whole = scanners[0]
+            for part in scanners[1...] {
+                // Escaped strings point into their part's `unescaped` (start -1 - offset).
+                let shift = Int32(whole.unescaped.count)
+                whole.spans.append(contentsOf: part.spans.lazy.map { $0.start < 0 ? Span(start: $0.start - shift, count: $0.count) : $0 })
+                whole.bounds.append(contentsOf: part.bounds)
+                whole.unescaped.append(contentsOf: part.unescaped)
+            }
+            return whole
+        }
+
+        /// The offset of the `{` after the first `\n    },\n    {` at or after `from`.
+        static func entryStart(in b: UnsafeBufferPointer<UInt8>, from: Int) -> Int? {
+            let separator: StaticString = "\n    },\n    {"
+            let n = separator.utf8CodeUnitCount
+            var at = from
+            while at + n <= b.count {
+                if b[at] == UInt8(ascii: "\n"), memcmp(b.baseAddress! + at, separator.utf8Start, n) == 0 { return at + n - 1 }
+                at += 1
+            }
+            return nil
+        }
+
+        /// The whole index from its first byte, or (with `stop`) its header
+        /// and the entries before the entry at `stop`.
+        mutating func scan(_ b: UnsafeBufferPointer<UInt8>, stop: Int? = nil) -> Bool {
             guard b.count < Int(Int32.max) else { return false }
             guard literal("{\n  \"tokens\" : [", b) else { return false }
-            spans.reserveCapacity(b.count / 250 * IndexTable.fieldCount)
-            bounds.reserveCapacity(b.count / 250)
-            if literal("\n\n  ]", b) {
+            if stop == nil, literal("\n\n  ]", b) {
                 return literal(",\n  \"version\" : 1\n}\n", b) && position == b.count
             }
             guard literal("\n    ", b) else { return false }
-            while true {
+            guard let stop else { return entries(b, stop: b.count) && trailer(b) }
+            return entries(b, stop: stop) && position == stop
+        }
+
+        /// Entries from `position` (at a `{`), each but the list's last
+        /// followed by `,\n    `: until an entry without one, or until a
+        /// separator reaches `stop` (the first entry of the next part).
+        mutating func entries(_ b: UnsafeBufferPointer<UInt8>, stop: Int) -> Bool {
+            spans.reserveCapacity((stop - position) / 250 * IndexTable.fieldCount)
+            bounds.reserveCapacity((stop - position) / 250)
+            while position < stop {
                 guard entry(b) else { return false }
-                if literal(",\n    ", b) { continue }
-                return literal("\n  ],\n  \"version\" : 1\n}\n", b) && position == b.count
+                guard separator(entrySeparator, b) else { return true }
             }
+            return position == stop
+        }
+
+        /// The end of the token list and the version, to the end of the file.
+        mutating func trailer(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+            literal("\n  ],\n  \"version\" : 1\n}\n", b) && position == b.count
         }
 
         @inline(__always)
@@ -500,7 +685,11 @@ struct IndexTable {
             var next = 0
             var first = true
             while next < keys.count {
-                guard literal(first ? "\n      \"" : ",\n      \"", b) else { return false }
+                if !first {
+                    guard position < b.count, b[position] == UInt8(ascii: ",") else { return false }
+                    position += 1
+                }
+                guard separator(firstField, b) else { return false }
                 first = false
                 // The next key present: optional keys may be skipped, required ones not.
                 var matched = false
@@ -521,7 +710,7 @@ struct IndexTable {
                 }
                 guard matched else { return false }
             }
-            guard literal("\n    }", b) else { return false }
+            guard separator(entryEnd, b) else { return false }
             bounds.append((Int32(start), Int32(position)))
             return true
         }
