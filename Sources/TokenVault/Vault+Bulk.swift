@@ -39,7 +39,7 @@ extension Vault {
                 created.append(CreatedToken(info: TokenInfo(entry), token: token))
             }
             try directory.writeRecords(records)
-            try writeIndex(index.encoded(appending: entries))
+            try writeIndex(index, appending: entries)
             return created
         }
     }

@@ -134,6 +134,15 @@ public final class Vault {
         try directory.replace(VaultLayout.index, with: bytes)
     }
 
+    /// Writes `index` changed as `IndexTable.withEncoded` changes it: the
+    /// unchanged runs go to the file straight from the index read.
+    func writeIndex(_ index: IndexTable, removing removed: Set<Int> = [], appending appended: [IndexFile.Entry] = [],
+                    revoking revoked: Set<Int> = [], revokedAt: String = "") throws {
+        try index.withEncoded(removing: removed, appending: appended, revoking: revoked, revokedAt: revokedAt) {
+            try directory.replace(VaultLayout.index, withPieces: $0)
+        }
+    }
+
     func writeIndex(_ index: IndexFile) throws {
         try writeIndex(IndexCodec.encode(index))
     }
@@ -180,7 +189,7 @@ public final class Vault {
             }
             do {
                 // Only the new entry is encoded; the others' bytes are copied.
-                try writeIndex(index.encoded(appending: [entry]))
+                try writeIndex(index, appending: [entry])
             } catch {
                 // A failed directory fsync comes after the rename, so the new
                 // index may be in place: put the old one back so a failed
@@ -203,7 +212,7 @@ public final class Vault {
         try withWriteLock { index in
             guard let position = index.position(ofID: created.info.id), index.isActive(position),
                   index.string(position, .digest) == digest else { return }
-            try writeIndex(index.encoded(removing: [position]))
+            try writeIndex(index, removing: [position])
             try directory.removeRecords(ids: [created.info.id])
         }
     }
@@ -235,7 +244,7 @@ public final class Vault {
                 positions.insert(position)
                 revoked.append(index.info(position, revokedAt: now))
             }
-            try writeIndex(index.encoded(revoking: positions, revokedAt: now))
+            try writeIndex(index, revoking: positions, revokedAt: now)
             // Many records and no active token left: move records/ aside in
             // one exchange and unlink in the background (RevokedRecords.swift).
             let names = revoked.count >= Self.backgroundRemovalThreshold && ids.count > 1 && activePositions.isEmpty

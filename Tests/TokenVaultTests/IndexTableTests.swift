@@ -169,6 +169,21 @@ import Testing
         Self.expectSameAnswer(IndexWriter.encode(index), "seed \(seed)")
     }
 
+    /// The duplicate finder of a large index: exact however keys hash, even
+    /// when every key lands on one slot.
+    @Test(arguments: [false, true])
+    func theEntryHashTableFindsExactlyTheDuplicates(allInOneSlot: Bool) {
+        let keys = (0..<3_000).map { "label-\($0 % 2_500)" }.map { Array($0.utf8) }
+        var table = IndexTable.EntryHashTable(count: keys.count)
+        var seen = Set<[UInt8]>()
+        for (entry, key) in keys.enumerated() {
+            let hash = allInOneSlot ? 0 : key.withUnsafeBufferPointer(IndexTable.EntryHashTable.hash)
+            let inserted = table.insert(entry, hash: hash) { keys[$0] == key }
+            #expect(inserted == seen.insert(key).inserted, "entry \(entry)")
+        }
+        #expect(seen.count == 2_500)
+    }
+
     /// The bytes the parts are split at, inside a string (only possible with
     /// a raw newline, which JSON does not allow): refused as in one piece.
     @Test func aSplitPatternInsideAStringIsRefused() throws {

@@ -22,8 +22,18 @@ enum AtomicFile {
                       temporaryDirectory: Int32? = nil,
                       syncTemporaryDirectory: Bool = true,
                       displayPath: String) throws {
+        try write(pieces: [contents], to: name, in: directory, temporaryDirectory: temporaryDirectory,
+                  syncTemporaryDirectory: syncTemporaryDirectory, displayPath: displayPath)
+    }
+
+    /// `write`, of contents given as pieces written one after another.
+    static func write(pieces: [UnsafeRawBufferPointer],
+                      to name: String, in directory: Int32,
+                      temporaryDirectory: Int32? = nil,
+                      syncTemporaryDirectory: Bool = true,
+                      displayPath: String) throws {
         let tempDirectory = temporaryDirectory ?? directory
-        let tempName = try createTemporary(in: tempDirectory, for: name, contents: contents, displayPath: displayPath)
+        let tempName = try createTemporary(in: tempDirectory, for: name, pieces: pieces, displayPath: displayPath)
         // The directory fsync comes after the rename, so when it fails the new
         // file is already under the name. Keep the old one reachable under a
         // second temp name (a hard link, swept like any temp file if we die)
@@ -82,6 +92,12 @@ enum AtomicFile {
     static func createTemporary(in directory: Int32, for name: String,
                                 contents: UnsafeRawBufferPointer, displayPath: String,
                                 sync: Bool = true) throws -> String {
+        try createTemporary(in: directory, for: name, pieces: [contents], displayPath: displayPath, sync: sync)
+    }
+
+    static func createTemporary(in directory: Int32, for name: String,
+                                pieces: [UnsafeRawBufferPointer], displayPath: String,
+                                sync: Bool = true) throws -> String {
         let tempName = temporaryPrefix + name + Leftovers.tag()
         guard let fd = try Syscall.openAt(directory, tempName, flags: O_WRONLY | O_CREAT | O_EXCL,
                                           mode: 0o600, displayPath: displayPath) else {
@@ -90,7 +106,7 @@ enum AtomicFile {
         do {
             // O_CREAT's mode is filtered by the umask; make 0600 exact.
             if fchmod(fd, 0o600) != 0 { throw Syscall.fail(displayPath, "chmod") }
-            try Syscall.writeAll(fd, contents, displayPath: displayPath)
+            for piece in pieces { try Syscall.writeAll(fd, piece, displayPath: displayPath) }
             if sync { try Syscall.sync(fd, displayPath: displayPath) }
         } catch {
             Syscall.closeQuietly(fd)

@@ -61,6 +61,11 @@ final class VaultDirectory {
         try AtomicFile.write(bytes, to: name, in: fd, displayPath: displayPath(name))
     }
 
+    /// `replace`, with the new contents as pieces written one after another.
+    func replace(_ name: String, withPieces pieces: [UnsafeRawBufferPointer]) throws {
+        try AtomicFile.write(pieces: pieces, to: name, in: fd, displayPath: displayPath(name))
+    }
+
     // MARK: Records
 
     private func records() throws -> Int32 {
