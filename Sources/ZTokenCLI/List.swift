@@ -34,7 +34,9 @@ struct List: ParsableCommand {
             return
         }
         let table = listing.withFields { fields in
-            Table.render(header: ["ID", "LABEL", "KIND", "CREATED", "LAST4", "STATE"], rows: fields.count) { row, column in
+            // Ids, kinds and states were checked when the index was read: plain ASCII.
+            Table.render(header: ["ID", "LABEL", "KIND", "CREATED", "LAST4", "STATE"], rows: fields.count,
+                         plainColumns: [0, 2, 5]) { row, column in
                 switch column {
                 case 0: fields.id(row)
                 case 1: fields.label(row)
@@ -62,12 +64,17 @@ enum Table {
     /// 10,000 rows appending cell by cell to an array cost more than reading
     /// the vault. From `parallelRows` rows on, both passes run on every core
     /// over contiguous runs of rows, whose pieces are then joined.
-    static func render(header: [String], rows: Int, cell: (Int, Int) -> UnsafeBufferPointer<UInt8>) -> [UInt8] {
+    ///
+    /// `plainColumns` are known to hold only printable ASCII (checked where
+    /// the cells come from), so their cells are not looked at for escaping.
+    static func render(header: [String], rows: Int, plainColumns: Set<Int> = [],
+                       cell: (Int, Int) -> UnsafeBufferPointer<UInt8>) -> [UInt8] {
         let columnCount = header.count
+        let knownPlain = (0..<columnCount).map(plainColumns.contains)
         let headerCells = header.map { Array($0.utf8) }
         let parts = rows >= parallelRows ? min(Parallel.processorCount, 4) : 1
         let runs = (0..<parts).map { (rows * $0 / parts)..<(rows * ($0 + 1) / parts) }
-        let measured = Parallel.map(count: parts, parts: parts) { measure(runs[$0], columns: columnCount, cell: cell) }
+        let measured = Parallel.map(count: parts, parts: parts) { measure(runs[$0], knownPlain: knownPlain, cell: cell) }
         var widths = headerCells.map(\.count)
         for part in measured {
             for column in 0..<columnCount { widths[column] = max(widths[column], part.widths[column]) }
@@ -96,8 +103,9 @@ enum Table {
         var escapedBytes = 0
     }
 
-    private static func measure(_ run: Range<Int>, columns columnCount: Int,
+    private static func measure(_ run: Range<Int>, knownPlain: [Bool],
                                 cell: (Int, Int) -> UnsafeBufferPointer<UInt8>) -> Measured {
+        let columnCount = knownPlain.count
         var result = Measured(widths: [Int](repeating: 0, count: columnCount),
                               rowHasEscapes: [Bool](repeating: false, count: run.count))
         var widths = result.widths
@@ -105,7 +113,7 @@ enum Table {
             for column in 0..<columnCount {
                 let bytes = cell(row, column)
                 var width = bytes.count
-                if !isPlain(bytes) {
+                if !knownPlain[column], !isPlain(bytes) {
                     let text = Output.safe(String(decoding: bytes, as: UTF8.self))
                     // Escaped text has no control characters, so no CR LF pair either.
                     width = text.utf8.allSatisfy { $0 < 0x80 } ? text.utf8.count : text.count

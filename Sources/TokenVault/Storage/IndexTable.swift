@@ -761,7 +761,7 @@ struct IndexTable {
             let start = position
             guard literal("{", b) else { return false }
             let base = spans.count
-            spans.append(contentsOf: repeatElement(Span.absent, count: IndexTable.fieldCount))
+            for _ in 0..<IndexTable.fieldCount { spans.append(.absent) }
             var next = 0
             var first = true
             while next < keys.count {
