@@ -1,7 +1,7 @@
 // `ztoken list`: the table, --all, --json, and labels printed safely.
 import Foundation
 import Testing
-@testable import TokenVault
+@_spi(Bench) @testable import TokenVault
 
 @Suite struct ListTests {
     @Test func anEmptyVaultSaysSoOnStandardError() throws {
@@ -113,6 +113,37 @@ import Testing
         let stateColumns = lines.map { line in line.distance(from: line.startIndex, to: line.range(of: "STATE")?.lowerBound ?? line.range(of: "active")!.lowerBound) }
         #expect(Set(stateColumns).count == 1, "misaligned: \(stateColumns)")
         #expect(lines.allSatisfy { !$0.hasSuffix(" ") }, "trailing spaces")
+    }
+
+    /// A vault large enough that its index is read, and its table and JSON
+    /// written, on every core: the output is still every token once, in
+    /// order, escaped where it must be.
+    @Test func aLargeVaultListsEveryTokenInOrderAsTableAndJSON() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        let vault = try Vault(openingAt: box.vault)
+        _ = try vault.createMany(labels: (0..<5_000).map { "token-\($0)" })
+        var index = try vault.loadIndex()
+        for position in [10, 2_600, 4_990] { index.tokens[position].label = "esc\u{1b}[2J\t\\\(position)" }
+        index.tokens[3_000].state = "revoked"
+        index.tokens[3_000].revokedAt = "2026-11-29T00:00:00Z"
+        try vault.writeIndex(index)
+        let expected = try Vault(openingAt: box.vault).tokens(includeRevoked: true)
+
+        let rows = try box.listJSON()
+        #expect(rows.map { $0["id"] as? String ?? "" } == expected.map(\.id))
+        #expect(rows.map { $0["label"] as? String ?? "" } == expected.map(\.label))
+        #expect(rows.map { $0["state"] as? String ?? "" } == expected.map(\.state.rawValue))
+
+        let table = try box.run(["list"])
+        #expect(table.status == 0)
+        #expect(!table.stdoutBytes.contains(0x1b))
+        let lines = table.stdoutLines
+        #expect(lines.count == 1 + 4_999)
+        #expect(lines.dropFirst().map { String($0.prefix(12)) } == expected.filter { $0.state == .active }.map(\.id))
+        #expect(lines[11].contains("esc\\u{1b}[2J\\t\\\\10"))
+        // The KIND column starts at one offset on every line (an id may hold "api" too).
+        #expect(Set(lines.dropFirst().map { $0.range(of: "  api  ")?.lowerBound.utf16Offset(in: $0) ?? -1 }).count == 1, "misaligned")
     }
 
     @Test func withoutAVaultItIsNotFound() throws {
