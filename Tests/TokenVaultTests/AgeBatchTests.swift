@@ -176,43 +176,4 @@ struct AgeBatchDecryptionTests {
         #expect(try output.readAll() == plaintext)
         #expect(try Age.decrypt(file, with: [.x25519(identity)], path: "f").withUnsafeBytes { Array($0) } == plaintext)
     }
-
-    /// Batches written in the background (`BackgroundSink`) reach the sink
-    /// whole and in order, and the output decrypts; a sink that fails makes
-    /// the encryption fail, and nothing reaches the sink after the error.
-    @Test("batches written in the background arrive in order; a failing sink stops the encryption")
-    func backgroundWrites() throws {
-        let identity = AgeX25519Identity.generate()
-        let length = 5 * Age.chunksPerFileWrite * Self.full + 12_345
-        let plaintext = Self.plaintext(3, length: length)
-        var file: [UInt8] = []
-        let encryptor = try AgeEncryptor(recipients: [.x25519(identity.recipient)], chunksPerSinkCall: Age.chunksPerFileWrite) {
-            file.append(contentsOf: $0)
-        }
-        try plaintext.withUnsafeBytes { bytes in
-            for start in stride(from: 0, to: bytes.count, by: 100_000) {
-                try encryptor.write(UnsafeRawBufferPointer(rebasing: bytes[start..<min(start + 100_000, bytes.count)]))
-            }
-        }
-        try encryptor.finish()
-        #expect(try Age.decrypt(file, with: [.x25519(identity)], path: "f").withUnsafeBytes { Array($0) } == plaintext)
-
-        struct SinkFailed: Error {}
-        var calls = 0, callsAtError = -1
-        let failing = try AgeEncryptor(recipients: [.x25519(identity.recipient)], chunksPerSinkCall: Age.chunksPerFileWrite) { _ in
-            calls += 1
-            if calls == 4 { throw SinkFailed() }      // header, nonce, first batch, then the second batch fails
-        }
-        #expect(throws: SinkFailed.self) {
-            do {
-                try plaintext.withUnsafeBytes { try failing.write($0) }
-                try failing.finish()
-            } catch {
-                callsAtError = calls
-                throw error
-            }
-        }
-        #expect(callsAtError == 4)
-        #expect(calls == 4, "the sink was called after the encryption failed")
-    }
 }

@@ -6,10 +6,6 @@
 // flagged chunk, has an empty final chunk after the first, or has bytes after
 // its final chunk is `.corrupt`.
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 enum AgeStream {
     static let chunkSize = 64 * 1024
     static let tagSize = 16
@@ -39,10 +35,6 @@ final class AgeStreamEncryptor {
     private let key: SecureBytes
     private let sink: AgeSink
     private let chunksPerSinkCall: Int
-    /// Batches of this many chunks or more are written by `BackgroundSink`
-    /// while the next batch is read and sealed.
-    static let backgroundWriteChunks = 16
-    private let background: BackgroundSink?
     /// Plaintext until a chunk is sealed, then ciphertext; locked and wiped
     /// because the plaintext is a secret.
     private let chunks: SecureBytes
@@ -64,26 +56,9 @@ final class AgeStreamEncryptor {
         self.sink = sink
         self.chunksPerSinkCall = chunksPerSinkCall
         chunks = SecureBytes(zeroedCount: chunksPerSinkCall * AgeStream.encryptedChunkSize)
-        background = chunksPerSinkCall >= Self.backgroundWriteChunks && Parallel.processorCount > 1 ? BackgroundSink(sink) : nil
-    }
-
-    /// Runs `body`; if it throws, waits for a write in progress first, so
-    /// no write reaches the sink after the caller has seen the error (and,
-    /// say, removed the file the sink writes to).
-    private func settlingWrites<R>(_ body: () throws -> R) throws -> R {
-        do {
-            return try body()
-        } catch {
-            try? background?.wait()
-            throw error
-        }
     }
 
     func write(_ bytes: UnsafeRawBufferPointer) throws {
-        try settlingWrites { try writeChunks(bytes) }
-    }
-
-    private func writeChunks(_ bytes: UnsafeRawBufferPointer) throws {
         var offset = 0
         while offset < bytes.count {
             // A full chunk is sealed only once more input proves it is not the last.
@@ -103,10 +78,6 @@ final class AgeStreamEncryptor {
     /// into the chunks' places. Needs `chunksPerSinkCall` ≥ 2: a full chunk
     /// stays unsealed until the next chunk's first bytes are read into another place.
     func read(from source: AgeSource) throws {
-        try settlingWrites { try readChunks(from: source) }
-    }
-
-    private func readChunks(from source: AgeSource) throws {
         precondition(chunksPerSinkCall >= 2)
         while true {
             if filled < AgeStream.chunkSize {
@@ -133,11 +104,7 @@ final class AgeStreamEncryptor {
         sealPending()
         seal(slot, counter: counter, last: true)
         finished = true
-        try settlingWrites {
-            try send(upTo: slot * AgeStream.encryptedChunkSize + filled + AgeStream.tagSize)
-            // Everything has reached the sink (or its failure is thrown) when this returns.
-            try background?.wait()
-        }
+        try send(upTo: slot * AgeStream.encryptedChunkSize + filled + AgeStream.tagSize)
     }
 
     /// One read from `source` into the plaintext space of chunk place `slot` after `offset`.
@@ -204,67 +171,8 @@ final class AgeStreamEncryptor {
     /// Gives the sealed bytes before `end` to the sink.
     private func send(upTo end: Int) throws {
         guard end > unsentStart else { return }
-        try chunks.withUnsafeBytes { chunks in
-            let sealed = UnsafeRawBufferPointer(rebasing: chunks[unsentStart..<end])
-            if let background { try background.submit(sealed) } else { try sink(sealed) }
-        }
+        try chunks.withUnsafeBytes { try sink(UnsafeRawBufferPointer(rebasing: $0[unsentStart..<end])) }
         unsentStart = end
-    }
-}
-
-/// Hands sealed chunks to a sink on a thread of its own, so the next batch
-/// is read and sealed while this one is written: the read(2) and write(2)
-/// copies were a third of a file encryption's time, with one core idle.
-/// The bytes are ciphertext (no secret), copied into a buffer of its own
-/// because the encryptor's buffer is refilled at once. One write at a time,
-/// in order; a failed write is thrown by the next `submit` or by `wait`.
-final class BackgroundSink {
-    private let sink: AgeSink
-    private var buffer: [UInt8] = []
-    private var thread: pthread_t?
-    private var failure: (any Error)?
-
-    init(_ sink: @escaping AgeSink) { self.sink = sink }
-
-    deinit { if let thread { pthread_join(thread, nil) } }
-
-    /// Waits for the write before, then starts writing a copy of `bytes`.
-    func submit(_ bytes: UnsafeRawBufferPointer) throws {
-        try wait()
-        buffer.removeAll(keepingCapacity: true)
-        buffer.append(contentsOf: bytes)
-        var thread = pthread_t()
-        let started = pthread_create(&thread, nil, { raw in
-            let writer = Unmanaged<BackgroundSink>.fromOpaque(raw!).takeUnretainedValue()
-            writer.writeBuffer()
-            return nil
-        }, Unmanaged.passUnretained(self).toOpaque())
-        if started == 0 {
-            self.thread = thread
-        } else {
-            writeBuffer()
-            try wait()
-        }
-    }
-
-    /// Returns once the write in progress, if any, is done; throws its failure.
-    func wait() throws {
-        if let thread {
-            pthread_join(thread, nil)
-            self.thread = nil
-        }
-        if let failure {
-            self.failure = nil
-            throw failure
-        }
-    }
-
-    private func writeBuffer() {
-        do {
-            try buffer.withUnsafeBytes { try sink($0) }
-        } catch {
-            failure = error
-        }
     }
 }
 
