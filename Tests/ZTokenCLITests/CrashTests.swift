@@ -40,6 +40,10 @@ final class Coverage: @unchecked Sendable {
 
 @Suite struct CrashTests {
     static let limit = 150
+    /// Most openat calls of the debug build are the dynamic loader's: every
+    /// third is sampled. The release build (`ZTOKEN_TEST_BINARY`, a static
+    /// PIE) has no loader, so each of its openat calls is ztoken's own.
+    static let openatStride = ProcessInfo.processInfo.environment["ZTOKEN_TEST_BINARY"] == nil ? 3 : 1
 
     @Test(arguments: Strace.syscalls.map(\.name))
     func killDuringCreate(syscall: String) throws {
@@ -49,8 +53,7 @@ final class Coverage: @unchecked Sendable {
         var live = [try box.create("before")]
         var crashes = 0
         var completed = false
-        // Most openat calls are the dynamic loader's: sample every third.
-        for n in stride(from: 1, through: Self.limit, by: syscall == "openat" ? 3 : 1) {
+        for n in stride(from: 1, through: Self.limit, by: syscall == "openat" ? Self.openatStride : 1) {
             let result = try Strace.run(box, inject: "\(set):signal=KILL:when=\(n)", ["create", "\(syscall)-\(n)"])
             let printed = result.stdout.trimmingCharacters(in: .newlines)
             if !printed.isEmpty { live.append(printed) }
@@ -76,8 +79,7 @@ final class Coverage: @unchecked Sendable {
         var live: [String] = []
         var crashes = 0
         var completed = false
-        // Most openat calls are the dynamic loader's: sample every third.
-        for n in stride(from: 1, through: Self.limit, by: syscall == "openat" ? 3 : 1) {
+        for n in stride(from: 1, through: Self.limit, by: syscall == "openat" ? Self.openatStride : 1) {
             live += [try box.create("a\(n)"), try box.create("b\(n)")]
             let result = try Strace.run(box, inject: "\(set):signal=KILL:when=\(n)", ["revoke", "--all", "--yes"])
             let active = try live.filter { try Strace.isActive($0, in: box.vault) }
