@@ -146,6 +146,10 @@ import Testing
         let bytes = IndexWriter.encode(index)
         #expect(bytes.count >= IndexTable.parallelBytes && index.tokens.count >= IndexTable.parallelEntries)
         Self.expectSameAnswer(bytes, "seed \(seed)")
+        // The same answer comes from the one-piece path too: check the fast one ran.
+        let table = try IndexTable(bytes: bytes, path: Self.path)
+        #expect(table.scannedParts == min(Parallel.processorCount, 4))
+        #expect(table.checkedOnEveryCore == (Parallel.processorCount > 1))
     }
 
     /// Problems anywhere in a large index, alone and in pairs: the first in

@@ -44,6 +44,11 @@ struct IndexTable {
     var bytes: [UInt8] { storage.bytes }
     /// True when the index file is mapped (`IndexBytes`), for tests.
     var isMapped: Bool { storage.isMapped }
+    /// How many parts the index was scanned in, and whether it was checked
+    /// on every core, for tests: both paths give the same answer, so only
+    /// these tell that the fast one ran.
+    private(set) var scannedParts = 1
+    private(set) var checkedOnEveryCore = false
     private var unescaped: [UInt8] = []
     /// `fieldCount` spans per entry.
     private var spans: [Span] = []
@@ -348,6 +353,7 @@ struct IndexTable {
         if count >= Self.parallelEntries, Parallel.processorCount > 1, let (packedIDs, flags) = checkedInParallel() {
             self.packedIDs = packedIDs
             self.flags = flags
+            checkedOnEveryCore = true
             return
         }
         try validateInOrder(path: path)
@@ -559,6 +565,7 @@ struct IndexTable {
         spans = scanner.spans
         bounds = scanner.bounds
         unescaped = scanner.unescaped
+        scannedParts = scanner.parts
     }
 
     /// True when `bytes` are in the writer's layout (read without IndexReader).
@@ -572,6 +579,8 @@ struct IndexTable {
         var bounds: [(start: Int32, end: Int32)] = []
         var unescaped: [UInt8] = []
         var position = 0
+        /// How many scanners' work this one holds (`scanned`).
+        var parts = 1
 
         /// A key with the `" : "` after it, as up to 16 bytes to compare with
         /// two loads: `low`, then `high` under `mask`.
@@ -693,6 +702,7 @@ struct IndexTable {
             }
             guard !ok.contains(false) else { return nil }
             var whole = scanners[0]
+            whole.parts = scanners.count
             for part in scanners[1...] {
                 // Escaped strings point into their part's `unescaped` (start -1 - offset).
                 let shift = Int32(whole.unescaped.count)
