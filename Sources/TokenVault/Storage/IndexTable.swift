@@ -359,6 +359,38 @@ struct IndexTable {
         try validateInOrder(path: path)
     }
 
+    /// An entry's fields before the duplicate checks, in `IndexFile.validate`'s
+    /// order: present, and a well-formed id. Shared by both checkers, so
+    /// the rules live in one place.
+    private static func identity(_ view: View, _ entry: Int) -> Result<UInt64, EntryProblem> {
+        guard let id = view.content(entry, .id), view.content(entry, .label) != nil, view.content(entry, .kind) != nil,
+              view.content(entry, .state) != nil, view.content(entry, .digest) != nil else { return .failure(.init("missing field")) }
+        guard let packed = TokenID.packed(id) else { return .failure(.init("malformed id")) }
+        return .success(packed)
+    }
+
+    /// The rest of an entry's own fields, in order (label length, kind,
+    /// state, digest): its flags, or the problem. Call after `identity`.
+    private static func fieldFlags(_ view: View, _ entry: Int) -> Result<UInt8, EntryProblem> {
+        let label = view.content(entry, .label)!, kind = view.content(entry, .kind)!
+        let state = view.content(entry, .state)!, digest = view.content(entry, .digest)!
+        let maximumLabelBytes = LabelRules.maximumBytes
+        guard label.count > 0, label.count <= maximumLabelBytes else {
+            return .failure(.init("the label is empty or longer than \(maximumLabelBytes) bytes"))
+        }
+        guard equal(kind, "api") || equal(kind, "zbot") else { return .failure(.init("unknown kind")) }
+        let active = equal(state, "active")
+        guard active || equal(state, "revoked") else { return .failure(.init("unknown state")) }
+        guard digest.count == 64, isLowercaseHex(digest) else { return .failure(.init("malformed digest")) }
+        let labelIsASCII = !label.contains { $0 >= 0x80 }
+        return .success((active ? activeFlag : 0) | (labelIsASCII ? asciiLabelFlag : 0))
+    }
+
+    private struct EntryProblem: Error {
+        let reason: String
+        init(_ reason: String) { self.reason = reason }
+    }
+
     /// Every check of `validateInOrder`, split over the cores: each entry's
     /// own fields in contiguous parts, then unique ids and unique active
     /// labels side by side. Only says whether all pass (nil if not), and
@@ -367,7 +399,6 @@ struct IndexTable {
     private func checkedInParallel() -> (packedIDs: [UInt64], flags: [UInt8])? {
         let count = self.count
         let parts = min(Parallel.processorCount, 4)
-        let maximumLabelBytes = LabelRules.maximumBytes
         return withView { view -> ([UInt64], [UInt8])? in
             var packedIDs = [UInt64](repeating: 0, count: count)
             var flags = [UInt8](repeating: 0, count: count)
@@ -377,23 +408,15 @@ struct IndexTable {
                     failed.withUnsafeMutableBufferPointer { failed in
                         Parallel.run(parts: parts) { part in
                             for entry in (count * part / parts)..<(count * (part + 1) / parts) {
-                                guard let id = view.content(entry, .id), let label = view.content(entry, .label),
-                                      let kind = view.content(entry, .kind), let state = view.content(entry, .state),
-                                      let digest = view.content(entry, .digest), let packed = TokenID.packed(id),
-                                      label.count > 0, label.count <= maximumLabelBytes,
-                                      Self.equal(kind, "api") || Self.equal(kind, "zbot"),
-                                      digest.count == 64, Self.isLowercaseHex(digest) else {
-                                    failed[part] = true
-                                    return
-                                }
-                                let active = Self.equal(state, "active")
-                                let labelIsASCII = !label.contains { $0 >= 0x80 }
-                                guard active || Self.equal(state, "revoked"), !active || labelIsASCII else {
+                                // An active non-ASCII label compares as a String: the ordered path's case.
+                                guard case .success(let packed) = Self.identity(view, entry),
+                                      case .success(let entryFlags) = Self.fieldFlags(view, entry),
+                                      entryFlags & Self.activeFlag == 0 || entryFlags & Self.asciiLabelFlag != 0 else {
                                     failed[part] = true
                                     return
                                 }
                                 packedIDs[entry] = packed
-                                flags[entry] = (active ? Self.activeFlag : 0) | (labelIsASCII ? Self.asciiLabelFlag : 0)
+                                flags[entry] = entryFlags
                             }
                         }
                     }
@@ -438,38 +461,22 @@ struct IndexTable {
             }
             var byteLabels = Set<ByteString>(minimumCapacity: anyUnicodeLabel ? 0 : count)
             var stringLabels = Set<String>(minimumCapacity: anyUnicodeLabel ? count : 0)
-            let maximumLabelBytes = LabelRules.maximumBytes
             for entry in 0..<count {
-                func bad(_ reason: String) -> VaultError {
-                    .corrupt(path: path, reason: "token #\(entry + 1): \(reason)")
+                func bad(_ problem: EntryProblem) -> VaultError {
+                    .corrupt(path: path, reason: "token #\(entry + 1): \(problem.reason)")
                 }
-                // The scanner saw every required field.
-                guard let id = view.content(entry, .id), let label = view.content(entry, .label),
-                      let kind = view.content(entry, .kind), let state = view.content(entry, .state),
-                      let digest = view.content(entry, .digest) else { throw bad("missing field") }
-                guard let packed = TokenID.packed(id) else { throw bad("malformed id") }
-                guard ids.insert(packed).inserted else { throw bad("duplicate id \(String(decoding: id, as: UTF8.self))") }
+                let packed = try Self.identity(view, entry).mapError(bad).get()
+                guard ids.insert(packed).inserted else {
+                    throw bad(.init("duplicate id \(String(decoding: view.content(entry, .id)!, as: UTF8.self))"))
+                }
                 packedIDs.append(packed)
-                guard label.count > 0, label.count <= maximumLabelBytes else {
-                    throw bad("the label is empty or longer than \(maximumLabelBytes) bytes")
-                }
-                guard Self.equal(kind, "api") || Self.equal(kind, "zbot") else { throw bad("unknown kind") }
-                let active: Bool
-                if Self.equal(state, "active") {
-                    active = true
-                } else if Self.equal(state, "revoked") {
-                    active = false
-                } else {
-                    throw bad("unknown state")
-                }
-                guard digest.count == 64, Self.isLowercaseHex(digest) else { throw bad("malformed digest") }
-                let labelIsASCII = !label.contains { $0 >= 0x80 }
-                flags[entry] = (active ? Self.activeFlag : 0) | (labelIsASCII ? Self.asciiLabelFlag : 0)
-                if active {
+                flags[entry] = try Self.fieldFlags(view, entry).mapError(bad).get()
+                if flags[entry] & Self.activeFlag != 0 {
+                    let label = view.content(entry, .label)!
                     let inserted = anyUnicodeLabel
                         ? stringLabels.insert(String(decoding: label, as: UTF8.self)).inserted
                         : byteLabels.insert(ByteString(label)).inserted
-                    guard inserted else { throw bad("duplicate active label") }
+                    guard inserted else { throw bad(.init("duplicate active label")) }
                 }
             }
         }
