@@ -40,9 +40,17 @@ extension TokenInfo {
     // Outside the struct, so that Swift keeps its memberwise initializer
     // (`IndexTable.info` builds one from the index's bytes).
     init(_ entry: IndexFile.Entry) {
-        self.init(id: entry.id, label: entry.label, kind: TokenKind(rawValue: entry.kind) ?? .api,
-                  createdAt: entry.createdAt, last4: entry.last4, state: TokenState(rawValue: entry.state) ?? .revoked,
-                  revokedAt: entry.revokedAt, agentName: entry.agent, serverURL: entry.serverURL)
+        self.init(id: entry.id, label: entry.label, rawKind: entry.kind, createdAt: entry.createdAt, last4: entry.last4,
+                  rawState: entry.state, revokedAt: entry.revokedAt, agentName: entry.agent, serverURL: entry.serverURL)
+    }
+
+    /// From an index entry's strings: the one place that says what an
+    /// unknown kind (`api`) or state (`revoked`) reads as.
+    init(id: String, label: String, rawKind: String, createdAt: String, last4: String, rawState: String,
+         revokedAt: String?, agentName: String?, serverURL: String?) {
+        self.init(id: id, label: label, kind: TokenKind(rawValue: rawKind) ?? .api, createdAt: createdAt, last4: last4,
+                  state: TokenState(rawValue: rawState) ?? .revoked, revokedAt: revokedAt, agentName: agentName,
+                  serverURL: serverURL)
     }
 }
 

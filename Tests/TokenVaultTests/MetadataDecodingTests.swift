@@ -60,6 +60,17 @@ import Testing
     ])
     func refusesWhatJSONDecoderRefused(text: String, reason: String) {
         #expect(throws: VaultError.corrupt(path: Self.path, reason: reason)) { try Self.decode(text) }
+        // The Codable path it replaced refused it too, for the same reason,
+        // except where this reader is more specific: malformed JSON names the
+        // byte (JSONDecoder's probe said "not a ztoken file"), a negative or
+        // fractional KDF number is "the wrong type" (JSONDecoder: "malformed
+        // JSON"), and a duplicate key is malformed (JSONDecoder kept one).
+        var old = reason.hasPrefix("malformed JSON") ? #"not a ztoken file (no readable "version")"# : reason
+        if text.contains("-2") || text.contains("8192.5") { old = "malformed JSON" }
+        if text == #"{"version":1,"version":1}"# { old = #"missing field "vaultID""# }
+        #expect(throws: VaultError.corrupt(path: Self.path, reason: old)) {
+            try VaultJSON.decode(MetadataFile.self, from: Array(text.utf8), path: Self.path, knownVersions: 1...MetadataFile.currentVersion)
+        }
     }
 
     @Test func aNewerVersionIsUnsupported() {

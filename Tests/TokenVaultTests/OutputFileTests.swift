@@ -52,7 +52,11 @@ import Testing
             let bytes = [UInt8](repeating: UInt8(round), count: piece)
             try output.write(bytes)
             expected += bytes
+            // Started once a step's worth is unstarted, for everything written so far.
+            #expect(expected.count - output.writebackStarted < OutputFile.writebackStep)
+            #expect(output.writebackStarted % piece == 0 && output.writebackStarted <= expected.count)
         }
+        #expect(output.writebackStarted > 0)
         try output.commit()
         #expect(scratch.bytes("big") == expected)
     }

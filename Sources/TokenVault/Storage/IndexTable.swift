@@ -145,9 +145,9 @@ struct IndexTable {
     /// One entry as the public model, without the strings it does not show
     /// (the digest); `revokedAt` set marks it revoked at that time.
     func info(_ entry: Int, revokedAt: String? = nil) -> TokenInfo {
-        TokenInfo(id: id(entry), label: label(entry), kind: TokenKind(rawValue: string(entry, .kind) ?? "") ?? .api,
+        TokenInfo(id: id(entry), label: label(entry), rawKind: string(entry, .kind) ?? "",
                   createdAt: string(entry, .createdAt) ?? "", last4: string(entry, .last4) ?? "",
-                  state: revokedAt != nil ? .revoked : isActive(entry) ? .active : .revoked,
+                  rawState: revokedAt == nil && isActive(entry) ? TokenState.active.rawValue : TokenState.revoked.rawValue,
                   revokedAt: revokedAt ?? string(entry, .revokedAt), agentName: string(entry, .agent),
                   serverURL: string(entry, .serverURL))
     }

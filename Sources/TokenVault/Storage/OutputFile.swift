@@ -21,7 +21,8 @@ public final class OutputFile {
     private var finished = false
     /// Bytes written, and how many of them write-back has been started for.
     private var written = 0
-    private var writebackStarted = 0
+    /// How many bytes write-back has been started for (read by tests).
+    private(set) var writebackStarted = 0
     /// Once this many bytes are written and not yet handed to write-back, the
     /// disk is asked to start on them. A 150 MB backup's final fsync then
     /// waits for the last few megabytes instead of all of them (it took

@@ -68,14 +68,6 @@ extension VaultDirectory {
         return true
     }
 
-    /// Removes `.revoked-…` directories whose remover is gone (their flock is
-    /// free); leaves those still being removed. Call under the vault lock.
-    func removeAbandonedRevokedRecords() {
-        for name in abandonedRevokedRecords() {
-            removeAbandonedRevokedRecords(named: name)
-        }
-    }
-
     /// The `.revoked-…` directories nobody is removing (doctor).
     func abandonedRevokedRecords() -> [String] {
         guard let names = try? Syscall.directoryEntries(fd, displayPath: path) else { return [] }

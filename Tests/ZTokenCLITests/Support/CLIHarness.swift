@@ -51,6 +51,9 @@ enum CLIHarness {
 
     /// Fails the calling test clearly when the binary is missing.
     static func requireBinary(sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+        if let chosen = ProcessInfo.processInfo.environment["ZTOKEN_TEST_BINARY"] {
+            try #require(!binary.isEmpty, "ZTOKEN_TEST_BINARY=\(chosen) is not an executable file", sourceLocation: sourceLocation)
+        }
         try #require(!binary.isEmpty,
                      "the ztoken binary was not found next to the test bundle or in .build/debug; run 'swift build' or 'swift test' in the package root",
                      sourceLocation: sourceLocation)
