@@ -74,8 +74,11 @@ import Testing
         #expect(try restored.doctor(repair: false).isHealthy)
 
         // Two records gone, one on each half: the earlier one is named.
+        var saved: [(path: String, bytes: Data)] = []
         for token in [created[count - 3], created[7]] {
-            #expect(unlink(scratch.root + "/a/records/\(token.info.id).sealed") == 0)
+            let path = scratch.root + "/a/records/\(token.info.id).sealed"
+            saved.append((path, try #require(FileManager.default.contents(atPath: path))))
+            #expect(unlink(path) == 0)
         }
         let missing = created[7]
         #expect(throws: VaultError.corrupt(path: scratch.root + "/a/records/\(missing.info.id).sealed",
@@ -84,6 +87,26 @@ import Testing
                                  recipients: [.x25519(identity.recipient)])
         }
         #expect(!FileManager.default.fileExists(atPath: scratch.root + "/c.age"))
+
+        // Records that fail to read (group-readable: refused) on two threads:
+        // slot 9 falls to part 1, slot 4104 to part 0 (with 2 or 4 parts), and
+        // the earlier one in index order is the error, not the first part's.
+        for (path, bytes) in saved {
+            #expect(FileManager.default.createFile(atPath: path, contents: bytes, attributes: [.posixPermissions: 0o600]))
+        }
+        func path(_ token: CreatedToken) -> String { scratch.root + "/a/records/\(token.info.id).sealed" }
+        for slot in [4104, 9] { #expect(chmod(path(created[slot]), 0o644) == 0) }
+        #expect(throws: VaultError.unsafePermissions(path: path(created[9]), mode: S_IFREG | 0o644, expected: 0o600)) {
+            _ = try vault.backup(to: OutputFile(path: scratch.root + "/d.age", overwrite: false),
+                                 recipients: [.x25519(identity.recipient)])
+        }
+        // A missing record before the first failing one is what is reported.
+        #expect(unlink(path(created[5])) == 0)
+        #expect(throws: VaultError.corrupt(path: path(created[5]),
+                                           reason: "the sealed record of active token 'many-6' is missing; run 'ztoken doctor'")) {
+            _ = try vault.backup(to: OutputFile(path: scratch.root + "/e.age", overwrite: false),
+                                 recipients: [.x25519(identity.recipient)])
+        }
     }
 
     @Test func aBackupHoldsOnlyActiveRecordsAndRestoresTheSameVault() throws {
