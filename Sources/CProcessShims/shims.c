@@ -22,6 +22,20 @@
 /// "abandoned". Only async-signal-safe calls run after fork(2), so this is
 /// safe in a multi-threaded caller. Returns 0 once the grandchild was
 /// started, -1 (errno set) when it could not be.
+/// A record's file name: 12 characters of a-z and 2-7 (a token id), then
+/// ".sealed". Async-signal-safe (no allocation), for the remover after fork.
+static int ztoken_is_record_name(const char *name) {
+    for (int i = 0; i < 12; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '2' && c <= '7'))) return 0;
+    }
+    const char *suffix = ".sealed";
+    for (int i = 0; i < 8; i++) {
+        if (name[12 + i] != suffix[i]) return 0;   // i == 7 compares the terminating NUL
+    }
+    return 1;
+}
+
 int ztoken_remove_directory_in_background(int parentfd, const char *name, int dirfd) {
     // Descriptors 0-2 become /dev/null in the remover.
     if (parentfd < 3 || dirfd < 3) { errno = EBADF; return -1; }
@@ -63,7 +77,9 @@ int ztoken_remove_directory_in_background(int parentfd, const char *name, int di
                     struct dirent64 *entry = (struct dirent64 *)(buffer + offset);
                     offset += entry->d_reclen;
                     const char *entryName = entry->d_name;
-                    if (entryName[0] == '.' && (entryName[1] == 0 || (entryName[1] == '.' && entryName[2] == 0))) continue;
+                    // Only records (`<12 of a-z2-7>.sealed`, as VaultLayout.recordID
+                    // reads them): anything else is not ours to delete.
+                    if (!ztoken_is_record_name(entryName)) continue;
                     if (unlinkat(dirfd, entryName, 0) == 0) removed = 1;
                 }
             }

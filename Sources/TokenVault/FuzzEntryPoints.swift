@@ -86,8 +86,8 @@ package enum FuzzEntryPoints {
                                  limits: .init(maxTotalSize: 1 << 24, maxEntryCount: 1000))
         guard let checked = try? Vault.checkBackupArchive(data, shown: "fuzz.backup") else { return }
         for (path, _) in checked.contents {
-            let isRecord = path.hasPrefix(VaultLayout.records + "/") && path.hasSuffix(VaultLayout.recordSuffix)
-                && TokenID.isValid(String(path.dropFirst(VaultLayout.records.count + 1).dropLast(VaultLayout.recordSuffix.count)))
+            let isRecord = path.hasPrefix(VaultLayout.records + "/")
+                && VaultLayout.recordID(fromName: String(path.dropFirst(VaultLayout.records.count + 1))) != nil
             precondition(isRecord || [VaultLayout.metadata, VaultLayout.wrappedKey, VaultLayout.index].contains(path),
                          "fuzz-backup: an accepted backup installs an unexpected path")
         }

@@ -151,11 +151,10 @@ extension Vault {
         var present = Set<String>()
         for name in recordNames {
             let path = recordsPath + "/" + name
-            guard name.hasSuffix(VaultLayout.recordSuffix), TokenID.isValid(String(name.dropLast(VaultLayout.recordSuffix.count))) else {
+            guard let id = VaultLayout.recordID(fromName: name) else {
                 try note(path, "unexpected file in the records directory")
                 continue
             }
-            let id = String(name.dropLast(VaultLayout.recordSuffix.count))
             guard let entry = byID[id] else {
                 try note(path, "sealed record with no index entry (an interrupted create)", repairable: true) {
                     try self.directory.removeRecordFile(named: name)

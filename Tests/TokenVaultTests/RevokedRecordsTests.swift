@@ -81,7 +81,7 @@ import Testing
         // What a remover killed half-way leaves: nobody holds its lock.
         let abandoned = ".revoked-999999-0123456789ab"
         mkdir(scratch.file("vault/" + abandoned), 0o700)
-        for n in 0..<5 { scratch.write([UInt8](repeating: 7, count: 64), to: "vault/\(abandoned)/r\(n).sealed") }
+        for _ in 0..<5 { scratch.write([UInt8](repeating: 7, count: 64), to: "vault/\(abandoned)/\(TokenID.make()).sealed") }
 
         let report = try vault.doctor(repair: false)
         #expect(report.findings.map(\.path) == [scratch.file("vault/" + abandoned)])
@@ -93,12 +93,29 @@ import Testing
         #expect(try vault.doctor(repair: false).isHealthy)
     }
 
+    /// The detached remover unlinks only records: what a failed move-back
+    /// would leave (here: a file `keeping` did not take back) stays, and so
+    /// does the directory, for doctor to report.
+    @Test func theRemoverUnlinksOnlyRecords() throws {
+        let scratch = try ScratchDirectory()
+        let vault = try TestVault.make(in: scratch)
+        _ = try vault.createMany(labels: Self.labels(20))
+        scratch.write([9], to: "vault/records/notes.txt")
+        let directory = try VaultDirectory(path: scratch.file("vault"))
+        #expect(try directory.removeRecordsInBackground(keeping: { _ in false }))
+        let left = Self.revokedDirectories(scratch)
+        #expect(left.count == 1)
+        #expect(Self.eventually { FileManagerNames.of(scratch.file("vault/" + (left.first ?? ""))) == ["notes.txt"] })
+        #expect(Self.revokedDirectories(scratch) == left)
+        #expect(scratch.bytes("vault/\(left.first ?? "")/notes.txt") == [9])
+    }
+
     @Test func aRemovalInProgressIsNeitherSweptNorReported() throws {
         let scratch = try ScratchDirectory()
         let vault = try TestVault.make(in: scratch)
-        let busy = ".revoked-999999-ba5eba11cafe"
+        let busy = ".revoked-999999-ba5eba11cafe", record = TokenID.make() + ".sealed"
         mkdir(scratch.file("vault/" + busy), 0o700)
-        scratch.write([1, 2, 3], to: "vault/\(busy)/r.sealed")
+        scratch.write([1, 2, 3], to: "vault/\(busy)/\(record)")
         // A live remover holds the directory's flock.
         let held = open(scratch.file("vault/" + busy), O_RDONLY | O_DIRECTORY)
         #expect(held >= 0)
@@ -108,24 +125,30 @@ import Testing
         #expect(try vault.doctor(repair: true).isHealthy)
         _ = try vault.create(label: "meanwhile")
         #expect(Self.revokedDirectories(scratch) == [busy])
-        #expect(scratch.bytes("vault/\(busy)/r.sealed") == [1, 2, 3])
+        #expect(scratch.bytes("vault/\(busy)/\(record)") == [1, 2, 3])
     }
 
-    /// A directory under the remover's name that holds a directory is not
-    /// ours to empty: its files go, it stays, and doctor says so.
-    @Test func anAbandonedDirectoryHoldingADirectoryIsNotClaimedRepaired() throws {
+    /// A directory under the remover's name that holds more than records
+    /// (a directory, a file a failed move-back left) is not ours to empty:
+    /// its records go, the rest and the directory stay, and doctor says so.
+    @Test(arguments: ["inner", "notes.txt"])
+    func anAbandonedDirectoryHoldingMoreThanRecordsIsNotClaimedRepaired(stranger: String) throws {
         let scratch = try ScratchDirectory()
         let vault = try TestVault.make(in: scratch)
-        let odd = ".revoked-999999-0123456789ab"
+        let odd = ".revoked-999999-0123456789ab", record = TokenID.make() + ".sealed"
         mkdir(scratch.file("vault/" + odd), 0o700)
-        mkdir(scratch.file("vault/\(odd)/inner"), 0o700)
-        scratch.write([1], to: "vault/\(odd)/r.sealed")
+        if stranger == "inner" {
+            mkdir(scratch.file("vault/\(odd)/inner"), 0o700)
+        } else {
+            scratch.write([9], to: "vault/\(odd)/\(stranger)")
+        }
+        scratch.write([1], to: "vault/\(odd)/\(record)")
         let report = try vault.doctor(repair: true)
         #expect(report.findings.count == 1)
         #expect(report.findings.first?.repaired == false)
         #expect(!report.isHealthy)
-        #expect(scratch.bytes("vault/\(odd)/r.sealed") == nil)
-        #expect(FileManagerNames.of(scratch.file("vault/" + odd)) == ["inner"])
+        #expect(scratch.bytes("vault/\(odd)/\(record)") == nil)
+        #expect(FileManagerNames.of(scratch.file("vault/" + odd)) == [stranger])
     }
 
     /// Another `Vault` object (or process) that had records/ open before a
@@ -172,7 +195,7 @@ import Testing
         try vault.backup(to: OutputFile(path: scratch.file("b.age"), overwrite: false), recipients: [.x25519(identity.recipient)])
         let leftover = ".revoked-999999-0123456789ab"
         mkdir(scratch.file("vault/" + leftover), 0o700)
-        scratch.write([1, 2], to: "vault/\(leftover)/r.sealed")
+        scratch.write([1, 2], to: "vault/\(leftover)/\(TokenID.make()).sealed")
         try Vault.restore(from: scratch.file("b.age"), identities: [.x25519(identity)], to: scratch.file("vault"), force: true)
         #expect(FileManagerNames.of(scratch.path) == ["b.age", "vault"])
         #expect(Self.revokedDirectories(scratch).isEmpty)

@@ -13,7 +13,9 @@
 //   2. moves back anything in the old directory that is not a record revoked
 //      now (files a user or another tool left there are not ours to delete);
 //   3. fsyncs, then hands the old directory to a detached process that
-//      unlinks its files and removes it, holding an flock(2) on it meanwhile.
+//      unlinks its records and removes it, holding an flock(2) on it
+//      meanwhile. Only names of records (`<id>.sealed`) are ever unlinked:
+//      if step 2 failed halfway, what it did not move back stays.
 //
 // A `.revoked-…` directory whose flock is free is abandoned (the remover was
 // killed, or could not start): every writer removes it under the vault lock,
@@ -92,12 +94,14 @@ extension VaultDirectory {
         return Self.removeFlatDirectory(directory, named: name, in: fd, displayPath: shown)
     }
 
-    /// Unlinks the files of an open directory, then the directory itself;
-    /// best effort (a subdirectory stays, and so does the directory).
-    /// Returns true when the directory is gone.
+    /// Unlinks the records in an open directory, then the directory itself;
+    /// best effort. Anything else (a file a failed move-back left behind, a
+    /// subdirectory) is not ours to delete: it stays, and so does the
+    /// directory, which `doctor` then reports. Returns true when it is gone.
     @discardableResult
     static func removeFlatDirectory(_ directory: Int32, named name: String, in parent: Int32, displayPath: String) -> Bool {
-        for entry in (try? Syscall.directoryEntries(directory, displayPath: displayPath)) ?? [] {
+        for entry in (try? Syscall.directoryEntries(directory, displayPath: displayPath)) ?? []
+        where VaultLayout.recordID(fromName: entry) != nil {
             try? Syscall.unlinkAt(directory, entry, displayPath: displayPath + "/" + entry)
         }
         return (try? Syscall.unlinkAt(parent, name, isDirectory: true, displayPath: displayPath)) != nil

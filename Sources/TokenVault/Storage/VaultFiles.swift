@@ -14,6 +14,14 @@ enum VaultLayout {
 
     static func recordName(id: String) -> String { id + recordSuffix }
 
+    /// The token id a file name in records/ stands for, or nil if the name
+    /// is not a record's (`<id>.sealed`).
+    static func recordID(fromName name: String) -> String? {
+        guard name.hasSuffix(recordSuffix) else { return nil }
+        let id = String(name.dropLast(recordSuffix.count))
+        return TokenID.isValid(id) ? id : nil
+    }
+
     /// Files small enough to read whole; anything larger is treated as corrupt.
     static let smallFileLimit = 1 << 20
     /// The index holds ~300 bytes a token; this allows millions.
