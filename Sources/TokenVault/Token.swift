@@ -16,42 +16,29 @@ public enum TokenState: String, Sendable, Codable {
     case revoked
 }
 
-/// Everything the vault knows about a token except its secret.
-public struct TokenInfo: Sendable, Equatable, Codable {
+/// Everything the vault knows about a token except its secret: a read-only
+/// view of its index entry.
+public struct TokenInfo: Sendable, Equatable {
+    let entry: Index.Entry
+
+    init(_ entry: Index.Entry) { self.entry = entry }
+
     /// Short random id (12 lowercase base32 characters); files are named by it.
-    public let id: String
+    public var id: String { entry.id }
     /// The user's name for the token; unique among active tokens.
-    public let label: String
-    public let kind: TokenKind
+    public var label: String { entry.label }
+    public var kind: TokenKind { entry.kind }
     /// Creation time, RFC 3339 UTC.
-    public let createdAt: String
+    public var createdAt: String { entry.createdAt }
     /// The token's last four characters, as token pages show them.
-    public let last4: String
-    public let state: TokenState
+    public var last4: String { entry.last4 }
+    public var state: TokenState { entry.state }
     /// Revocation time, RFC 3339 UTC, for revoked tokens.
-    public let revokedAt: String?
+    public var revokedAt: String? { entry.revokedAt }
     /// For zBot tokens: the agent's name.
-    public let agentName: String?
+    public var agentName: String? { entry.agent }
     /// For zBot tokens: the server the agent talks to.
-    public let serverURL: String?
-}
-
-extension TokenInfo {
-    // Outside the struct, so that Swift keeps its memberwise initializer
-    // (`IndexTable.info` builds one from the index's bytes).
-    init(_ entry: IndexFile.Entry) {
-        self.init(id: entry.id, label: entry.label, rawKind: entry.kind, createdAt: entry.createdAt, last4: entry.last4,
-                  rawState: entry.state, revokedAt: entry.revokedAt, agentName: entry.agent, serverURL: entry.serverURL)
-    }
-
-    /// From an index entry's strings: the one place that says what an
-    /// unknown kind (`api`) or state (`revoked`) reads as.
-    init(id: String, label: String, rawKind: String, createdAt: String, last4: String, rawState: String,
-         revokedAt: String?, agentName: String?, serverURL: String?) {
-        self.init(id: id, label: label, kind: TokenKind(rawValue: rawKind) ?? .api, createdAt: createdAt, last4: last4,
-                  state: TokenState(rawValue: rawState) ?? .revoked, revokedAt: revokedAt, agentName: agentName,
-                  serverURL: serverURL)
-    }
+    public var serverURL: String? { entry.serverURL }
 }
 
 /// A token just created: its metadata and, this once, its plaintext.

@@ -15,7 +15,7 @@ import Glibc
 internal import CProcessShims
 
 /// `backup.json`: what a backup holds.
-struct BackupManifest: Codable {
+struct BackupManifest: Codable, JSONReadable {
     static let currentVersion = 1
     static let path = "backup.json"
     static let vaultPrefix = "vault/"
@@ -26,36 +26,30 @@ struct BackupManifest: Codable {
     var activeTokens: Int
     var files: [File]
 
-    struct File: Codable {
+    struct File: Codable, JSONReadable {
         var path: String
         var size: Int
         var blake2b: String
     }
 
-    /// The manifest as JSONEncoder writes it (`VaultJSON.encode`: sorted
-    /// keys, pretty-printed, slashes unescaped, a final newline), by hand:
-    /// JSONEncoder spent most of a 100,000-token backup on it. The tests
-    /// compare the two.
-    func encoded() -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(256 + files.count * 170)
-        out.append(contentsOf: "{\n  \"activeTokens\" : \(activeTokens),\n  \"createdAt\" : ".utf8)
-        IndexWriter.appendQuoted(createdAt, to: &out)
-        out.append(contentsOf: ",\n  \"files\" : [".utf8)
-        for (position, file) in files.enumerated() {
-            out.append(contentsOf: (position == 0 ? "\n    {\n      \"blake2b\" : " : ",\n    {\n      \"blake2b\" : ").utf8)
-            IndexWriter.appendQuoted(file.blake2b, to: &out)
-            out.append(contentsOf: ",\n      \"path\" : ".utf8)
-            IndexWriter.appendQuoted(file.path, to: &out)
-            out.append(contentsOf: ",\n      \"size\" : ".utf8)
-            IndexWriter.appendDecimal(file.size, to: &out)
-            out.append(contentsOf: "\n    }".utf8)
-        }
-        out.append(contentsOf: (files.isEmpty ? "\n\n  ]" : "\n  ]").utf8)
-        out.append(contentsOf: ",\n  \"vaultID\" : ".utf8)
-        IndexWriter.appendQuoted(vaultID, to: &out)
-        out.append(contentsOf: ",\n  \"version\" : \(version)\n}\n".utf8)
-        return out
+    func encoded() throws -> [UInt8] { try VaultJSON.encode(self) }
+}
+
+extension BackupManifest {
+    init(json: JSONObject) throws {
+        version = try json.integer("version")
+        vaultID = try json.string("vaultID")
+        createdAt = try json.string("createdAt")
+        activeTokens = try json.integer("activeTokens")
+        files = try json.array("files", of: File.self)
+    }
+}
+
+extension BackupManifest.File {
+    init(json: JSONObject) throws {
+        path = try json.string("path")
+        size = try json.integer("size")
+        blake2b = try json.string("blake2b")
     }
 }
 
@@ -87,30 +81,25 @@ extension Vault {
                 paths.append(BackupManifest.vaultPrefix + name)
                 contents.append(bytes)
             }
-            let positions = (0..<index.count).filter(index.isActive)
-            let records = try readRecords(of: positions, in: index)
             let recordPrefix = BackupManifest.vaultPrefix + VaultLayout.records + "/"
-            paths.reserveCapacity(paths.count + positions.count)
-            contents.reserveCapacity(contents.count + positions.count)
-            for (position, record) in zip(positions, records) {
-                let id = index.id(position)
-                guard let record else {
-                    throw VaultError.corrupt(path: directory.recordPath(id: id),
-                                             reason: "the sealed record of active token \(VaultError.quoted(index.label(position))) is missing; run 'ztoken doctor'")
+            for entry in index.tokens where entry.isActive {
+                guard let record = try directory.readRecord(id: entry.id) else {
+                    throw VaultError.corrupt(path: directory.recordPath(id: entry.id),
+                                             reason: "the sealed record of active token \(VaultError.quoted(entry.label)) is missing; run 'ztoken doctor'")
                 }
-                paths.append(recordPrefix + VaultLayout.recordName(id: id))
+                paths.append(recordPrefix + VaultLayout.recordName(id: entry.id))
                 contents.append(record)
                 active += 1
             }
         }
-        let parts = contents.count >= Self.parallelRecordReads ? min(Parallel.processorCount, 4) : 1
-        let digests = Parallel.map(count: contents.count, parts: parts) { Hex.encode(Sodium.blake2b256(contents[$0])) }
-        let listed = (0..<contents.count).map { BackupManifest.File(path: paths[$0], size: contents[$0].count, blake2b: digests[$0]) }
+        let listed = zip(paths, contents).map { path, bytes in
+            BackupManifest.File(path: path, size: bytes.count, blake2b: Hex.encode(Sodium.blake2b256(bytes)))
+        }
         let manifest = BackupManifest(version: BackupManifest.currentVersion, vaultID: vaultID, createdAt: Clock.now(),
                                       activeTokens: active, files: listed)
         let encryptor = try AgeEncryptor(recipients: recipients, chunksPerSinkCall: Age.chunksPerFileWrite) { try output.write($0) }
         var tar = try TarArchive.StreamWriter(modificationTime: Int64(Clock.seconds()))
-        try manifest.encoded().withUnsafeBytes {
+        try (try manifest.encoded()).withUnsafeBytes {
             try tar.addFile(BackupManifest.path, mode: 0o600, contents: $0, to: encryptor.write)
         }
         for (path, bytes) in zip(paths, contents) {
@@ -120,40 +109,6 @@ extension Vault {
         try encryptor.finish()
         try output.commit()
         return BackupSummary(vaultID: vaultID, files: listed.count, activeTokens: active)
-    }
-
-    /// From this many records on, a backup reads them on every core: each is
-    /// an open, fstat, read and close, and at 100,000 records those system
-    /// calls were half of the backup's time.
-    static let parallelRecordReads = 4_096
-
-    /// The records of the entries at `positions`, in order; nil for one that
-    /// is missing. The error thrown is the one the first failing record in
-    /// index order gives, as when they are read one by one.
-    private func readRecords(of positions: [Int], in index: IndexTable) throws -> [[UInt8]?] {
-        _ = try directory.recordsDirectory()        // opened and checked once, before any thread
-        let parts = positions.count >= Self.parallelRecordReads ? min(Parallel.processorCount, 4) : 1
-        var records = [[UInt8]?](repeating: nil, count: positions.count)
-        var failures = [(index: Int, error: any Error)?](repeating: nil, count: parts)
-        records.withUnsafeMutableBufferPointer { records in
-            failures.withUnsafeMutableBufferPointer { failures in
-                Parallel.run(parts: parts) { part in
-                    for slot in stride(from: part, to: positions.count, by: parts) {
-                        do {
-                            records[slot] = try directory.readRecord(id: index.id(positions[slot]))
-                        } catch {
-                            failures[part] = (slot, error)
-                            return
-                        }
-                    }
-                }
-            }
-        }
-        if let first = failures.compactMap({ $0 }).min(by: { $0.index < $1.index }),
-           !records[..<first.index].contains(where: { $0 == nil }) {
-            throw first.error
-        }
-        return records
     }
 
     /// The largest backup `restore` reads (decrypted).
@@ -298,10 +253,9 @@ extension Vault {
             _ = try VaultJSON.decode(WrappedKeyFile.self, from: key, path: inside(VaultLayout.wrappedKey), knownVersions: 1...WrappedKeyFile.currentVersion)
         }
         guard let indexBytes = files[VaultLayout.index] else { throw VaultError.corrupt(path: shown, reason: "no index.json") }
-        let index = try IndexCodec.decode(indexBytes, path: inside(VaultLayout.index))
-        try index.validate(path: inside(VaultLayout.index))
+        let index = try Index.decode(indexBytes, path: inside(VaultLayout.index))
         var records = Set(files.keys.filter { $0.hasPrefix(VaultLayout.records + "/") })
-        for entry in index.tokens where entry.state == TokenState.active.rawValue {
+        for entry in index.tokens where entry.isActive {
             let name = VaultLayout.records + "/" + VaultLayout.recordName(id: entry.id)
             guard let record = files[name], records.remove(name) != nil else {
                 throw VaultError.corrupt(path: shown, reason: "no sealed record for active token \(VaultError.quoted(entry.label))")

@@ -16,10 +16,9 @@ extension Vault {
     public func createMany(labels rawLabels: [String], kind: TokenKind = .api) throws -> [CreatedToken] {
         let labels = try rawLabels.map(LabelRules.validated)
         return try withWriteLock { index in
-            var activeLabels = Set((0..<index.count).lazy.filter(index.isActive).map(index.label))
-            var ids = Set((0..<index.count).lazy.map(index.id))
-            var entries: [IndexFile.Entry] = []
-            entries.reserveCapacity(labels.count)
+            var activeLabels = Set(index.tokens.lazy.filter(\.isActive).map(\.label))
+            var ids = Set(index.tokens.lazy.map(\.id))
+            var changed = index
             var created: [CreatedToken] = []
             var records: [(id: String, bytes: [UInt8])] = []
             created.reserveCapacity(labels.count)
@@ -30,16 +29,15 @@ extension Vault {
                 var id = TokenID.make()
                 while !ids.insert(id).inserted { id = TokenID.make() }
                 let token = TokenFormat.mint()
-                let entry = IndexFile.Entry(
-                    id: id, label: label, kind: kind.rawValue, createdAt: now,
-                    last4: TokenFormat.lastFour(of: token), digest: TokenFormat.digest(of: token),
-                    state: TokenState.active.rawValue, revokedAt: nil, agent: nil, serverURL: nil)
+                let entry = Index.Entry(
+                    id: id, label: label, kind: kind, createdAt: now, last4: TokenFormat.lastFour(of: token),
+                    digest: TokenFormat.digest(of: token), state: .active)
                 records.append((id, RecordFormat.encode(Sodium.seal(token, to: publicKey))))
-                entries.append(entry)
+                changed.tokens.append(entry)
                 created.append(CreatedToken(info: TokenInfo(entry), token: token))
             }
             try directory.writeRecords(records)
-            try writeIndex(index, appending: entries)
+            try writeIndex(changed)
             return created
         }
     }

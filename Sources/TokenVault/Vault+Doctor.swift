@@ -130,9 +130,9 @@ extension Vault {
 
         // Index and records.
         let indexPath = directory.displayPath(VaultLayout.index)
-        let index: IndexFile
+        let index: Index
         do {
-            index = try loadIndex()
+            index = try readIndex()
         } catch let error as VaultError where error.exitCode != 74 {
             try note(indexPath, problem(error, at: indexPath))
             return report
@@ -146,7 +146,7 @@ extension Vault {
             try note(recordsPath, problem(error, at: recordsPath))
             return report
         }
-        var byID: [String: IndexFile.Entry] = [:]
+        var byID: [String: Index.Entry] = [:]
         for entry in index.tokens { byID[entry.id] = entry }
         var present = Set<String>()
         for name in recordNames {
@@ -161,7 +161,7 @@ extension Vault {
                 }
                 continue
             }
-            if entry.state == TokenState.revoked.rawValue {
+            if !entry.isActive {
                 try note(path, "sealed record of revoked token \(VaultError.quoted(entry.label)) (an interrupted revoke)", repairable: true) {
                     try self.directory.removeRecordFile(named: name)
                 }
@@ -177,7 +177,7 @@ extension Vault {
             }
         }
         for entry in index.tokens {
-            if entry.state == TokenState.active.rawValue {
+            if entry.isActive {
                 report.activeTokens += 1
                 if !present.contains(entry.id) {
                     try note(directory.recordPath(id: entry.id), "active token \(VaultError.quoted(entry.label)) has no sealed record; it cannot be exported")

@@ -70,7 +70,7 @@ extension Vault {
             let staging = try VaultDirectory(path: tempPath)
             try staging.replace(VaultLayout.metadata, with: VaultJSON.encode(metadata))
             if let wrappedKey { try staging.replace(VaultLayout.wrappedKey, with: VaultJSON.encode(wrappedKey)) }
-            try staging.replace(VaultLayout.index, with: IndexCodec.encode(IndexFile(version: IndexFile.currentVersion, tokens: [])))
+            try staging.replace(VaultLayout.index, with: Index().encoded())
             try Syscall.makeDirectoryAt(staging.fd, VaultLayout.records, displayPath: staging.displayPath(VaultLayout.records))
             try staging.lock(timeout: 0, onWaiting: { _ in }).unlock()
             try Syscall.sync(staging.fd, displayPath: tempPath)

@@ -37,7 +37,8 @@ public final class Vault {
     }
 
     static func decodeMetadata(_ bytes: [UInt8], path: String) throws -> MetadataFile {
-        let file = try bytes.withUnsafeBufferPointer { try IndexReader.decodeMetadata($0, path: path) }
+        let file = try VaultJSON.decode(MetadataFile.self, from: bytes, path: path,
+                                        knownVersions: 1...MetadataFile.currentVersion)
         guard let key = Base64.decode(file.publicKey), key.count == Sodium.publicKeyLength else {
             throw VaultError.corrupt(path: path, reason: "malformed public key")
         }
@@ -66,18 +67,18 @@ public final class Vault {
 
     // MARK: Reading
 
-    /// The index, read and checked; strings are made only for what is asked.
-    func readIndex() throws -> IndexTable {
+    /// The index, read and checked.
+    func readIndex() throws -> Index {
         let path = directory.displayPath(VaultLayout.index)
-        guard let bytes = try directory.readIndexBytes(VaultLayout.index, limit: VaultLayout.indexLimit) else {
+        guard let bytes = try directory.read(VaultLayout.index, limit: VaultLayout.indexLimit) else {
             throw VaultError.corrupt(path: path, reason: "missing")
         }
-        return try IndexTable(bytes: bytes, path: path)
+        return try Index.decode(bytes, path: path)
     }
 
-    /// The whole index as the model (every entry's strings made).
-    func loadIndex() throws -> IndexFile {
-        try readIndex().indexFile
+    /// The tokens in creation order: active ones, or all with `includeRevoked`.
+    public func tokens(includeRevoked: Bool = false) throws -> [TokenInfo] {
+        try readIndex().tokens.filter { includeRevoked || $0.isActive }.map(TokenInfo.init)
     }
 
     /// Finds the tokens that `references` name: each is an id (of any token)
@@ -95,7 +96,7 @@ public final class Vault {
                 throw VaultError.invalidArgument("\(VaultError.quoted(reference)) is both the id of one token and the label of another",
                                                  hint: "use the id of the one you mean (see 'ztoken list --all')")
             case let (position?, _), let (nil, position?):
-                if seen.insert(position).inserted { found.append(index.info(position)) }
+                if seen.insert(position).inserted { found.append(TokenInfo(index.tokens[position])) }
             case (nil, nil):
                 throw VaultError.noSuchToken(reference)
             }
@@ -103,48 +104,32 @@ public final class Vault {
         return found
     }
 
-    /// Checks a presented token against the index, in constant time per
-    /// entry. Needs no passphrase: the index keeps a BLAKE2b digest.
+    /// Checks a presented token against the index, comparing its digest with
+    /// every entry's in constant time. Needs no passphrase.
     public func verify(_ presented: SecureBytes) throws -> Verification {
         if let problem = TokenFormat.problem(with: presented) { return .malformed(problem) }
-        // The index keeps digests as 64 lowercase hex digits (checked by
-        // `validate`), so comparing the hex text is comparing the digests,
-        // without decoding every entry.
-        // Every entry is compared, so timing does not reveal where a match is;
-        // strings are made only for the match.
-        let digest = Array(TokenFormat.digest(of: presented).utf8)
         let index = try readIndex()
-        guard let position = index.constantTimePosition(ofDigest: digest) else { return .unknown }
-        return index.isActive(position) ? .valid(index.info(position)) : .revoked(index.info(position))
+        guard let position = index.constantTimePosition(ofDigest: TokenFormat.digest(of: presented)) else {
+            return .unknown
+        }
+        let info = TokenInfo(index.tokens[position])
+        return info.state == .active ? .valid(info) : .revoked(info)
     }
 
     // MARK: Writing
 
     /// Runs `body` holding the vault lock, with the index as it is now on disk.
     /// Leftover temp files of interrupted writers are swept first.
-    func withWriteLock<T>(_ body: (IndexTable) throws -> T) throws -> T {
+    func withWriteLock<T>(_ body: (Index) throws -> T) throws -> T {
         let lock = try directory.lock(timeout: lockTimeout, onWaiting: onLockWait)
         defer { lock.unlock() }
         _ = try directory.removeLeftoverTemporaries()
         return try body(try readIndex())
     }
 
-    /// Replaces index.json with `bytes` (from `IndexTable.encoded` or `IndexWriter`).
-    func writeIndex(_ bytes: [UInt8]) throws {
-        try directory.replace(VaultLayout.index, with: bytes)
-    }
-
-    /// Writes `index` changed as `IndexTable.withEncoded` changes it: the
-    /// unchanged runs go to the file straight from the index read.
-    func writeIndex(_ index: IndexTable, removing removed: Set<Int> = [], appending appended: [IndexFile.Entry] = [],
-                    revoking revoked: Set<Int> = [], revokedAt: String = "") throws {
-        try index.withEncoded(removing: removed, appending: appended, revoking: revoked, revokedAt: revokedAt) {
-            try directory.replace(VaultLayout.index, withPieces: $0)
-        }
-    }
-
-    func writeIndex(_ index: IndexFile) throws {
-        try writeIndex(IndexCodec.encode(index))
+    /// Atomically replaces index.json with `index`.
+    func writeIndex(_ index: Index) throws {
+        try directory.replace(VaultLayout.index, with: try index.encoded())
     }
 
     /// Creates a token labelled `label`: mints one, or stores `importing` (a
@@ -172,14 +157,13 @@ public final class Vault {
                 throw VaultError.labelInUse(label)
             }
             if let twin = index.activePosition(ofDigest: digest) {
-                throw VaultError.invalidArgument("this token is already in the vault as \(VaultError.quoted(index.label(twin)))")
+                throw VaultError.invalidArgument(
+                    "this token is already in the vault as \(VaultError.quoted(index.tokens[twin].label))")
             }
-            var id = TokenID.make()
-            while index.position(ofID: id) != nil { id = TokenID.make() }
-            let entry = IndexFile.Entry(
-                id: id, label: label, kind: kind.rawValue, createdAt: Clock.now(),
-                last4: TokenFormat.lastFour(of: token), digest: digest, state: TokenState.active.rawValue,
-                revokedAt: nil, agent: agentName, serverURL: serverURL)
+            let id = index.newID()
+            let entry = Index.Entry(
+                id: id, label: label, kind: kind, createdAt: Clock.now(), last4: TokenFormat.lastFour(of: token),
+                digest: digest, state: .active, agent: agentName, serverURL: serverURL)
             do {
                 try directory.writeRecord(id: id, bytes: record)
             } catch {
@@ -187,16 +171,17 @@ public final class Vault {
                 try? directory.removeRecords(ids: [id])
                 throw error
             }
+            var changed = index
+            changed.tokens.append(entry)
             do {
-                // Only the new entry is encoded; the others' bytes are copied.
-                try writeIndex(index, appending: [entry])
+                try writeIndex(changed)
             } catch {
                 // A failed directory fsync comes after the rename, so the new
                 // index may be in place: put the old one back so a failed
                 // create leaves no active token nobody has seen (its label
                 // stays free). Drop the record only once the index no longer
                 // names it; otherwise it stays, consistent with the index.
-                if (try? writeIndex(index.bytes)) != nil { try? directory.removeRecords(ids: [id]) }
+                if (try? writeIndex(index)) != nil { try? directory.removeRecords(ids: [id]) }
                 throw error
             }
             return CreatedToken(info: TokenInfo(entry), token: token)
@@ -210,9 +195,11 @@ public final class Vault {
     public func discard(_ created: CreatedToken) throws {
         let digest = TokenFormat.digest(of: created.token)
         try withWriteLock { index in
-            guard let position = index.position(ofID: created.info.id), index.isActive(position),
-                  index.string(position, .digest) == digest else { return }
-            try writeIndex(index, removing: [position])
+            guard let position = index.position(ofID: created.info.id), index.tokens[position].isActive,
+                  index.tokens[position].digest == digest else { return }
+            var changed = index
+            changed.tokens.remove(at: position)
+            try writeIndex(changed)
             try directory.removeRecords(ids: [created.info.id])
         }
     }
@@ -227,27 +214,20 @@ public final class Vault {
             // loose mode there must refuse the revoke, not fail it halfway.
             _ = try directory.recordsDirectory()
             let now = Clock.now()
+            var changed = index
+            var positions: [String: Int] = [:]
+            for (position, entry) in index.tokens.enumerated() where entry.isActive { positions[entry.id] = position }
             var revoked: [TokenInfo] = []
-            revoked.reserveCapacity(ids.count)
-            // One pass to find positions: `revoke --all` names every token,
-            // and a search per id would be quadratic.
-            var activePositions: [UInt64: Int] = [:]
-            if ids.count > 1 { activePositions = index.activePositionsByID() }
-            var positions = Set<Int>(minimumCapacity: ids.count)
             for id in ids {
-                let found = ids.count > 1
-                    ? TokenID.packed(id).flatMap { activePositions.removeValue(forKey: $0) }
-                    : index.position(ofID: id).flatMap { index.isActive($0) ? $0 : nil }
-                guard let position = found else {
-                    throw VaultError.noSuchToken(id)
-                }
-                positions.insert(position)
-                revoked.append(index.info(position, revokedAt: now))
+                guard let position = positions.removeValue(forKey: id) else { throw VaultError.noSuchToken(id) }
+                changed.tokens[position].state = .revoked
+                changed.tokens[position].revokedAt = now
+                revoked.append(TokenInfo(changed.tokens[position]))
             }
-            try writeIndex(index, revoking: positions, revokedAt: now)
+            try writeIndex(changed)
             // Many records and no active token left: move records/ aside in
             // one exchange and unlink in the background (RevokedRecords.swift).
-            let names = revoked.count >= Self.backgroundRemovalThreshold && ids.count > 1 && activePositions.isEmpty
+            let names = revoked.count >= Self.backgroundRemovalThreshold && ids.count > 1 && positions.isEmpty
                 ? Set(revoked.map { VaultLayout.recordName(id: $0.id) }) : nil
             if try names.map({ names in try directory.removeRecordsInBackground(keeping: { !names.contains($0) }) }) != true {
                 try directory.removeRecords(ids: revoked.map(\.id))
@@ -293,8 +273,10 @@ public final class Vault {
     /// index digest, so records swapped between entries are caught.
     public func revealToken(id: String, with key: VaultKey) throws -> SecureBytes {
         let index = try readIndex()
-        guard let position = index.position(ofID: id), index.isActive(position) else { throw VaultError.noSuchToken(id) }
-        let entry = index.entry(position)
+        guard let position = index.position(ofID: id), index.tokens[position].isActive else {
+            throw VaultError.noSuchToken(id)
+        }
+        let entry = index.tokens[position]
         let path = directory.recordPath(id: id)
         guard let bytes = try directory.readRecord(id: id) else {
             throw VaultError.corrupt(path: path, reason: "the sealed record of active token \(VaultError.quoted(entry.label)) is missing")

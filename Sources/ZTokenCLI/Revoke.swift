@@ -32,14 +32,13 @@ struct Revoke: ParsableCommand {
 
     func run() throws {
         let vault = try vaultOptions.open()
-        // The tokens asked about: with --all, every active one, named by id
-        // only (no full model per token: a vault may hold 100,000).
+        // The tokens asked about: with --all, every active one.
         let ids: [String]
         let first: TokenInfo?
         if all {
-            let listing = try vault.listing()
-            ids = listing.ids()
-            first = listing.isEmpty ? nil : listing.info(0)
+            let tokens = try vault.tokens()
+            ids = tokens.map(\.id)
+            first = tokens.first
         } else {
             let targets = try vault.resolve(tokens)
             if let done = targets.first(where: { $0.state == .revoked }) {
@@ -64,14 +63,7 @@ struct Revoke: ParsableCommand {
             }
         }
         let revoked = try vault.revoke(ids: ids)
-        var out: [UInt8] = []
-        for token in revoked {
-            out.append(contentsOf: token.id.utf8)
-            out.append(UInt8(ascii: "\t"))
-            out.append(contentsOf: Output.safe(token.label).utf8)
-            out.append(UInt8(ascii: "\n"))
-        }
-        Output.toStandardOutput(out)
+        print(revoked.map { $0.id + "\t" + Output.safe($0.label) + "\n" }.joined(), terminator: "")
         Output.note("revoked \(what)")
     }
 }

@@ -25,11 +25,4 @@ import Testing
         #expect(Hex.encode(all) == all.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined())
         #expect(Hex.decode(Hex.encode(all)) == all)
     }
-
-    @Test(arguments: [0, 7, 9, 10, 99, 100, 512, 1_000_000, Int.max])
-    func decimalIsWhatStringWrites(_ value: Int) {
-        var out: [UInt8] = [UInt8(ascii: "[")]
-        IndexWriter.appendDecimal(value, to: &out)
-        #expect(out == Array("[\(value)".utf8))
-    }
 }

@@ -68,7 +68,7 @@ import Testing
         try box.initVault()
         _ = try box.create("placeholder")
         let vault = try Vault(openingAt: box.vault)
-        var index = try vault.loadIndex()
+        var index = try vault.readIndex()
         index.tokens[0].label = "evil\u{1b}[2J\u{202e}txt\\"
         try vault.writeIndex(index)
 
@@ -96,7 +96,7 @@ import Testing
         _ = try box.create("first")
         _ = try box.create("café-second")
         let vault = try Vault(openingAt: box.vault)
-        var index = try vault.loadIndex()
+        var index = try vault.readIndex()
         index.tokens[0].createdAt = "2026\u{1b}]0;owned\u{07}"
         index.tokens[0].last4 = "\u{9b}2J"
         try vault.writeIndex(index)
@@ -115,17 +115,16 @@ import Testing
         #expect(lines.allSatisfy { !$0.hasSuffix(" ") }, "trailing spaces")
     }
 
-    /// A vault large enough that its index is read, and its table and JSON
-    /// written, on every core: the output is still every token once, in
-    /// order, escaped where it must be.
+    /// A heavy user's vault, and then some: every token once, in order,
+    /// escaped where it must be, as table and as JSON.
     @Test func aLargeVaultListsEveryTokenInOrderAsTableAndJSON() throws {
         let box = try Sandbox()
         try box.initVault()
         let vault = try Vault(openingAt: box.vault)
         _ = try vault.createMany(labels: (0..<5_000).map { "token-\($0)" })
-        var index = try vault.loadIndex()
+        var index = try vault.readIndex()
         for position in [10, 2_600, 4_990] { index.tokens[position].label = "esc\u{1b}[2J\t\\\(position)" }
-        index.tokens[3_000].state = "revoked"
+        index.tokens[3_000].state = .revoked
         index.tokens[3_000].revokedAt = "2026-11-29T00:00:00Z"
         try vault.writeIndex(index)
         let expected = try Vault(openingAt: box.vault).tokens(includeRevoked: true)

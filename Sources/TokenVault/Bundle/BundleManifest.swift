@@ -1,12 +1,12 @@
 // manifest.json of a zBot bundle: what the bundle is, never the token itself.
 // Versioned JSON in the SwiftPM storage style: `"version": 1` on top,
 // decoding reads the version first and refuses one it does not know, keys are
-// sorted and snake_case, times are RFC 3339 UTC with whole seconds. Uses
-// FoundationEssentials only (JSONEncoder/JSONDecoder), not all of Foundation.
+// sorted and snake_case, times are RFC 3339 UTC with whole seconds. Written by
+// JSONEncoder, read by the strict reader (Storage/JSON.swift).
 import FoundationEssentials
 
 /// The description of a bundle's contents, written as `manifest.json`.
-public struct BundleManifest: Codable, Sendable, Equatable {
+public struct BundleManifest: Encodable, Sendable, Equatable, JSONReadable {
     /// The only bundle format version this ztoken writes and reads.
     public static let currentVersion = 1
 
@@ -51,21 +51,18 @@ public struct BundleManifest: Codable, Sendable, Equatable {
         case agentName = "agent_name"
     }
 
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        version = try container.decode(Int.self, forKey: .version)
-        vaultID = try container.decode(String.self, forKey: .vaultID)
-        tokenID = try container.decode(String.self, forKey: .tokenID)
-        label = try container.decode(String.self, forKey: .label)
-        kind = try container.decode(String.self, forKey: .kind)
-        let created = try container.decode(String.self, forKey: .createdAt)
-        guard let seconds = RFC3339.parse(created) else {
-            throw DecodingError.dataCorruptedError(forKey: .createdAt, in: container,
-                                                   debugDescription: "not an RFC 3339 UTC time")
+    init(json: JSONObject) throws {
+        version = try json.integer("version")
+        vaultID = try json.string("vault_id")
+        tokenID = try json.string("token_id")
+        label = try json.string("label")
+        kind = try json.string("kind")
+        guard let seconds = RFC3339.parse(try json.string("created_at")) else {
+            throw VaultError.corrupt(path: json.file, reason: "field \"created_at\" is not an RFC 3339 UTC time")
         }
         createdAt = seconds
-        serverURL = try container.decode(String.self, forKey: .serverURL)
-        agentName = try container.decode(String.self, forKey: .agentName)
+        serverURL = try json.string("server_url")
+        agentName = try json.string("agent_name")
     }
 
     public func encode(to encoder: any Encoder) throws {

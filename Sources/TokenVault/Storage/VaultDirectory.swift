@@ -42,28 +42,9 @@ final class VaultDirectory {
         return try Syscall.readAll(file, limit: limit, displayPath: shown, status: status, sizeIsFinal: true)
     }
 
-    /// Reads a large vault file by mapping it (`IndexBytes`), a small one
-    /// whole; nil when it does not exist.
-    func readIndexBytes(_ name: String, limit: Int) throws -> IndexBytes? {
-        let shown = displayPath(name)
-        guard let file = try Syscall.openAt(fd, name, flags: O_RDONLY, displayPath: shown) else { return nil }
-        defer { Syscall.closeQuietly(file) }
-        let status = try VaultPermissions.check(fd: file, path: shown, isDirectory: false)
-        let size = Int(status.st_size)
-        if size >= IndexBytes.mappingThreshold, size <= limit, let mapped = IndexBytes(mapping: file, size: size) {
-            return mapped
-        }
-        return IndexBytes(try Syscall.readAll(file, limit: limit, displayPath: shown, status: status, sizeIsFinal: true))
-    }
-
     /// Atomically replaces (or creates) a vault file.
     func replace(_ name: String, with bytes: [UInt8]) throws {
         try AtomicFile.write(bytes, to: name, in: fd, displayPath: displayPath(name))
-    }
-
-    /// `replace`, with the new contents as pieces written one after another.
-    func replace(_ name: String, withPieces pieces: [UnsafeRawBufferPointer]) throws {
-        try AtomicFile.write(pieces: pieces, to: name, in: fd, displayPath: displayPath(name))
     }
 
     // MARK: Records

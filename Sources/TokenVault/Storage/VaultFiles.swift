@@ -24,15 +24,14 @@ enum VaultLayout {
 
     /// Files small enough to read whole; anything larger is treated as corrupt.
     static let smallFileLimit = 1 << 20
-    /// The index holds ~300 bytes a token; this allows millions.
-    static let indexLimit = 1 << 30
+    /// The index holds about 300 bytes a token: 64 MiB is some 200,000 tokens,
+    /// far past what a person holds, and bounds what a hostile index costs.
+    static let indexLimit = 64 << 20
     static let recordLimit = 4096
 }
 
-/// Reads the `"version"` of a JSON file before anything else is decoded.
-private struct VersionProbe: Decodable { let version: Int }
-
 enum VaultJSON {
+    /// The layout every vault file has: sorted keys, two-space indent, a final newline.
     static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
@@ -41,36 +40,31 @@ enum VaultJSON {
         return bytes
     }
 
-    /// Decodes `T` from `bytes` after checking the version is one of `known`.
-    static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8], path: String, knownVersions: ClosedRange<Int>) throws -> T {
-        let data = Data(bytes)
-        let decoder = JSONDecoder()
-        let probe: VersionProbe
+    /// Reads `T` from `bytes` with the strict reader (JSON.swift), after
+    /// checking that its integer `"version"` is one of `knownVersions`: an
+    /// unknown version is reported before any schema problem, since another
+    /// version may have another schema.
+    static func decode<T: JSONReadable>(
+        _ type: T.Type, from bytes: [UInt8], path: String, knownVersions: ClosedRange<Int>
+    ) throws -> T {
+        let document: JSONValue
         do {
-            probe = try decoder.decode(VersionProbe.self, from: data)
+            document = try JSONParser.parse(bytes)
         } catch {
+            throw VaultError.corrupt(path: path, reason: "malformed JSON (at byte \(error.offset))")
+        }
+        guard let version = document["version"]?.integer else {
             throw VaultError.corrupt(path: path, reason: "not a ztoken file (no readable \"version\")")
         }
-        guard knownVersions.contains(probe.version) else {
-            throw VaultError.unsupportedVersion(path: path, version: probe.version)
+        guard knownVersions.contains(version) else {
+            throw VaultError.unsupportedVersion(path: path, version: version)
         }
-        do {
-            return try decoder.decode(T.self, from: data)
-        } catch let DecodingError.keyNotFound(key, _) {
-            throw VaultError.corrupt(path: path, reason: "missing field \"\(key.stringValue)\"")
-        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
-            let field = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw VaultError.corrupt(path: path, reason: "field \"\(field)\" has the wrong type")
-        } catch let error as VaultError {
-            throw error
-        } catch {
-            throw VaultError.corrupt(path: path, reason: "malformed JSON")
-        }
+        return try T(json: JSONObject(document, file: path))
     }
 }
 
 /// `vault.json`: who the vault belongs to and how its key is protected.
-struct MetadataFile: Codable, Equatable {
+struct MetadataFile: Codable, Equatable, JSONReadable {
     static let currentVersion = 1
 
     var version: Int
@@ -85,16 +79,45 @@ struct MetadataFile: Codable, Equatable {
     /// Argon2id parameters; absent in offline-key mode.
     var kdf: KDFParameters?
 
-    struct KDFParameters: Codable, Equatable {
+    struct KDFParameters: Codable, Equatable, JSONReadable {
         var algorithm: String
         var opsLimit: UInt64
         var memLimit: Int
         var salt: String
+
+        init(algorithm: String, opsLimit: UInt64, memLimit: Int, salt: String) {
+            self.algorithm = algorithm
+            self.opsLimit = opsLimit
+            self.memLimit = memLimit
+            self.salt = salt
+        }
+
+        init(json: JSONObject) throws {
+            algorithm = try json.string("algorithm")
+            let ops = try json.integer("opsLimit")
+            guard ops >= 0 else { throw json.wrongType("opsLimit") }
+            opsLimit = UInt64(ops)
+            memLimit = try json.integer("memLimit")
+            salt = try json.string("salt")
+        }
+    }
+}
+
+extension MetadataFile {
+    init(json: JSONObject) throws {
+        version = try json.integer("version")
+        vaultID = try json.string("vaultID")
+        createdAt = try json.string("createdAt")
+        user = try json.string("user")
+        serverURL = try json.optionalString("serverURL")
+        publicKey = try json.string("publicKey")
+        keyProtection = try json.string("keyProtection")
+        kdf = try json.optionalObject("kdf").map(KDFParameters.init(json:))
     }
 }
 
 /// `vault-key.json`: the vault secret key sealed by a passphrase-derived key.
-struct WrappedKeyFile: Codable, Equatable {
+struct WrappedKeyFile: Codable, Equatable, JSONReadable {
     static let currentVersion = 1
     var version: Int
     var cipher: String
@@ -102,48 +125,12 @@ struct WrappedKeyFile: Codable, Equatable {
     var ciphertext: String
 }
 
-/// `index.json`: the metadata of every token, and a digest for verification.
-struct IndexFile: Codable, Equatable {
-    static let currentVersion = 1
-    var version: Int
-    var tokens: [Entry]
-
-    struct Entry: Codable, Equatable {
-        var id: String
-        var label: String
-        var kind: String
-        var createdAt: String
-        var last4: String
-        /// BLAKE2b-256 of the token, hex.
-        var digest: String
-        var state: String
-        var revokedAt: String?
-        var agent: String?
-        var serverURL: String?
-    }
-
-    /// Checks what JSON cannot: known kinds and states, well-formed ids and
-    /// digests, unique ids, labels unique among active tokens.
-    func validate(path: String) throws {
-        var ids = Set<String>(minimumCapacity: tokens.count)
-        var activeLabels = Set<String>(minimumCapacity: tokens.count)
-        for (position, entry) in tokens.enumerated() {
-            func bad(_ reason: String) -> VaultError {
-                .corrupt(path: path, reason: "token #\(position + 1): \(reason)")
-            }
-            guard TokenID.isValid(entry.id) else { throw bad("malformed id") }
-            guard ids.insert(entry.id).inserted else { throw bad("duplicate id \(entry.id)") }
-            // O(1) on native strings; no label ztoken writes is empty or this long.
-            guard !entry.label.isEmpty, entry.label.utf8.count <= LabelRules.maximumBytes else {
-                throw bad("the label is empty or longer than \(LabelRules.maximumBytes) bytes")
-            }
-            guard TokenKind(rawValue: entry.kind) != nil else { throw bad("unknown kind") }
-            guard let state = TokenState(rawValue: entry.state) else { throw bad("unknown state") }
-            guard entry.digest.utf8.count == 64, entry.digest.utf8.allSatisfy(Hex.isDigit) else { throw bad("malformed digest") }
-            if state == .active {
-                guard activeLabels.insert(entry.label).inserted else { throw bad("duplicate active label") }
-            }
-        }
+extension WrappedKeyFile {
+    init(json: JSONObject) throws {
+        version = try json.integer("version")
+        cipher = try json.string("cipher")
+        nonce = try json.string("nonce")
+        ciphertext = try json.string("ciphertext")
     }
 }
 

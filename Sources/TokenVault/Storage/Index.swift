@@ -1,0 +1,115 @@
+// index.json: the metadata of every token, and a digest of each for offline
+// verification. This file is the one place that says what an entry holds
+// (`Entry`: its properties, whose names are the file's keys, and how it reads
+// them) and what makes an index valid (`validate`). It is read by the strict
+// reader and written by JSONEncoder (`VaultJSON`), whole, on every change: a
+// person's vault holds tens of tokens, a heavy one a thousand (about 300 KB).
+
+/// The token index, in creation order.
+struct Index: Codable, Equatable, JSONReadable {
+    static let currentVersion = 1
+
+    var version = Index.currentVersion
+    var tokens: [Entry] = []
+
+    /// One token as the index keeps it. Never its plaintext.
+    struct Entry: Codable, Equatable, Sendable, JSONReadable {
+        var id: String
+        var label: String
+        var kind: TokenKind
+        /// RFC 3339, UTC.
+        var createdAt: String
+        var last4: String
+        /// BLAKE2b-256 of the token, 64 lowercase hex digits.
+        var digest: String
+        var state: TokenState
+        var revokedAt: String?
+        /// For a zBot token: the agent's name.
+        var agent: String?
+        /// For a zBot token: the server the agent talks to.
+        var serverURL: String?
+
+        var isActive: Bool { state == .active }
+    }
+
+    init(tokens: [Entry] = []) { self.tokens = tokens }
+
+    init(json: JSONObject) throws {
+        version = try json.integer("version")
+        tokens = try json.array("tokens", of: Entry.self)
+    }
+
+    /// Reads and checks index.json.
+    static func decode(_ bytes: [UInt8], path: String) throws -> Index {
+        let index = try VaultJSON.decode(Index.self, from: bytes, path: path, knownVersions: 1...currentVersion)
+        try index.validate(path: path)
+        return index
+    }
+
+    func encoded() throws -> [UInt8] { try VaultJSON.encode(self) }
+
+    /// What the JSON schema cannot say: well-formed ids and digests, labels
+    /// within the label limits, unique ids, labels unique among active tokens.
+    func validate(path: String) throws {
+        var ids = Set<String>(minimumCapacity: tokens.count)
+        var activeLabels = Set<String>(minimumCapacity: tokens.count)
+        for (position, entry) in tokens.enumerated() {
+            func bad(_ reason: String) -> VaultError {
+                .corrupt(path: path, reason: "token #\(position + 1): \(reason)")
+            }
+            guard TokenID.isValid(entry.id) else { throw bad("malformed id") }
+            guard ids.insert(entry.id).inserted else { throw bad("duplicate id \(entry.id)") }
+            guard !entry.label.isEmpty, entry.label.utf8.count <= LabelRules.maximumBytes else {
+                throw bad("the label is empty or longer than \(LabelRules.maximumBytes) bytes")
+            }
+            guard entry.digest.utf8.count == 64, entry.digest.utf8.allSatisfy(Hex.isDigit) else {
+                throw bad("malformed digest")
+            }
+            if entry.isActive {
+                guard activeLabels.insert(entry.label).inserted else { throw bad("duplicate active label") }
+            }
+        }
+    }
+
+    // MARK: Finding entries
+
+    func position(ofID id: String) -> Int? { tokens.firstIndex { $0.id == id } }
+
+    func activePosition(ofLabel label: String) -> Int? { tokens.firstIndex { $0.isActive && $0.label == label } }
+
+    func activePosition(ofDigest digest: String) -> Int? { tokens.firstIndex { $0.isActive && $0.digest == digest } }
+
+    /// The entry whose digest is `digest`, comparing with every entry in
+    /// constant time, so the time taken does not tell where (or whether) a
+    /// presented token matched.
+    func constantTimePosition(ofDigest digest: String) -> Int? {
+        let wanted = Array(digest.utf8)
+        var found: Int?
+        for (position, entry) in tokens.enumerated() {
+            if Sodium.constantTimeEquals(Array(entry.digest.utf8), wanted), found == nil { found = position }
+        }
+        return found
+    }
+
+    /// A fresh token id that no entry has.
+    func newID() -> String {
+        var id = TokenID.make()
+        while position(ofID: id) != nil { id = TokenID.make() }
+        return id
+    }
+}
+
+extension Index.Entry {
+    init(json: JSONObject) throws {
+        id = try json.string("id")
+        label = try json.string("label")
+        kind = try json.value("kind")
+        createdAt = try json.string("createdAt")
+        last4 = try json.string("last4")
+        digest = try json.string("digest")
+        state = try json.value("state")
+        revokedAt = try json.optionalString("revokedAt")
+        agent = try json.optionalString("agent")
+        serverURL = try json.optionalString("serverURL")
+    }
+}

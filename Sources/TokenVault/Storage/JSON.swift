@@ -1,0 +1,371 @@
+// The one reader of every JSON file ztoken trusts nothing about (vault.json,
+// vault-key.json, index.json, a backup's or a bundle's manifest): a strict
+// RFC 8259 parser into a small tree, from which each file's model reads its
+// fields by name (`JSONObject`, in the model's `init(json:)`).
+//
+// Strict means: UTF-8 is validated, raw control characters in strings, lone
+// surrogates, trailing bytes and nesting deeper than `maximumDepth` are
+// refused, and so is a key that appears twice in one object (JSONDecoder
+// would silently keep one of them: a second "state" could hide a revocation).
+// Every check is linear in the input, whatever the input.
+//
+// Files are written by JSONEncoder (`VaultJSON.encode`): sorted keys, so they
+// are deterministic and diff well. Reading goes through the tree rather than
+// JSONDecoder because JSONDecoder keeps one of two equal keys silently, and
+// through explicit field reads rather than a `Decoder` because Codable's
+// dynamic dispatch cost more than the rest of `ztoken list` at 1,000 tokens.
+
+/// A JSON value as the strict parser read it.
+enum JSONValue {
+    case null
+    case bool(Bool)
+    /// The number's text, checked against the JSON grammar.
+    case number(String)
+    case string(String)
+    case array([JSONValue])
+    /// Members in file order; keys are unique.
+    case object([(key: String, value: JSONValue)])
+
+    /// The value of `key`, when this is an object that has it.
+    subscript(key: String) -> JSONValue? {
+        guard case .object(let members) = self else { return nil }
+        return members.first { $0.key == key }?.value
+    }
+
+    /// This value as an integer: a JSON number with no fraction or exponent
+    /// and at most 18 digits, so it fits an `Int` on every platform we run on.
+    var integer: Int? {
+        guard case .number(let text) = self else { return nil }
+        var digits = Substring(text)
+        let negative = digits.first == "-"
+        if negative { digits = digits.dropFirst() }
+        guard !digits.isEmpty, digits.utf8.count <= 18, digits.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+            let magnitude = Int(digits)
+        else { return nil }
+        return negative ? -magnitude : magnitude
+    }
+}
+
+/// Parses bytes into a `JSONValue`, or throws `JSONParser.Malformed` naming the
+/// byte where the input stops being strict JSON.
+struct JSONParser {
+    struct Malformed: Error {
+        let offset: Int
+    }
+
+    static let maximumDepth = 64
+
+    /// Objects with more members than this find duplicate keys with a set;
+    /// smaller ones (every object ztoken writes) by comparing with the others.
+    private static let smallObject = 16
+
+    private let bytes: UnsafeBufferPointer<UInt8>
+    private var position = 0
+
+    private init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+    static func parse(_ bytes: [UInt8]) throws(Malformed) -> JSONValue {
+        let result: Result<JSONValue, Malformed> = bytes.withUnsafeBufferPointer { buffer in
+            var parser = JSONParser(buffer)
+            do throws(Malformed) {
+                let value = try parser.value(depth: 1)
+                parser.skipWhitespace()
+                guard parser.position == buffer.count else { throw Malformed(offset: parser.position) }
+                return .success(value)
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    private func peek() -> UInt8? { position < bytes.count ? bytes[position] : nil }
+
+    private mutating func skipWhitespace() {
+        while let byte = peek(), byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D { position += 1 }
+    }
+
+    private mutating func expect(_ byte: UInt8) throws(Malformed) {
+        skipWhitespace()
+        guard peek() == byte else { throw Malformed(offset: position) }
+        position += 1
+    }
+
+    private mutating func value(depth: Int) throws(Malformed) -> JSONValue {
+        guard depth <= Self.maximumDepth else { throw Malformed(offset: position) }
+        skipWhitespace()
+        guard let byte = peek() else { throw Malformed(offset: position) }
+        switch byte {
+        case UInt8(ascii: "{"): return try object(depth: depth)
+        case UInt8(ascii: "["): return try array(depth: depth)
+        case UInt8(ascii: "\""): return .string(try string())
+        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
+        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
+        case UInt8(ascii: "n"): try literal("null"); return .null
+        case UInt8(ascii: "-"), 0x30...0x39: return .number(try number())
+        default: throw Malformed(offset: position)
+        }
+    }
+
+    private mutating func object(depth: Int) throws(Malformed) -> JSONValue {
+        position += 1
+        var members: [(key: String, value: JSONValue)] = []
+        members.reserveCapacity(Self.smallObject)
+        var keys = Set<String>()
+        skipWhitespace()
+        if peek() == UInt8(ascii: "}") {
+            position += 1
+            return .object(members)
+        }
+        while true {
+            skipWhitespace()
+            guard peek() == UInt8(ascii: "\"") else { throw Malformed(offset: position) }
+            let keyOffset = position
+            let key = try string()
+            if members.count < Self.smallObject {
+                guard !members.contains(where: { $0.key == key }) else { throw Malformed(offset: keyOffset) }
+            } else {
+                if keys.isEmpty { keys = Set(members.map(\.key)) }
+                guard keys.insert(key).inserted else { throw Malformed(offset: keyOffset) }
+            }
+            try expect(UInt8(ascii: ":"))
+            members.append((key, try value(depth: depth + 1)))
+            skipWhitespace()
+            switch peek() {
+            case UInt8(ascii: ","): position += 1
+            case UInt8(ascii: "}"):
+                position += 1
+                return .object(members)
+            default: throw Malformed(offset: position)
+            }
+        }
+    }
+
+    private mutating func array(depth: Int) throws(Malformed) -> JSONValue {
+        position += 1
+        var elements: [JSONValue] = []
+        skipWhitespace()
+        if peek() == UInt8(ascii: "]") {
+            position += 1
+            return .array(elements)
+        }
+        while true {
+            elements.append(try value(depth: depth + 1))
+            skipWhitespace()
+            switch peek() {
+            case UInt8(ascii: ","): position += 1
+            case UInt8(ascii: "]"):
+                position += 1
+                return .array(elements)
+            default: throw Malformed(offset: position)
+            }
+        }
+    }
+
+    private mutating func literal(_ word: StaticString) throws(Malformed) {
+        let count = word.utf8CodeUnitCount
+        guard position + count <= bytes.count,
+            word.withUTF8Buffer({ $0.elementsEqual(bytes[position..<(position + count)]) })
+        else { throw Malformed(offset: position) }
+        position += count
+    }
+
+    /// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+    private mutating func number() throws(Malformed) -> String {
+        let start = position
+        func digits(_ parser: inout JSONParser) throws(Malformed) {
+            let first = parser.position
+            while let byte = parser.peek(), byte >= 0x30 && byte <= 0x39 { parser.position += 1 }
+            guard parser.position > first else { throw Malformed(offset: parser.position) }
+        }
+        if peek() == UInt8(ascii: "-") { position += 1 }
+        if peek() == UInt8(ascii: "0") { position += 1 } else { try digits(&self) }
+        if peek() == UInt8(ascii: ".") {
+            position += 1
+            try digits(&self)
+        }
+        if peek() == UInt8(ascii: "e") || peek() == UInt8(ascii: "E") {
+            position += 1
+            if peek() == UInt8(ascii: "+") || peek() == UInt8(ascii: "-") { position += 1 }
+            try digits(&self)
+        }
+        return String(decoding: bytes[start..<position], as: UTF8.self)
+    }
+
+    /// A string at its opening quote: escapes decoded, UTF-8 validated.
+    private mutating func string() throws(Malformed) -> String {
+        position += 1
+        let start = position
+        // Most strings have no escape: find the closing quote, then make the
+        // String from the bytes in between.
+        var ascii = true
+        while position < bytes.count {
+            let byte = bytes[position]
+            if byte == UInt8(ascii: "\"") {
+                position += 1
+                let text = Self.string(UnsafeBufferPointer(rebasing: bytes[start..<(position - 1)]), ascii: ascii)
+                guard let text else { throw Malformed(offset: start) }
+                return text
+            }
+            if byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+            if byte >= 0x80 { ascii = false }
+            position += 1
+        }
+        var out = Array(bytes[start..<position])
+        while true {
+            guard let byte = peek() else { throw Malformed(offset: position) }
+            position += 1
+            switch byte {
+            case UInt8(ascii: "\""):
+                guard let text = out.withUnsafeBufferPointer({ Self.string($0, ascii: false) }) else {
+                    throw Malformed(offset: start)
+                }
+                return text
+            case 0x00..<0x20:
+                throw Malformed(offset: position - 1)
+            case UInt8(ascii: "\\"):
+                try escape(into: &out)
+            default:
+                out.append(byte)
+            }
+        }
+    }
+
+    /// The bytes as a String, or nil if they are not UTF-8. ASCII needs no validation.
+    private static func string(_ utf8: UnsafeBufferPointer<UInt8>, ascii: Bool) -> String? {
+        ascii ? String(decoding: utf8, as: UTF8.self) : String(validating: utf8, as: UTF8.self)
+    }
+
+    /// The escape after a backslash, appended to `out` as UTF-8.
+    private mutating func escape(into out: inout [UInt8]) throws(Malformed) {
+        guard let byte = peek() else { throw Malformed(offset: position) }
+        position += 1
+        switch byte {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(byte)
+        case UInt8(ascii: "b"): out.append(0x08)
+        case UInt8(ascii: "f"): out.append(0x0C)
+        case UInt8(ascii: "n"): out.append(0x0A)
+        case UInt8(ascii: "r"): out.append(0x0D)
+        case UInt8(ascii: "t"): out.append(0x09)
+        case UInt8(ascii: "u"):
+            var scalar = try hex4()
+            if (0xD800..<0xDC00).contains(scalar) {
+                guard position + 1 < bytes.count, bytes[position] == UInt8(ascii: "\\"),
+                    bytes[position + 1] == UInt8(ascii: "u")
+                else { throw Malformed(offset: position) }
+                position += 2
+                let low = try hex4()
+                guard (0xDC00..<0xE000).contains(low) else { throw Malformed(offset: position) }
+                scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+            }
+            guard let value = Unicode.Scalar(scalar) else { throw Malformed(offset: position) }
+            out.append(contentsOf: UTF8.encode(value)!)
+        default:
+            throw Malformed(offset: position - 1)
+        }
+    }
+
+    private mutating func hex4() throws(Malformed) -> UInt32 {
+        guard position + 4 <= bytes.count else { throw Malformed(offset: position) }
+        var value: UInt32 = 0
+        for _ in 0..<4 {
+            let byte = bytes[position]
+            let digit: UInt32
+            switch byte {
+            case 0x30...0x39: digit = UInt32(byte - 0x30)
+            case 0x41...0x46: digit = UInt32(byte - 0x41 + 10)
+            case 0x61...0x66: digit = UInt32(byte - 0x61 + 10)
+            default: throw Malformed(offset: position)
+            }
+            value = value << 4 | digit
+            position += 1
+        }
+        return value
+    }
+}
+
+// MARK: - Reading a model from the tree
+
+/// A model that reads itself from a vault file's JSON.
+protocol JSONReadable {
+    init(json: JSONObject) throws
+}
+
+/// An object of a vault file, as a model reads its fields. Each read names
+/// the field in its error: "missing field \"label\"", "field
+/// \"tokens.3.label\" has the wrong type". A `null` reads as absent, and
+/// unknown keys are ignored, so a newer file's extra fields are no error.
+struct JSONObject {
+    let members: [(key: String, value: JSONValue)]
+    /// The file, for errors.
+    let file: String
+    /// Where this object is in the file: "" at the top, else "tokens.3.".
+    let prefix: String
+
+    init(_ value: JSONValue, file: String, prefix: String = "") throws {
+        guard case .object(let members) = value else {
+            throw VaultError.corrupt(path: file, reason: "field \"\(prefix.dropLast())\" has the wrong type")
+        }
+        self.members = members
+        self.file = file
+        self.prefix = prefix
+    }
+
+    func value(_ key: String) -> JSONValue? {
+        for member in members where member.key == key {
+            if case .null = member.value { return nil }
+            return member.value
+        }
+        return nil
+    }
+
+    func missing(_ key: String) -> VaultError { .corrupt(path: file, reason: "missing field \"\(key)\"") }
+
+    func wrongType(_ key: String) -> VaultError {
+        .corrupt(path: file, reason: "field \"\(prefix)\(key)\" has the wrong type")
+    }
+
+    /// A required field: absent is "missing", `null` "the wrong type".
+    private func required(_ key: String) throws -> JSONValue {
+        if let found = value(key) { return found }
+        if members.contains(where: { $0.key == key }) { throw wrongType(key) }
+        throw missing(key)
+    }
+
+    func string(_ key: String) throws -> String {
+        guard case .string(let text) = try required(key) else { throw wrongType(key) }
+        return text
+    }
+
+    func optionalString(_ key: String) throws -> String? {
+        guard let found = value(key) else { return nil }
+        guard case .string(let text) = found else { throw wrongType(key) }
+        return text
+    }
+
+    func integer(_ key: String) throws -> Int {
+        guard let number = try required(key).integer else { throw wrongType(key) }
+        return number
+    }
+
+    /// A string that must be one of an enum's raw values.
+    func value<T: RawRepresentable>(_ key: String) throws -> T where T.RawValue == String {
+        guard let value = T(rawValue: try string(key)) else {
+            throw VaultError.corrupt(path: file, reason: "field \"\(prefix)\(key)\" has an unknown value")
+        }
+        return value
+    }
+
+    func optionalObject(_ key: String) throws -> JSONObject? {
+        guard let found = value(key) else { return nil }
+        return try JSONObject(found, file: file, prefix: prefix + key + ".")
+    }
+
+    /// An array of objects, each for `T.init(json:)`.
+    func array<T: JSONReadable>(_ key: String, of type: T.Type) throws -> [T] {
+        guard case .array(let elements) = try required(key) else { throw wrongType(key) }
+        return try elements.enumerated().map { position, element in
+            try T(json: JSONObject(element, file: file, prefix: "\(prefix)\(key).\(position)."))
+        }
+    }
+}

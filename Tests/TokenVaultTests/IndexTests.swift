@@ -1,0 +1,279 @@
+// index.json: the strict reader (JSON.swift) and the index's own rules
+// (Index.validate), and that a vault refuses, without touching it, an index
+// that breaks them. The writer is JSONEncoder; what it writes must stay
+// byte for byte what ztoken 0.1 wrote (fixtures/legacy-v1).
+#if canImport(Glibc)
+import Glibc
+#endif
+import FoundationEssentials
+import Testing
+@testable import TokenVault
+
+@Suite struct IndexTests {
+    static let path = "/v/index.json"
+
+    static func decode(_ text: String) throws -> Index { try Index.decode(Array(text.utf8), path: path) }
+
+    static func entry(_ id: String, _ label: String, state: TokenState = .active, kind: TokenKind = .api,
+                      digest: String? = nil) -> Index.Entry {
+        Index.Entry(id: id, label: label, kind: kind, createdAt: "2026-01-01T00:00:00Z", last4: "abcd",
+                    digest: digest ?? Hex.encode(Sodium.blake2b256(Array((id + label).utf8))), state: state,
+                    revokedAt: state == .revoked ? "2026-01-02T00:00:00Z" : nil)
+    }
+
+    static func validate(_ entries: [Index.Entry]) throws {
+        try Index(tokens: entries).validate(path: path)
+    }
+
+    static let digest = String(repeating: "0f", count: 32)
+    static func document(_ fields: String) -> String { #"{"version":1,"tokens":[{\#(fields)}]}"# }
+    static let goodFields =
+        #""id":"abcdefghijkl","label":"x","kind":"api","createdAt":"t","last4":"abcd","digest":"\#(digest)","state":"active""#
+
+    // MARK: Byte compatibility
+
+    /// The index of a vault made by ztoken 0.1 reads, and writes back to the
+    /// same bytes: the on-disk format did not change.
+    @Test func theLegacyIndexReadsAndWritesBackByteForByte() throws {
+        let bytes = try #require(FileManager.default.contents(atPath: Fixtures.legacyVault + "/index.json"))
+        let index = try Index.decode(Array(bytes), path: Self.path)
+        #expect(index.tokens.map(\.label) == ["ci-runner", "old-one", "jira", "build-agent-7"])
+        #expect(index.tokens.map(\.state) == [.active, .revoked, .active, .active])
+        #expect(index.tokens[3].agent == "build-agent-7")
+        #expect(try index.encoded() == Array(bytes))
+    }
+
+    @Test func anEmptyIndexHasTheLayoutOfZtoken01() throws {
+        #expect(try Index().encoded() == Array("{\n  \"tokens\" : [\n\n  ],\n  \"version\" : 1\n}\n".utf8))
+    }
+
+    @Test func anyTextRoundTrips() throws {
+        let labels = ["ci é/😀", "a\"b\\c", "tab\there", "\u{2028}", "👩‍👩‍👧 \u{202e}", "{[:,]}"]
+        let index = Index(tokens: labels.enumerated().map { n, label in
+            Self.entry(String(repeating: "a", count: 11) + "\(n + 2)", label, kind: n % 2 == 0 ? .api : .zbot)
+        })
+        #expect(try Index.decode(index.encoded(), path: Self.path) == index)
+    }
+
+    // MARK: The strict reader
+
+    /// A user may reformat the file (`jq .`, `jq -c .`, any key order), and
+    /// unknown keys are skipped.
+    @Test func acceptsReformattedJSON() throws {
+        let compact = #"{"version":1,"tokens":[{"state":"active","last4":"abcd","label":"ci \u00e9\/\ud83d\ude00","kind":"api","id":"abcdefghijkl","digest":"\#(Self.digest)","createdAt":"2026-11-29T01:29:20Z","revokedAt":null,"extra":{"nested":[1,2.5e3,-0,true,false,null]}}]}"#
+        let spaced = compact.replacing(#",""#, with: " ,\r\n\t \"").replacing(#"":"#, with: "\"\n:  ")
+        for text in [compact, spaced, "\n " + compact + " \n"] {
+            let index = try Self.decode(text)
+            #expect(index.tokens.count == 1)
+            #expect(index.tokens[0].label == "ci é/😀")
+            #expect(index.tokens[0].revokedAt == nil)
+        }
+    }
+
+    @Test(arguments: [
+        "", " ", "{", "[]", "null", "{\"version\":1,\"tokens\":[]", "{\"version\":1,\"tokens\":[]}}",
+        "{\"version\":1,\"tokens\":[],}", "{\"version\":1,,\"tokens\":[]}", "{'version':1,\"tokens\":[]}",
+        "{\"version\":01,\"tokens\":[]}", "{\"version\":1,\"tokens\":[] x}", "{\"version\":1 \"tokens\":[]}",
+        "{\"version\":1,\"tokens\":[\"\\x\"]}", "{\"version\":1,\"tokens\":[\"\\ud800\"]}",
+        "{\"version\":1,\"tokens\":[\"\\udc00\"]}", "{\"version\":1,\"tokens\":[\"a\nb\"]}",
+        "{\"version\":1,\"tokens\":[tru]}", "{\"version\":1,\"tokens\":[1.]}", "{\"version\":1,\"tokens\":[-]}",
+        "{\"version\":1,\"version\":1,\"tokens\":[]}", "{\"version\":1,\"tokens\":[],\"tokens\":[]}",
+        document(goodFields + #","label":"again""#),
+        document(goodFields + #","state":"revoked""#),
+        "\u{FEFF}{\"version\":1,\"tokens\":[]}",
+        String(repeating: "[", count: 500),
+    ])
+    func refusesMalformedJSON(text: String) {
+        #expect(throws: VaultError.self) { try Self.decode(text) }
+        do {
+            _ = try Self.decode(text)
+        } catch let VaultError.corrupt(path, reason) {
+            #expect(path == Self.path)
+            #expect(reason.hasPrefix("malformed JSON (at byte ") || reason.hasPrefix("not a ztoken file"), "\(reason)")
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    /// A second "state" could hide a revocation: a key twice in one object is
+    /// refused, at the second key, in objects of any size.
+    @Test(arguments: [4, 16, 17, 5_000])
+    func aDuplicateKeyIsRefusedAtTheSecondKey(members: Int) {
+        let keys = (0..<members).map { #""k\#($0)":0"# }.joined(separator: ",")
+        let text = #"{"version":1,"tokens":[],\#(keys),"k\#(members / 2)":1}"#
+        let offset = text.utf8.count - #""k\#(members / 2)":1}"#.utf8.count
+        #expect(throws: VaultError.corrupt(path: Self.path, reason: "malformed JSON (at byte \(offset))")) {
+            try Self.decode(text)
+        }
+    }
+
+    @Test func refusesInvalidUTF8() {
+        var bytes = Array(Self.document(Self.goodFields).utf8)
+        bytes[bytes.firstIndex(of: UInt8(ascii: "x"))!] = 0xC3
+        #expect(throws: VaultError.self) { try Index.decode(bytes, path: Self.path) }
+    }
+
+    @Test func refusesNestingDeeperThanTheLimit() throws {
+        let deep = JSONParser.maximumDepth
+        let ok = #"{"version":1,"tokens":[],"x":"# + String(repeating: "[", count: deep - 1)
+            + String(repeating: "]", count: deep - 1) + "}"
+        _ = try Self.decode(ok)
+        let tooDeep = ok.replacing("[[", with: "[[[", maxReplacements: 1).replacing("]]", with: "]]]", maxReplacements: 1)
+        #expect(throws: VaultError.self) { try Self.decode(tooDeep) }
+    }
+
+    @Test(arguments: [2, 0, -1, 99])
+    func refusesUnknownVersionsBeforeTheSchema(version: Int) {
+        // Another version may have another schema: the version is reported, not the fields.
+        #expect(throws: VaultError.unsupportedVersion(path: Self.path, version: version)) {
+            try Self.decode(#"{"tokens":"whatever","version":\#(version)}"#)
+        }
+    }
+
+    @Test(arguments: [
+        (#"{"tokens":[]}"#, "not a ztoken file (no readable \"version\")"),
+        (#"{"version":"1","tokens":[]}"#, "not a ztoken file (no readable \"version\")"),
+        (#"{"version":1.5,"tokens":[]}"#, "not a ztoken file (no readable \"version\")"),
+        (#"{"version":1}"#, "missing field \"tokens\""),
+        (#"{"version":1,"tokens":{}}"#, "field \"tokens\" has the wrong type"),
+        (document(#""id":"abcdefghijkl""#), "missing field \"label\""),
+        (document(goodFields.replacing(#""label":"x""#, with: #""label":7"#)), "field \"tokens.0.label\" has the wrong type"),
+        (document(goodFields.replacing(#""label":"x""#, with: #""label":null"#)),
+         "field \"tokens.0.label\" has the wrong type"),
+        (document(goodFields + #","agent":[]"#), "field \"tokens.0.agent\" has the wrong type"),
+        (document(goodFields.replacing(#""kind":"api""#, with: #""kind":"robot""#)),
+         "field \"tokens.0.kind\" has an unknown value"),
+        (document(goodFields.replacing(#""state":"active""#, with: #""state":"Active""#)),
+         "field \"tokens.0.state\" has an unknown value"),
+    ])
+    func reportsSchemaProblems(text: String, reason: String) {
+        #expect(throws: VaultError.corrupt(path: Self.path, reason: reason)) { try Self.decode(text) }
+    }
+
+    @Test func optionalFieldsMayBeNullOrAbsent() throws {
+        let index = try Self.decode(Self.document(Self.goodFields + #","agent":null"#))
+        #expect(index.tokens[0].agent == nil)
+        #expect(index.tokens[0].serverURL == nil)
+    }
+
+    // MARK: The index's rules
+
+    @Test func aWellFormedIndexPasses() throws {
+        try Self.validate([])
+        try Self.validate([Self.entry("aaaaaaaaaaaa", "ci"), Self.entry("bbbbbbbbbbbb", "deploy", kind: .zbot)])
+    }
+
+    @Test func revokedTokensMayShareALabelWithEachOtherAndWithOneActive() throws {
+        try Self.validate([
+            Self.entry("aaaaaaaaaaaa", "ci", state: .revoked),
+            Self.entry("bbbbbbbbbbbb", "ci", state: .revoked),
+            Self.entry("cccccccccccc", "ci"),
+        ])
+    }
+
+    @Test func aDuplicateIdIsCorrupt() {
+        #expect(throws: VaultError.corrupt(path: Self.path, reason: "token #2: duplicate id aaaaaaaaaaaa")) {
+            try Self.validate([Self.entry("aaaaaaaaaaaa", "one", state: .revoked), Self.entry("aaaaaaaaaaaa", "two")])
+        }
+    }
+
+    @Test func aDuplicateActiveLabelIsCorrupt() {
+        #expect(throws: VaultError.corrupt(path: Self.path, reason: "token #3: duplicate active label")) {
+            try Self.validate([Self.entry("aaaaaaaaaaaa", "ci"), Self.entry("bbbbbbbbbbbb", "ci", state: .revoked),
+                               Self.entry("cccccccccccc", "ci")])
+        }
+    }
+
+    @Test(arguments: ["", String(repeating: "x", count: LabelRules.maximumBytes + 1)])
+    func anEmptyOrOversizedLabelIsCorrupt(label: String) {
+        let reason = "token #1: the label is empty or longer than \(LabelRules.maximumBytes) bytes"
+        #expect(throws: VaultError.corrupt(path: Self.path, reason: reason)) {
+            try Self.validate([Self.entry("aaaaaaaaaaaa", label)])
+        }
+    }
+
+    @Test(arguments: [
+        ("", "empty"), (String(repeating: "0", count: 63), "short"), (String(repeating: "0", count: 65), "long"),
+        (String(repeating: "A", count: 64), "uppercase"), (String(repeating: "g", count: 64), "not hex"),
+        (String(repeating: "é", count: 32), "multibyte"),
+    ])
+    func aMalformedDigestIsCorrupt(digest: String, why: String) {
+        #expect(throws: VaultError.corrupt(path: Self.path, reason: "token #1: malformed digest"), "\(why)") {
+            try Self.validate([Self.entry("aaaaaaaaaaaa", "ci", digest: digest)])
+        }
+    }
+
+    @Test(arguments: ["", "aaaaaaaaaaa", "aaaaaaaaaaaaa", "AAAAAAAAAAAA", "aaaaaaaaaaa1", "aaaaaaaaaa/.", "../../etc/pw"])
+    func aMalformedIdIsCorrupt(id: String) {
+        #expect(throws: VaultError.corrupt(path: Self.path, reason: "token #1: malformed id")) {
+            try Self.validate([Self.entry(id, "ci")])
+        }
+    }
+
+    @Test func verifyFindsEveryEntryAndOnlyThose() {
+        let entries = (0..<50).map { Self.entry(TokenID.make(), "t\($0)", state: $0 % 3 == 0 ? .revoked : .active) }
+        let index = Index(tokens: entries)
+        for (position, entry) in entries.enumerated() {
+            #expect(index.constantTimePosition(ofDigest: entry.digest) == position)
+        }
+        #expect(index.constantTimePosition(ofDigest: Self.digest) == nil)
+    }
+
+    // MARK: Through a vault
+
+    /// An index that parses but breaks a rule is refused by every reader and
+    /// writer with exit 65, and is never rewritten.
+    @Test(arguments: ["duplicate id", "duplicate active label", "malformed digest", "unknown value", "duplicate key"])
+    func aVaultRefusesAnInvalidIndexWithoutTouchingIt(problem: String) throws {
+        let scratch = try ScratchDirectory()
+        let vault = try TestVault.make(in: scratch)
+        let created = try vault.create(label: "first")
+        var index = try Index.decode(try #require(scratch.bytes("vault/index.json")), path: "")
+        var second = Self.entry("bbbbbbbbbbbb", "second")
+        switch problem {
+        case "duplicate id": second.id = created.info.id
+        case "duplicate active label": second.label = "first"
+        case "malformed digest": second.digest = "xyz"
+        default: break
+        }
+        index.tokens.append(second)
+        var text = String(decoding: try index.encoded(), as: UTF8.self)
+        if problem == "unknown value" { text = text.replacing(#""kind" : "api""#, with: #""kind" : "robot""#) }
+        if problem == "duplicate key" { text = text.replacing(#""state" : "active""#, with: #""state" : "active", "state" : "revoked""#) }
+        let bad = Array(text.utf8)
+        scratch.write(bad, to: "vault/index.json")
+        let indexPath = scratch.file("vault/index.json")
+
+        func expectRefused(_ what: String, _ body: () throws -> Void) {
+            do {
+                try body()
+                Issue.record("\(what) accepted an index with a \(problem)")
+            } catch let error as VaultError {
+                guard case .corrupt(let path, let reason) = error else {
+                    Issue.record("\(what): \(error)")
+                    return
+                }
+                #expect(path == indexPath)
+                #expect(reason.contains(problem == "duplicate key" ? "malformed JSON" : problem), "\(what): \(reason)")
+                #expect(error.exitCode == 65)
+            } catch {
+                Issue.record("\(what): \(error)")
+            }
+        }
+        expectRefused("tokens") { _ = try vault.tokens() }
+        expectRefused("verify") { _ = try vault.verify(created.token) }
+        expectRefused("create") { _ = try vault.create(label: "third") }
+        expectRefused("revoke") { try vault.revoke(ids: [created.info.id]) }
+        #expect(scratch.bytes("vault/index.json") == bad, "a refused index must never be rewritten")
+        #expect(try vault.doctor(repair: true).findings.contains { $0.path == indexPath && !$0.repaired })
+        #expect(scratch.bytes("vault/index.json") == bad)
+    }
+}
+
+/// Fixtures committed with the package.
+enum Fixtures {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path + "/fixtures"
+    /// A vault made by ztoken 0.1 (fixtures/legacy-v1/README.md).
+    static let legacyVault = root + "/legacy-v1/vault"
+}

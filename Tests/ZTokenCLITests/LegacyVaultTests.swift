@@ -1,0 +1,61 @@
+// A vault made by ztoken 0.1 (fixtures/legacy-v1, made before the index was
+// rewritten) still works with the binary of today: it opens, lists the same
+// bytes, verifies every token, exports with its passphrase, and revokes.
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+
+@Suite struct LegacyVaultTests {
+    static let fixture = CLIHarness.packageRoot + "/fixtures/legacy-v1"
+
+    /// The fixture copied into a sandbox with the modes git does not keep.
+    static func sandbox() throws -> Sandbox {
+        let box = try Sandbox()
+        #expect(try Sandbox.spawnAndWait(["/bin/cp", "-R", fixture + "/vault", box.vault]) == 0)
+        #expect(try Sandbox.spawnAndWait(["/bin/chmod", "-R", "go-rwx", box.vault]) == 0)
+        return box
+    }
+
+    static func token(_ label: String) throws -> String {
+        try String(contentsOfFile: fixture + "/token-\(label).txt", encoding: .utf8)
+    }
+
+    @Test func itListsTheSameBytesAsZtoken01() throws {
+        let box = try Self.sandbox()
+        for (arguments, file) in [(["list", "--all"], "list-all.txt"), (["list", "--all", "--json"], "list-all.json")] {
+            let result = try box.run(arguments)
+            #expect(result.status == 0, "\(result)")
+            #expect(result.stdoutBytes == box.bytes(Self.fixture + "/" + file), "\(arguments)")
+        }
+        #expect(try box.run(["doctor"]).status == 0)
+    }
+
+    @Test(arguments: [("ci-runner", 0), ("jira", 0), ("build-agent-7", 0), ("old-one", 1)])
+    func itVerifiesEveryToken(label: String, status: Int32) throws {
+        let box = try Self.sandbox()
+        let result = try box.run(["verify"], stdin: try Self.token(label))
+        #expect(result.status == status, "\(result)")
+        if status == 0 { #expect(result.stdout.hasSuffix("\t\(label)\n")) }
+    }
+
+    @Test func itExportsWithItsPassphraseAndRevokes() throws {
+        let box = try Self.sandbox()
+        let plain = box.root + "/plain"
+        let exported = try box.run(["export", "build-agent-7", "--vault-passphrase-file", box.passphraseFile,
+                                    "--plain-dir", plain])
+        #expect(exported.status == 0, "\(exported)")
+        let properties = try String(contentsOfFile: plain + "/zbot/conf/zbot.properties", encoding: .utf8)
+        let expected = try Self.token("build-agent-7").trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(properties.contains("zephyrApiToken=" + expected))
+
+        let revoked = try box.run(["revoke", "ci-runner", "--yes"])
+        #expect(revoked.status == 0, "\(revoked)")
+        #expect(try box.run(["verify"], stdin: try Self.token("ci-runner")).status == 1)
+        #expect(try box.run(["verify"], stdin: try Self.token("jira")).status == 0)
+        #expect(try box.listJSON(all: false).map { $0["label"] as? String } == ["jira", "build-agent-7"])
+        let doctor = try box.run(["doctor"])
+        #expect(doctor.status == 0, "\(doctor)")
+    }
+}
