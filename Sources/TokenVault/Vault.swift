@@ -26,6 +26,7 @@ public final class Vault {
     public init(openingAt path: String) throws {
         self.path = path
         directory = try VaultDirectory(path: path)
+        try VaultPermissions.checkFiles(in: directory.fd, path: path)
         guard let bytes = try directory.read(VaultLayout.metadata) else {
             if try Syscall.directoryEntries(directory.fd, displayPath: path).isEmpty {
                 throw VaultError.vaultNotFound(path: path)

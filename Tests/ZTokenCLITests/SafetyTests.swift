@@ -87,6 +87,41 @@ import Testing
         #expect(try box.listJSON(all: true).count == 1, "nothing changed while refused")
     }
 
+    /// SPEC §9 on every command, not only where a file happens to be opened:
+    /// a loose or symlinked wrapped key is refused by `list` and `verify`
+    /// too, and a loose `.lock` or records/ by readers too.
+    @Test(arguments: ["vault-key.json", "index.json", "vault.json", ".lock", "records"])
+    func everyCommandRefusesALooseOrLinkedVaultFile(name: String) throws {
+        let box = try Sandbox()
+        try box.initVault(["--server", "https://z.example"])
+        let token = try box.create("a")
+        let path = box.vault + "/" + name
+        let isDirectory = name == "records"
+        let commands: [([String], String?)] = [
+            (["list"], nil), (["list", "--json"], nil), (["verify"], token), (["create", "b"], nil),
+            (["revoke", "a", "--yes"], nil), (["zbot", "bot", "--plain-dir", box.root + "/plain"], nil),
+            (["backup", "--passphrase-file", box.passphraseFile, "--out", box.root + "/b.age"], nil),
+        ]
+        func expectAllRefused(_ what: String) throws {
+            for (arguments, stdin) in commands {
+                let result = try box.run(arguments, stdin: stdin)
+                #expect(result.status == 77, "\(what) \(name): \(arguments): \(result)")
+                #expect(result.stderr.contains(path), "\(arguments): \(result.stderr)")
+            }
+        }
+        chmod(path, isDirectory ? 0o755 : 0o644)
+        try expectAllRefused("loose")
+        chmod(path, isDirectory ? 0o700 : 0o600)
+
+        rename(path, box.root + "/moved")
+        symlink(box.root + "/moved", path)
+        try expectAllRefused("linked")
+        unlink(path)
+        rename(box.root + "/moved", path)
+        #expect(try box.listJSON(all: true).count == 1, "nothing changed while refused")
+        #expect(try box.run(["doctor"]).status == 0)
+    }
+
     @Test func aSymlinkedVaultIsRefused() throws {
         let box = try Sandbox()
         try box.initVault()
