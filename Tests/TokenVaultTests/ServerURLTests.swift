@@ -24,3 +24,25 @@ import Testing
         }
     }
 }
+
+@Suite struct ServerURLRedactionTests {
+    /// No message repeats a password given in a URL, whatever else is wrong with it.
+    @Test(arguments: ["https://bob:hunter2@z.example", "https://bob:hunter2@z.example:99999/x",
+                      "ftp://bob:hunter2@z.example", "https://bob:hunter2@@z.example/p@th", "https://bob:hunter2@ z"])
+    func aPasswordInAURLNeverReachesTheMessage(_ url: String) {
+        do {
+            _ = try ServerURL.validate(url)
+            Issue.record("accepted \(url)")
+        } catch let VaultError.invalidArgument(text, hint) {
+            #expect(!text.contains("hunter2") && !(hint ?? "").contains("hunter2"), "\(text)")
+            #expect(text.contains("***@"), "\(text)")
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    @Test func aURLWithoutUserInfoIsShownWhole() {
+        #expect(ServerURL.redacted("https://z.example/a@b") == "https://z.example/a@b")
+        #expect(ServerURL.redacted("https://u:p@z.example/a@b") == "https://***@z.example/a@b")
+    }
+}

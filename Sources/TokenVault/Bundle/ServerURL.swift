@@ -12,7 +12,7 @@ public enum ServerURL {
     public static func validate(_ text: String) throws -> String {
         let hint = "give the server's base URL, such as https://zephyr.example.com"
         func fail(_ why: String) -> VaultError {
-            .invalidArgument("server URL \(VaultError.quoted(text)): \(why)", hint: hint)
+            .invalidArgument("server URL \(VaultError.quoted(redacted(text))): \(why)", hint: hint)
         }
         for scalar in text.unicodeScalars {
             if scalar.properties.isWhitespace || TerminalSafe.isDangerous(scalar) || scalar.value == 0xFEFF {
@@ -45,6 +45,15 @@ public enum ServerURL {
         }
         if host.isEmpty { throw fail("has no host") }
         return text
+    }
+
+    /// `text` with anything before an `@` in its authority (a user name and
+    /// password) replaced by `***`, so no message repeats a password.
+    static func redacted(_ text: String) -> String {
+        let afterScheme = text.firstRange(of: "://")?.upperBound ?? text.startIndex
+        let authorityEnd = text[afterScheme...].firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? text.endIndex
+        guard let at = text[afterScheme..<authorityEnd].lastIndex(of: "@") else { return text }
+        return String(text[..<afterScheme]) + "***" + String(text[at...])
     }
 
     private static func checkPort(_ digits: Substring, whole: Substring, _ fail: (String) -> VaultError) throws {
