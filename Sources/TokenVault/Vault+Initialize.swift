@@ -154,7 +154,7 @@ enum OfflineKey {
     /// Reads the vault key from identity files given with -i.
     static func vaultKey(fromIdentityFiles paths: [String], publicKey: [UInt8]) throws -> SecureBytes {
         for path in paths {
-            for identity in try AgeKeyFile.parseIdentities(try SecretInput.readFile(path), path: path) {
+            for identity in try AgeKeyFile.parseIdentities(try SecretInput.readFile(path, isSecret: true), path: path) {
                 if identity.recipient.publicKey == publicKey { return identity.secretKey }
             }
         }

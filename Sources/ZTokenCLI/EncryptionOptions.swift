@@ -33,7 +33,7 @@ struct EncryptionOptions: ParsableArguments {
         if passphrase { return [.passphrase(try SecretInput.askNewPassphrase(what: "file"))] }
         var parsed = try recipients.map { AgeRecipient.x25519(try AgeX25519Recipient(parsing: $0)) }
         for path in recipientsFiles {
-            let list = try AgeKeyFile.parseRecipients(Array(try SecretInput.readFile(path).unsafeRevealedString().utf8), path: path)
+            let list = try AgeKeyFile.parseRecipients(Array(try SecretInput.readFile(path, isSecret: false).unsafeRevealedString().utf8), path: path)
             guard !list.isEmpty else { throw VaultError.invalidArgument("\(path): no recipients in the file") }
             parsed += list.map(AgeRecipient.x25519)
         }

@@ -45,7 +45,7 @@ struct Restore: ParsableCommand {
             keys = [.passphrase(try SecretInput.askOnTerminal(prompt: "backup passphrase: "))]
         } else {
             for path in identities {
-                keys += try AgeKeyFile.parseIdentities(try SecretInput.readFile(path), path: path).map(AgeIdentity.x25519)
+                keys += try AgeKeyFile.parseIdentities(try SecretInput.readFile(path, isSecret: true), path: path).map(AgeIdentity.x25519)
             }
         }
         let summary = try Vault.restore(from: input, identities: keys, to: vaultOptions.location, force: force)

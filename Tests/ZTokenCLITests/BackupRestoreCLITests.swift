@@ -38,6 +38,36 @@ struct BackupRestoreCLITests {
         #expect(String(decoding: sandbox.bytes(sandbox.root + "/p/zbot/conf/zbot.properties") ?? [], as: UTF8.self).contains(kept))
     }
 
+    /// An identity file is a secret, as a passphrase file is: one that others
+    /// can read is refused (77) with a chmod hint, for restore and for export
+    /// of an offline-key vault, and nothing is written.
+    @Test func aLooseIdentityFileIsRefused() throws {
+        let sandbox = try Sandbox()
+        try sandbox.initVault()
+        let (key, recipient) = try ZBotBundleCLITests.ageKey(sandbox, "backup.key")
+        let backup = sandbox.root + "/vault.age"
+        #expect(try sandbox.run(["backup", "-r", recipient, "--out", backup]).status == 0)
+        chmod(key, 0o644)
+        let restored = sandbox.root + "/restored"
+        let result = try sandbox.run(["restore", backup, "-i", key, "--vault", restored])
+        #expect(result.status == 77, "\(result)")
+        #expect(result.stderr.hasPrefix("ztoken: error: \(key) is accessible by other users (mode 644)\n"), "\(result.stderr)")
+        #expect(result.stderr.contains("chmod 600"))
+        #expect(!FileManager.default.fileExists(atPath: restored))
+        chmod(key, 0o600)
+        #expect(try sandbox.run(["restore", backup, "-i", key, "--vault", restored]).status == 0)
+
+        let offline = sandbox.root + "/offline"
+        let offlineKey = sandbox.root + "/offline.key"
+        #expect(try sandbox.run(["init", "--vault", offline, "--offline-key", offlineKey]).status == 0)
+        #expect(try sandbox.run(["zbot", "bot", "--vault", offline, "--server", "https://z.example",
+                                 "--plain-dir", sandbox.root + "/p1"]).status == 0)
+        chmod(offlineKey, 0o640)
+        let export = try sandbox.run(["export", "bot", "--vault", offline, "-i", offlineKey, "--plain-dir", sandbox.root + "/p2"])
+        #expect(export.status == 77, "\(export)")
+        #expect(!FileManager.default.fileExists(atPath: sandbox.root + "/p2"))
+    }
+
     @Test func backupReencryptedByAgeRestores() throws {
         let sandbox = try Sandbox()
         try sandbox.initVault()

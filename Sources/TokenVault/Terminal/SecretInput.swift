@@ -19,16 +19,8 @@ public enum SecretInput {
     /// Reads the first line of `path` (a passphrase file), refusing a file
     /// that others can read.
     public static func readFirstLine(ofFile path: String) throws -> SecureBytes {
-        let fd = Syscall.retryingInterrupts { open(path, O_RDONLY | O_CLOEXEC) }
-        guard fd >= 0 else {
-            if errno == ENOENT { throw VaultError.fileNotFound(path: path) }
-            throw Syscall.fail(path, "open")
-        }
+        let fd = try openToRead(path, isSecret: true)
         defer { Syscall.closeQuietly(fd) }
-        let info = try Syscall.fileStatus(fd, displayPath: path)
-        if info.st_mode & S_IFMT == S_IFREG && info.st_mode & 0o077 != 0 {
-            throw VaultError.unsafePermissions(path: path, mode: info.st_mode, expected: 0o600)
-        }
         let secret = try readLine(from: fd, displayPath: path, limit: maximumLength, firstLineOnly: true)
         guard secret.count > 0 else {
             throw VaultError.invalidArgument("\(path): the first line is empty", hint: "put the passphrase on the first line")
@@ -36,25 +28,40 @@ public enum SecretInput {
         return secret
     }
 
-    /// Reads a whole small file that holds secrets (an identity file).
-    public static func readFile(_ path: String, limit: Int = 1 << 16) throws -> SecureBytes {
+    /// Reads a whole small file: an identity file (`isSecret`: refused if
+    /// others can read it, as ssh refuses a loose private key) or a
+    /// recipients file (public keys, any mode).
+    public static func readFile(_ path: String, isSecret: Bool, limit: Int = 1 << 16) throws -> SecureBytes {
+        let fd = try openToRead(path, isSecret: isSecret)
+        defer { Syscall.closeQuietly(fd) }
+        return try readLine(from: fd, displayPath: path, limit: limit, firstLineOnly: false)
+    }
+
+    /// Opens a file the user named; a secret one must be readable by its owner only.
+    private static func openToRead(_ path: String, isSecret: Bool) throws -> Int32 {
         let fd = Syscall.retryingInterrupts { open(path, O_RDONLY | O_CLOEXEC) }
         guard fd >= 0 else {
             if errno == ENOENT { throw VaultError.fileNotFound(path: path) }
             throw Syscall.fail(path, "open")
         }
-        defer { Syscall.closeQuietly(fd) }
-        return try readLine(from: fd, displayPath: path, limit: limit, firstLineOnly: false)
+        if isSecret {
+            do {
+                let info = try Syscall.fileStatus(fd, displayPath: path)
+                if info.st_mode & S_IFMT == S_IFREG && info.st_mode & 0o077 != 0 {
+                    throw VaultError.unsafePermissions(path: path, mode: info.st_mode, expected: 0o600)
+                }
+            } catch {
+                Syscall.closeQuietly(fd)
+                throw error
+            }
+        }
+        return fd
     }
 
     /// Reads a whole file byte for byte (nothing stripped, no UTF-8 decoding),
     /// at most `limit` + 1 bytes, so the caller can tell a file over `limit`.
     public static func readExactly(_ path: String, limit: Int) throws -> SecureBytes {
-        let fd = Syscall.retryingInterrupts { open(path, O_RDONLY | O_CLOEXEC) }
-        guard fd >= 0 else {
-            if errno == ENOENT { throw VaultError.fileNotFound(path: path) }
-            throw Syscall.fail(path, "open")
-        }
+        let fd = try openToRead(path, isSecret: false)
         defer { Syscall.closeQuietly(fd) }
         let buffer = SecureBytes(zeroedCount: limit + 1)
         var filled = 0
