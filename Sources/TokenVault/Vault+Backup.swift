@@ -87,14 +87,10 @@ extension Vault {
                 paths.append(BackupManifest.vaultPrefix + name)
                 contents.append(bytes)
             }
-            let positions = (0..<index.count).filter(index.isActive)
-            let records = try readRecords(of: positions, in: index)
             let recordPrefix = BackupManifest.vaultPrefix + VaultLayout.records + "/"
-            paths.reserveCapacity(paths.count + positions.count)
-            contents.reserveCapacity(contents.count + positions.count)
-            for (position, record) in zip(positions, records) {
+            for position in 0..<index.count where index.isActive(position) {
                 let id = index.id(position)
-                guard let record else {
+                guard let record = try directory.readRecord(id: id) else {
                     throw VaultError.corrupt(path: directory.recordPath(id: id),
                                              reason: "the sealed record of active token \(VaultError.quoted(index.label(position))) is missing; run 'ztoken doctor'")
                 }
@@ -103,9 +99,9 @@ extension Vault {
                 active += 1
             }
         }
-        let parts = contents.count >= Self.parallelRecordReads ? min(Parallel.processorCount, 4) : 1
-        let digests = Parallel.map(count: contents.count, parts: parts) { Hex.encode(Sodium.blake2b256(contents[$0])) }
-        let listed = (0..<contents.count).map { BackupManifest.File(path: paths[$0], size: contents[$0].count, blake2b: digests[$0]) }
+        let listed = zip(paths, contents).map { path, bytes in
+            BackupManifest.File(path: path, size: bytes.count, blake2b: Hex.encode(Sodium.blake2b256(bytes)))
+        }
         let manifest = BackupManifest(version: BackupManifest.currentVersion, vaultID: vaultID, createdAt: Clock.now(),
                                       activeTokens: active, files: listed)
         let encryptor = try AgeEncryptor(recipients: recipients) { try output.write($0) }
@@ -120,40 +116,6 @@ extension Vault {
         try encryptor.finish()
         try output.commit()
         return BackupSummary(vaultID: vaultID, files: listed.count, activeTokens: active)
-    }
-
-    /// From this many records on, a backup reads them on every core: each is
-    /// an open, fstat, read and close, and at 100,000 records those system
-    /// calls were half of the backup's time.
-    static let parallelRecordReads = 4_096
-
-    /// The records of the entries at `positions`, in order; nil for one that
-    /// is missing. The error thrown is the one the first failing record in
-    /// index order gives, as when they are read one by one.
-    private func readRecords(of positions: [Int], in index: IndexTable) throws -> [[UInt8]?] {
-        _ = try directory.recordsDirectory()        // opened and checked once, before any thread
-        let parts = positions.count >= Self.parallelRecordReads ? min(Parallel.processorCount, 4) : 1
-        var records = [[UInt8]?](repeating: nil, count: positions.count)
-        var failures = [(index: Int, error: any Error)?](repeating: nil, count: parts)
-        records.withUnsafeMutableBufferPointer { records in
-            failures.withUnsafeMutableBufferPointer { failures in
-                Parallel.run(parts: parts) { part in
-                    for slot in stride(from: part, to: positions.count, by: parts) {
-                        do {
-                            records[slot] = try directory.readRecord(id: index.id(positions[slot]))
-                        } catch {
-                            failures[part] = (slot, error)
-                            return
-                        }
-                    }
-                }
-            }
-        }
-        if let first = failures.compactMap({ $0 }).min(by: { $0.index < $1.index }),
-           !records[..<first.index].contains(where: { $0 == nil }) {
-            throw first.error
-        }
-        return records
     }
 
     /// The largest backup `restore` reads (decrypted).
