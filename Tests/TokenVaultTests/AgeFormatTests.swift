@@ -118,6 +118,39 @@ struct AgeKeyTests {
         }
     }
 
+    /// The X25519 points of low order (libsodium's list: 0, 1, two of order
+    /// 8, p − 1, p, p + 1), each also with the top bit set, which X25519
+    /// ignores: with any of them every shared secret is all zeros.
+    static let lowOrderPoints: [[UInt8]] = {
+        let hex = ["00", "01", "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+                   "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157"]
+        var points = hex.map { text -> [UInt8] in
+            let bytes = Hex.decode(text) ?? []
+            return bytes + [UInt8](repeating: 0, count: 32 - bytes.count)
+        }
+        for low: UInt8 in [0xEC, 0xED, 0xEE] { points.append([low] + [UInt8](repeating: 0xFF, count: 30) + [0x7F]) }
+        return points + points.map { $0.prefix(31) + [$0[31] | 0x80] }
+    }()
+
+    @Test func lowOrderRecipientsAreRefusedWhereParsedAndWhenWrapping() throws {
+        for point in Self.lowOrderPoints {
+            #expect(!Sodium.isUsableX25519PublicKey(point))
+            let text = Bech32.encode(hrp: "age", data: SecureBytes(copying: point), uppercase: false).unsafeRevealedString()
+            #expect(throws: VaultError.invalidArgument("age recipient \(text) is a low-order point, not a usable public key",
+                                                       hint: "pass the recipient that 'age-keygen -y' prints for the key")) {
+                try AgeX25519Recipient(parsing: text)
+            }
+            #expect(throws: VaultError.corrupt(path: "r.txt", reason: "line 2 is a low-order point, not a usable public key")) {
+                try AgeKeyFile.parseRecipients(bytes("# team\n\(text)\n"), path: "r.txt")
+            }
+            // A recipient made without the parser: wrapping throws, it does not try again for ever.
+            #expect(throws: VaultError.self) { try Age.encrypt(pattern(1), to: [.x25519(AgeX25519Recipient(publicKey: point))]) }
+        }
+        #expect(Self.lowOrderPoints.contains(try #require(Bech32.decode("age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq5cu47z"))
+            .data.withUnsafeBytes { Array($0) }))
+        for _ in 0..<100 { #expect(Sodium.isUsableX25519PublicKey(AgeX25519Identity.generate().recipient.publicKey)) }
+    }
+
     @Test func renderedIdentityFile() throws {
         let identity = AgeX25519Identity.generate()
         let text = AgeKeyFile.render(identity, created: 1_700_000_000).unsafeRevealedString()
