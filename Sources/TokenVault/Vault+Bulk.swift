@@ -34,7 +34,7 @@ extension Vault {
                     id: id, label: label, kind: kind.rawValue, createdAt: now,
                     last4: TokenFormat.lastFour(of: token), digest: TokenFormat.digest(of: token),
                     state: TokenState.active.rawValue, revokedAt: nil, agent: nil, serverURL: nil)
-                records.append((id, RecordFormat.encode(Sodium.seal(token, to: publicKey))))
+                records.append((id, RecordFormat.encode(try Sodium.seal(token, to: publicKey))))
                 entries.append(entry)
                 created.append(CreatedToken(info: TokenInfo(entry), token: token))
             }

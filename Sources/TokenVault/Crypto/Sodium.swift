@@ -110,12 +110,18 @@ enum Sodium {
     private static let lowOrderProbe = SecureBytes(copying: [UInt8](repeating: 0x5A, count: 32))
 
     /// Seals `message` to `publicKey` anonymously (`crypto_box_seal`).
-    static func seal(_ message: SecureBytes, to publicKey: [UInt8]) -> [UInt8] {
+    /// Throws `.invalidArgument` when libsodium refuses, as it does for a key
+    /// of the wrong length or a low-order point: its output is then no box.
+    static func seal(_ message: SecureBytes, to publicKey: [UInt8]) throws -> [UInt8] {
         ensureInitialized()
-        var out = [UInt8](repeating: 0, count: message.count + sealOverhead)
-        message.withUnsafeBytes { m in
-            _ = crypto_box_seal(&out, m.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(m.count), publicKey)
+        guard publicKey.count == publicKeyLength else {
+            throw VaultError.invalidArgument("cannot seal to a public key of \(publicKey.count) bytes")
         }
+        var out = [UInt8](repeating: 0, count: message.count + sealOverhead)
+        let status = message.withUnsafeBytes { m in
+            crypto_box_seal(&out, m.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(m.count), publicKey)
+        }
+        guard status == 0 else { throw VaultError.invalidArgument("cannot seal to this public key (a low-order point)") }
         return out
     }
 
