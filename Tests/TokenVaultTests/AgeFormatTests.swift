@@ -198,6 +198,47 @@ struct AgeHeaderTests {
         try AgeHeader.parse(AgeReader(bytes: bytes(text)), path: "h")
     }
 
+    /// A header that never ends: the version line and `start`, then `line`
+    /// over and over (up to 16 MiB, then the input ends). Returns the error
+    /// and how many bytes the parser took from the source.
+    static func endless(_ start: String, _ line: String) -> (error: VaultError?, consumed: Int) {
+        let head = bytes("age-encryption.org/v1\n" + start), body = bytes(line)
+        var consumed = 0
+        let source: AgeSource = { destination in
+            guard consumed < 16 << 20 else { return 0 }
+            for i in 0..<destination.count {
+                let at = consumed + i
+                destination[i] = at < head.count ? head[at] : body[(at - head.count) % body.count]
+            }
+            consumed += destination.count
+            return destination.count
+        }
+        do {
+            _ = try AgeHeader.parse(AgeReader(source), path: "h")
+            return (nil, consumed)
+        } catch {
+            return (error as? VaultError, consumed)
+        }
+    }
+
+    @Test func aHugeHeaderIsRefusedWithoutReadingItAll() {
+        func corrupt(_ reason: String) -> VaultError { .corrupt(path: "h", reason: "not a valid age file: \(reason)") }
+        let share = String(repeating: "A", count: 43)
+        let cases: [(start: String, line: String, error: VaultError)] = [
+            // Stanzas without end: refused at the 65th stanza line, before its body.
+            ("", "-> X25519 \(share)\n\(share)\n", corrupt("more than 64 recipient stanzas")),
+            // One stanza with a body without end; one line without end.
+            ("-> X\n", String(repeating: "A", count: 64) + "\n", corrupt("the header is larger than 64 KiB")),
+            ("-> X ", String(repeating: "A", count: 1000), corrupt("the header is larger than 64 KiB")),
+        ]
+        for (start, line, expected) in cases {
+            let (error, consumed) = Self.endless(start, line)
+            #expect(error == expected)
+            // The header cap plus the reader's 4 KiB buffer, not the 16 MiB on offer.
+            #expect(consumed <= AgeHeader.maximumSize + 4096, "read \(consumed) bytes")
+        }
+    }
+
     @Test func minimalHeaderParses() throws {
         let header = try Self.parse("age-encryption.org/v1\n-> x a b\nAAAA\n--- \(Self.mac)\npayload")
         #expect(header.stanzas == [AgeStanza(type: "x", arguments: ["a", "b"], body: [0, 0, 0])])
