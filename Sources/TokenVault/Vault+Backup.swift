@@ -97,7 +97,7 @@ extension Vault {
         }
         let manifest = BackupManifest(version: BackupManifest.currentVersion, vaultID: vaultID, createdAt: Clock.now(),
                                       activeTokens: active, files: listed)
-        let encryptor = try AgeEncryptor(recipients: recipients, chunksPerSinkCall: Age.chunksPerFileWrite) { try output.write($0) }
+        let encryptor = try AgeEncryptor(recipients: recipients) { try output.write($0) }
         var tar = try TarArchive.StreamWriter(modificationTime: Int64(Clock.seconds()))
         try (try manifest.encoded()).withUnsafeBytes {
             try tar.addFile(BackupManifest.path, mode: 0o600, contents: $0, to: encryptor.write)

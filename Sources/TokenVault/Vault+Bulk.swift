@@ -32,7 +32,7 @@ extension Vault {
                 let entry = Index.Entry(
                     id: id, label: label, kind: kind, createdAt: now, last4: TokenFormat.lastFour(of: token),
                     digest: TokenFormat.digest(of: token), state: .active)
-                records.append((id, RecordFormat.encode(Sodium.seal(token, to: publicKey))))
+                records.append((id, RecordFormat.encode(try Sodium.seal(token, to: publicKey))))
                 changed.tokens.append(entry)
                 created.append(CreatedToken(info: TokenInfo(entry), token: token))
             }

@@ -43,6 +43,10 @@ public final class Vault {
         guard let key = Base64.decode(file.publicKey), key.count == Sodium.publicKeyLength else {
             throw VaultError.corrupt(path: path, reason: "malformed public key")
         }
+        // An all-zero or other low-order key would seal records nobody can open.
+        guard Sodium.isUsableX25519PublicKey(key) else {
+            throw VaultError.corrupt(path: path, reason: "the public key is a low-order point, not a usable key")
+        }
         switch file.keyProtection {
         case "passphrase":
             guard let kdf = file.kdf else { throw VaultError.corrupt(path: path, reason: "missing key-derivation parameters") }
@@ -151,7 +155,7 @@ public final class Vault {
             token = TokenFormat.mint()
         }
         let digest = TokenFormat.digest(of: token)
-        let record = RecordFormat.encode(Sodium.seal(token, to: publicKey))
+        let record = RecordFormat.encode(try Sodium.seal(token, to: publicKey))
 
         return try withWriteLock { index in
             if index.activePosition(ofLabel: label) != nil {

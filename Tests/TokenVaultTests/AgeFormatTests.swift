@@ -118,6 +118,39 @@ struct AgeKeyTests {
         }
     }
 
+    /// The X25519 points of low order (libsodium's list: 0, 1, two of order
+    /// 8, p − 1, p, p + 1), each also with the top bit set, which X25519
+    /// ignores: with any of them every shared secret is all zeros.
+    static let lowOrderPoints: [[UInt8]] = {
+        let hex = ["00", "01", "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+                   "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157"]
+        var points = hex.map { text -> [UInt8] in
+            let bytes = Hex.decode(text) ?? []
+            return bytes + [UInt8](repeating: 0, count: 32 - bytes.count)
+        }
+        for low: UInt8 in [0xEC, 0xED, 0xEE] { points.append([low] + [UInt8](repeating: 0xFF, count: 30) + [0x7F]) }
+        return points + points.map { $0.prefix(31) + [$0[31] | 0x80] }
+    }()
+
+    @Test func lowOrderRecipientsAreRefusedWhereParsedAndWhenWrapping() throws {
+        for point in Self.lowOrderPoints {
+            #expect(!Sodium.isUsableX25519PublicKey(point))
+            let text = Bech32.encode(hrp: "age", data: SecureBytes(copying: point), uppercase: false).unsafeRevealedString()
+            #expect(throws: VaultError.invalidArgument("age recipient \(text) is a low-order point, not a usable public key",
+                                                       hint: "pass the recipient that 'age-keygen -y' prints for the key")) {
+                try AgeX25519Recipient(parsing: text)
+            }
+            #expect(throws: VaultError.corrupt(path: "r.txt", reason: "line 2 is a low-order point, not a usable public key")) {
+                try AgeKeyFile.parseRecipients(bytes("# team\n\(text)\n"), path: "r.txt")
+            }
+            // A recipient made without the parser: wrapping throws, it does not try again for ever.
+            #expect(throws: VaultError.self) { try Age.encrypt(pattern(1), to: [.x25519(AgeX25519Recipient(publicKey: point))]) }
+        }
+        #expect(Self.lowOrderPoints.contains(try #require(Bech32.decode("age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq5cu47z"))
+            .data.withUnsafeBytes { Array($0) }))
+        for _ in 0..<100 { #expect(Sodium.isUsableX25519PublicKey(AgeX25519Identity.generate().recipient.publicKey)) }
+    }
+
     @Test func renderedIdentityFile() throws {
         let identity = AgeX25519Identity.generate()
         let text = AgeKeyFile.render(identity, created: 1_700_000_000).unsafeRevealedString()
@@ -163,6 +196,47 @@ struct AgeHeaderTests {
 
     static func parse(_ text: String) throws -> AgeHeader {
         try AgeHeader.parse(AgeReader(bytes: bytes(text)), path: "h")
+    }
+
+    /// A header that never ends: the version line and `start`, then `line`
+    /// over and over (up to 16 MiB, then the input ends). Returns the error
+    /// and how many bytes the parser took from the source.
+    static func endless(_ start: String, _ line: String) -> (error: VaultError?, consumed: Int) {
+        let head = bytes("age-encryption.org/v1\n" + start), body = bytes(line)
+        var consumed = 0
+        let source: AgeSource = { destination in
+            guard consumed < 16 << 20 else { return 0 }
+            for i in 0..<destination.count {
+                let at = consumed + i
+                destination[i] = at < head.count ? head[at] : body[(at - head.count) % body.count]
+            }
+            consumed += destination.count
+            return destination.count
+        }
+        do {
+            _ = try AgeHeader.parse(AgeReader(source), path: "h")
+            return (nil, consumed)
+        } catch {
+            return (error as? VaultError, consumed)
+        }
+    }
+
+    @Test func aHugeHeaderIsRefusedWithoutReadingItAll() {
+        func corrupt(_ reason: String) -> VaultError { .corrupt(path: "h", reason: "not a valid age file: \(reason)") }
+        let share = String(repeating: "A", count: 43)
+        let cases: [(start: String, line: String, error: VaultError)] = [
+            // Stanzas without end: refused at the 65th stanza line, before its body.
+            ("", "-> X25519 \(share)\n\(share)\n", corrupt("more than 64 recipient stanzas")),
+            // One stanza with a body without end; one line without end.
+            ("-> X\n", String(repeating: "A", count: 64) + "\n", corrupt("the header is larger than 64 KiB")),
+            ("-> X ", String(repeating: "A", count: 1000), corrupt("the header is larger than 64 KiB")),
+        ]
+        for (start, line, expected) in cases {
+            let (error, consumed) = Self.endless(start, line)
+            #expect(error == expected)
+            // The header cap plus the reader's 4 KiB buffer, not the 16 MiB on offer.
+            #expect(consumed <= AgeHeader.maximumSize + 4096, "read \(consumed) bytes")
+        }
     }
 
     @Test func minimalHeaderParses() throws {
@@ -211,7 +285,7 @@ struct AgeHeaderTests {
 
 @Suite("age STREAM")
 struct AgeStreamTests {
-    static let sizes = [0, 1, 100, 65_535, 65_536, 65_537, 2 * 65_536, 2 * 65_536 + 1, 5 * 65_536 + 12_345]
+    static let sizes = [0, 1, 100, 65_535, 65_536, 65_537, 2 * 65_536, 2 * 65_536 + 1, 3 * 65_536, 5 * 65_536 + 12_345]
 
     @Test("round trip at chunk boundaries", arguments: sizes)
     func roundTrip(_ size: Int) throws {
@@ -244,34 +318,29 @@ struct AgeStreamTests {
         #expect(throws: VaultError.self) { try [UInt8](repeating: 0, count: 1).withUnsafeBytes { try encryptor.write($0) } }
     }
 
-    @Test("reading from a source straight into the chunk buffer, in odd pieces, across batch boundaries",
-          arguments: [0, 1, 65_536, 65_537, 15 * 65_536, 16 * 65_536, 16 * 65_536 + 1, 17 * 65_536, 32 * 65_536 + 5])
-    func readFromSource(_ size: Int) throws {
+    @Test("the sink gets the header, the nonce, then one sealed chunk per call",
+          arguments: [0, 1, 65_535, 65_536, 65_537, 3 * 65_536, 3 * 65_536 + 5])
+    func oneChunkPerSinkCall(_ size: Int) throws {
         let plaintext = pattern(size)
         let identity = AgeX25519Identity.generate()
-        var out: [UInt8] = []
-        var largestSinkCall = 0
-        let encryptor = try AgeEncryptor(recipients: [.x25519(identity.recipient)], chunksPerSinkCall: 16) {
-            out += $0
-            largestSinkCall = max(largestSinkCall, $0.count)
-        }
+        var calls: [[UInt8]] = []
+        let encryptor = try AgeEncryptor(recipients: [.x25519(identity.recipient)]) { calls.append(Array($0)) }
         try plaintext.withUnsafeBytes { all in
             var offset = 0
             var step = 1
-            // Short reads of varying size, as a pipe gives.
-            try encryptor.write { destination in
-                let count = min(step, destination.count, all.count - offset)
-                destination.copyMemory(from: UnsafeRawBufferPointer(rebasing: all[offset..<(offset + count)]))
+            // Writes of varying size, as a pipe gives.
+            while offset < all.count {
+                let count = min(step, all.count - offset)
+                try encryptor.write(UnsafeRawBufferPointer(rebasing: all[offset..<(offset + count)]))
                 offset += count
                 step = step * 3 % 100_000 + 1
-                return count
             }
         }
         try encryptor.finish()
         let chunks = max(1, (size + 65_535) / 65_536)
-        #expect(out.count == (try payloadStart(out)) + size + 16 * chunks)
-        #expect(largestSinkCall <= 16 * (65_536 + 16))
-        #expect(try Age.decrypt(out, with: [.x25519(identity)], path: "f").constantTimeEquals(plaintext))
+        #expect(calls.count == 2 + chunks)
+        #expect(calls.dropFirst(2).map(\.count) == (0..<chunks).map { min(65_536, size - $0 * 65_536) + 16 })
+        #expect(try Age.decrypt(calls.flatMap { $0 }, with: [.x25519(identity)], path: "f").constantTimeEquals(plaintext))
     }
 
     @Test("decryptor releases only authenticated chunks, one at a time")

@@ -71,6 +71,27 @@ import Testing
         #expect(Self.message { _ = try BundleTemplate(parsing: big, path: "t.tmpl") }?.contains("larger") == true)
     }
 
+    /// Templates of one 1 MiB line: many placeholders, braces, an unclosed
+    /// `{{`. Parsing once looked from every `{{` to the end of its line, so
+    /// a line of placeholders took time quadratic in its length (hours for
+    /// this one); it is linear now. The bound is loose on purpose.
+    @Test func aOneMebibyteLineIsParsedOrRefusedPromptly() throws {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let count = BundleTemplate.maxSize / 9
+        let template = try Self.parse(String(repeating: "{{token}}", count: count))
+        #expect(template.pieces.count == count)
+        #expect(try Self.render(template, token: "t") == String(repeating: "t", count: count))
+        let spaced = try Self.parse(String(repeating: "{{ name }} { ", count: BundleTemplate.maxSize / 13 - 1) + "{{token}}")
+        #expect(spaced.pieces.count == 2 * (BundleTemplate.maxSize / 13 - 1) + 1)
+        let braces = String(repeating: "{", count: BundleTemplate.maxSize)
+        #expect(Self.message { _ = try Self.parse(braces) } == "template t.tmpl: line 1: nested '{{' inside a placeholder")
+        let open = "t={{token}}\nx={{ " + String(repeating: "a}", count: BundleTemplate.maxSize / 2 - 20)
+        #expect(Self.message { _ = try Self.parse(open) }
+                == "template t.tmpl: line 2: unterminated '{{' (no '}}' on the same line)")
+        #expect(clock.now - start < .seconds(60))
+    }
+
     @Test func controlCharactersInAnUnknownPlaceholderAreShownEscaped() {
         let text = Self.message { _ = try Self.parse("x={{\u{1B}[31m}}\nt={{token}}") }
         #expect(text?.contains("\u{1B}") == false)

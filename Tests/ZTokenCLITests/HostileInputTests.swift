@@ -247,6 +247,26 @@ struct HostileInputTests {
         #expect(sandbox.temporaries().isEmpty, "planted links left behind: \(sandbox.temporaries())")
     }
 
+    /// A vault.json whose public key is all zeros (or another low-order
+    /// point) is corrupt: records sealed to it could never be opened, and
+    /// crypto_box_seal refuses it, so `create` must not store one.
+    @Test(arguments: ["AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "7P///////////////////////////////////////38="])
+    func lowOrderVaultPublicKey(_ key: String) throws {
+        let sandbox = try Sandbox()
+        try sandbox.initVault()
+        let path = sandbox.vault + "/vault.json"
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let edited = text.replacingOccurrences(of: #""publicKey" : "[^"]*""#, with: "\"publicKey\" : \"\(key)\"",
+                                               options: .regularExpression)
+        #expect(edited != text)
+        sandbox.write(edited, to: path)
+        for command in [["create", "new"], ["list"], ["doctor"]] {
+            let result = try sandbox.run(command)
+            expectRefusal(result, exit: 65, naming: [path, "low-order"], context: command.joined(separator: " "))
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: sandbox.vault + "/records").isEmpty)
+    }
+
     // MARK: Loose modes and foreign owners
 
     @Test(arguments: [("", 0o770 as mode_t), ("", 0o705), ("index.json", 0o660), ("vault.json", 0o604),

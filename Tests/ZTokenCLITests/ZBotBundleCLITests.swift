@@ -55,6 +55,36 @@ struct ZBotBundleCLITests {
         #expect(tokens.first?["kind"] as? String == "zbot")
     }
 
+    /// A low-order recipient used to make the wrap step retry for ever, after
+    /// `zbot` had stored its token. It is refused where it is parsed: exit 64
+    /// as an argument, 65 in a recipients file, before any token is minted.
+    /// Each run is bounded by timeout(1), so a spinning binary fails the test.
+    @Test func aLowOrderRecipientIsRefusedAtOnceAndNoTokenIsMinted() throws {
+        let sandbox = try Sandbox()
+        try sandbox.initVault(["--server", "https://a.example"])
+        let timeout = try #require(CLIHarness.tool("timeout"), "timeout(1) is not installed")
+        let binary = try CLIHarness.requireBinary()
+        let lowOrder = "age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq5cu47z"
+        let out = sandbox.root + "/x.age"
+        let recipients = sandbox.root + "/recipients.txt"
+        sandbox.write("# zbot\n\(lowOrder)\n", to: recipients)
+        let runs: [(arguments: [String], status: Int32, message: String)] = [
+            (["zbot", "x", "--server", "https://a.example", "-r", lowOrder, "--out", out], 64,
+             "ztoken: error: age recipient \(lowOrder) is a low-order point, not a usable public key\n"),
+            (["zbot", "x", "--server", "https://a.example", "-R", recipients, "--out", out], 65,
+             "ztoken: error: \(recipients): line 2 is a low-order point, not a usable public key\n"),
+            (["backup", "-r", lowOrder, "--out", out], 64,
+             "ztoken: error: age recipient \(lowOrder) is a low-order point, not a usable public key\n"),
+        ]
+        for run in runs {
+            let result = try sandbox.run(["60", binary] + run.arguments, executable: timeout)
+            #expect(result.status == run.status, "\(run.arguments): \(result)")
+            #expect(result.stderr.hasPrefix(run.message), "\(result)")
+            #expect(!FileManager.default.fileExists(atPath: out))
+        }
+        #expect(try sandbox.listJSON().isEmpty)
+    }
+
     @Test func exportWritesTheSameTokenAgainAndNeedsThePassphrase() throws {
         let sandbox = try Sandbox()
         try sandbox.initVault(["--server", "https://h.example"])

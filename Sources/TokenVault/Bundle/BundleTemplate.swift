@@ -63,7 +63,6 @@ public struct BundleTemplate: Sendable, Equatable {
         // Scan Unicode scalars, not Characters: a combining mark after a brace
         // must not hide the brace from the parser.
         let open: [Unicode.Scalar] = ["{", "{"]
-        let close: [Unicode.Scalar] = ["}", "}"]
         var pieces: [Piece] = []
         var literal = String.UnicodeScalarView()
         var line = 1
@@ -73,14 +72,28 @@ public struct BundleTemplate: Sendable, Equatable {
             literal.append(contentsOf: before)
             line += before.filter { $0 == "\n" }.count
             let afterOpen = rest[opening.upperBound...]
-            let lineEnd = afterOpen.firstIndex { $0 == "\n" || $0 == "\r" } ?? afterOpen.endIndex
-            let onLine = afterOpen[..<lineEnd]
-            let closing = onLine.firstRange(of: close)
-            if let nested = onLine.firstRange(of: open), nested.lowerBound < (closing?.lowerBound ?? onLine.endIndex) {
-                throw fail("nested '{{' inside a placeholder", line: line)
+            // Only up to the first `}}`, `{{` or line end, so each scalar is
+            // looked at a bounded number of times and a long line stays linear.
+            var closing: Range<Substring.UnicodeScalarView.Index>?
+            var previous: Unicode.Scalar?
+            var index = afterOpen.startIndex
+            scan: while index < afterOpen.endIndex {
+                let scalar = afterOpen[index]
+                switch scalar {
+                case "\n", "\r":
+                    break scan
+                case "{" where previous == "{":
+                    throw fail("nested '{{' inside a placeholder", line: line)
+                case "}" where previous == "}":
+                    closing = afterOpen.index(before: index)..<afterOpen.index(after: index)
+                    break scan
+                default:
+                    previous = scalar
+                    index = afterOpen.index(after: index)
+                }
             }
             guard let closing else { throw fail("unterminated '{{' (no '}}' on the same line)", line: line) }
-            let inner = String(Substring(onLine[..<closing.lowerBound]))
+            let inner = String(Substring(afterOpen[..<closing.lowerBound]))
             let name = inner.trimmingSpacesAndTabs()
             guard let placeholder = Placeholder(rawValue: String(name)) else {
                 throw fail("unknown placeholder '{{\(TerminalSafe.escape(inner))}}'", line: line)

@@ -95,13 +95,33 @@ enum Sodium {
         return pk
     }
 
+    /// Whether `publicKey` is an X25519 public key anything can be sealed to:
+    /// 32 bytes and not a point of low order (such as all zeros), with which
+    /// every shared secret is all zeros, so a sealed box or an age file made
+    /// for it is readable by anyone who knows the key, or by no one. Calls
+    /// `crypto_scalarmult` with a fixed scalar: a clamped scalar is a
+    /// multiple of 8 below 8ℓ, so the product is the all-zero value, which
+    /// libsodium refuses, exactly for the low-order points.
+    static func isUsableX25519PublicKey(_ publicKey: [UInt8]) -> Bool {
+        publicKey.count == publicKeyLength && x25519(scalar: lowOrderProbe, point: publicKey) != nil
+    }
+
+    /// Any scalar does for `isUsableX25519PublicKey`; it is not a secret.
+    private static let lowOrderProbe = SecureBytes(copying: [UInt8](repeating: 0x5A, count: 32))
+
     /// Seals `message` to `publicKey` anonymously (`crypto_box_seal`).
-    static func seal(_ message: SecureBytes, to publicKey: [UInt8]) -> [UInt8] {
+    /// Throws `.invalidArgument` when libsodium refuses, as it does for a key
+    /// of the wrong length or a low-order point: its output is then no box.
+    static func seal(_ message: SecureBytes, to publicKey: [UInt8]) throws -> [UInt8] {
         ensureInitialized()
-        var out = [UInt8](repeating: 0, count: message.count + sealOverhead)
-        message.withUnsafeBytes { m in
-            _ = crypto_box_seal(&out, m.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(m.count), publicKey)
+        guard publicKey.count == publicKeyLength else {
+            throw VaultError.invalidArgument("cannot seal to a public key of \(publicKey.count) bytes")
         }
+        var out = [UInt8](repeating: 0, count: message.count + sealOverhead)
+        let status = message.withUnsafeBytes { m in
+            crypto_box_seal(&out, m.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(m.count), publicKey)
+        }
+        guard status == 0 else { throw VaultError.invalidArgument("cannot seal to this public key (a low-order point)") }
         return out
     }
 

@@ -1,9 +1,8 @@
 // The public face of the age v1 format in TokenVault: a streaming encryptor
 // and decryptor, and whole-buffer and file-descriptor conveniences on top.
-// Rules: nothing here holds more than a bounded batch of 64 KiB chunks of a
-// payload (one for streaming callers, up to 64 ≈ 4 MiB for files and buffers in
-// memory); the file key, the
-// payload key and the plaintext live in `SecureBytes`; decryption is phased (header,
+// Rules: nothing here holds more than one 64 KiB chunk of a payload at a time
+// (plus the caller's own buffers); the file key, the payload key and the
+// plaintext live in `SecureBytes`; decryption is phased (header,
 // file key, MAC, nonce, payload) so each failure has one meaning: `.corrupt`
 // for a malformed or altered file (exit 65), `.wrongIdentity` /
 // `.wrongPassphrase` when no identity opens it (exit 77).
@@ -16,13 +15,7 @@ public final class AgeEncryptor {
 
     /// Writes the header and payload nonce to `sink` at once.
     /// Throws `.invalidArgument` for no recipients, or a passphrase mixed with others.
-    public convenience init(recipients: [AgeRecipient], sink: @escaping AgeSink) throws {
-        try self.init(recipients: recipients, chunksPerSinkCall: 1, sink: sink)
-    }
-
-    /// As above, handing the sink up to `chunksPerSinkCall` sealed chunks at
-    /// a time, held in one buffer of that many chunks.
-    init(recipients: [AgeRecipient], chunksPerSinkCall: Int, sink: @escaping AgeSink) throws {
+    public init(recipients: [AgeRecipient], sink: @escaping AgeSink) throws {
         guard !recipients.isEmpty else { throw VaultError.invalidArgument("no age recipient given") }
         if recipients.count > 1, recipients.contains(where: { if case .scrypt = $0.kind { true } else { false } }) {
             throw VaultError.invalidArgument("a passphrase cannot be combined with other recipients",
@@ -34,22 +27,14 @@ public final class AgeEncryptor {
         let nonce = Sodium.randomBytes(AgeStream.nonceSize)
         try header.withUnsafeBytes { try sink($0) }
         try nonce.withUnsafeBytes { try sink($0) }
-        stream = AgeStreamEncryptor(key: AgeStream.payloadKey(fileKey: fileKey, nonce: nonce), sink: sink,
-                                    chunksPerSinkCall: chunksPerSinkCall)
+        stream = AgeStreamEncryptor(key: AgeStream.payloadKey(fileKey: fileKey, nonce: nonce), sink: sink)
     }
 
-    /// Encrypts `bytes`. A full chunk is sealed once more input shows it is not
-    /// the end; sealed chunks go to the sink each time `chunksPerSinkCall` of them are ready.
+    /// Encrypts `bytes`. A full chunk is sealed, and goes to the sink, once
+    /// more input shows it is not the end.
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         guard !stream.finished else { throw VaultError.invalidArgument("age encryptor written to after finish") }
         try stream.write(bytes)
-    }
-
-    /// Encrypts everything `source` yields until it ends, reading it straight
-    /// into the chunk buffer. Needs `chunksPerSinkCall` ≥ 2.
-    func write(from source: AgeSource) throws {
-        guard !stream.finished else { throw VaultError.invalidArgument("age encryptor written to after finish") }
-        try stream.read(from: source)
     }
 
     /// Seals the final chunk. The output is a complete age file only after this.
@@ -67,19 +52,12 @@ public final class AgeDecryptor {
     /// Reads the header from `source`, finds the file key with `identities`,
     /// checks the header MAC and reads the payload nonce. `path` names the
     /// input in errors. The payload is then read one chunk at a time.
-    public convenience init(source: @escaping AgeSource, identities: [AgeIdentity], path: String) throws {
-        try self.init(source: source, identities: identities, path: path, chunksPerBatch: 1)
-    }
-
-    /// As above, reading up to `chunksPerBatch` chunks ahead and opening them
-    /// together (on several cores), held in buffers of that many chunks.
-    /// Chunks are still released one at a time, each after it authenticated.
-    init(source: @escaping AgeSource, identities: [AgeIdentity], path: String, chunksPerBatch: Int) throws {
+    public init(source: @escaping AgeSource, identities: [AgeIdentity], path: String) throws {
         let reader = AgeReader(source)
         let header = try AgeHeader.parse(reader, path: path)
         let fileKey = try Self.unwrapFileKey(header, identities: identities, path: path)
         try header.verifyMAC(fileKey: fileKey, path: path)
-        payload = try Self.openPayload(reader, fileKey: fileKey, path: path, chunksPerBatch: chunksPerBatch)
+        payload = try Self.openPayload(reader, fileKey: fileKey, path: path)
     }
 
     /// Decrypts and authenticates the next chunk and passes its plaintext to
@@ -116,17 +94,14 @@ public final class AgeDecryptor {
         throw VaultError.wrongIdentity(path: path)
     }
 
-    /// Reads the payload nonce and sets up the STREAM decryptor, opening
-    /// `chunksPerBatch` chunks at a time.
-    static func openPayload(_ reader: AgeReader, fileKey: SecureBytes, path: String,
-                            chunksPerBatch: Int = 1) throws -> AgeStreamDecryptor {
+    /// Reads the payload nonce and sets up the STREAM decryptor.
+    static func openPayload(_ reader: AgeReader, fileKey: SecureBytes, path: String) throws -> AgeStreamDecryptor {
         var nonce = [UInt8](repeating: 0, count: AgeStream.nonceSize)
         let count = try nonce.withUnsafeMutableBytes { try reader.readFull($0) }
         guard count == AgeStream.nonceSize else {
             throw VaultError.corrupt(path: path, reason: "not a valid age file: the payload nonce is missing or short")
         }
-        return AgeStreamDecryptor(key: AgeStream.payloadKey(fileKey: fileKey, nonce: nonce), reader: reader, path: path,
-                                  chunksPerBatch: chunksPerBatch)
+        return AgeStreamDecryptor(key: AgeStream.payloadKey(fileKey: fileKey, nonce: nonce), reader: reader, path: path)
     }
 }
 
@@ -145,10 +120,7 @@ public enum Age {
     /// Decrypts an age file held in memory; the plaintext comes back as a
     /// secret, and only if the whole file authenticates.
     public static func decrypt(_ ciphertext: [UInt8], with identities: [AgeIdentity], path: String) throws -> SecureBytes {
-        // Batches no larger than the file: a small secret needs one chunk's buffers, a large file is opened on every core.
-        let chunksPerBatch = min(chunksPerFileRead, ciphertext.count / AgeStream.encryptedChunkSize + 1)
-        let decryptor = try AgeDecryptor(source: AgeReader.source(over: ciphertext), identities: identities, path: path,
-                                         chunksPerBatch: chunksPerBatch)
+        let decryptor = try AgeDecryptor(source: AgeReader.source(over: ciphertext), identities: identities, path: path)
         // The plaintext is never longer than the ciphertext.
         let buffer = SecureBytes(zeroedCount: ciphertext.count)
         var filled = 0
@@ -161,29 +133,22 @@ public enum Age {
         return buffer.slice(0..<filled)
     }
 
-    /// Chunks per write(2) when encrypting a file: 64 × 64 KiB = 4 MiB, so
-    /// system calls and the threads that seal a batch (see
-    /// `AgeStreamEncryptor.sealPending`) cost little beside the cipher, while
-    /// the locked buffer stays within an 8 MiB RLIMIT_MEMLOCK.
-    static let chunksPerFileWrite = 64
-
-    /// Encrypts everything readable from `input` to `output`, reading each
-    /// 64 KiB chunk straight into the buffer it is sealed in and writing about
-    /// 1 MiB at a time. Paths name the descriptors in errors.
+    /// Encrypts everything readable from `input` to `output`, one 64 KiB
+    /// chunk at a time. Paths name the descriptors in errors.
     public static func encrypt(from input: Int32, inputPath: String, to output: Int32, outputPath: String,
                                recipients: [AgeRecipient]) throws {
-        let encryptor = try AgeEncryptor(recipients: recipients, chunksPerSinkCall: chunksPerFileWrite) {
-            try Syscall.writeAll(output, $0, displayPath: outputPath)
+        let encryptor = try AgeEncryptor(recipients: recipients) { try Syscall.writeAll(output, $0, displayPath: outputPath) }
+        // The plaintext passes through this buffer, so it is a secret too.
+        let buffer = SecureBytes(zeroedCount: AgeStream.chunkSize)
+        try buffer.withUnsafeMutableBytes { buffer in
+            while true {
+                let count = try Syscall.readSome(input, buffer, displayPath: inputPath)
+                if count == 0 { break }
+                try encryptor.write(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+            }
         }
-        try encryptor.write { try Syscall.readSome(input, $0, displayPath: inputPath) }
         try encryptor.finish()
     }
-
-    /// Chunks read and opened at a time when decrypting a file: as for
-    /// `chunksPerFileWrite`, threads (see `AgeStreamDecryptor.openBatch`) cost
-    /// little beside the cipher over 4 MiB, and the 4 MiB of locked plaintext
-    /// stays within an 8 MiB RLIMIT_MEMLOCK.
-    static let chunksPerFileRead = 64
 
     /// Decrypts an age file from `input` to `output`, releasing each chunk as
     /// it authenticates. On a failure, `output` holds the chunks released so
@@ -191,7 +156,7 @@ public enum Age {
     public static func decrypt(from input: Int32, inputPath: String, to output: Int32, outputPath: String,
                                identities: [AgeIdentity]) throws {
         let decryptor = try AgeDecryptor(source: { try Syscall.readSome(input, $0, displayPath: inputPath) },
-                                         identities: identities, path: inputPath, chunksPerBatch: chunksPerFileRead)
+                                         identities: identities, path: inputPath)
         try decryptor.decryptAll { try Syscall.writeAll(output, $0, displayPath: outputPath) }
     }
 }

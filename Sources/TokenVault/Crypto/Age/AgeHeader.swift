@@ -16,8 +16,12 @@ struct AgeHeader: Sendable {
     static let versionLine = "age-encryption.org/v1"
     static let columnsPerLine = 64
     static let bytesPerLine = columnsPerLine / 4 * 3
-    /// No real header comes near this; it stops a hostile file from making us buffer without end.
-    static let maximumLineLength = 1 << 20
+    /// Bounds on a header read from a file. One X25519 stanza is about 140
+    /// bytes and a file for many people has a few dozen, so no real header
+    /// comes near them; they stop a hostile file from making us read, buffer
+    /// or unwrap without end. Beyond them the file is `.corrupt`.
+    static let maximumSize = 64 << 10
+    static let maximumStanzas = 64
 
     var stanzas: [AgeStanza]
     var mac: [UInt8]
@@ -31,8 +35,13 @@ struct AgeHeader: Sendable {
         func fail(_ reason: String) -> VaultError { .corrupt(path: path, reason: "not a valid age file: \(reason)") }
         var macInput: [UInt8] = []
         func nextLine() throws -> ArraySlice<UInt8> {
-            let line = try reader.readLine(limit: maximumLineLength)
-            guard line.last == 0x0A else { throw fail(line.isEmpty ? "the file is empty or ends inside the header" : "the header ends without a newline") }
+            // Never more than the header may still hold, so a line without end stops at the cap.
+            let room = maximumSize - macInput.count
+            let line = try reader.readLine(limit: room)
+            guard line.last == 0x0A else {
+                if line.count == room { throw fail("the header is larger than \(maximumSize >> 10) KiB") }
+                throw fail(line.isEmpty ? "the file is empty or ends inside the header" : "the header ends without a newline")
+            }
             macInput += line
             return line.dropLast()
         }
@@ -53,6 +62,7 @@ struct AgeHeader: Sendable {
                 return AgeHeader(stanzas: stanzas, mac: mac, macInput: macInput)
             }
             guard line.starts(with: "->".utf8) else { throw fail("unexpected line in header") }
+            guard stanzas.count < maximumStanzas else { throw fail("more than \(maximumStanzas) recipient stanzas") }
             let parts = line.split(separator: 0x20, omittingEmptySubsequences: false)
             guard parts.count >= 2, parts[0].elementsEqual("->".utf8) else { throw fail("malformed stanza line") }
             for argument in parts.dropFirst() {

@@ -55,15 +55,6 @@ final class AgeReader {
     /// Fills `destination` completely unless the input ends first; returns
     /// the number of bytes read.
     func readFull(_ destination: UnsafeMutableRawBufferPointer) throws -> Int {
-        let (count, failure) = readFullReportingFailure(destination)
-        if let failure { throw failure }
-        return count
-    }
-
-    /// As `readFull`, but a failing source is returned with the number of
-    /// bytes read before it failed, not thrown: a decryptor reading ahead
-    /// needs both to fail exactly where reading one chunk at a time would.
-    func readFullReportingFailure(_ destination: UnsafeMutableRawBufferPointer) -> (count: Int, failure: (any Error)?) {
         var filled = 0
         while filled < destination.count {
             if start < end {
@@ -78,12 +69,11 @@ final class AgeReader {
             }
             if sourceEnded { break }
             // Large reads go straight to the destination, not through the buffer.
-            let n: Int
-            do { n = try source(UnsafeMutableRawBufferPointer(rebasing: destination[filled...])) } catch { return (filled, error) }
+            let n = try source(UnsafeMutableRawBufferPointer(rebasing: destination[filled...]))
             if n == 0 { sourceEnded = true; break }
             filled += n
         }
-        return (filled, nil)
+        return filled
     }
 
     /// True when no byte is left.

@@ -20,7 +20,8 @@ public struct AgeX25519Recipient: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Parses an `age1…` recipient string.
-    /// Throws `VaultError.invalidArgument` when it is not one.
+    /// Throws `VaultError.invalidArgument` when it is not one, or when its
+    /// key is a low-order point (see `Sodium.isUsableX25519PublicKey`).
     public init(parsing text: String) throws {
         guard let (prefix, data) = Bech32.decode(text), prefix == Self.hrp, data.count == 32 else {
             let looksSecret = text.uppercased().hasPrefix("AGE-SECRET-KEY-")
@@ -29,7 +30,12 @@ public struct AgeX25519Recipient: Sendable, Hashable, CustomStringConvertible {
                 hint: looksSecret ? "pass the public key (age1…) that 'age-keygen -y' prints for it"
                                   : "an X25519 recipient looks like age1 followed by 58 characters")
         }
-        self.publicKey = data.withUnsafeBytes { Array($0) }
+        let key = data.withUnsafeBytes { Array($0) }
+        guard Sodium.isUsableX25519PublicKey(key) else {
+            throw VaultError.invalidArgument("age recipient \(text) is a low-order point, not a usable public key",
+                                             hint: "pass the recipient that 'age-keygen -y' prints for the key")
+        }
+        self.publicKey = key
     }
 
     /// The `age1…` form.
@@ -113,21 +119,29 @@ public enum AgeKeyFile {
     /// Parses a recipients file as `age -R` does: one `age1…` per line, blank
     /// lines and `#` comments ignored. Throws `VaultError.invalidArgument`
     /// naming `path` and the line number for anything else (without echoing
-    /// the line), or when the file holds no recipient.
+    /// the line), or when the file holds no recipient; `.corrupt` for a key
+    /// that is a low-order point (see `Sodium.isUsableX25519PublicKey`).
     public static func parseRecipients(_ contents: [UInt8], path: String) throws -> [AgeX25519Recipient] {
         var recipients: [AgeX25519Recipient] = []
         var failure: (line: Int, secret: Bool)?
+        var lowOrderLine: Int?
         contents.withUnsafeBytes { bytes in
             forEachLine(bytes) { number, line in
                 if line.isEmpty || line.first == UInt8(ascii: "#") { return true }
                 if let (prefix, data) = Bech32.decode(line), prefix == AgeX25519Recipient.hrp, data.count == 32 {
-                    recipients.append(AgeX25519Recipient(publicKey: data.withUnsafeBytes { Array($0) }))
+                    let key = data.withUnsafeBytes { Array($0) }
+                    guard Sodium.isUsableX25519PublicKey(key) else { lowOrderLine = number; return false }
+                    recipients.append(AgeX25519Recipient(publicKey: key))
                     return true
                 }
                 let secret = line.count >= 15 && line[0..<15].elementsEqual("AGE-SECRET-KEY-".utf8)
                 failure = (number, secret)
                 return false
             }
+        }
+        if let lowOrderLine {
+            throw VaultError.corrupt(path: path,
+                                     reason: "line \(lowOrderLine) is a low-order point, not a usable public key")
         }
         if let failure {
             if failure.secret {

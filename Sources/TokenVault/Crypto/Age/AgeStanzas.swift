@@ -30,7 +30,7 @@ public struct AgeRecipient: Sendable {
 
     func wrap(_ fileKey: SecureBytes) throws -> AgeStanza {
         switch kind {
-        case .x25519(let recipient): return AgeX25519Stanza.wrap(fileKey, to: recipient)
+        case .x25519(let recipient): return try AgeX25519Stanza.wrap(fileKey, to: recipient)
         case .scrypt(let passphrase, let workFactor): return try AgeScrypt.wrap(fileKey, passphrase: passphrase, workFactor: workFactor)
         }
     }
@@ -71,17 +71,19 @@ enum AgeX25519Stanza {
     static let type = "X25519"
     static let label = "age-encryption.org/v1/X25519"
 
-    static func wrap(_ fileKey: SecureBytes, to recipient: AgeX25519Recipient) -> AgeStanza {
-        while true {
-            let ephemeral = SecureBytes.random(count: 32)
-            let share = Sodium.publicKey(of: ephemeral)
-            // Only a low-order recipient key gives the all-zero secret; a
-            // recipient parsed from age1… cannot be one unless made to be.
-            guard let shared = Sodium.x25519(scalar: ephemeral, point: recipient.publicKey) else { continue }
-            let key = Sodium.hkdfSHA256(secret: shared, salt: share + recipient.publicKey, info: label)
-            return AgeStanza(type: type, arguments: [AgeBase64.encode(share)],
-                             body: Sodium.chachaSealWithZeroNonce(fileKey, key: key))
+    /// Throws `.invalidArgument` for a low-order recipient key, as age does:
+    /// every ephemeral key gives it the all-zero shared secret, so trying
+    /// another would never end. Parsed recipients are refused earlier.
+    static func wrap(_ fileKey: SecureBytes, to recipient: AgeX25519Recipient) throws -> AgeStanza {
+        let ephemeral = SecureBytes.random(count: 32)
+        let share = Sodium.publicKey(of: ephemeral)
+        guard let shared = Sodium.x25519(scalar: ephemeral, point: recipient.publicKey) else {
+            throw VaultError.invalidArgument(
+                "age recipient \(recipient.encoded) is a low-order point, not a usable public key")
         }
+        let key = Sodium.hkdfSHA256(secret: shared, salt: share + recipient.publicKey, info: label)
+        return AgeStanza(type: type, arguments: [AgeBase64.encode(share)],
+                         body: Sodium.chachaSealWithZeroNonce(fileKey, key: key))
     }
 
     static func unwrap(_ stanza: AgeStanza, with identity: AgeX25519Identity, path: String) throws -> SecureBytes? {
