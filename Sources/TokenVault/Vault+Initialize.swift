@@ -97,7 +97,7 @@ extension Vault {
         let parent = slash == trimmed.startIndex ? "/" : String(trimmed[..<slash])
         guard !name.isEmpty, name != ".", name != ".." else {
             throw VaultError.invalidArgument("\(VaultError.quoted(path)) cannot be a vault location",
-                                             hint: "name a directory, e.g. --vault ~/.local/share/ztoken")
+                                             hint: "name a directory, e.g. ~/.local/share/ztoken")
         }
         return (parent, name)
     }

@@ -25,7 +25,7 @@ extension Vault {
     public func bundleServerURL(_ given: String?) throws -> String {
         guard let url = given ?? defaultServerURL else {
             throw VaultError.invalidArgument("no server URL for the zBot",
-                                             hint: "pass --server URL, or set a default with 'ztoken init --server URL'")
+                                             hint: "give the zBot's server URL, or set a default server URL for the vault")
         }
         return try ServerURL.validate(url)
     }

@@ -99,7 +99,7 @@ public final class Vault {
             switch (byID, byLabel) {
             case let (id?, label?) where id != label:
                 throw VaultError.invalidArgument("\(VaultError.quoted(reference)) is both the id of one token and the label of another",
-                                                 hint: "use the id of the one you mean (see 'ztoken list --all')")
+                                                 hint: "use the id of the one you mean")
             case let (position?, _), let (nil, position?):
                 if seen.insert(position).inserted { found.append(TokenInfo(index.tokens[position])) }
             case (nil, nil):
@@ -258,7 +258,7 @@ public final class Vault {
     public func unlock(passphrase: SecureBytes) throws -> VaultKey {
         guard !isOfflineKey else {
             throw VaultError.invalidArgument("this vault keeps its secret key offline",
-                                             hint: "pass the key file given at init with -i/--identity")
+                                             hint: "unlock it with the key file written when the vault was made")
         }
         guard let kdf = metadata.kdf else {
             throw VaultError.corrupt(path: directory.displayPath(VaultLayout.metadata), reason: "missing key-derivation parameters")

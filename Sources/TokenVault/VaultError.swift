@@ -110,7 +110,8 @@ public enum VaultError: Error, Sendable, Equatable {
         }
     }
 
-    /// An optional `ztoken: hint: …` line that tells the user what to do next.
+    /// What to do next, in words that name no command-line flag (the CLI
+    /// adds those where one helps).
     public var hint: String? {
         switch self {
         case .invalidArgument(_, let hint):
@@ -122,32 +123,32 @@ public enum VaultError: Error, Sendable, Equatable {
         case .weakKeyDerivation:
             return "the file may have been tampered with; restore it from a backup"
         case .vaultNotFound:
-            return "run 'ztoken init' to make one, or pass --vault DIR"
+            return "run 'ztoken init' to make one"
         case .noSuchToken:
-            return "run 'ztoken list --all' to see labels, ids and states"
+            return "list all tokens to see labels, ids and states"
         case .fileNotFound:
             return nil
         case .alreadyExists:
-            return "choose another path, or pass --force where the command allows it"
+            return "choose another path"
         case .labelInUse:
             return "choose another label, or revoke the existing token first"
         case .io(_, _, let errno):
             if errno == ENOSPC || errno == EDQUOT { return "free some disk space and try again; nothing was changed" }
             return nil
         case .busy:
-            return "wait for the other ztoken to finish, or raise --lock-timeout"
+            return "wait for the other ztoken to finish"
         case .vaultReplaced:
             return "run the command again"
         case .wrongPassphrase:
             return nil
         case .wrongIdentity:
-            return "pass the identity file the file was encrypted to with -i"
+            return "use the identity the file was encrypted to"
         case .unsafePermissions(let path, _, let expected):
             return "run: chmod \(String(expected, radix: 8)) '\(path)'"
         case .foreignOwner(let path, _):
             return "each user has their own vault; run: chown \"$(id -u)\" '\(path)' if it is yours"
         case .symlink:
-            return "ztoken never follows links in a vault: pass the real directory with --vault, or put the real file in place of the link"
+            return "ztoken never follows links in a vault: put the real file or directory in place of the link"
         }
     }
 

@@ -44,7 +44,25 @@ enum Output {
     /// Prints a vault error with its hint and returns its exit code.
     static func report(_ failure: VaultError) -> Int32 {
         error(failure.message)
-        if let text = failure.hint { hint(text) }
+        if let text = failure.commandLineHint { hint(text) }
         return failure.exitCode
     }
 }
+
+extension VaultError {
+    /// The library's hint, or one that names the flag of ztoken that helps.
+    var commandLineHint: String? {
+        switch self {
+        case .vaultNotFound: "run 'ztoken init' to make one, or pass --vault DIR"
+        case .noSuchToken: "run 'ztoken list --all' to see labels, ids and states"
+        case .alreadyExists: "choose another path, or pass --force where the command allows it"
+        case .busy: "wait for the other ztoken to finish, or raise --lock-timeout"
+        case .wrongIdentity: "pass the identity file the file was encrypted to with -i"
+        case .symlink:
+            "ztoken never follows links in a vault: pass the real directory with --vault, "
+                + "or put the real file in place of the link"
+        default: hint
+        }
+    }
+}
+

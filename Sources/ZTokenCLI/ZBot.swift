@@ -23,6 +23,9 @@ struct ZBot: ParsableCommand {
 
     func run() throws {
         let vault = try vaultOptions.open()
+        if bundle.server == nil && vault.defaultServerURL == nil {
+            throw VaultError.invalidArgument("no server URL for the zBot", hint: "pass --server URL")
+        }
         let template = try bundle.parsedTemplate()
         let destination = try bundle.destination()
         let info = try vault.createZBot(name: name, serverURL: bundle.server, template: template, destination: destination)
