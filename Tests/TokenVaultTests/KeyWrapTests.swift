@@ -19,7 +19,7 @@ import Testing
     struct Wrapped {
         let secretKey: SecureBytes
         let publicKey: [UInt8]
-        let kdf: MetadataFile.KDFParameters
+        let kdf: KDFParameters
         let file: WrappedKeyFile
         var associatedData: [UInt8] { KeyWrap.associatedData(vaultID: KeyWrapTests.vaultID, publicKey: publicKey) }
     }
@@ -31,7 +31,7 @@ import Testing
         return Wrapped(secretKey: secretKey, publicKey: publicKey, kdf: kdf, file: file)
     }
 
-    static func unwrap(_ w: Wrapped, kdf: MetadataFile.KDFParameters? = nil, file: WrappedKeyFile? = nil,
+    static func unwrap(_ w: Wrapped, kdf: KDFParameters? = nil, file: WrappedKeyFile? = nil,
                        passphrase: SecureBytes = passphrase, associatedData: [UInt8]? = nil) throws -> SecureBytes {
         try KeyWrap.unwrap(file ?? w.file, kdf: kdf ?? w.kdf, passphrase: passphrase,
                            associatedData: associatedData ?? w.associatedData, metadataPath: "/v/vault.json",
@@ -130,7 +130,7 @@ import Testing
 
     // MARK: checkParameters
 
-    static func expectRefused(_ kdf: MetadataFile.KDFParameters, _ reason: String,
+    static func expectRefused(_ kdf: KDFParameters, _ reason: String,
                               sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(throws: VaultError.weakKeyDerivation(path: "/v/vault.json", reason: reason), sourceLocation: sourceLocation) {
             try KeyWrap.checkParameters(kdf, path: "/v/vault.json")

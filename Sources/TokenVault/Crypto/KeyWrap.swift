@@ -47,7 +47,7 @@ enum KeyWrap {
     /// Wraps `secretKey` under `passphrase`; returns the KDF parameters for
     /// the metadata file and the wrapped-key file.
     static func wrap(_ secretKey: SecureBytes, passphrase: SecureBytes, level: KDFLevel,
-                     associatedData: [UInt8]) throws -> (MetadataFile.KDFParameters, WrappedKeyFile) {
+                     associatedData: [UInt8]) throws -> (KDFParameters, WrappedKeyFile) {
         let (ops, mem) = limits(for: level)
         let salt = Sodium.randomBytes(Sodium.pwhashSaltLength)
         guard let key = Sodium.argon2id(passphrase: passphrase, salt: salt, opsLimit: ops, memLimit: mem) else {
@@ -62,7 +62,7 @@ enum KeyWrap {
 
     /// Refuses parameters weaker than `interactive`, stronger than the
     /// ceiling, or of an unknown algorithm.
-    static func checkParameters(_ kdf: MetadataFile.KDFParameters, path: String) throws {
+    static func checkParameters(_ kdf: KDFParameters, path: String) throws {
         guard kdf.algorithm == algorithm else {
             throw VaultError.weakKeyDerivation(path: path, reason: "unknown algorithm \(VaultError.quoted(kdf.algorithm))")
         }
@@ -80,7 +80,7 @@ enum KeyWrap {
 
     /// Opens the wrapped key. A wrong passphrase and a tampered file look the
     /// same to an AEAD, so both are reported as a wrong passphrase (exit 77).
-    static func unwrap(_ file: WrappedKeyFile, kdf: MetadataFile.KDFParameters, passphrase: SecureBytes,
+    static func unwrap(_ file: WrappedKeyFile, kdf: KDFParameters, passphrase: SecureBytes,
                        associatedData: [UInt8], metadataPath: String, keyPath: String) throws -> SecureBytes {
         try checkParameters(kdf, path: metadataPath)
         guard file.cipher == cipher else {
@@ -100,4 +100,22 @@ enum KeyWrap {
         }
         return secretKey
     }
+}
+
+/// Argon2id parameters, as vault.json keeps them.
+struct KDFParameters: Codable, Equatable {
+    var algorithm: String
+    var opsLimit: UInt64
+    var memLimit: Int
+    /// Base64.
+    var salt: String
+}
+
+/// `vault-key.json`: the vault secret key sealed by a passphrase-derived key.
+struct WrappedKeyFile: Codable, Equatable {
+    static let currentVersion = 1
+    var version: Int
+    var cipher: String
+    var nonce: String
+    var ciphertext: String
 }

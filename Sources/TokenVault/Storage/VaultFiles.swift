@@ -78,28 +78,16 @@ struct MetadataFile: Codable, Equatable, JSONReadable {
     var keyProtection: String
     /// Argon2id parameters; absent in offline-key mode.
     var kdf: KDFParameters?
+}
 
-    struct KDFParameters: Codable, Equatable, JSONReadable {
-        var algorithm: String
-        var opsLimit: UInt64
-        var memLimit: Int
-        var salt: String
-
-        init(algorithm: String, opsLimit: UInt64, memLimit: Int, salt: String) {
-            self.algorithm = algorithm
-            self.opsLimit = opsLimit
-            self.memLimit = memLimit
-            self.salt = salt
-        }
-
-        init(json: JSONObject) throws {
-            algorithm = try json.string("algorithm")
-            let ops = try json.integer("opsLimit")
-            guard ops >= 0 else { throw json.wrongType("opsLimit") }
-            opsLimit = UInt64(ops)
-            memLimit = try json.integer("memLimit")
-            salt = try json.string("salt")
-        }
+extension KDFParameters: JSONReadable {
+    init(json: JSONObject) throws {
+        algorithm = try json.string("algorithm")
+        let ops = try json.integer("opsLimit")
+        guard ops >= 0 else { throw json.wrongType("opsLimit") }
+        opsLimit = UInt64(ops)
+        memLimit = try json.integer("memLimit")
+        salt = try json.string("salt")
     }
 }
 
@@ -116,16 +104,7 @@ extension MetadataFile {
     }
 }
 
-/// `vault-key.json`: the vault secret key sealed by a passphrase-derived key.
-struct WrappedKeyFile: Codable, Equatable, JSONReadable {
-    static let currentVersion = 1
-    var version: Int
-    var cipher: String
-    var nonce: String
-    var ciphertext: String
-}
-
-extension WrappedKeyFile {
+extension WrappedKeyFile: JSONReadable {
     init(json: JSONObject) throws {
         version = try json.integer("version")
         cipher = try json.string("cipher")
