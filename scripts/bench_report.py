@@ -73,13 +73,6 @@ def report(args):
         lines.append("process start: ztoken --version %.2f ms (%s MiB), Swift hello world %.2f ms (%s MiB), ratio %.2f"
                      % (start_z["median_ms"], mib(start_z["peak_rss_kib"]), start_h["median_ms"],
                         mib(start_h["peak_rss_kib"]), out["startup"]["ratio"]))
-        # The same hello world linked as ztoken is (scripts/build-release: static PIE).
-        start_s = by.get(("swift-static-pie", 0, "start"))
-        if start_s:
-            out["startup"]["swift hello, static PIE"] = start_s
-            out["startup"]["ratio to static PIE hello"] = start_z["median_ms"] / start_s["median_ms"]
-            lines.append("               Swift hello world linked like ztoken (static PIE) %.2f ms (%s MiB), ratio %.2f"
-                         % (start_s["median_ms"], mib(start_s["peak_rss_kib"]), out["startup"]["ratio to static PIE hello"]))
         lines.append("")
     header = "%8s  %-20s %10s %9s   %-9s %10s %9s  %7s" % (
         "entries", "ztoken", "median ms", "peak MiB", "pass", "median ms", "peak MiB", "ratio")

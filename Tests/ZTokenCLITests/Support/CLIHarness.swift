@@ -26,13 +26,8 @@ struct CLIResult: CustomStringConvertible {
 
 enum CLIHarness {
     /// The `ztoken` built by `swift test`: next to the test bundle, else in
-    /// `.build/debug` of the package that holds this file. `ZTOKEN_TEST_BINARY`
-    /// names another one instead: scripts/test runs the end-to-end suites
-    /// once more against the release build that scripts/setup installs.
+    /// `.build/debug` of the package that holds this file.
     static let binary: String = {
-        if let chosen = ProcessInfo.processInfo.environment["ZTOKEN_TEST_BINARY"] {
-            return FileManager.default.isExecutableFile(atPath: chosen) ? chosen : ""
-        }
         var candidates: [String] = []
         if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
             var dir = (exe as NSString).deletingLastPathComponent
@@ -51,9 +46,6 @@ enum CLIHarness {
 
     /// Fails the calling test clearly when the binary is missing.
     static func requireBinary(sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
-        if let chosen = ProcessInfo.processInfo.environment["ZTOKEN_TEST_BINARY"] {
-            try #require(!binary.isEmpty, "ZTOKEN_TEST_BINARY=\(chosen) is not an executable file", sourceLocation: sourceLocation)
-        }
         try #require(!binary.isEmpty,
                      "the ztoken binary was not found next to the test bundle or in .build/debug; run 'swift build' or 'swift test' in the package root",
                      sourceLocation: sourceLocation)
