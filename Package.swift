@@ -57,15 +57,21 @@ let package = Package(
             name: "ztoken-bench-setup",
             dependencies: ["TokenVault"]
         ),
+        // What both test targets use: tool lookup, temp directories, file
+        // modes and inodes, the minimal-KDF switch.
+        .target(
+            name: "TestSupport",
+            path: "Tests/TestSupport"
+        ),
         .testTarget(
             name: "TokenVaultTests",
-            dependencies: ["TokenVault", "CZlib"]
+            dependencies: ["TokenVault", "TestSupport", "CZlib"]
         ),
         .testTarget(
             name: "ZTokenCLITests",
             // Depending on the executable makes `swift test` build `ztoken`
             // first; the tests run that binary from the build directory.
-            dependencies: ["TokenVault", "ZTokenCLI", "ztoken"],
+            dependencies: ["TokenVault", "ZTokenCLI", "ztoken", "TestSupport"],
             exclude: ["Snapshots"]
         ),
     ]

@@ -8,6 +8,7 @@ import Glibc
 #endif
 import Foundation
 import Testing
+import TestSupport
 @testable import TokenVault
 
 /// What a finished process left behind.
@@ -51,16 +52,6 @@ enum CLIHarness {
                      sourceLocation: sourceLocation)
         return binary
     }
-
-    /// Finds a program on PATH (sh, strace, flock, python3, script…).
-    static func tool(_ name: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        for dir in path.split(separator: ":") + ["/usr/bin", "/bin", "/usr/sbin", "/sbin"] {
-            let candidate = "\(dir)/\(name)"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        return nil
-    }
 }
 
 /// A started child process.
@@ -98,10 +89,8 @@ final class Sandbox: @unchecked Sendable {
     init() throws {
         // The in-process library (used to verify tokens and craft entries)
         // must accept the minimal-KDF vaults the binary makes in tests.
-        setenv("ZTOKEN_TESTONLY_MINIMAL_KDF", "1", 1)
-        var template = Array("/tmp/ztoken-e2e-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw VaultError.io(path: "/tmp", operation: "mkdtemp", errno: errno) }
-        root = String(cString: made)
+        MinimalKDF.enable()
+        root = try makeTemporaryDirectory(prefix: "ztoken-e2e")
         home = root + "/home"
         vault = root + "/vault"
         passphraseFile = root + "/passphrase"
@@ -114,9 +103,7 @@ final class Sandbox: @unchecked Sendable {
 
     deinit {
         for cleanup in cleanups.reversed() { cleanup() }
-        // Make everything removable again (tests chmod things), then remove.
-        _ = try? Self.spawnAndWait(["/bin/chmod", "-R", "u+rwx", root])
-        try? FileManager.default.removeItem(atPath: root)
+        removeTemporaryDirectory(root)
     }
 
     /// The environment every run gets: a clean one with a temp HOME, the
@@ -126,7 +113,7 @@ final class Sandbox: @unchecked Sendable {
             "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin",
             "HOME": home,
             "LANG": "C.UTF-8",
-            "ZTOKEN_TESTONLY_MINIMAL_KDF": "1",
+            MinimalKDF.environmentName: "1",
             "ZTOKEN_VAULT": vault,
         ]
         for (key, value) in overrides { env[key] = value }
@@ -200,7 +187,7 @@ final class Sandbox: @unchecked Sendable {
     /// Starts `flock(1)` holding the vault's lock (as another ztoken would)
     /// and returns once it really holds it. Kill the child to release it.
     func holdVaultLock(sourceLocation: SourceLocation = #_sourceLocation) throws -> Child {
-        let flock = try #require(CLIHarness.tool("flock"), "flock(1) (util-linux) is needed", sourceLocation: sourceLocation)
+        let flock = try #require(ExternalTools.find("flock"), "flock(1) (util-linux) is needed", sourceLocation: sourceLocation)
         let lockFile = vault + "/.lock"
         let holder = try spawn([lockFile, "-c", "sleep 30"], executable: flock)
         for _ in 0..<200 {
@@ -235,16 +222,6 @@ final class Sandbox: @unchecked Sendable {
 
     /// Leftover temp files of interrupted writes anywhere in the vault.
     func temporaries() -> [String] { tree().filter { ($0 as NSString).lastPathComponent.hasPrefix(".tmp-") } }
-
-    static func mode(_ path: String) -> mode_t? {
-        var info = stat()
-        return lstat(path, &info) == 0 ? info.st_mode & 0o7777 : nil
-    }
-
-    static func inode(_ path: String) -> ino_t? {
-        var info = stat()
-        return lstat(path, &info) == 0 ? info.st_ino : nil
-    }
 
     // MARK: Spawning
 
