@@ -5,6 +5,10 @@
 // subcommand) → ztoken (the entry point). Only TokenVault imports CSodium.
 import PackageDescription
 
+// scripts/fuzz sets ZTOKEN_FUZZ=1: the fuzz targets below exist, and
+// TokenVault compiles its fuzz entry points (FuzzEntryPoints.swift).
+let fuzzing = Context.environment["ZTOKEN_FUZZ"] == "1"
+
 let package = Package(
     name: "ztoken",
     products: [
@@ -29,7 +33,8 @@ let package = Package(
         ),
         .target(
             name: "TokenVault",
-            dependencies: ["CSodium", "CProcessShims"]
+            dependencies: ["CSodium", "CProcessShims"],
+            swiftSettings: fuzzing ? [.define("ZTOKEN_FUZZ")] : []
         ),
         .target(
             name: "ZTokenCLI",
@@ -52,15 +57,21 @@ let package = Package(
             name: "ztoken-bench-setup",
             dependencies: ["TokenVault"]
         ),
+        // What both test targets use: tool lookup, temp directories, file
+        // modes and inodes, the minimal-KDF switch.
+        .target(
+            name: "TestSupport",
+            path: "Tests/TestSupport"
+        ),
         .testTarget(
             name: "TokenVaultTests",
-            dependencies: ["TokenVault", "CZlib"]
+            dependencies: ["TokenVault", "TestSupport", "CZlib"]
         ),
         .testTarget(
             name: "ZTokenCLITests",
             // Depending on the executable makes `swift test` build `ztoken`
             // first; the tests run that binary from the build directory.
-            dependencies: ["TokenVault", "ZTokenCLI", "ztoken"],
+            dependencies: ["TokenVault", "ZTokenCLI", "ztoken", "TestSupport"],
             exclude: ["Snapshots"]
         ),
     ]
@@ -71,7 +82,7 @@ let package = Package(
 // calls; libFuzzer brings main(), so they link only in a
 // `swift build --sanitize fuzzer` build. They exist only when ZTOKEN_FUZZ=1,
 // so a plain `swift build` or `swift test` never tries to link them.
-if Context.environment["ZTOKEN_FUZZ"] == "1" {
+if fuzzing {
     for (name, directory) in [("fuzz-index", "fuzz-index"), ("fuzz-age-header", "fuzz-age-header"),
                               ("fuzz-age-stream", "fuzz-age-stream"), ("fuzz-template", "fuzz-template"),
                               ("fuzz-backup", "fuzz-backup")] {

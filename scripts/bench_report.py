@@ -14,12 +14,22 @@ import sys
 
 # ztoken command -> the pass command it is compared with.
 PAIRS = {"create": "generate", "list": "ls", "verify": "show", "revoke": "rm"}
-# Targets: ratio at 1,000 entries; growth from 100 to 10,000; limits at 100,000.
-RATIO_LIMIT = 0.35
+# Targets (issue 11). At 1,000 entries: create, list and verify each at most
+# RATIO_LIMIT x pass's median, and list and verify within START_MARGIN_MS of
+# `ztoken --version` in the same run. At 10,000: the everyday commands under
+# 60 ms, the whole-vault ones under 2 s. At 100,000: every command under 3 s,
+# revoke --all under 15 s. `export` is left out: its Argon2id unlock is the
+# KDF level's cost, chosen at init, and does not grow with the vault.
+RATIO_LIMIT = 0.5
 RATIO_COMMANDS = ("create", "list", "verify")
-GROWTH_LIMIT = 3.0
-MAX_SECONDS_AT_100K = 1.0
-MAX_LIST_MIB_AT_100K = 100.0
+START_MARGIN_MS = 3.0
+START_COMMANDS = ("list", "verify")
+LIMITS_MS = {
+    10000: {"create": 60, "list": 60, "verify": 60, "revoke": 60,
+            "revoke --all": 2000, "backup": 2000, "restore": 2000},
+}
+EVERY_COMMAND_MS_AT_100K = 3000
+LIMITS_AT_100K_MS = {"revoke --all": 15000}
 
 
 def populate_pass(store, entry, count):
@@ -73,13 +83,6 @@ def report(args):
         lines.append("process start: ztoken --version %.2f ms (%s MiB), Swift hello world %.2f ms (%s MiB), ratio %.2f"
                      % (start_z["median_ms"], mib(start_z["peak_rss_kib"]), start_h["median_ms"],
                         mib(start_h["peak_rss_kib"]), out["startup"]["ratio"]))
-        # The same hello world linked as ztoken is (scripts/build-release: static PIE).
-        start_s = by.get(("swift-static-pie", 0, "start"))
-        if start_s:
-            out["startup"]["swift hello, static PIE"] = start_s
-            out["startup"]["ratio to static PIE hello"] = start_z["median_ms"] / start_s["median_ms"]
-            lines.append("               Swift hello world linked like ztoken (static PIE) %.2f ms (%s MiB), ratio %.2f"
-                         % (start_s["median_ms"], mib(start_s["peak_rss_kib"]), out["startup"]["ratio to static PIE hello"]))
         lines.append("")
     header = "%8s  %-20s %10s %9s   %-9s %10s %9s  %7s" % (
         "entries", "ztoken", "median ms", "peak MiB", "pass", "median ms", "peak MiB", "ratio")
@@ -91,7 +94,7 @@ def report(args):
             if r["size"] == size and r["tool"] in ("ztoken", "pass"):
                 entry[r["tool"]][r["command"]] = r
         for command in [c for c in ("create", "list", "list --json", "verify", "revoke", "revoke --all",
-                                    "zbot", "export (interactive)", "backup") if c in entry["ztoken"]]:
+                                    "zbot", "export (interactive)", "backup", "restore") if c in entry["ztoken"]]:
             z = entry["ztoken"][command]
             pass_name = PAIRS.get(command)
             p = entry["pass"].get(pass_name) if pass_name else None
@@ -142,27 +145,26 @@ def report(args):
         a, b = z(1000, command), p(1000, PAIRS[command])
         if a and b:
             ratio = a["median_ms"] / b["median_ms"]
-            target("1000: %s <= %.2f x pass %s" % (command, RATIO_LIMIT, PAIRS[command]), ratio <= RATIO_LIMIT,
+            target("1000: %s <= %.1f x pass %s" % (command, RATIO_LIMIT, PAIRS[command]), ratio <= RATIO_LIMIT,
                    "%.3f" % ratio)
-    # The issue's growth targets are create, list and verify; the writers'
-    # growth is reported beside them for information.
-    for command in ("create", "list", "verify", "list --json", "revoke", "revoke --all"):
-        a, b = z(100, command), z(10000, command)
-        if a and b:
-            growth = b["median_ms"] / a["median_ms"]
-            if command in RATIO_COMMANDS:
-                target("10000 vs 100: %s within %.0fx" % (command, GROWTH_LIMIT), growth <= GROWTH_LIMIT, "%.2fx" % growth)
-            else:
-                out["targets"].append({"target": "10000 vs 100: %s" % command, "met": None, "detail": "%.2fx (for information)" % growth})
-    big = [r for r in rows if r["tool"] == "ztoken" and r["size"] == 100000]
-    if big:
-        slowest = max(big, key=lambda r: r["median_ms"])
-        target("100000: every command < 1 s", slowest["median_ms"] < MAX_SECONDS_AT_100K * 1000,
-               "slowest %s %.0f ms" % (slowest["command"], slowest["median_ms"]))
-        listing = z(100000, "list")
-        if listing and listing["peak_rss_kib"] is not None:
-            target("100000: list < 100 MiB peak", listing["peak_rss_kib"] / 1024 < MAX_LIST_MIB_AT_100K,
-                   "%s MiB" % mib(listing["peak_rss_kib"]))
+    if start_z:
+        for command in START_COMMANDS:
+            a = z(1000, command)
+            if a:
+                extra = a["median_ms"] - start_z["median_ms"]
+                target("1000: %s <= --version + %.0f ms" % (command, START_MARGIN_MS), extra <= START_MARGIN_MS,
+                       "%.2f ms (+%.2f)" % (a["median_ms"], extra))
+    for size, limits in LIMITS_MS.items():
+        for command, limit in limits.items():
+            a = z(size, command)
+            if a:
+                target("%d: %s < %s ms" % (size, command, format(limit, ",")), a["median_ms"] < limit,
+                       "%.1f ms" % a["median_ms"])
+    big = [r for r in rows if r["tool"] == "ztoken" and r["size"] == 100000 and not r["command"].startswith("export")]
+    for r in big:
+        limit = LIMITS_AT_100K_MS.get(r["command"], EVERY_COMMAND_MS_AT_100K)
+        target("100000: %s < %s ms" % (r["command"], format(limit, ",")), r["median_ms"] < limit,
+               "%.0f ms" % r["median_ms"])
     for operation, medians in age.items():
         target("age %s throughput >= age" % operation, medians["ztoken"] <= medians["age"],
                "%.1f vs %.1f ms" % (medians["ztoken"], medians["age"]))

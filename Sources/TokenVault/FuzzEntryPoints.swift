@@ -6,6 +6,10 @@
 // out-of-bounds read, a failed round-trip check below) is a bug. Where a
 // parser accepts the input, the entry also checks a property that must hold
 // for everything it accepts, so the fuzzer finds wrong answers, not only crashes.
+// Compiled only in debug builds (tests) and fuzz builds (ZTOKEN_FUZZ, set by
+// Package.swift under scripts/fuzz): a release library has none of it.
+
+#if DEBUG || ZTOKEN_FUZZ
 
 #if canImport(Glibc)
 import Glibc
@@ -92,3 +96,4 @@ package enum FuzzEntryPoints {
         }
     }
 }
+#endif

@@ -4,16 +4,14 @@
 // is driven through util-linux `script`, which gives it a pseudo-terminal.
 import Foundation
 import Testing
+import TestSupport
 @testable import TokenVault
 
 enum Tool {
     struct Failure: Error, CustomStringConvertible { let description: String }
 
     static func path(_ name: String) throws -> String {
-        for directory in ["/usr/bin", "/usr/local/bin", "/bin"] where FileManager.default.isExecutableFile(atPath: "\(directory)/\(name)") {
-            return "\(directory)/\(name)"
-        }
-        throw Failure(description: "\(name) is not installed; install it (apt-get install age) to run the interop tests")
+        try ExternalTools.locate(name, package: ["script": "util-linux", "bash": "bash"][name] ?? "age")
     }
 
     /// Runs a tool with `arguments`, feeding `input` on stdin; returns status, stdout, stderr.
@@ -47,8 +45,7 @@ enum Tool {
 final class TemporaryDirectory {
     let path: String
     init() throws {
-        path = NSTemporaryDirectory() + "ztoken-age-interop-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        path = try makeTemporaryDirectory(prefix: "ztoken-age-interop")
     }
     func file(_ name: String) -> String { "\(path)/\(name)" }
     func write(_ name: String, _ bytes: [UInt8]) throws -> String {
@@ -56,7 +53,7 @@ final class TemporaryDirectory {
         try Data(bytes).write(to: URL(fileURLWithPath: target))
         return target
     }
-    deinit { try? FileManager.default.removeItem(atPath: path) }
+    deinit { removeTemporaryDirectory(path) }
 }
 
 private func randomPlaintext(_ count: Int) -> [UInt8] { (0..<count).map { _ in UInt8.random(in: 0...255) } }

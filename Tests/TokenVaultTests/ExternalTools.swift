@@ -1,8 +1,8 @@
 // Runs the real tools the bundle must interoperate with (GNU tar, Java's
-// java.util.Properties) from tests. A missing tool is a test failure with a
-// message naming the package, never a silent skip.
+// java.util.Properties) from tests; TestSupport finds them.
 import Foundation
 import Testing
+import TestSupport
 
 /// The outcome of running a program.
 struct ToolResult {
@@ -12,23 +12,7 @@ struct ToolResult {
     var stderrText: String { String(decoding: stderr, as: UTF8.self) }
 }
 
-enum ExternalTools {
-    struct Missing: Error, CustomStringConvertible {
-        var tool: String
-        var package: String
-        var description: String { "'\(tool)' is not on PATH; install the Debian package \(package) to run this test" }
-    }
-
-    /// The absolute path of `name` on PATH, or a thrown `Missing` error.
-    static func locate(_ name: String, package: String) throws -> String {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        for directory in path.split(separator: ":") {
-            let candidate = "\(directory)/\(name)"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        throw Missing(tool: name, package: package)
-    }
-
+extension ExternalTools {
     /// Runs `executable` with `arguments`, output captured through temp files
     /// (pipes can deadlock when both fill up).
     static func run(_ executable: String, _ arguments: [String], in directory: URL? = nil) throws -> ToolResult {
@@ -52,11 +36,9 @@ enum ExternalTools {
                           stdout: try Data(contentsOf: outURL), stderr: try Data(contentsOf: errURL))
     }
 
-    /// A new empty directory under the system temp directory.
+    /// A new empty private directory under /tmp.
     static func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("ztoken-bundle-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
+        URL(fileURLWithPath: try makeTemporaryDirectory(prefix: "ztoken-bundle-tests"))
     }
 
     /// Loads `properties` with java.util.Properties — both `load(InputStream)`

@@ -9,6 +9,7 @@ import Glibc
 #endif
 import Foundation
 import Testing
+import TestSupport
 @testable import TokenVault
 
 @Suite struct FileLockTests {

@@ -1,7 +1,10 @@
-// Every fuzz crash kept in fixtures/bad/fuzz/TARGET/ and every seed in
-// fuzz/corpus/TARGET/ goes through the fuzz target's entry point
+// Every fuzz crash kept in fixtures/bad/fuzz/TARGET/ and every seed that
+// fuzz/seeds names for TARGET goes through the fuzz target's entry point
 // (FuzzEntryPoints) on every test run: a trap or a failed property check there
 // is a regression. Runs without the fuzzer build.
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import Testing
 @testable import TokenVault
@@ -20,19 +23,45 @@ import Testing
         }
     }
 
+    /// The lines of fuzz/seeds: a target and a path or shell glob relative to
+    /// the repository root (scripts/fuzz reads the same file).
+    static func seedLines() throws -> [(target: String, pattern: String)] {
+        let text = try String(contentsOfFile: root + "/fuzz/seeds", encoding: .utf8)
+        return text.split(separator: "\n").filter { !$0.hasPrefix("#") }.map { line in
+            let fields = line.split(separator: " ")
+            return (String(fields.first ?? ""), fields.count == 2 ? String(fields[1]) : "")
+        }
+    }
+
+    /// The files a fuzz/seeds pattern names.
+    static func files(matching pattern: String) -> [String] {
+        var matches = glob_t()
+        defer { globfree(&matches) }
+        guard !pattern.isEmpty, glob(root + "/" + pattern, 0, nil, &matches) == 0 else { return [] }
+        return (0..<Int(matches.gl_pathc)).compactMap { matches.gl_pathv[$0].map { String(cString: $0) } }
+    }
+
     @Test(arguments: ["fuzz-index", "fuzz-age-header", "fuzz-age-stream", "fuzz-template", "fuzz-backup"])
     func corpusAndCrashesPassTheEntryPoint(_ target: String) throws {
         let entry = try #require(Self.entry(target))
+        let crashes = Self.root + "/fixtures/bad/fuzz/" + target
+        let crashFiles = ((try? FileManager.default.contentsOfDirectory(atPath: crashes)) ?? []).map { crashes + "/" + $0 }
         var count = 0
-        for directory in ["fixtures/bad/fuzz/" + target, "fuzz/corpus/" + target] {
-            let path = Self.root + "/" + directory
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] {
-                guard let data = FileManager.default.contents(atPath: path + "/" + name) else { continue }
-                entry(Array(data))
-                count += 1
-            }
+        let seeds = try Self.seedLines().filter { $0.target == target }.flatMap { Self.files(matching: $0.pattern) }
+        for path in crashFiles + seeds {
+            guard let data = FileManager.default.contents(atPath: path) else { continue }
+            entry(Array(data))
+            count += 1
         }
         #expect(count > 0, "no seeds for \(target); run scripts/make-bad-fixtures")
+    }
+
+    /// Every line of fuzz/seeds names at least one file, so a misspelled or
+    /// stale path cannot silently drop seeds.
+    @Test func everySeedLineMatchesFiles() throws {
+        for line in try Self.seedLines() {
+            #expect(!Self.files(matching: line.pattern).isEmpty, "fuzz/seeds: nothing matches \(line)")
+        }
     }
 
     /// The fixed identity really opens the seeds made for it.

@@ -18,6 +18,7 @@ import Glibc
 #endif
 import Foundation
 import Testing
+import TestSupport
 @testable import TokenVault
 
 /// Fails the `n`th call of one operation (counting from 1) with `errno`.
@@ -71,17 +72,11 @@ final class ScratchDirectory {
     let path: String
 
     init() throws {
-        var template = Array("/tmp/ztoken-unit-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw VaultError.io(path: "/tmp", operation: "mkdtemp", errno: errno) }
-        path = String(cString: made)
+        path = try makeTemporaryDirectory(prefix: "ztoken-unit")
     }
 
     deinit {
-        // Tests chmod things; make everything removable first.
-        if let walker = FileManager.default.enumerator(atPath: path) {
-            for case let relative as String in walker { chmod(path + "/" + relative, 0o700) }
-        }
-        try? FileManager.default.removeItem(atPath: path)
+        removeTemporaryDirectory(path)
     }
 
     func file(_ name: String) -> String { path + "/" + name }
@@ -100,15 +95,9 @@ final class ScratchDirectory {
     /// Opens the directory the way VaultDirectory does.
     func open() throws -> Int32 { try Syscall.openDirectory(path) }
 
-    static func mode(_ path: String) -> mode_t? {
-        var info = stat()
-        return lstat(path, &info) == 0 ? info.st_mode & 0o7777 : nil
-    }
+    static func mode(_ path: String) -> mode_t? { FileStatus.mode(path) }
 
-    static func inode(_ path: String) -> ino_t? {
-        var info = stat()
-        return lstat(path, &info) == 0 ? info.st_ino : nil
-    }
+    static func inode(_ path: String) -> ino_t? { FileStatus.inode(path) }
 }
 
 enum TestVault {
@@ -118,7 +107,7 @@ enum TestVault {
     /// (debug builds only; the product default is untouched). Must run before
     /// anything reads `KeyWrap.testOnlyMinimalCost`, which is read once.
     static func useMinimalKDF() {
-        setenv("ZTOKEN_TESTONLY_MINIMAL_KDF", "1", 1)
+        MinimalKDF.enable()
     }
 
     static func secret(_ text: String) -> SecureBytes { SecureBytes(copying: Array(text.utf8)) }

@@ -2,6 +2,7 @@
 // damaged backups that must leave every location untouched, and --force.
 import Foundation
 import Testing
+import TestSupport
 
 @Suite("backup and restore")
 struct BackupRestoreCLITests {
@@ -76,7 +77,7 @@ struct BackupRestoreCLITests {
         let (key2, recipient2) = try ZBotBundleCLITests.ageKey(sandbox, "k2")
         let backup = sandbox.root + "/b.age"
         #expect(try sandbox.run(["backup", "-r", recipient, "--out", backup]).status == 0)
-        let age = try #require(CLIHarness.tool("age"))
+        let age = try #require(ExternalTools.find("age"))
         let rewrapped = sandbox.root + "/b2.age"
         let result = try sandbox.run(["-c", "\"$0\" -d -i \"$1\" \"$2\" | \"$0\" -r \"$3\" -o \"$4\"", age, key, backup, recipient2, rewrapped],
                                      executable: "/bin/sh")

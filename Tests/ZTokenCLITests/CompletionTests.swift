@@ -3,6 +3,7 @@
 // subcommand added later is covered without editing this test.
 import Foundation
 import Testing
+import TestSupport
 
 @Suite struct CompletionTests {
     /// The subcommands named in `ztoken --help`'s SUBCOMMANDS section.
@@ -55,7 +56,7 @@ import Testing
     /// The bash script must at least be valid bash.
     @Test func theBashScriptParses() throws {
         let box = try Sandbox()
-        let bash = try #require(CLIHarness.tool("bash"), "bash is not installed")
+        let bash = try #require(ExternalTools.find("bash"), "bash is not installed")
         let result = try box.run(["--generate-completion-script", "bash"])
         try #require(result.status == 0)
         let script = box.root + "/ztoken.bash"

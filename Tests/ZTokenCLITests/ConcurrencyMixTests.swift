@@ -8,6 +8,7 @@ import Glibc
 #endif
 import Foundation
 import Testing
+import TestSupport
 @testable import TokenVault
 
 /// What the workers reported, collected across threads.
@@ -34,7 +35,7 @@ final class Ledger: @unchecked Sendable {
     @Test func aMixOfWritersEqualsASerialReplayOfWhatTheyReported() throws {
         let box = try Sandbox()
         try box.initVault(["--server", "https://z.example.com"])
-        let lockInode = Sandbox.inode(box.vault + "/.lock")
+        let lockInode = FileStatus.inode(box.vault + "/.lock")
         let ledger = Ledger()
         DispatchQueue.concurrentPerform(iterations: Self.workers) { worker in
             var mine: [String] = []
@@ -84,7 +85,7 @@ final class Ledger: @unchecked Sendable {
         let active = Set(listed.filter { $0["state"] as? String == "active" }.compactMap { $0["label"] as? String })
         #expect(active == Set(live.keys))
         #expect(Set(listed.compactMap { $0["label"] as? String }) == Set(ledger.created.keys))
-        #expect(Sandbox.inode(box.vault + "/.lock") == lockInode, "the lock file was replaced")
+        #expect(FileStatus.inode(box.vault + "/.lock") == lockInode, "the lock file was replaced")
 
         for (label, directory) in ledger.exports {
             let properties = String(decoding: box.bytes(directory + "/zbot/conf/zbot.properties") ?? [], as: UTF8.self)
@@ -102,9 +103,9 @@ final class Ledger: @unchecked Sendable {
         let box = try Sandbox()
         try box.initVault()
         let before = try box.create("before")
-        let strace = try #require(CLIHarness.tool("strace"))
+        let strace = try #require(ExternalTools.find("strace"))
         let lockFile = box.vault + "/.lock"
-        let inode = Sandbox.inode(lockFile)
+        let inode = FileStatus.inode(lockFile)
         // Holds the lock, stopped at its first fsync, for up to a minute.
         let holder = try box.spawn(["-f", "-qq", "-o", "/dev/null", "-e", "inject=fsync:delay_enter=60000000:when=1",
                                     try CLIHarness.requireBinary(), "create", "victim"], executable: strace)
@@ -121,7 +122,7 @@ final class Ledger: @unchecked Sendable {
         let next = try box.run(["create", "next"])
         #expect(next.status == 0, "\(next)")
         #expect(Date().timeIntervalSince(started) < 5, "the next writer waited for a dead one")
-        #expect(Sandbox.inode(lockFile) == inode)
+        #expect(FileStatus.inode(lockFile) == inode)
         try box.checkVaultInvariants(live: [before, next.stdout.trimmingCharacters(in: .newlines)], revoked: [],
                                      context: "after a writer was killed holding the lock")
     }

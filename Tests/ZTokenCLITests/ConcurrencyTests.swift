@@ -2,13 +2,14 @@
 // the lock file is never replaced.
 import Foundation
 import Testing
+import TestSupport
 @testable import TokenVault
 
 @Suite struct ConcurrencyTests {
     @Test func fortyParallelCreatesAllSucceedAndAllVerify() throws {
         let box = try Sandbox()
         try box.initVault()
-        let inode = Sandbox.inode(box.vault + "/.lock")
+        let inode = FileStatus.inode(box.vault + "/.lock")
         let children = try (0..<40).map { try box.spawn(["create", "parallel-\($0)", "--lock-timeout", "60"]) }
         let results = children.map { $0.wait() }
         var tokens: [String] = []
@@ -27,7 +28,7 @@ import Testing
             if case .valid = answer {} else { Issue.record("token …\(token.suffix(4)) does not verify: \(answer)") }
         }
         #expect(box.tree(box.vault + "/records").count == 40)
-        #expect(Sandbox.inode(box.vault + "/.lock") == inode)
+        #expect(FileStatus.inode(box.vault + "/.lock") == inode)
         #expect(try box.run(["doctor"]).status == 0)
     }
 

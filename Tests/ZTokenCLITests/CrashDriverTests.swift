@@ -4,14 +4,15 @@
 // N) is documented in the script's header.
 import Foundation
 import Testing
+import TestSupport
 
 @Suite struct CrashDriverTests {
     @Test(.timeLimit(.minutes(10)))
     func everyMutatingCommandSurvivesEveryCrashAndFaultPoint() throws {
         let binary = try CLIHarness.requireBinary()
-        try #require(CLIHarness.tool("strace") != nil, "strace is needed for crash tests")
-        try #require(CLIHarness.tool("age") != nil, "age is needed to open the bundles crashtest checks")
-        let python = try #require(CLIHarness.tool("python3"), "python3 runs scripts/crashtest")
+        try #require(ExternalTools.find("strace") != nil, "strace is needed for crash tests")
+        try #require(ExternalTools.find("age") != nil, "age is needed to open the bundles crashtest checks")
+        let python = try #require(ExternalTools.find("python3"), "python3 runs scripts/crashtest")
         let box = try Sandbox()
         let result = try box.run([CLIHarness.packageRoot + "/scripts/crashtest", "--quick", "--binary", binary],
                                  executable: python)

@@ -6,6 +6,7 @@
 // syscalls in the real binary.
 import Foundation
 import Testing
+import TestSupport
 @testable import TokenVault
 
 enum Strace {
@@ -19,7 +20,7 @@ enum Strace {
 
     /// Runs ztoken under strace with one injection; trace output is discarded.
     static func run(_ box: Sandbox, inject: String, _ arguments: [String]) throws -> CLIResult {
-        let strace = try #require(CLIHarness.tool("strace"), "strace is needed for crash tests")
+        let strace = try #require(ExternalTools.find("strace"), "strace is needed for crash tests")
         return try box.run(["-f", "-qq", "-o", "/dev/null", "-e", "inject=\(inject)", try CLIHarness.requireBinary()] + arguments,
                            executable: strace)
     }
@@ -40,10 +41,8 @@ final class Coverage: @unchecked Sendable {
 
 @Suite struct CrashTests {
     static let limit = 150
-    /// Most openat calls of the debug build are the dynamic loader's: every
-    /// third is sampled. The release build (`ZTOKEN_TEST_BINARY`, a static
-    /// PIE) has no loader, so each of its openat calls is ztoken's own.
-    static let openatStride = ProcessInfo.processInfo.environment["ZTOKEN_TEST_BINARY"] == nil ? 3 : 1
+    /// Most openat calls are the dynamic loader's: every third is sampled.
+    static let openatStride = 3
 
     @Test(arguments: Strace.syscalls.map(\.name))
     func killDuringCreate(syscall: String) throws {
@@ -175,7 +174,7 @@ final class Coverage: @unchecked Sendable {
     @Test func anInterruptedFsyncIsNotTakenForSuccess() throws {
         let box = try Sandbox()
         try box.initVault()
-        let strace = try #require(CLIHarness.tool("strace"))
+        let strace = try #require(ExternalTools.find("strace"))
         let binary = try CLIHarness.requireBinary()
         func fsyncCount(_ inject: String?) throws -> (Int, CLIResult) {
             let log = box.root + "/fsync-\(UUID().uuidString).log"

@@ -2,6 +2,7 @@
 // labels checked, files private whatever the umask, no plaintext on disk.
 import Foundation
 import Testing
+import TestSupport
 @testable import TokenVault
 
 @Suite struct CreateTests {
@@ -178,7 +179,7 @@ import Testing
         let homeOnly: [String: String?] = ["ZTOKEN_VAULT": nil, "XDG_DATA_HOME": nil]
         #expect(try box.run(["init", "--vault-passphrase-file", box.passphraseFile], environment: homeOnly).status == 0)
         #expect(FileManager.default.fileExists(atPath: box.home + "/.local/share/ztoken/vault.json"))
-        #expect(Sandbox.mode(box.home + "/.local/share") == 0o700)
+        #expect(FileStatus.mode(box.home + "/.local/share") == 0o700)
         #expect(try box.run(["list"], environment: homeOnly).status == 0)
         // An empty variable counts as unset.
         #expect(try box.run(["list"], environment: ["ZTOKEN_VAULT": "", "XDG_DATA_HOME": ""]).status == 0)
@@ -240,7 +241,7 @@ import Testing
         let box = try Sandbox()
         try box.initVault()
         let binary = try CLIHarness.requireBinary()
-        let setsid = try #require(CLIHarness.tool("setsid"), "setsid (util-linux) detaches from the terminal")
+        let setsid = try #require(ExternalTools.find("setsid"), "setsid (util-linux) detaches from the terminal")
         // No DISPLAY, no WAYLAND_DISPLAY, no controlling terminal: nothing can take the token.
         let result = try box.run([binary, "create", "copied", "--copy"], environment: ["DISPLAY": nil, "WAYLAND_DISPLAY": nil],
                                  executable: setsid)

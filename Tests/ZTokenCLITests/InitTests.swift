@@ -2,6 +2,7 @@
 // defaults to the `moderate` Argon2id preset outside tests.
 import Foundation
 import Testing
+import TestSupport
 
 @Suite struct InitTests {
     @Test func makesAPrivateVaultWithTheExpectedFiles() throws {
@@ -10,10 +11,10 @@ import Testing
         #expect(result.stdout.isEmpty)
         #expect(result.stderr == "ztoken: made a vault at \(box.vault)\n")
         #expect(box.tree() == [".lock", "index.json", "records", "vault-key.json", "vault.json"])
-        #expect(Sandbox.mode(box.vault) == 0o700)
-        #expect(Sandbox.mode(box.vault + "/records") == 0o700)
+        #expect(FileStatus.mode(box.vault) == 0o700)
+        #expect(FileStatus.mode(box.vault + "/records") == 0o700)
         for file in [".lock", "index.json", "vault-key.json", "vault.json"] {
-            #expect(Sandbox.mode(box.vault + "/" + file) == 0o600, "\(file)")
+            #expect(FileStatus.mode(box.vault + "/" + file) == 0o600, "\(file)")
         }
         let meta = try #require(try JSONSerialization.jsonObject(with: Data(box.bytes(box.vault + "/vault.json") ?? [])) as? [String: Any])
         #expect(meta["version"] as? Int == 1)
@@ -95,7 +96,7 @@ import Testing
     @Test func withoutTheTestHookTheRealPresetsApply() throws {
         let box = try Sandbox()
         let result = try box.run(["init", "--kdf", "interactive", "--vault-passphrase-file", box.passphraseFile],
-                                 environment: ["ZTOKEN_TESTONLY_MINIMAL_KDF": nil])
+                                 environment: [MinimalKDF.environmentName: nil])
         try #require(result.status == 0, "\(result)")
         let meta = try #require(try JSONSerialization.jsonObject(with: Data(box.bytes(box.vault + "/vault.json") ?? [])) as? [String: Any])
         let kdf = try #require(meta["kdf"] as? [String: Any])

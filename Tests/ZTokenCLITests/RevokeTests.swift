@@ -2,6 +2,7 @@
 // one without --yes; deletes the revoked token's sealed record.
 import Foundation
 import Testing
+import TestSupport
 
 /// Drives a command on a pseudo-terminal and answers its `[y/N]` question.
 enum PTY {
@@ -32,7 +33,7 @@ enum PTY {
     """#
 
     static func run(_ box: Sandbox, answer: String, _ arguments: [String]) throws -> CLIResult {
-        let python = try #require(CLIHarness.tool("python3"), "python3 is needed to drive a pseudo-terminal")
+        let python = try #require(ExternalTools.find("python3"), "python3 is needed to drive a pseudo-terminal")
         return try box.run(["-c", driver, answer, try CLIHarness.requireBinary()] + arguments, executable: python)
     }
 }

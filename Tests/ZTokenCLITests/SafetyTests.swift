@@ -4,6 +4,7 @@
 // and then give up (75).
 import Foundation
 import Testing
+import TestSupport
 @testable import TokenVault
 
 @Suite struct SafetyTests {
@@ -49,11 +50,11 @@ import Testing
         let box = try Sandbox()
         // A vault made with real presets, then tampered to a cheap KDF.
         try #require(try box.run(["init", "--kdf", "interactive", "--vault-passphrase-file", box.passphraseFile],
-                                 environment: ["ZTOKEN_TESTONLY_MINIMAL_KDF": nil]).status == 0)
+                                 environment: [MinimalKDF.environmentName: nil]).status == 0)
         let path = box.vault + "/vault.json"
         let text = String(decoding: box.bytes(path) ?? [], as: UTF8.self)
         box.write(text.replacingOccurrences(of: "67108864", with: "8192"), to: path)
-        let result = try box.run(["list"], environment: ["ZTOKEN_TESTONLY_MINIMAL_KDF": nil])
+        let result = try box.run(["list"], environment: [MinimalKDF.environmentName: nil])
         #expect(result.status == 65)
         #expect(result.stderr.hasPrefix("ztoken: error: \(path): refusing key-derivation parameters: cost below the interactive minimum\n"))
     }
@@ -69,7 +70,7 @@ import Testing
         #expect(result.stdout.isEmpty)
         #expect(result.stderr == "ztoken: error: \(box.vault) is accessible by other users (mode 755)\nztoken: hint: run: chmod 700 '\(box.vault)'\n")
         #expect(try box.run(["create", "x"]).status == 77)
-        #expect(Sandbox.mode(box.vault) == 0o755, "ztoken must not silently fix permissions")
+        #expect(FileStatus.mode(box.vault) == 0o755, "ztoken must not silently fix permissions")
     }
 
     @Test(arguments: ["index.json", "vault.json", ".lock", "records"])
@@ -184,7 +185,7 @@ import Testing
         let box = try Sandbox()
         try box.initVault()
         let lockFile = box.vault + "/.lock"
-        let inode = Sandbox.inode(lockFile)
+        let inode = FileStatus.inode(lockFile)
         let holder = try box.holdVaultLock()
         defer { kill(holder.pid, SIGKILL); _ = holder.wait() }
         let started = Date()
@@ -201,7 +202,7 @@ import Testing
         #expect(try box.listJSON().isEmpty)
         // Readers do not need the lock.
         #expect(try box.run(["list"]).status == 0)
-        #expect(Sandbox.inode(lockFile) == inode, "the lock file must never be replaced")
+        #expect(FileStatus.inode(lockFile) == inode, "the lock file must never be replaced")
     }
 
     @Test func theWaitMessageDoesNotNameAStaleHolder() throws {

@@ -9,6 +9,7 @@ import Glibc
 #endif
 import Foundation
 import Testing
+import TestSupport
 @testable import TokenVault
 
 @Suite("secrets hygiene")
@@ -21,7 +22,7 @@ struct SecretsHygieneTests {
     /// hold open, with half the token already written into it.
     @Test func notDumpableWhileHoldingASecret() throws {
         try #require(geteuid() == 0, "needs root to run ztoken as another user")
-        let setpriv = try #require(CLIHarness.tool("setpriv"), "setpriv (util-linux) is not installed")
+        let setpriv = try #require(ExternalTools.find("setpriv"), "setpriv (util-linux) is not installed")
         let sandbox = try Sandbox()
         chmod(sandbox.root, 0o711)
         let nobodyHome = sandbox.root + "/nobody"

@@ -3,13 +3,14 @@
 // failed command leaves no file behind.
 import Foundation
 import Testing
+import TestSupport
 
 @Suite("zbot, export and keygen")
 struct ZBotBundleCLITests {
     /// Makes an identity with the real age-keygen; returns (key file, recipient).
     static func ageKey(_ sandbox: Sandbox, _ name: String) throws -> (String, String) {
         let path = sandbox.root + "/" + name
-        let keygen = try #require(CLIHarness.tool("age-keygen"), "age-keygen is not installed (Debian package age)")
+        let keygen = try #require(ExternalTools.find("age-keygen"), "age-keygen is not installed (Debian package age)")
         let made = try sandbox.run(["-o", path], executable: keygen)
         try #require(made.status == 0, "age-keygen failed: \(made)")
         let recipient = try sandbox.run(["-y", path], executable: keygen).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -18,7 +19,7 @@ struct ZBotBundleCLITests {
 
     /// `age -d -i KEY FILE | tar -xO MEMBER`, with the real tools.
     static func extract(_ sandbox: Sandbox, bundle: String, key: String, member: String) throws -> String {
-        let age = try #require(CLIHarness.tool("age"), "age is not installed (Debian package age)")
+        let age = try #require(ExternalTools.find("age"), "age is not installed (Debian package age)")
         let result = try sandbox.run(["-c", "\"$0\" -d -i \"$1\" \"$2\" | tar -xO \"$3\"", age, key, bundle, member], executable: "/bin/sh")
         try #require(result.status == 0, "age -d | tar -x failed: \(result)")
         return result.stdout
@@ -32,7 +33,7 @@ struct ZBotBundleCLITests {
         let result = try sandbox.run(["zbot", "agent-7", "-r", recipient, "--out", bundle])
         #expect(result.status == 0, "\(result)")
         #expect(result.stdout.isEmpty, "the token must not be printed: \(result.stdout)")
-        #expect(Sandbox.mode(bundle) == 0o600)
+        #expect(FileStatus.mode(bundle) == 0o600)
 
         let properties = try Self.extract(sandbox, bundle: bundle, key: key, member: "zbot/conf/zbot.properties")
         #expect(properties.contains("zbotName=agent-7\n"))
@@ -122,10 +123,10 @@ struct ZBotBundleCLITests {
         let dir = sandbox.root + "/plain"
         let result = try sandbox.runWithUmask000(["zbot", "local", "--server", "http://localhost:8080", "--plain-dir", dir])
         #expect(result.status == 0, "\(result)")
-        #expect(Sandbox.mode(dir + "/zbot") == 0o700)
-        #expect(Sandbox.mode(dir + "/zbot/conf") == 0o700)
-        #expect(Sandbox.mode(dir + "/zbot/conf/zbot.properties") == 0o600)
-        #expect(Sandbox.mode(dir + "/manifest.json") == 0o600)
+        #expect(FileStatus.mode(dir + "/zbot") == 0o700)
+        #expect(FileStatus.mode(dir + "/zbot/conf") == 0o700)
+        #expect(FileStatus.mode(dir + "/zbot/conf/zbot.properties") == 0o600)
+        #expect(FileStatus.mode(dir + "/manifest.json") == 0o600)
         let again = try sandbox.run(["zbot", "other", "--server", "http://localhost:8080", "--plain-dir", dir])
         #expect(again.status == 73, "an existing configuration must be refused: \(again)")
         #expect(try sandbox.listJSON(all: false).count == 1, "a refused zbot must not leave a token behind")
@@ -163,7 +164,7 @@ struct ZBotBundleCLITests {
         let keyFile = sandbox.root + "/offline.key"
         let made = try sandbox.run(["init", "--offline-key", keyFile, "--server", "https://h.example"])
         #expect(made.status == 0, "\(made)")
-        #expect(Sandbox.mode(keyFile) == 0o600)
+        #expect(FileStatus.mode(keyFile) == 0o600)
         #expect(sandbox.bytes(sandbox.vault + "/vault-key.json") == nil, "an offline-key vault must hold no secret key")
         let (key, recipient) = try Self.ageKey(sandbox, "k")
         #expect(try sandbox.run(["zbot", "bot", "--plain-dir", sandbox.root + "/p"]).status == 0)
@@ -185,8 +186,8 @@ struct ZBotBundleCLITests {
         #expect(result.status == 0, "\(result)")
         let recipient = result.stdout.trimmingCharacters(in: .newlines)
         #expect(recipient.hasPrefix("age1"))
-        #expect(Sandbox.mode(path) == 0o600)
-        let keygen = try #require(CLIHarness.tool("age-keygen"))
+        #expect(FileStatus.mode(path) == 0o600)
+        let keygen = try #require(ExternalTools.find("age-keygen"))
         #expect(try sandbox.run(["-y", path], executable: keygen).stdout.trimmingCharacters(in: .newlines) == recipient)
         #expect(try sandbox.run(["keygen", "--out", path]).status == 73, "an identity file must never be overwritten")
     }

@@ -7,8 +7,11 @@ import Glibc
 #endif
 internal import CProcessShims
 
+#if DEBUG
 /// Test-only fault injection: lets unit tests fail the Nth write, fsync or
-/// rename the way strace's `inject=` does for the real binary.
+/// rename the way strace's `inject=` does for the real binary. Compiled only
+/// in debug builds (as swift-system compiles its mocking only under
+/// `ENABLE_MOCKING`): a release build has no hook and no check on any call.
 enum FaultInjection {
     enum Operation: Sendable { case write, fsync, rename, unlink, open }
     /// Called before each operation; a non-nil errno makes it fail with that errno.
@@ -20,6 +23,7 @@ enum FaultInjection {
         return hook(operation)
     }
 }
+#endif
 
 enum Syscall {
     /// Runs `body` until it does not fail with EINTR.
@@ -61,7 +65,9 @@ enum Syscall {
     /// for nothing was a tenth of its instructions.
     static func openAt(_ directory: Int32, _ name: String, flags: Int32, mode: mode_t = 0o600,
                        displayPath: @autoclosure () -> String) throws -> Int32? {
+        #if DEBUG
         if let code = FaultInjection.injected(.open) { throw fail(displayPath(), "open", code) }
+        #endif
         let fd = retryingInterrupts { openat(directory, name, flags | O_CLOEXEC | O_NOFOLLOW, mode) }
         if fd < 0 {
             let code = errno
@@ -161,7 +167,9 @@ enum Syscall {
     static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, displayPath: String) throws {
         var offset = 0
         while offset < bytes.count {
+            #if DEBUG
             if let code = FaultInjection.injected(.write) { throw fail(displayPath, "write", code) }
+            #endif
             let n = retryingInterrupts { write(fd, bytes.baseAddress! + offset, bytes.count - offset) }
             if n < 0 { throw fail(displayPath, "write") }
             offset += n
@@ -173,7 +181,9 @@ enum Syscall {
     /// EINTR is not a failure but an fsync that did not happen: it is redone
     /// (as SQLite does), never taken for success.
     static func sync(_ fd: Int32, displayPath: String) throws {
+        #if DEBUG
         if let code = FaultInjection.injected(.fsync) { throw fail(displayPath, "fsync", code) }
+        #endif
         if retryingInterrupts({ fsync(fd) }) != 0 { throw fail(displayPath, "fsync") }
     }
 
@@ -188,7 +198,9 @@ enum Syscall {
     /// any write-back error since the descriptor was opened (Linux ≥ 5.8).
     /// Never retried, for the same reason as `sync`.
     static func syncFileSystem(_ fd: Int32, displayPath: String) throws {
+        #if DEBUG
         if let code = FaultInjection.injected(.fsync) { throw fail(displayPath, "syncfs", code) }
+        #endif
         if retryingInterrupts({ ztoken_syncfs(fd) }) != 0 { throw fail(displayPath, "syncfs") }
     }
 
@@ -202,13 +214,17 @@ enum Syscall {
     static func closeQuietly(_ fd: Int32) { _ = close(fd) }
 
     static func renameAt(_ fromDirectory: Int32, _ from: String, _ toDirectory: Int32, _ to: String, displayPath: String) throws {
+        #if DEBUG
         if let code = FaultInjection.injected(.rename) { throw fail(displayPath, "rename", code) }
+        #endif
         if retryingInterrupts({ renameat(fromDirectory, from, toDirectory, to) }) != 0 { throw fail(displayPath, "rename") }
     }
 
     /// `unlinkat(2)`; a file that is already gone is not an error.
     static func unlinkAt(_ directory: Int32, _ name: String, isDirectory: Bool = false, displayPath: String) throws {
+        #if DEBUG
         if let code = FaultInjection.injected(.unlink) { throw fail(displayPath, "unlink", code) }
+        #endif
         if retryingInterrupts({ unlinkat(directory, name, isDirectory ? AT_REMOVEDIR : 0) }) != 0 && errno != ENOENT {
             throw fail(displayPath, "unlink")
         }

@@ -8,6 +8,7 @@ import Glibc
 #endif
 import Foundation
 import Testing
+import TestSupport
 @testable import TokenVault
 
 /// What a finished process left behind.
@@ -26,13 +27,8 @@ struct CLIResult: CustomStringConvertible {
 
 enum CLIHarness {
     /// The `ztoken` built by `swift test`: next to the test bundle, else in
-    /// `.build/debug` of the package that holds this file. `ZTOKEN_TEST_BINARY`
-    /// names another one instead: scripts/test runs the end-to-end suites
-    /// once more against the release build that scripts/setup installs.
+    /// `.build/debug` of the package that holds this file.
     static let binary: String = {
-        if let chosen = ProcessInfo.processInfo.environment["ZTOKEN_TEST_BINARY"] {
-            return FileManager.default.isExecutableFile(atPath: chosen) ? chosen : ""
-        }
         var candidates: [String] = []
         if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
             var dir = (exe as NSString).deletingLastPathComponent
@@ -51,23 +47,10 @@ enum CLIHarness {
 
     /// Fails the calling test clearly when the binary is missing.
     static func requireBinary(sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
-        if let chosen = ProcessInfo.processInfo.environment["ZTOKEN_TEST_BINARY"] {
-            try #require(!binary.isEmpty, "ZTOKEN_TEST_BINARY=\(chosen) is not an executable file", sourceLocation: sourceLocation)
-        }
         try #require(!binary.isEmpty,
                      "the ztoken binary was not found next to the test bundle or in .build/debug; run 'swift build' or 'swift test' in the package root",
                      sourceLocation: sourceLocation)
         return binary
-    }
-
-    /// Finds a program on PATH (sh, strace, flock, python3, script…).
-    static func tool(_ name: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        for dir in path.split(separator: ":") + ["/usr/bin", "/bin", "/usr/sbin", "/sbin"] {
-            let candidate = "\(dir)/\(name)"
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        }
-        return nil
     }
 }
 
@@ -106,10 +89,8 @@ final class Sandbox: @unchecked Sendable {
     init() throws {
         // The in-process library (used to verify tokens and craft entries)
         // must accept the minimal-KDF vaults the binary makes in tests.
-        setenv("ZTOKEN_TESTONLY_MINIMAL_KDF", "1", 1)
-        var template = Array("/tmp/ztoken-e2e-XXXXXX".utf8CString)
-        guard let made = mkdtemp(&template) else { throw VaultError.io(path: "/tmp", operation: "mkdtemp", errno: errno) }
-        root = String(cString: made)
+        MinimalKDF.enable()
+        root = try makeTemporaryDirectory(prefix: "ztoken-e2e")
         home = root + "/home"
         vault = root + "/vault"
         passphraseFile = root + "/passphrase"
@@ -122,9 +103,7 @@ final class Sandbox: @unchecked Sendable {
 
     deinit {
         for cleanup in cleanups.reversed() { cleanup() }
-        // Make everything removable again (tests chmod things), then remove.
-        _ = try? Self.spawnAndWait(["/bin/chmod", "-R", "u+rwx", root])
-        try? FileManager.default.removeItem(atPath: root)
+        removeTemporaryDirectory(root)
     }
 
     /// The environment every run gets: a clean one with a temp HOME, the
@@ -134,7 +113,7 @@ final class Sandbox: @unchecked Sendable {
             "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin",
             "HOME": home,
             "LANG": "C.UTF-8",
-            "ZTOKEN_TESTONLY_MINIMAL_KDF": "1",
+            MinimalKDF.environmentName: "1",
             "ZTOKEN_VAULT": vault,
         ]
         for (key, value) in overrides { env[key] = value }
@@ -208,7 +187,7 @@ final class Sandbox: @unchecked Sendable {
     /// Starts `flock(1)` holding the vault's lock (as another ztoken would)
     /// and returns once it really holds it. Kill the child to release it.
     func holdVaultLock(sourceLocation: SourceLocation = #_sourceLocation) throws -> Child {
-        let flock = try #require(CLIHarness.tool("flock"), "flock(1) (util-linux) is needed", sourceLocation: sourceLocation)
+        let flock = try #require(ExternalTools.find("flock"), "flock(1) (util-linux) is needed", sourceLocation: sourceLocation)
         let lockFile = vault + "/.lock"
         let holder = try spawn([lockFile, "-c", "sleep 30"], executable: flock)
         for _ in 0..<200 {
@@ -243,16 +222,6 @@ final class Sandbox: @unchecked Sendable {
 
     /// Leftover temp files of interrupted writes anywhere in the vault.
     func temporaries() -> [String] { tree().filter { ($0 as NSString).lastPathComponent.hasPrefix(".tmp-") } }
-
-    static func mode(_ path: String) -> mode_t? {
-        var info = stat()
-        return lstat(path, &info) == 0 ? info.st_mode & 0o7777 : nil
-    }
-
-    static func inode(_ path: String) -> ino_t? {
-        var info = stat()
-        return lstat(path, &info) == 0 ? info.st_ino : nil
-    }
 
     // MARK: Spawning
 

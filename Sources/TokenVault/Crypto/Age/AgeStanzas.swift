@@ -22,11 +22,13 @@ public struct AgeRecipient: Sendable {
         AgeRecipient(kind: .scrypt(passphrase: passphrase, workFactor: AgeScrypt.defaultWorkFactor))
     }
 
+    #if DEBUG
     /// Test-only: a passphrase recipient with a cheaper work factor, so tests
-    /// run fast without weakening the product's default.
+    /// run fast without weakening the product's default. Debug builds only.
     static func testOnlyPassphrase(_ passphrase: SecureBytes, workFactor: Int) -> AgeRecipient {
         AgeRecipient(kind: .scrypt(passphrase: passphrase, workFactor: workFactor))
     }
+    #endif
 
     func wrap(_ fileKey: SecureBytes) throws -> AgeStanza {
         switch kind {
