@@ -138,7 +138,7 @@ import Testing
         // Count the unlinks of a clean revoke; the record's is the last one.
         let probe = try vault.create(label: "probe")
         let counting = FaultPlan.counting()
-        try FaultScope.run(counting) { try vault.revoke(ids: [probe.info.id]) }
+        _ = try FaultScope.run(counting) { try vault.revoke(ids: [probe.info.id]) }
         let n = counting.count(of: .unlink)
         try #require(n >= 1)
 

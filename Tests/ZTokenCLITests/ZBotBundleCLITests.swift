@@ -63,7 +63,7 @@ struct ZBotBundleCLITests {
     @Test func aLowOrderRecipientIsRefusedAtOnceAndNoTokenIsMinted() throws {
         let sandbox = try Sandbox()
         try sandbox.initVault(["--server", "https://a.example"])
-        let timeout = try #require(CLIHarness.tool("timeout"), "timeout(1) is not installed")
+        let timeout = try ExternalTools.locate("timeout", package: "coreutils")
         let binary = try CLIHarness.requireBinary()
         let lowOrder = "age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq5cu47z"
         let out = sandbox.root + "/x.age"
