@@ -271,14 +271,11 @@ extension Vault {
 
     /// Removes a vault-shaped tree this process owns (top files, records/*).
     static func removeVaultTree(parent: Int32, name: String, path: String) {
-        // Records a large revocation moved aside (RevokedRecords.swift) go
-        // with the vault; a remover still at work there only races to the same end.
+        // Records an older ztoken moved aside for its background remover go with the vault.
         if let vault = try? Syscall.openDirectory(path) {
-            for entry in (try? Syscall.directoryEntries(vault, displayPath: path)) ?? [] where entry.hasPrefix(VaultDirectory.revokedRecordsPrefix) {
-                if let revoked = try? Syscall.openAt(vault, entry, flags: O_RDONLY | O_DIRECTORY, displayPath: path + "/" + entry) {
-                    VaultDirectory.removeFlatDirectory(revoked, named: entry, in: vault, displayPath: path + "/" + entry)
-                    Syscall.closeQuietly(revoked)
-                }
+            for entry in (try? Syscall.directoryEntries(vault, displayPath: path)) ?? []
+            where entry.hasPrefix(VaultDirectory.legacyRevokedPrefix) {
+                VaultDirectory.removeLegacyRevokedRecords(named: entry, in: vault, displayPath: path + "/" + entry)
             }
             Syscall.closeQuietly(vault)
         }

@@ -118,12 +118,20 @@ extension Vault {
             }
         }
 
-        // Records of revoked tokens whose background removal was cut short
-        // (RevokedRecords.swift); one still being removed is not a finding.
-        for name in directory.abandonedRevokedRecords() {
-            try note(directory.displayPath(name), "records of revoked tokens left by an interrupted revoke", repairable: true) {
-                guard self.directory.removeAbandonedRevokedRecords(named: name) else {
-                    throw VaultError.corrupt(path: self.directory.displayPath(name), reason: "it holds a directory; remove it by hand")
+        // Records that an older ztoken moved aside for a background remover that
+        // was killed; a directory its remover is still emptying is left to it.
+        for (name, strangers) in directory.legacyRevokedDirectories() {
+            let path = directory.displayPath(name)
+            guard strangers.isEmpty else {
+                if repair { directory.removeLegacyRevokedRecords(named: name) }
+                let names = strangers.map { VaultError.quoted($0) }.joined(separator: ", ")
+                try note(path, "left by an interrupted revoke, holds \(names), which ztoken did not put there; "
+                               + "remove it by hand")
+                continue
+            }
+            try note(path, "records of revoked tokens left by an interrupted revoke", repairable: true) {
+                guard self.directory.removeLegacyRevokedRecords(named: name) else {
+                    throw VaultError.corrupt(path: path, reason: "it could not be removed")
                 }
             }
         }

@@ -16,6 +16,10 @@ public final class Vault {
     public var lockTimeout: Double = 10
     /// Called once when a writer has to wait for the lock, with who holds it.
     public var onLockWait: (String?) -> Void = { _ in }
+    /// Told, during `revoke`, how many of the revoked tokens' records are
+    /// deleted so far (every few hundred, and once at the end), so that a
+    /// caller can show progress when a large revocation takes a while.
+    public var onRecordRemoval: ((_ done: Int, _ total: Int) -> Void)?
 
     let directory: VaultDirectory
     let metadata: MetadataFile
@@ -230,20 +234,10 @@ public final class Vault {
                 revoked.append(TokenInfo(changed.tokens[position]))
             }
             try writeIndex(changed)
-            // Many records and no active token left: move records/ aside in
-            // one exchange and unlink in the background (RevokedRecords.swift).
-            let names = revoked.count >= Self.backgroundRemovalThreshold && ids.count > 1 && positions.isEmpty
-                ? Set(revoked.map { VaultLayout.recordName(id: $0.id) }) : nil
-            if try names.map({ names in try directory.removeRecordsInBackground(keeping: { !names.contains($0) }) }) != true {
-                try directory.removeRecords(ids: revoked.map(\.id))
-            }
+            try directory.removeRecords(ids: revoked.map(\.id), onProgress: onRecordRemoval)
             return revoked
         }
     }
-
-    /// From this many records on, a revocation that leaves no active token
-    /// removes them in the background: unlinking 100,000 files takes minutes.
-    static let backgroundRemovalThreshold = 1_000
 
     /// Revokes every active token in one atomic index rewrite.
     @discardableResult

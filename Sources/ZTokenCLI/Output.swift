@@ -12,15 +12,21 @@ enum Output {
     static func hint(_ text: String) { toStandardError("ztoken: hint: " + text) }
     static func note(_ text: String) { toStandardError("ztoken: " + text) }
 
-    static func toStandardError(_ line: String) {
+    static func toStandardError(_ line: String, newline: Bool = true) {
         fflush(nil)
-        let text = Array((line + "\n").utf8)
+        let text = Array((newline ? line + "\n" : line).utf8)
         var offset = 0
         while offset < text.count {
             let n = text[offset...].withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
             if n <= 0 { break }
             offset += n
         }
+    }
+
+    /// Rewrites the current line of standard error (a terminal) with a
+    /// `ztoken: …` note, ending it with a newline when `last`.
+    static func progress(_ text: String, last: Bool) {
+        toStandardError("\rztoken: " + text, newline: last)
     }
 
     /// A label made safe to print on a terminal. Printable ASCII other than

@@ -62,8 +62,23 @@ struct Revoke: ParsableCommand {
                 throw ExitCode(1)
             }
         }
+        if Terminal.standardErrorIsTerminal { Self.showProgress(of: vault) }
         let revoked = try vault.revoke(ids: ids)
         print(revoked.map { $0.id + "\t" + Output.safe($0.label) + "\n" }.joined(), terminator: "")
         Output.note("revoked \(what)")
+    }
+
+    /// Shows on standard error how many sealed records are deleted, once
+    /// their removal has run for about a second (a revocation of many
+    /// thousands), rewriting one line.
+    static func showProgress(of vault: Vault) {
+        var start = ContinuousClock.now
+        var showing = false
+        vault.onRecordRemoval = { done, total in
+            if done == 0 { start = .now }
+            guard showing || ContinuousClock.now - start >= .seconds(1) else { return }
+            showing = true
+            Output.progress("removing sealed records… \(done)/\(total)", last: done == total)
+        }
     }
 }

@@ -6,7 +6,7 @@ import Glibc
 #endif
 import Foundation
 import Testing
-@testable import TokenVault
+@_spi(Bench) @testable import TokenVault
 
 @Suite struct VaultTests {
     init() { TestVault.useMinimalKDF() }
@@ -165,6 +165,39 @@ import Testing
         #expect(try vault.tokens().isEmpty)
         #expect(FileManagerNames.of(scratch.file("vault/records")).isEmpty)
         #expect(try vault.revokeAll().isEmpty)
+    }
+
+    /// A large revocation deletes the records in the foreground once the
+    /// index names every token revoked, telling `onRecordRemoval` as it goes.
+    /// records/ stays the same directory, and what is not a record stays in it.
+    @Test func revokingManyDeletesTheirRecordsAfterTheIndexAndReportsProgress() throws {
+        let scratch = try ScratchDirectory()
+        let vault = try TestVault.make(in: scratch)
+        let created = try vault.createMany(labels: (1...1_500).map { "bulk-\($0)" })
+        scratch.write(Array("not a record\n".utf8), to: "vault/records/notes.txt")
+        let recordsInode = ScratchDirectory.inode(scratch.file("vault/records"))
+        var reports: [(done: Int, total: Int)] = []
+        var atStart: (active: Int, records: Int)?
+        vault.onRecordRemoval = { done, total in
+            reports.append((done, total))
+            if done == 0 {
+                atStart = ((try? Vault(openingAt: scratch.file("vault")).tokens().count) ?? -1,
+                           FileManagerNames.of(scratch.file("vault/records")).count)
+            }
+        }
+
+        let revoked = try vault.revokeAll()
+        #expect(Set(revoked.map(\.id)) == Set(created.map(\.info.id)))
+        #expect(atStart?.active == 0, "the index is written before any record is deleted")
+        #expect(atStart?.records == 1_501)
+        #expect(reports.map(\.done) == [0, 256, 512, 768, 1_024, 1_280, 1_500])
+        #expect(reports.allSatisfy { $0.total == 1_500 })
+        #expect(FileManagerNames.of(scratch.file("vault/records")) == ["notes.txt"])
+        #expect(ScratchDirectory.inode(scratch.file("vault/records")) == recordsInode)
+        #expect(FileManagerNames.of(scratch.file("vault")).allSatisfy { !$0.hasPrefix(".revoked-") })
+        let all = try vault.tokens(includeRevoked: true)
+        #expect(all.count == 1_500 && all.allSatisfy { $0.state == .revoked })
+        #expect(try vault.doctor(repair: false).findings.map(\.problem) == ["unexpected file in the records directory"])
     }
 
     // MARK: Verify

@@ -33,7 +33,3 @@ static inline int ztoken_start_writeback(int fd, long long offset, long long cou
     return sync_file_range(fd, (off_t)offset, (off_t)count, SYNC_FILE_RANGE_WRITE);
 }
 
-/// Removes every non-directory entry of the open directory `dirfd`, then
-/// the directory `name` in `parentfd`, in a detached grandchild process
-/// (see shims.c). Returns 0 once it was started, -1 (errno set) if not.
-int ztoken_remove_directory_in_background(int parentfd, const char *name, int dirfd);

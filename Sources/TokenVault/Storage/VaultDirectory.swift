@@ -90,13 +90,18 @@ final class VaultDirectory {
     }
 
     /// Removes records; the directory is fsynced once after the batch.
-    func removeRecords(ids: [String]) throws {
+    /// `onProgress`, when given, is told how many are gone: 0 at the start,
+    /// then every 256 records, then all of them once records/ is durable.
+    func removeRecords(ids: [String], onProgress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws {
         guard !ids.isEmpty else { return }
         let dir = try records()
-        for id in ids {
+        onProgress?(0, ids.count)
+        for (position, id) in ids.enumerated() {
             try Syscall.unlinkAt(dir, VaultLayout.recordName(id: id), displayPath: recordPath(id: id))
+            if position & 255 == 255, position + 1 < ids.count { onProgress?(position + 1, ids.count) }
         }
         try Syscall.sync(dir, displayPath: displayPath(VaultLayout.records))
+        onProgress?(ids.count, ids.count)
     }
 
     /// Names of the files in records/ (for doctor).
@@ -117,10 +122,6 @@ final class VaultDirectory {
     /// The open records/ directory (checked once, then kept open).
     func recordsDirectory() throws -> Int32 { try records() }
 
-    /// Forgets the kept records/ descriptor without closing it: it no longer
-    /// names records/, and the caller that swapped it out closes it.
-    func forgetRecordsDirectory() { recordsFD = -1 }
-
     // MARK: Leftovers and locking
 
     /// Temp files left by interrupted writes.
@@ -132,12 +133,12 @@ final class VaultDirectory {
     /// a live writer exists only while that writer holds it.
     /// Only files are removed: a directory planted under a temp name is not
     /// ours to delete and must not stop every writer; `doctor` reports it.
-    /// Abandoned `.revoked-…` directories (see RevokedRecords.swift) go too.
+    /// The records in `.revoked-…` directories of older versions go too.
     func removeLeftoverTemporaries() throws -> [String] {
         var removed: [String] = []
         let entries = try Syscall.directoryEntries(fd, displayPath: path)
-        for name in entries where name.hasPrefix(Self.revokedRecordsPrefix) {
-            removeAbandonedRevokedRecords(named: name)
+        for name in entries where name.hasPrefix(Self.legacyRevokedPrefix) {
+            removeLegacyRevokedRecords(named: name)
         }
         for name in entries where name.hasPrefix(AtomicFile.temporaryPrefix) {
             if isDirectory(name) { continue }
@@ -165,24 +166,7 @@ final class VaultDirectory {
             lock.unlock()
             throw VaultError.vaultReplaced(path: path)
         }
-        forgetRecordsDirectoryIfReplaced()
         return lock
-    }
-
-    /// Closes the kept records/ descriptor if records/ is no longer that
-    /// directory: a large revocation by another `Vault` object or process
-    /// swaps records/ out (RevokedRecords.swift), and a writer that went on
-    /// using the old one would put records where a remover deletes them.
-    private func forgetRecordsDirectoryIfReplaced() {
-        guard recordsFD >= 0 else { return }
-        var held = stat()
-        var current = stat()
-        if fstat(recordsFD, &held) == 0, fstatat(fd, VaultLayout.records, &current, AT_SYMLINK_NOFOLLOW) == 0,
-           held.st_dev == current.st_dev, held.st_ino == current.st_ino {
-            return
-        }
-        Syscall.closeQuietly(recordsFD)
-        recordsFD = -1
     }
 
     /// True while `path` still names the directory this object holds open.
@@ -234,5 +218,59 @@ extension VaultDirectory {
         }
         try Syscall.sync(recordsFD, displayPath: displayPath(VaultLayout.records))
         try Syscall.sync(fd, displayPath: path)
+    }
+}
+
+// MARK: Records moved aside by older versions
+
+extension VaultDirectory {
+    /// The start of the name of a directory (`.revoked-<pid>-<hex>`) into
+    /// which older versions of ztoken moved the records of a large
+    /// revocation, for a detached process to delete while holding its flock.
+    static let legacyRevokedPrefix = ".revoked-"
+
+    /// The `.revoked-…` directories that no remover of an older ztoken is
+    /// still emptying, each with the names in it that are not records (doctor).
+    func legacyRevokedDirectories() -> [(name: String, strangers: [String])] {
+        guard let names = try? Syscall.directoryEntries(fd, displayPath: path) else { return [] }
+        return names.filter { $0.hasPrefix(Self.legacyRevokedPrefix) }.compactMap { name in
+            guard let directory = Self.openDirectory(name, in: fd, displayPath: displayPath(name)) else { return nil }
+            defer { Syscall.closeQuietly(directory) }
+            guard flock(directory, LOCK_SH | LOCK_NB) == 0 else { return nil }
+            let entries = (try? Syscall.directoryEntries(directory, displayPath: displayPath(name))) ?? []
+            return (name, entries.filter { VaultLayout.recordID(fromName: $0) == nil }.sorted())
+        }
+    }
+
+    /// Unlinks the records in one `.revoked-…` directory, then the directory
+    /// if nothing else is left in it; best effort. See the static version.
+    @discardableResult
+    func removeLegacyRevokedRecords(named name: String) -> Bool {
+        Self.removeLegacyRevokedRecords(named: name, in: fd, displayPath: displayPath(name))
+    }
+
+    /// Unlinks the records (`<id>.sealed`) in the `.revoked-…` directory
+    /// `name` of `parent`, then the directory itself. Anything else was not
+    /// put there by ztoken: it stays, and so does the directory, for doctor
+    /// to report. A directory whose flock a running remover of an older
+    /// ztoken holds is left to it. Returns false when it is still there.
+    @discardableResult
+    static func removeLegacyRevokedRecords(named name: String, in parent: Int32, displayPath: String) -> Bool {
+        var status = stat()
+        guard fstatat(parent, name, &status, AT_SYMLINK_NOFOLLOW) == 0 else { return true }
+        guard let directory = openDirectory(name, in: parent, displayPath: displayPath) else { return false }
+        defer { Syscall.closeQuietly(directory) }
+        guard flock(directory, LOCK_EX | LOCK_NB) == 0 else { return false }
+        for entry in (try? Syscall.directoryEntries(directory, displayPath: displayPath)) ?? []
+        where VaultLayout.recordID(fromName: entry) != nil {
+            try? Syscall.unlinkAt(directory, entry, displayPath: displayPath + "/" + entry)
+        }
+        return (try? Syscall.unlinkAt(parent, name, isDirectory: true, displayPath: displayPath)) != nil
+    }
+
+    /// Opens a directory entry of `parent`, never through a symlink; nil
+    /// when it is missing or not a directory.
+    private static func openDirectory(_ name: String, in parent: Int32, displayPath: String) -> Int32? {
+        try? Syscall.openAt(parent, name, flags: O_RDONLY | O_DIRECTORY, displayPath: displayPath)
     }
 }

@@ -54,6 +54,7 @@ public enum Terminal {
 
     public static var standardInputIsTerminal: Bool { isTerminal(STDIN_FILENO) }
     public static var standardOutputIsTerminal: Bool { isTerminal(STDOUT_FILENO) }
+    public static var standardErrorIsTerminal: Bool { isTerminal(STDERR_FILENO) }
 
     /// Asks a `[y/N]` question on /dev/tty; anything but y/yes is no.
     public static func confirm(_ question: String) throws -> Bool {
