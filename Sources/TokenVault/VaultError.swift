@@ -174,5 +174,5 @@ extension VaultError: CustomStringConvertible {
 
 extension VaultError {
     /// A label quoted and escaped for a message.
-    public static func quotedLabel(_ label: String) -> String { quoted(label) }
+    package static func quotedLabel(_ label: String) -> String { quoted(label) }
 }

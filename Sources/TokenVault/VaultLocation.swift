@@ -7,8 +7,8 @@ import Glibc
 
 /// Where the vault lives: `--vault DIR`, else `$ZTOKEN_VAULT`, else
 /// `$XDG_DATA_HOME/ztoken`, else `~/.local/share/ztoken`.
-public enum VaultLocation {
-    public static func resolve(explicit: String?) -> String {
+package enum VaultLocation {
+    package static func resolve(explicit: String?) -> String {
         func environment(_ name: String) -> String? {
             guard let value = getenv(name) else { return nil }
             let text = String(cString: value)
@@ -22,7 +22,7 @@ public enum VaultLocation {
     }
 
     /// The passphrase file named by `$ZTOKEN_VAULT_PASSPHRASE_FILE`, if any.
-    public static var passphraseFileFromEnvironment: String? {
+    package static var passphraseFileFromEnvironment: String? {
         guard let value = getenv("ZTOKEN_VAULT_PASSPHRASE_FILE") else { return nil }
         let text = String(cString: value)
         return text.isEmpty ? nil : text

@@ -5,11 +5,11 @@
 // `user:password@` (a credential in a URL would be written in the clear).
 
 /// A checked server URL for a zBot.
-public enum ServerURL {
+package enum ServerURL {
     /// Returns `text` unchanged if it is an acceptable server URL.
     ///
     /// Throws `VaultError.invalidArgument` naming what is wrong, with a hint.
-    public static func validate(_ text: String) throws -> String {
+    package static func validate(_ text: String) throws -> String {
         let hint = "give the server's base URL, such as https://zephyr.example.com"
         func fail(_ why: String) -> VaultError {
             .invalidArgument("server URL \(VaultError.quoted(redacted(text))): \(why)", hint: hint)

@@ -5,23 +5,23 @@
 // or encrypts it. Everything holding the token is a `SecureBytes`.
 
 /// zbot.properties: the default layout, or a user's template.
-public struct ZBotConfiguration: Sendable {
+package struct ZBotConfiguration: Sendable {
     /// The zBot's documented key for the server URL.
-    public static let serverURLKey = "zephyrServerURL"
+    package static let serverURLKey = "zephyrServerURL"
     /// Default key for the zBot's name.
-    public static let nameKey = "zbotName"
+    package static let nameKey = "zbotName"
     /// Default key for the API token.
-    public static let tokenKey = "zephyrApiToken"
+    package static let tokenKey = "zephyrApiToken"
 
     /// The zBot's name.
-    public var name: String
+    package var name: String
     /// The validated server URL.
-    public var serverURL: String
+    package var serverURL: String
     /// The zBot's API token.
-    public var token: SecureBytes
+    package var token: SecureBytes
 
     /// A configuration; throws `VaultError.invalidArgument` for a bad server URL.
-    public init(name: String, serverURL: String, token: SecureBytes) throws {
+    package init(name: String, serverURL: String, token: SecureBytes) throws {
         self.name = name
         self.serverURL = try ServerURL.validate(serverURL)
         self.token = token
@@ -29,7 +29,7 @@ public struct ZBotConfiguration: Sendable {
 
     /// The properties file, from `template` if given, else the default
     /// layout with a comment stamped `writtenAt` (Unix seconds, UTC).
-    public func render(template: BundleTemplate? = nil, writtenAt: Int64) throws -> SecureBytes {
+    package func render(template: BundleTemplate? = nil, writtenAt: Int64) throws -> SecureBytes {
         if let template {
             return try template.render(name: name, serverURL: serverURL, token: token)
         }
@@ -49,37 +49,37 @@ public struct ZBotConfiguration: Sendable {
 }
 
 /// Everything that goes into one zBot bundle.
-public struct ZBotBundle: Sendable {
+package struct ZBotBundle: Sendable {
     /// One file or directory of a bundle, by relative path.
-    public struct File: Sendable {
+    package struct File: Sendable {
         /// Path relative to the bundle root, `/`-separated, no trailing slash.
-        public var path: String
+        package var path: String
         /// Permission bits: 0o700 for directories, 0o600 for files.
-        public var mode: UInt32
+        package var mode: UInt32
         /// True for a directory (then `contents` is empty).
-        public var isDirectory: Bool
+        package var isDirectory: Bool
         /// The file's bytes.
-        public var contents: SecureBytes
+        package var contents: SecureBytes
     }
 
     /// Path of the zBot's configuration inside the bundle.
-    public static let propertiesPath = "zbot/conf/zbot.properties"
+    package static let propertiesPath = "zbot/conf/zbot.properties"
     /// Path of the manifest inside the bundle.
-    public static let manifestPath = "manifest.json"
+    package static let manifestPath = "manifest.json"
 
     /// The configuration written to zbot.properties.
-    public var configuration: ZBotConfiguration
+    package var configuration: ZBotConfiguration
     /// The user's template, or nil for the default layout.
-    public var template: BundleTemplate?
+    package var template: BundleTemplate?
     /// The manifest written to manifest.json.
-    public var manifest: BundleManifest
+    package var manifest: BundleManifest
     /// Modification time of every entry and the stamp of the default layout.
-    public var modificationTime: Int64
+    package var modificationTime: Int64
 
     /// A bundle for the zBot `name` at `serverURL` with `token`; the manifest
     /// takes its server URL and agent name from the same arguments, so the two
     /// files cannot disagree.
-    public init(name: String, serverURL: String, token: SecureBytes, template: BundleTemplate?,
+    package init(name: String, serverURL: String, token: SecureBytes, template: BundleTemplate?,
                 vaultID: String, tokenID: String, label: String, kind: String, createdAt: Int64,
                 modificationTime: Int64) throws {
         configuration = try ZBotConfiguration(name: name, serverURL: serverURL, token: token)
@@ -90,7 +90,7 @@ public struct ZBotBundle: Sendable {
     }
 
     /// The bundle's directories and files, parents first, for `--plain-dir`.
-    public func files() throws -> [File] {
+    package func files() throws -> [File] {
         let properties = try configuration.render(template: template, writtenAt: modificationTime)
         let manifestBytes = try manifest.encoded()
         return [
@@ -102,7 +102,7 @@ public struct ZBotBundle: Sendable {
     }
 
     /// The bundle as a deterministic ustar archive: the payload to encrypt.
-    public func tarPayload() throws -> SecureBytes {
+    package func tarPayload() throws -> SecureBytes {
         let entries = try files().map {
             TarArchive.Entry(path: $0.path, mode: $0.mode, isDirectory: $0.isDirectory, contents: $0.contents)
         }

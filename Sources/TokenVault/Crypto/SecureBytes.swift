@@ -16,7 +16,7 @@ public final class SecureBytes: @unchecked Sendable, CustomStringConvertible, Cu
     public let count: Int
 
     /// Makes a zero-filled buffer of `count` bytes.
-    public init(zeroedCount count: Int) {
+    package init(zeroedCount count: Int) {
         Sodium.ensureInitialized()
         self.count = count
         // Never allocate zero bytes: mlock and memzero want a real address.
@@ -34,7 +34,7 @@ public final class SecureBytes: @unchecked Sendable, CustomStringConvertible, Cu
     }
 
     /// Makes a buffer of `count` bytes from libsodium's CSPRNG (`randombytes_buf`).
-    public static func random(count: Int) -> SecureBytes {
+    package static func random(count: Int) -> SecureBytes {
         let bytes = SecureBytes(zeroedCount: count)
         bytes.withUnsafeMutableBytes { randombytes_buf($0.baseAddress!, $0.count) }
         return bytes
@@ -49,12 +49,12 @@ public final class SecureBytes: @unchecked Sendable, CustomStringConvertible, Cu
     }
 
     /// Gives read access to the secret bytes for the duration of `body`.
-    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    package func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try body(UnsafeRawBufferPointer(rebasing: storage[0..<count]))
     }
 
     /// Gives write access to the secret bytes for the duration of `body`.
-    public func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
+    package func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
         try body(UnsafeMutableRawBufferPointer(rebasing: storage[0..<count]))
     }
 
@@ -67,7 +67,7 @@ public final class SecureBytes: @unchecked Sendable, CustomStringConvertible, Cu
     }
 
     /// A new secret holding bytes `range` of this one.
-    public func slice(_ range: Range<Int>) -> SecureBytes {
+    package func slice(_ range: Range<Int>) -> SecureBytes {
         precondition(range.lowerBound >= 0 && range.upperBound <= count)
         return withUnsafeBytes { SecureBytes(copying: $0[range]) }
     }

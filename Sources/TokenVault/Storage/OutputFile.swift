@@ -30,7 +30,7 @@ public final class OutputFile {
     static let writebackStep = 8 << 20
 
     /// True for "-" (standard output).
-    public var isStandardOutput: Bool { directory < 0 }
+    package var isStandardOutput: Bool { directory < 0 }
 
     /// Starts writing `path`. Fails at once with `.alreadyExists` when the
     /// file exists and `overwrite` is false, before any work is done.
@@ -86,7 +86,7 @@ public final class OutputFile {
     }
 
     /// Appends bytes.
-    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+    package func write(_ bytes: UnsafeRawBufferPointer) throws {
         try Syscall.writeAll(fd, bytes, displayPath: path)
         written += bytes.count
         if !isStandardOutput, written - writebackStarted >= Self.writebackStep {
@@ -95,11 +95,11 @@ public final class OutputFile {
         }
     }
 
-    public func write(_ bytes: [UInt8]) throws {
+    package func write(_ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { try write($0) }
     }
 
-    public func write(_ secret: SecureBytes) throws {
+    package func write(_ secret: SecureBytes) throws {
         try secret.withUnsafeBytes { try write($0) }
     }
 
@@ -155,7 +155,7 @@ public final class OutputFile {
     }
 
     /// Writes `contents` to `path` in one step (identity files, small outputs).
-    public static func write(_ contents: SecureBytes, to path: String, overwrite: Bool) throws {
+    package static func write(_ contents: SecureBytes, to path: String, overwrite: Bool) throws {
         let file = try OutputFile(path: path, overwrite: overwrite)
         try file.write(contents)
         try file.commit()
@@ -168,9 +168,9 @@ public final class OutputFile {
 /// every temp file and every file this call put in place, so a failed command
 /// leaves no part of a configuration behind. Temp files of killed writers
 /// (see `Leftovers`) are swept from each directory written to.
-public enum PlainDirectory {
+package enum PlainDirectory {
     /// Throws `.alreadyExists` if any of `paths` (relative to `root`) exists.
-    public static func refuseExisting(_ paths: [String], under root: String) throws {
+    package static func refuseExisting(_ paths: [String], under root: String) throws {
         for relative in paths {
             var info = stat()
             if lstat(root + "/" + relative, &info) == 0 { throw VaultError.alreadyExists(path: root + "/" + relative) }
@@ -189,7 +189,7 @@ public enum PlainDirectory {
 
     /// Writes `files` (paths relative to `root`). Unless `overwrite`, refuses
     /// with `.alreadyExists` before writing anything if any file exists.
-    public static func write(_ files: [ZBotBundle.File], to root: String, overwrite: Bool) throws {
+    package static func write(_ files: [ZBotBundle.File], to root: String, overwrite: Bool) throws {
         try Vault.makeDirectories(root)
         let rootFD = try Syscall.openDirectory(root)
         var opened: [Int32] = [rootFD]

@@ -8,8 +8,8 @@ import Glibc
 #endif
 
 /// Copies a token to the clipboard and arranges for it to be cleared.
-public enum Clipboard {
-    public static let clearAfterSeconds = 45
+package enum Clipboard {
+    package static let clearAfterSeconds = 45
 
     /// The delay actually used: `clearAfterSeconds`, except that debug builds
     /// let tests shorten it with `ZTOKEN_TESTONLY_CLIPBOARD_CLEAR_SECONDS`
@@ -43,7 +43,7 @@ public enum Clipboard {
 
     /// Copies `token`; returns a sentence for the user saying what happened.
     @discardableResult
-    public static func copy(_ token: SecureBytes) throws -> String {
+    package static func copy(_ token: SecureBytes) throws -> String {
         guard let tool = availableTool() else {
             return try copyWithTerminalSequence(token)
         }

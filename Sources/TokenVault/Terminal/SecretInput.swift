@@ -7,18 +7,18 @@ import Glibc
 #endif
 
 /// Where secrets come from.
-public enum SecretInput {
+package enum SecretInput {
     static let maximumLength = 4096
 
     /// Reads standard input whole (up to `limit` bytes) and returns it with a
     /// single trailing newline (LF or CRLF) removed.
-    public static func readStandardInput(limit: Int = 4096) throws -> SecureBytes {
+    package static func readStandardInput(limit: Int = 4096) throws -> SecureBytes {
         try readLine(from: STDIN_FILENO, displayPath: "standard input", limit: limit, firstLineOnly: false)
     }
 
     /// Reads the first line of `path` (a passphrase file), refusing a file
     /// that others can read.
-    public static func readFirstLine(ofFile path: String) throws -> SecureBytes {
+    package static func readFirstLine(ofFile path: String) throws -> SecureBytes {
         let fd = try openToRead(path, isSecret: true)
         defer { Syscall.closeQuietly(fd) }
         let secret = try readLine(from: fd, displayPath: path, limit: maximumLength, firstLineOnly: true)
@@ -31,7 +31,7 @@ public enum SecretInput {
     /// Reads a whole small file: an identity file (`isSecret`: refused if
     /// others can read it, as ssh refuses a loose private key) or a
     /// recipients file (public keys, any mode).
-    public static func readFile(_ path: String, isSecret: Bool, limit: Int = 1 << 16) throws -> SecureBytes {
+    package static func readFile(_ path: String, isSecret: Bool, limit: Int = 1 << 16) throws -> SecureBytes {
         let fd = try openToRead(path, isSecret: isSecret)
         defer { Syscall.closeQuietly(fd) }
         return try readLine(from: fd, displayPath: path, limit: limit, firstLineOnly: false)
@@ -60,7 +60,7 @@ public enum SecretInput {
 
     /// Reads a whole file byte for byte (nothing stripped, no UTF-8 decoding),
     /// at most `limit` + 1 bytes, so the caller can tell a file over `limit`.
-    public static func readExactly(_ path: String, limit: Int) throws -> SecureBytes {
+    package static func readExactly(_ path: String, limit: Int) throws -> SecureBytes {
         let fd = try openToRead(path, isSecret: false)
         defer { Syscall.closeQuietly(fd) }
         let buffer = SecureBytes(zeroedCount: limit + 1)
@@ -77,7 +77,7 @@ public enum SecretInput {
 
     /// Asks for a secret on the controlling terminal with echo off.
     /// Throws `.invalidArgument` when there is no terminal to ask on.
-    public static func askOnTerminal(prompt: String) throws -> SecureBytes {
+    package static func askOnTerminal(prompt: String) throws -> SecureBytes {
         let tty = Syscall.retryingInterrupts { open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY) }
         guard tty >= 0 else {
             throw VaultError.invalidArgument("no terminal to ask for the passphrase on",
@@ -101,7 +101,7 @@ public enum SecretInput {
     }
 
     /// Asks twice for a new passphrase and insists the two match and are not empty.
-    public static func askNewPassphrase(what: String) throws -> SecureBytes {
+    package static func askNewPassphrase(what: String) throws -> SecureBytes {
         let first = try askOnTerminal(prompt: "new \(what) passphrase: ")
         guard first.count > 0 else { throw VaultError.invalidArgument("the passphrase must not be empty") }
         let second = try askOnTerminal(prompt: "repeat the \(what) passphrase: ")

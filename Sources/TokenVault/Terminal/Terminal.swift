@@ -7,7 +7,7 @@ import Glibc
 internal import CProcessShims
 
 /// A piece of output that may be secret.
-public enum OutputPiece {
+package enum OutputPiece {
     /// Ordinary text.
     case text(String)
     /// A secret, written as is.
@@ -48,16 +48,16 @@ extension OutputPiece {
 }
 
 /// Terminal and standard-stream helpers for the command-line tool.
-public enum Terminal {
+package enum Terminal {
     /// True when `fd` is a terminal (a person is probably there).
-    public static func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }
+    package static func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }
 
-    public static var standardInputIsTerminal: Bool { isTerminal(STDIN_FILENO) }
-    public static var standardOutputIsTerminal: Bool { isTerminal(STDOUT_FILENO) }
-    public static var standardErrorIsTerminal: Bool { isTerminal(STDERR_FILENO) }
+    package static var standardInputIsTerminal: Bool { isTerminal(STDIN_FILENO) }
+    package static var standardOutputIsTerminal: Bool { isTerminal(STDOUT_FILENO) }
+    package static var standardErrorIsTerminal: Bool { isTerminal(STDERR_FILENO) }
 
     /// Asks a `[y/N]` question on /dev/tty; anything but y/yes is no.
-    public static func confirm(_ question: String) throws -> Bool {
+    package static func confirm(_ question: String) throws -> Bool {
         let tty = Syscall.retryingInterrupts { open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY) }
         guard tty >= 0 else { return false }
         defer { Syscall.closeQuietly(tty) }
@@ -71,7 +71,7 @@ public enum Terminal {
     }
 
     /// Writes `pieces` to standard output in one buffer that is wiped after.
-    public static func writeToStandardOutput(_ pieces: [OutputPiece]) throws {
+    package static func writeToStandardOutput(_ pieces: [OutputPiece]) throws {
         let buffer = OutputPiece.assemble(pieces)
         fflush(nil)
         try buffer.withUnsafeBytes { try Syscall.writeAll(STDOUT_FILENO, $0, displayPath: "standard output") }
@@ -83,7 +83,7 @@ public enum Terminal {
     /// Also ignores SIGPIPE: a reader that went away must surface as an EPIPE
     /// write error, so `create` can take back a token nobody received,
     /// rather than kill the process after the token was stored.
-    public static func hardenProcess() {
+    package static func hardenProcess() {
         _ = signal(SIGPIPE, SIG_IGN)
         var none = rlimit(rlim_cur: 0, rlim_max: 0)
         _ = setrlimit(__rlimit_resource_t(RLIMIT_CORE.rawValue), &none)
@@ -91,7 +91,7 @@ public enum Terminal {
     }
 
     /// The name of the user running ztoken.
-    public static var userName: String {
+    package static var userName: String {
         if let entry = getpwuid(geteuid()), let name = entry.pointee.pw_name { return String(cString: name) }
         return getenv("USER").map { String(cString: $0) } ?? "user"
     }

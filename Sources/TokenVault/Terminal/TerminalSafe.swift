@@ -4,10 +4,10 @@
 
 /// Escapes text for display on a terminal: control characters, escape
 /// sequences and bidirectional overrides become visible `\u{…}` escapes.
-public enum TerminalSafe {
+package enum TerminalSafe {
     /// Returns `text` with every character that could move the cursor, change
     /// colours or reorder the line replaced by a printable escape.
-    public static func escape(_ text: String) -> String {
+    package static func escape(_ text: String) -> String {
         var out = ""
         out.reserveCapacity(text.utf8.count)
         for scalar in text.unicodeScalars {
@@ -29,7 +29,7 @@ public enum TerminalSafe {
 
     /// Control characters (C0, DEL, C1) and the bidirectional formatting
     /// characters that can make a label display as something else.
-    public static func isDangerous(_ scalar: Unicode.Scalar) -> Bool {
+    package static func isDangerous(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
         case 0x00...0x1F, 0x7F...0x9F: return true
         case 0x200E, 0x200F, 0x061C: return true              // LRM, RLM, ALM

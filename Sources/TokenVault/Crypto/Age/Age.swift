@@ -10,12 +10,12 @@
 /// Encrypts to age recipients, streaming: feed plaintext with `write`, then
 /// call `finish`; the header and each sealed chunk go to the sink as soon as
 /// they are ready.
-public final class AgeEncryptor {
+package final class AgeEncryptor {
     private let stream: AgeStreamEncryptor
 
     /// Writes the header and payload nonce to `sink` at once.
     /// Throws `.invalidArgument` for no recipients, or a passphrase mixed with others.
-    public init(recipients: [AgeRecipient], sink: @escaping AgeSink) throws {
+    package init(recipients: [AgeRecipient], sink: @escaping AgeSink) throws {
         guard !recipients.isEmpty else { throw VaultError.invalidArgument("no age recipient given") }
         if recipients.count > 1, recipients.contains(where: { if case .scrypt = $0.kind { true } else { false } }) {
             throw VaultError.invalidArgument("a passphrase cannot be combined with other recipients",
@@ -32,13 +32,13 @@ public final class AgeEncryptor {
 
     /// Encrypts `bytes`. A full chunk is sealed, and goes to the sink, once
     /// more input shows it is not the end.
-    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+    package func write(_ bytes: UnsafeRawBufferPointer) throws {
         guard !stream.finished else { throw VaultError.invalidArgument("age encryptor written to after finish") }
         try stream.write(bytes)
     }
 
     /// Seals the final chunk. The output is a complete age file only after this.
-    public func finish() throws {
+    package func finish() throws {
         guard !stream.finished else { return }
         try stream.finish()
     }
@@ -46,13 +46,13 @@ public final class AgeEncryptor {
 
 /// Decrypts an age file, streaming: the initialiser reads and checks the
 /// header; `nextChunk` then releases the plaintext one authenticated chunk at a time.
-public final class AgeDecryptor {
+package final class AgeDecryptor {
     private let payload: AgeStreamDecryptor
 
     /// Reads the header from `source`, finds the file key with `identities`,
     /// checks the header MAC and reads the payload nonce. `path` names the
     /// input in errors. The payload is then read one chunk at a time.
-    public init(source: @escaping AgeSource, identities: [AgeIdentity], path: String) throws {
+    package init(source: @escaping AgeSource, identities: [AgeIdentity], path: String) throws {
         let reader = AgeReader(source)
         let header = try AgeHeader.parse(reader, path: path)
         let fileKey = try Self.unwrapFileKey(header, identities: identities, path: path)
@@ -64,12 +64,12 @@ public final class AgeDecryptor {
     /// `body` (valid only during the call). Returns false when the file has
     /// ended properly. Plaintext already released stays valid even if a later
     /// chunk fails; a caller who needs all-or-nothing must hold it back.
-    public func nextChunk(_ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Bool {
+    package func nextChunk(_ body: (UnsafeRawBufferPointer) throws -> Void) throws -> Bool {
         try payload.next(body)
     }
 
     /// Decrypts the rest of the file into `sink`, chunk by chunk.
-    public func decryptAll(to sink: AgeSink) throws {
+    package func decryptAll(to sink: AgeSink) throws {
         while try payload.next(sink) {}
     }
 
@@ -106,9 +106,9 @@ public final class AgeDecryptor {
 }
 
 /// Whole-buffer and file-descriptor age encryption and decryption.
-public enum Age {
+package enum Age {
     /// Encrypts a secret held in memory to `recipients`; returns the age file.
-    public static func encrypt(_ plaintext: SecureBytes, to recipients: [AgeRecipient]) throws -> [UInt8] {
+    package static func encrypt(_ plaintext: SecureBytes, to recipients: [AgeRecipient]) throws -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(plaintext.count + (plaintext.count / AgeStream.chunkSize + 1) * AgeStream.tagSize + 512)
         let encryptor = try AgeEncryptor(recipients: recipients) { out.append(contentsOf: $0) }
@@ -119,7 +119,7 @@ public enum Age {
 
     /// Decrypts an age file held in memory; the plaintext comes back as a
     /// secret, and only if the whole file authenticates.
-    public static func decrypt(_ ciphertext: [UInt8], with identities: [AgeIdentity], path: String) throws -> SecureBytes {
+    package static func decrypt(_ ciphertext: [UInt8], with identities: [AgeIdentity], path: String) throws -> SecureBytes {
         let decryptor = try AgeDecryptor(source: AgeReader.source(over: ciphertext), identities: identities, path: path)
         // The plaintext is never longer than the ciphertext.
         let buffer = SecureBytes(zeroedCount: ciphertext.count)
@@ -135,7 +135,7 @@ public enum Age {
 
     /// Encrypts everything readable from `input` to `output`, one 64 KiB
     /// chunk at a time. Paths name the descriptors in errors.
-    public static func encrypt(from input: Int32, inputPath: String, to output: Int32, outputPath: String,
+    package static func encrypt(from input: Int32, inputPath: String, to output: Int32, outputPath: String,
                                recipients: [AgeRecipient]) throws {
         let encryptor = try AgeEncryptor(recipients: recipients) { try Syscall.writeAll(output, $0, displayPath: outputPath) }
         // The plaintext passes through this buffer, so it is a secret too.
@@ -153,7 +153,7 @@ public enum Age {
     /// Decrypts an age file from `input` to `output`, releasing each chunk as
     /// it authenticates. On a failure, `output` holds the chunks released so
     /// far: write to a temporary file and keep it only on success.
-    public static func decrypt(from input: Int32, inputPath: String, to output: Int32, outputPath: String,
+    package static func decrypt(from input: Int32, inputPath: String, to output: Int32, outputPath: String,
                                identities: [AgeIdentity]) throws {
         let decryptor = try AgeDecryptor(source: { try Syscall.readSome(input, $0, displayPath: inputPath) },
                                          identities: identities, path: inputPath)

@@ -5,11 +5,11 @@
 // without reading the input twice or holding more than one chunk.
 
 /// Takes every byte it is given (writes them out, hashes them, appends them…).
-public typealias AgeSink = (UnsafeRawBufferPointer) throws -> Void
+package typealias AgeSink = (UnsafeRawBufferPointer) throws -> Void
 
 /// Reads up to `buffer.count` bytes into `buffer` and returns how many; 0 means
 /// the end of the input.
-public typealias AgeSource = (UnsafeMutableRawBufferPointer) throws -> Int
+package typealias AgeSource = (UnsafeMutableRawBufferPointer) throws -> Int
 
 /// A buffered reader over an `AgeSource`.
 final class AgeReader {
