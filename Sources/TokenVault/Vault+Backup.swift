@@ -119,7 +119,7 @@ extension Vault {
     /// `.alreadyExists`); with it an existing vault is replaced atomically.
     @discardableResult
     public static func restore(from input: String, identities: [AgeIdentity], to path: String, force: Bool) throws -> BackupSummary {
-        let (parentPath, name) = try splitParent(of: path)
+        let (parentPath, name) = try Directories.splitParent(of: path)
         let existing = try locationHoldsSomething(path)
         if existing && !force { throw VaultError.alreadyExists(path: path) }
 
@@ -127,7 +127,7 @@ extension Vault {
         let files = try readBackup(from: input, identities: identities)
 
         // 2. Build the new vault in a staging directory beside the target.
-        try makeDirectories(parentPath)
+        try Directories.make(parentPath)
         let parent = try Syscall.openDirectory(parentPath)
         defer { Syscall.closeQuietly(parent) }
         Leftovers.sweepStaging(in: parent, parentPath: parentPath, vaultName: name)
@@ -285,6 +285,6 @@ extension Vault {
             }
             Syscall.closeQuietly(records)
         }
-        removeStagingDirectory(parent: parent, name: name, path: path)
+        Directories.removeStaging(parent: parent, name: name, path: path)
     }
 }

@@ -34,7 +34,7 @@ extension Vault {
             let lock = try directory.lock(timeout: lockTimeout, onWaiting: onLockWait)
             defer { lock.unlock() }
             // Staging directories of a killed init or restore beside the vault.
-            if let (parentPath, name) = try? Vault.splitParent(of: path),
+            if let (parentPath, name) = try? Directories.splitParent(of: path),
                let parent = try? Syscall.openDirectory(parentPath) {
                 Leftovers.sweepStaging(in: parent, parentPath: parentPath, vaultName: name)
                 Syscall.closeQuietly(parent)

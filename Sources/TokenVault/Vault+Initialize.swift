@@ -33,8 +33,8 @@ extension Vault {
     /// Makes a new vault at `path` (which must not exist, or be an empty
     /// directory) and opens it. Parent directories are created 0700.
     public static func initialize(at path: String, setup: VaultSetup) throws -> Vault {
-        let (parentPath, name) = try splitParent(of: path)
-        try makeDirectories(parentPath)
+        let (parentPath, name) = try Directories.splitParent(of: path)
+        try Directories.make(parentPath)
         let parent = try Syscall.openDirectory(parentPath)
         defer { Syscall.closeQuietly(parent) }
         try refuseExistingVault(in: parent, name: name, path: path)
@@ -83,42 +83,10 @@ extension Vault {
             installed = true
             try Syscall.sync(parent, displayPath: parentPath)
         } catch {
-            if !installed { removeStagingDirectory(parent: parent, name: tempName, path: tempPath) }
+            if !installed { Directories.removeStaging(parent: parent, name: tempName, path: tempPath) }
             throw error
         }
         return try Vault(openingAt: path)
-    }
-
-    static func splitParent(of path: String) throws -> (String, String) {
-        var trimmed = path
-        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
-        guard let slash = trimmed.lastIndex(of: "/") else { return (".", trimmed) }
-        let name = String(trimmed[trimmed.index(after: slash)...])
-        let parent = slash == trimmed.startIndex ? "/" : String(trimmed[..<slash])
-        guard !name.isEmpty, name != ".", name != ".." else {
-            throw VaultError.invalidArgument("\(VaultError.quoted(path)) cannot be a vault location",
-                                             hint: "name a directory, e.g. ~/.local/share/ztoken")
-        }
-        return (parent, name)
-    }
-
-    /// `mkdir -p`, creating missing components 0700.
-    /// Each directory made is fsynced into its parent, so a vault reported
-    /// as made cannot vanish with a parent that never reached the disk.
-    static func makeDirectories(_ path: String) throws {
-        var parent = path.hasPrefix("/") ? "/" : "."
-        var current = path.hasPrefix("/") ? "" : "."
-        for component in path.split(separator: "/") {
-            current += "/" + component
-            if mkdir(current, 0o700) == 0 {
-                let parentFD = try Syscall.openDirectory(parent)
-                defer { Syscall.closeQuietly(parentFD) }
-                try Syscall.sync(parentFD, displayPath: parent)
-            } else if errno != EEXIST {
-                throw Syscall.fail(current, "mkdir")
-            }
-            parent = current
-        }
     }
 
     private static func refuseExistingVault(in parent: Int32, name: String, path: String) throws {
@@ -131,15 +99,6 @@ extension Vault {
         if !(try Syscall.directoryEntries(fd, displayPath: path)).isEmpty { throw VaultError.alreadyExists(path: path) }
     }
 
-    /// Removes a staging directory this process made (flat files and the empty records/).
-    static func removeStagingDirectory(parent: Int32, name: String, path: String) {
-        guard let fd = try? Syscall.openDirectory(path) else { return }
-        for entry in (try? Syscall.directoryEntries(fd, displayPath: path)) ?? [] {
-            try? Syscall.unlinkAt(fd, entry, isDirectory: entry == VaultLayout.records, displayPath: path + "/" + entry)
-        }
-        Syscall.closeQuietly(fd)
-        try? Syscall.unlinkAt(parent, name, isDirectory: true, displayPath: path)
-    }
 }
 
 /// Offline-key mode: the vault secret key as an age identity file.

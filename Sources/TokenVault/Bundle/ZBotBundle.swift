@@ -51,16 +51,7 @@ package struct ZBotConfiguration: Sendable {
 /// Everything that goes into one zBot bundle.
 package struct ZBotBundle: Sendable {
     /// One file or directory of a bundle, by relative path.
-    package struct File: Sendable {
-        /// Path relative to the bundle root, `/`-separated, no trailing slash.
-        package var path: String
-        /// Permission bits: 0o700 for directories, 0o600 for files.
-        package var mode: UInt32
-        /// True for a directory (then `contents` is empty).
-        package var isDirectory: Bool
-        /// The file's bytes.
-        package var contents: SecureBytes
-    }
+    package typealias File = PlainDirectory.File
 
     /// Path of the zBot's configuration inside the bundle.
     package static let propertiesPath = "zbot/conf/zbot.properties"

@@ -169,6 +169,18 @@ public final class OutputFile {
 /// leaves no part of a configuration behind. Temp files of killed writers
 /// (see `Leftovers`) are swept from each directory written to.
 package enum PlainDirectory {
+    /// One file or directory to write, by relative path.
+    package struct File: Sendable {
+        /// Path relative to the root, `/`-separated, no trailing slash.
+        package var path: String
+        /// Permission bits: 0o700 for directories, 0o600 for files.
+        package var mode: UInt32
+        /// True for a directory (then `contents` is empty).
+        package var isDirectory: Bool
+        /// The file's bytes.
+        package var contents: SecureBytes
+    }
+
     /// Throws `.alreadyExists` if any of `paths` (relative to `root`) exists.
     package static func refuseExisting(_ paths: [String], under root: String) throws {
         for relative in paths {
@@ -189,8 +201,8 @@ package enum PlainDirectory {
 
     /// Writes `files` (paths relative to `root`). Unless `overwrite`, refuses
     /// with `.alreadyExists` before writing anything if any file exists.
-    package static func write(_ files: [ZBotBundle.File], to root: String, overwrite: Bool) throws {
-        try Vault.makeDirectories(root)
+    package static func write(_ files: [File], to root: String, overwrite: Bool) throws {
+        try Directories.make(root)
         let rootFD = try Syscall.openDirectory(root)
         var opened: [Int32] = [rootFD]
         defer { opened.forEach(Syscall.closeQuietly) }

@@ -1,0 +1,49 @@
+// Directories around a vault: its parent and name, making the parents of a
+// new vault or output, and removing a staging directory this process made.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+enum Directories {
+    static func splitParent(of path: String) throws -> (String, String) {
+        var trimmed = path
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
+        guard let slash = trimmed.lastIndex(of: "/") else { return (".", trimmed) }
+        let name = String(trimmed[trimmed.index(after: slash)...])
+        let parent = slash == trimmed.startIndex ? "/" : String(trimmed[..<slash])
+        guard !name.isEmpty, name != ".", name != ".." else {
+            throw VaultError.invalidArgument("\(VaultError.quoted(path)) cannot be a vault location",
+                                             hint: "name a directory, e.g. ~/.local/share/ztoken")
+        }
+        return (parent, name)
+    }
+
+    /// `mkdir -p`, creating missing components 0700.
+    /// Each directory made is fsynced into its parent, so a vault reported
+    /// as made cannot vanish with a parent that never reached the disk.
+    static func make(_ path: String) throws {
+        var parent = path.hasPrefix("/") ? "/" : "."
+        var current = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            current += "/" + component
+            if mkdir(current, 0o700) == 0 {
+                let parentFD = try Syscall.openDirectory(parent)
+                defer { Syscall.closeQuietly(parentFD) }
+                try Syscall.sync(parentFD, displayPath: parent)
+            } else if errno != EEXIST {
+                throw Syscall.fail(current, "mkdir")
+            }
+            parent = current
+        }
+    }
+
+    /// Removes a staging directory this process made (flat files and the empty records/).
+    static func removeStaging(parent: Int32, name: String, path: String) {
+        guard let fd = try? Syscall.openDirectory(path) else { return }
+        for entry in (try? Syscall.directoryEntries(fd, displayPath: path)) ?? [] {
+            try? Syscall.unlinkAt(fd, entry, isDirectory: entry == VaultLayout.records, displayPath: path + "/" + entry)
+        }
+        Syscall.closeQuietly(fd)
+        try? Syscall.unlinkAt(parent, name, isDirectory: true, displayPath: path)
+    }
+}
