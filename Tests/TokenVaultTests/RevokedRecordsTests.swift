@@ -185,9 +185,9 @@ import Testing
         #expect(try vault.doctor(repair: false).isHealthy)
     }
 
-    /// `restore --force` removes the vault it replaces whole, records moved
-    /// aside by a large revocation included.
-    @Test func aReplacedVaultIsRemovedWithItsRevokedRecords() throws {
+    /// `restore --force` keeps the vault it replaces aside whole, records
+    /// moved aside by a large revocation included, and leaves none in the new one.
+    @Test func aReplacedVaultIsKeptAsideWithItsRevokedRecords() throws {
         let scratch = try ScratchDirectory()
         let vault = try TestVault.make(in: scratch)
         _ = try vault.create(label: "kept")
@@ -196,9 +196,13 @@ import Testing
         let leftover = ".revoked-999999-0123456789ab"
         mkdir(scratch.file("vault/" + leftover), 0o700)
         scratch.write([1, 2], to: "vault/\(leftover)/\(TokenID.make()).sealed")
-        try Vault.restore(from: scratch.file("b.age"), identities: [.x25519(identity)], to: scratch.file("vault"), force: true)
-        #expect(FileManagerNames.of(scratch.path) == ["b.age", "vault"])
+        try Vault.restore(from: scratch.file("b.age"), identities: [.x25519(identity)], to: scratch.file("vault"),
+                          options: RestoreOptions(replaceExisting: true), credential: .passphrase(TestVault.secret(TestVault.passphrase)))
+        let names = FileManagerNames.of(scratch.path)
+        #expect(names.count == 3 && names.contains("b.age") && names.contains("vault"), "\(names)")
+        let keptAside = try #require(names.first { $0.hasPrefix("vault.replaced-") })
         #expect(Self.revokedDirectories(scratch).isEmpty)
+        #expect(FileManager.default.fileExists(atPath: scratch.file(keptAside + "/" + leftover)))
     }
 
     @Test func aSymlinkWithTheRemoversNameIsNeverFollowed() throws {
