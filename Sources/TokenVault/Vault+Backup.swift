@@ -2,12 +2,20 @@
 // the vault's files plus `backup.json`, a versioned manifest listing each
 // file with its size and BLAKE2b digest, taken under the vault lock so it is a
 // consistent snapshot; it needs no passphrase (nothing in it is plaintext).
-// A restore checks everything before it touches the location — age
-// authentication to the last chunk, the manifest, every digest, every file's
-// format, every active token's record — then builds the vault in a staging
-// directory beside the target and installs it with one rename, or with
-// --force swaps it with the old vault in one renameat2(RENAME_EXCHANGE). A
-// crash at any point leaves the old vault or the new one, never a mix.
+//
+// A restore streams: the age decryptor hands out one chunk at a time, the
+// tar reader turns it into members, and each member is held to the limits
+// backup.json (the first member) and the vault set for it before it is
+// kept: records go straight into a staging directory beside the target,
+// invisible until the final rename; only the small files and the index stay
+// in memory. Everything is checked before the location is touched: age
+// authentication to the last chunk, the manifest, every digest, every
+// file's format, every active token's record, and the user's passphrase.
+// Over an existing vault the backup must be of the same vault (or the user
+// says otherwise), every revocation of the replaced vault is carried into the
+// restored one, and the replaced vault is swapped out in one
+// renameat2(RENAME_EXCHANGE) and kept aside, never deleted. A crash at any
+// point leaves the old vault or the new one in place, never a mix.
 import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
@@ -113,84 +121,30 @@ extension Vault {
 
     /// The largest backup `restore` reads (decrypted).
     static let backupLimit = 1 << 30
+    /// The largest `backup.json`: about 150 bytes a record, so this covers
+    /// an index at its own limit.
+    static let backupManifestLimit = VaultLayout.indexLimit
 
-    /// Restores the backup read from `input` ("-" for standard input) into
-    /// `path`. Without `force` the location must be absent or empty (else
-    /// `.alreadyExists`); with it an existing vault is replaced atomically.
-    @discardableResult
-    public static func restore(from input: String, identities: [AgeIdentity], to path: String, force: Bool) throws -> BackupSummary {
+    /// Reads, decrypts and checks the backup in `input` ("-" for standard
+    /// input) and stages the vault it will install at `path`, without
+    /// touching `path`. The returned plan says what installing it changes;
+    /// `install()` makes the change, `discard()` (or dropping the plan
+    /// without installing) removes the staged copy.
+    ///
+    /// `credentials` is asked once, after the backup was checked, for the
+    /// passphrase (or offline key files, when its argument is true) of the
+    /// vault that proves the user's ownership: the existing vault, or the
+    /// backup's own when the location is empty or its vault.json unreadable.
+    public static func prepareRestore(from input: String, identities: [AgeIdentity], to path: String,
+                                      options: RestoreOptions,
+                                      credentials: (_ offlineKey: Bool) throws -> VaultCredential) throws -> RestorePlan {
         let (parentPath, name) = try Directories.splitParent(of: path)
         let existing = try locationHoldsSomething(path)
-        if existing && !force { throw VaultError.alreadyExists(path: path) }
+        if existing && !options.replaceExisting { throw VaultError.alreadyExists(path: path) }
+        // The vault to replace, opened (and its files checked) before the
+        // backup is read: an unsafe vault is refused at once.
+        let replaced = existing ? try ReplacedVault(path: path) : nil
 
-        // 1. Decrypt and check everything, before the location is touched.
-        let files = try readBackup(from: input, identities: identities)
-
-        // 2. Build the new vault in a staging directory beside the target.
-        try Directories.make(parentPath)
-        let parent = try Syscall.openDirectory(parentPath)
-        defer { Syscall.closeQuietly(parent) }
-        Leftovers.sweepStaging(in: parent, parentPath: parentPath, vaultName: name)
-        let stagingName = Leftovers.stagingName(of: name, "restore")
-        let stagingPath = parentPath + "/" + stagingName
-        try Syscall.makeDirectoryAt(parent, stagingName, displayPath: stagingPath)
-        var installed = false
-        defer { if !installed { removeVaultTree(parent: parent, name: stagingName, path: stagingPath) } }
-        let staging = try VaultDirectory(path: stagingPath)
-        try Syscall.makeDirectoryAt(staging.fd, VaultLayout.records, displayPath: staging.displayPath(VaultLayout.records))
-        var records: [(id: String, bytes: [UInt8])] = []
-        for (relative, bytes) in files.contents {
-            if relative.hasPrefix(VaultLayout.records + "/") {
-                records.append((String(relative.dropFirst(VaultLayout.records.count + 1).dropLast(VaultLayout.recordSuffix.count)), bytes))
-            } else {
-                try staging.replace(relative, with: bytes)
-            }
-        }
-        // One syncfs for all records rather than three fsyncs each: the
-        // staging directory is invisible until the final rename anyway.
-        try staging.writeRecords(records)
-        try staging.lock(timeout: 0, onWaiting: { _ in }).unlock()
-        try Syscall.sync(staging.fd, displayPath: stagingPath)
-
-        // 3. Install: one rename into an absent or empty location, or one
-        //    atomic exchange with the old vault, held locked meanwhile.
-        if !existing {
-            if renameat(parent, stagingName, parent, name) != 0 {
-                if errno == ENOTEMPTY || errno == EEXIST { throw VaultError.alreadyExists(path: path) }
-                throw Syscall.fail(path, "rename")
-            }
-            installed = true
-            try Syscall.sync(parent, displayPath: parentPath)
-        } else {
-            let old = try Vault(openingAt: path)
-            let lock = try old.directory.lock(timeout: old.lockTimeout, onWaiting: { _ in })
-            defer { lock.unlock() }
-            if ztoken_rename_exchange(parent, stagingName, parent, name) != 0 { throw Syscall.fail(path, "exchange") }
-            installed = true
-            try Syscall.sync(parent, displayPath: parentPath)
-            // The old vault now sits at the staging name; the swap is durable,
-            // so it can go. Removed where it is: if this process dies half
-            // way, the name still says whose it was, and the next init,
-            // restore or doctor --repair finishes the job.
-            removeVaultTree(parent: parent, name: stagingName, path: stagingPath)
-            try? Syscall.sync(parent, displayPath: parentPath)
-        }
-        return BackupSummary(vaultID: files.vaultID, files: files.contents.count, activeTokens: files.activeTokens)
-    }
-
-    private static func locationHoldsSomething(_ path: String) throws -> Bool {
-        var info = stat()
-        guard lstat(path, &info) == 0 else { return false }
-        if info.st_mode & S_IFMT == S_IFLNK { throw VaultError.symlink(path: path) }
-        guard info.st_mode & S_IFMT == S_IFDIR else { return true }
-        let fd = try Syscall.openDirectory(path)
-        defer { Syscall.closeQuietly(fd) }
-        return !(try Syscall.directoryEntries(fd, displayPath: path)).isEmpty
-    }
-
-    /// Reads, decrypts and fully checks a backup; returns the vault's files.
-    static func readBackup(from input: String, identities: [AgeIdentity]) throws
-        -> (vaultID: String, activeTokens: Int, contents: [(String, [UInt8])]) {
         let shown = input == "-" ? "standard input" : input
         let fd: Int32
         if input == "-" {
@@ -203,88 +157,628 @@ extension Vault {
             }
         }
         defer { if input != "-" { Syscall.closeQuietly(fd) } }
-        var plaintext: [UInt8] = []
-        let decryptor = try AgeDecryptor(source: { try Syscall.readSome(fd, $0, displayPath: shown) }, identities: identities, path: shown)
-        try decryptor.decryptAll { chunk in
-            guard plaintext.count + chunk.count <= backupLimit else {
-                throw VaultError.corrupt(path: shown, reason: "backup is larger than \(backupLimit >> 20) MiB")
+        let decryptor = try AgeDecryptor(source: { try Syscall.readSome(fd, $0, displayPath: shown) },
+                                         identities: identities, path: shown)
+
+        // The staging directory beside the target, records/ opened inside it.
+        try Directories.make(parentPath)
+        let stage = try Staging(parentPath: parentPath, name: name)
+        var handedOver = false
+        defer { if !handedOver { stage.remove() } }
+        let reader = BackupReader(shown: shown) { id, bytes in try stage.writeRecord(id: id, bytes) }
+        try decryptor.decryptAll { try reader.feed($0) }
+        let backup = try reader.finish()
+
+        // Which vault's key the user proves, and which key files are installed.
+        var notes: [String] = []
+        var metadataBytes = backup.metadataBytes
+        var keyBytes = backup.keyBytes
+        var differentVault = false
+        if let replaced, let current = replaced.vault {
+            differentVault = current.vaultID != backup.metadata.vaultID || current.metadata.publicKey != backup.metadata.publicKey
+            if differentVault && !options.replaceDifferentVault {
+                throw VaultError.differentVault(path: shown, backupID: backup.metadata.vaultID, vaultID: current.vaultID)
             }
-            plaintext.append(contentsOf: chunk)
+            _ = try unlock(current, credentials(current.isOfflineKey))
+            if !differentVault {
+                // The current passphrase stays: a restore never brings back an old one.
+                metadataBytes = try current.directory.read(VaultLayout.metadata) ?? metadataBytes
+                keyBytes = try current.directory.read(VaultLayout.wrappedKey)
+            }
+        } else {
+            if let replaced, let problem = replaced.metadataProblem {
+                guard options.replaceDifferentVault else {
+                    throw VaultError.unverifiableVault(path: path, problem: problem)
+                }
+                notes.append("could not check that the backup is of this vault: \(problem)")
+            }
+            _ = try unlockBackup(backup, credentials(backup.metadata.keyProtection == "offline"), shown: shown)
         }
-        return try checkBackupArchive(plaintext, shown: shown)
+        if let replaced, let problem = replaced.indexProblem {
+            notes.append("could not carry the replaced vault's revocations: \(problem)")
+        }
+
+        // Every revocation of the replaced vault is carried: a token revoked
+        // there (same id, or the same token under another id) stays revoked.
+        var index = backup.index
+        var carried = 0
+        if let old = replaced?.index {
+            var byID: [String: Int] = [:]
+            var activeByDigest: [String: Int] = [:]
+            for (position, entry) in index.tokens.enumerated() {
+                byID[entry.id] = position
+                if entry.isActive { activeByDigest[entry.digest] = position }
+            }
+            for entry in old.tokens where !entry.isActive {
+                if let position = byID[entry.id] ?? activeByDigest[entry.digest] {
+                    guard index.tokens[position].isActive else { continue }
+                    index.tokens[position].state = .revoked
+                    index.tokens[position].revokedAt = entry.revokedAt
+                    activeByDigest[index.tokens[position].digest] = nil
+                    try stage.removeRecord(id: index.tokens[position].id)
+                } else {
+                    byID[entry.id] = index.tokens.count
+                    index.tokens.append(entry)
+                }
+                carried += 1
+            }
+        }
+        try index.validate(path: shown + ":" + VaultLayout.index)
+
+        // What the user gains and loses, by token.
+        var lost: [RestoredToken] = []
+        var gained: [RestoredToken] = []
+        if let old = replaced?.index {
+            let finalActiveIDs = Set(index.tokens.filter(\.isActive).map(\.id))
+            let finalActiveDigests = Set(index.tokens.filter(\.isActive).map(\.digest))
+            let oldIDs = Set(old.tokens.map(\.id))
+            lost = old.tokens.filter { $0.isActive && !finalActiveIDs.contains($0.id) && !finalActiveDigests.contains($0.digest) }
+                .map(RestoredToken.init)
+            gained = index.tokens.filter { $0.isActive && !oldIDs.contains($0.id) }.map(RestoredToken.init)
+        }
+
+        try stage.finish(metadata: metadataBytes, wrappedKey: keyBytes, index: try index.encoded())
+        handedOver = true
+        return RestorePlan(stage: stage, replaced: replaced, path: path, vaultID: backup.metadata.vaultID,
+                           activeTokens: index.tokens.count(where: \.isActive), files: backup.fileCount,
+                           lost: lost, gained: gained, carriedRevocations: carried, isDifferentVault: differentVault,
+                           notes: notes, lockTimeout: options.lockTimeout)
     }
 
-    /// Checks a decrypted backup archive whole: the tar, the manifest, every
-    /// digest, every vault file's format and every active token's record.
-    /// Separate from the decryption so the fuzzer can reach it.
+    /// Prepares and installs a restore in one call, without showing the plan
+    /// to anyone (tests and tools); returns the installed plan.
+    @discardableResult
+    public static func restore(from input: String, identities: [AgeIdentity], to path: String,
+                               options: RestoreOptions, credential: VaultCredential) throws -> RestorePlan {
+        let plan = try prepareRestore(from: input, identities: identities, to: path, options: options) { _ in credential }
+        try plan.install()
+        return plan
+    }
+
+    private static func unlock(_ vault: Vault, _ credential: VaultCredential) throws -> VaultKey {
+        switch credential {
+        case .passphrase(let passphrase): return try vault.unlock(passphrase: passphrase)
+        case .identityFiles(let files): return try vault.unlock(identityFiles: files)
+        }
+    }
+
+    /// Opens the backup's own wrapped key (or matches its offline key).
+    private static func unlockBackup(_ backup: BackupReader.Checked, _ credential: VaultCredential, shown: String) throws -> VaultKey {
+        let publicKey = Base64.decode(backup.metadata.publicKey) ?? []
+        let keyPath = shown + ":" + VaultLayout.wrappedKey
+        switch credential {
+        case .identityFiles(let files):
+            let secret = try OfflineKey.vaultKey(fromIdentityFiles: files, publicKey: publicKey)
+            return try VaultKey(secretKey: secret, expectedPublicKey: publicKey, source: files.joined(separator: ", "))
+        case .passphrase(let passphrase):
+            guard let kdf = backup.metadata.kdf, let bytes = backup.keyBytes else {
+                throw VaultError.invalidArgument("the vault in \(shown) keeps its secret key offline")
+            }
+            let file = try VaultJSON.decode(WrappedKeyFile.self, from: bytes, path: keyPath,
+                                            knownVersions: 1...WrappedKeyFile.currentVersion)
+            let secret = try KeyWrap.unwrap(file, kdf: kdf, passphrase: passphrase,
+                                            associatedData: KeyWrap.associatedData(vaultID: backup.metadata.vaultID, publicKey: publicKey),
+                                            metadataPath: shown + ":" + VaultLayout.metadata, keyPath: keyPath)
+            return try VaultKey(secretKey: secret, expectedPublicKey: publicKey, source: keyPath)
+        }
+    }
+
+    private static func locationHoldsSomething(_ path: String) throws -> Bool {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return false }
+        if info.st_mode & S_IFMT == S_IFLNK { throw VaultError.symlink(path: path) }
+        guard info.st_mode & S_IFMT == S_IFDIR else { throw VaultError.alreadyExists(path: path) }
+        let fd = try Syscall.openDirectory(path)
+        defer { Syscall.closeQuietly(fd) }
+        return !(try Syscall.directoryEntries(fd, displayPath: path)).isEmpty
+    }
+
+    /// Checks a decrypted backup archive whole, as `restore` does while it
+    /// streams; records are kept in memory. Separate from the decryption so
+    /// the fuzzer can reach it.
     static func checkBackupArchive(_ plaintext: [UInt8], shown: String) throws
         -> (vaultID: String, activeTokens: Int, contents: [(String, [UInt8])]) {
-        if plaintext.isEmpty { throw VaultError.corrupt(path: shown, reason: "empty backup") }
-        let entries = try TarArchive.read(SecureBytes(copying: plaintext), displayPath: shown,
-                                          limits: .init(maxTotalSize: backupLimit, maxEntryCount: 10_000_000))
-        var byPath: [String: [UInt8]] = [:]
-        for entry in entries where !entry.isDirectory {
-            byPath[entry.path] = entry.contents.withUnsafeBytes { Array($0) }
+        var records: [(String, [UInt8])] = []
+        let reader = BackupReader(shown: shown) { id, bytes in
+            records.append((VaultLayout.records + "/" + VaultLayout.recordName(id: id), bytes))
         }
-        guard let manifestBytes = byPath.removeValue(forKey: BackupManifest.path) else {
-            throw VaultError.corrupt(path: shown, reason: "not a ztoken backup (no \(BackupManifest.path))")
-        }
-        let manifest = try VaultJSON.decode(BackupManifest.self, from: manifestBytes, path: shown + ":" + BackupManifest.path,
-                                            knownVersions: 1...BackupManifest.currentVersion)
-        var contents: [(String, [UInt8])] = []
-        for file in manifest.files {
-            guard file.path.hasPrefix(BackupManifest.vaultPrefix), let bytes = byPath.removeValue(forKey: file.path) else {
-                throw VaultError.corrupt(path: shown, reason: "\(file.path) is listed but missing")
-            }
-            guard bytes.count == file.size, Hex.encode(Sodium.blake2b256(bytes)) == file.blake2b else {
-                throw VaultError.corrupt(path: shown, reason: "\(file.path) does not match its digest")
-            }
-            contents.append((String(file.path.dropFirst(BackupManifest.vaultPrefix.count)), bytes))
-        }
-        if let extra = byPath.keys.sorted().first { throw VaultError.corrupt(path: shown, reason: "unlisted file \(extra)") }
-
-        // The vault inside must be one this ztoken would open.
-        let files = Dictionary(contents, uniquingKeysWith: { a, _ in a })
-        func inside(_ name: String) -> String { shown + ":" + name }
-        guard let metadataBytes = files[VaultLayout.metadata] else { throw VaultError.corrupt(path: shown, reason: "no vault.json") }
-        let metadata = try decodeMetadata(metadataBytes, path: inside(VaultLayout.metadata))
-        if metadata.keyProtection == "passphrase" {
-            guard let key = files[VaultLayout.wrappedKey] else { throw VaultError.corrupt(path: shown, reason: "no vault-key.json") }
-            _ = try VaultJSON.decode(WrappedKeyFile.self, from: key, path: inside(VaultLayout.wrappedKey), knownVersions: 1...WrappedKeyFile.currentVersion)
-        }
-        guard let indexBytes = files[VaultLayout.index] else { throw VaultError.corrupt(path: shown, reason: "no index.json") }
-        let index = try Index.decode(indexBytes, path: inside(VaultLayout.index))
-        var records = Set(files.keys.filter { $0.hasPrefix(VaultLayout.records + "/") })
-        for entry in index.tokens where entry.isActive {
-            let name = VaultLayout.records + "/" + VaultLayout.recordName(id: entry.id)
-            guard let record = files[name], records.remove(name) != nil else {
-                throw VaultError.corrupt(path: shown, reason: "no sealed record for active token \(VaultError.quoted(entry.label))")
-            }
-            _ = try RecordFormat.decode(record, path: inside(name))
-        }
-        if let stray = records.first { throw VaultError.corrupt(path: shown, reason: "\(stray) belongs to no active token") }
-        if let unknown = files.keys.first(where: { ![VaultLayout.metadata, VaultLayout.wrappedKey, VaultLayout.index].contains($0) && !$0.hasPrefix(VaultLayout.records + "/") }) {
-            throw VaultError.corrupt(path: shown, reason: "unexpected file \(unknown)")
-        }
-        return (metadata.vaultID, manifest.activeTokens, contents)
+        try plaintext.withUnsafeBytes { try reader.feed($0) }
+        let checked = try reader.finish()
+        var contents: [(String, [UInt8])] = [(VaultLayout.metadata, checked.metadataBytes)]
+        if let key = checked.keyBytes { contents.append((VaultLayout.wrappedKey, key)) }
+        contents.append((VaultLayout.index, checked.indexBytes))
+        return (checked.metadata.vaultID, checked.activeTokens, contents + records)
     }
 
-    /// Removes a vault-shaped tree this process owns (top files, records/*).
+    /// Removes a vault-shaped tree this process owns (top files, records/*,
+    /// revoked-records directories), reached only through descriptors
+    /// opened O_NOFOLLOW from `parent`: a symlink planted anywhere in it is
+    /// removed as a name, never followed.
     static func removeVaultTree(parent: Int32, name: String, path: String) {
-        // Records an older ztoken moved aside for its background remover go with the vault.
-        if let vault = try? Syscall.openDirectory(path) {
-            for entry in (try? Syscall.directoryEntries(vault, displayPath: path)) ?? []
-            where entry.hasPrefix(VaultDirectory.legacyRevokedPrefix) {
-                VaultDirectory.removeLegacyRevokedRecords(named: entry, in: vault, displayPath: path + "/" + entry)
-            }
-            Syscall.closeQuietly(vault)
+        guard let vault = try? Syscall.openAt(parent, name, flags: O_RDONLY | O_DIRECTORY, displayPath: path) else {
+            return
         }
-        if let records = try? Syscall.openDirectory(path + "/" + VaultLayout.records) {
-            for entry in (try? Syscall.directoryEntries(records, displayPath: path)) ?? [] {
-                try? Syscall.unlinkAt(records, entry, displayPath: path)
+        defer { Syscall.closeQuietly(vault) }
+        for entry in (try? Syscall.directoryEntries(vault, displayPath: path)) ?? [] {
+            // Records an older ztoken moved aside for its background remover go
+            // with the vault; a remover still at work there only races to the same end.
+            let isDirectory = entry == VaultLayout.records || entry.hasPrefix(VaultDirectory.legacyRevokedPrefix)
+            if isDirectory, let inner = try? Syscall.openAt(vault, entry, flags: O_RDONLY | O_DIRECTORY,
+                                                             displayPath: path + "/" + entry) {
+                for file in (try? Syscall.directoryEntries(inner, displayPath: path + "/" + entry)) ?? [] {
+                    try? Syscall.unlinkAt(inner, file, displayPath: path + "/" + entry + "/" + file)
+                }
+                Syscall.closeQuietly(inner)
+                try? Syscall.unlinkAt(vault, entry, isDirectory: true, displayPath: path + "/" + entry)
+            } else {
+                try? Syscall.unlinkAt(vault, entry, displayPath: path + "/" + entry)
             }
-            Syscall.closeQuietly(records)
         }
-        Directories.removeStaging(parent: parent, name: name, path: path)
+        try? Syscall.unlinkAt(parent, name, isDirectory: true, displayPath: path)
+    }
+}
+
+// MARK: - Restore's public types
+
+/// How `restore` may treat an existing vault.
+public struct RestoreOptions: Sendable {
+    /// Replace an existing vault (`--force`); without it an existing one is `.alreadyExists`.
+    public var replaceExisting: Bool
+    /// Replace a vault that is not the backup's, or whose identity cannot be checked.
+    public var replaceDifferentVault: Bool
+    /// How long to wait for the replaced vault's lock.
+    public var lockTimeout: Double
+
+    public init(replaceExisting: Bool = false, replaceDifferentVault: Bool = false, lockTimeout: Double = 10) {
+        self.replaceExisting = replaceExisting
+        self.replaceDifferentVault = replaceDifferentVault
+        self.lockTimeout = lockTimeout
+    }
+}
+
+/// What proves the user owns a vault: its passphrase, or its offline key files.
+public enum VaultCredential: Sendable {
+    case passphrase(SecureBytes)
+    case identityFiles([String])
+}
+
+/// A token named in a restore plan.
+public struct RestoredToken: Sendable, Equatable {
+    public let id: String
+    public let label: String
+
+    init(_ entry: Index.Entry) {
+        id = entry.id
+        label = entry.label
+    }
+}
+
+/// A checked backup staged beside its target, and what installing it changes.
+public final class RestorePlan {
+    /// The id of the vault that will be installed.
+    public let vaultID: String
+    /// Active tokens in the vault as installed (after carried revocations).
+    public let activeTokens: Int
+    /// Files the backup held.
+    public let files: Int
+    /// Active tokens of the replaced vault that will not be active after the
+    /// restore (created after the backup was taken): they stay only in the
+    /// kept-aside vault.
+    public let lost: [RestoredToken]
+    /// Active tokens of the backup that the replaced vault never had.
+    public let gained: [RestoredToken]
+    /// Revocations of the replaced vault carried into the restored one.
+    public let carriedRevocations: Int
+    /// True when the backup is of another vault than the one it replaces.
+    public let isDifferentVault: Bool
+    /// What could not be checked or carried, one line each.
+    public let notes: [String]
+
+    /// True when an existing vault will be replaced (and kept aside).
+    public var replacesVault: Bool { replaced != nil }
+
+    private let stage: Staging
+    private let replaced: ReplacedVault?
+    private let path: String
+    private let lockTimeout: Double
+    private var done = false
+
+    fileprivate init(stage: Staging, replaced: ReplacedVault?, path: String, vaultID: String, activeTokens: Int, files: Int,
+                     lost: [RestoredToken], gained: [RestoredToken], carriedRevocations: Int, isDifferentVault: Bool,
+                     notes: [String], lockTimeout: Double) {
+        self.stage = stage
+        self.replaced = replaced
+        self.path = path
+        self.vaultID = vaultID
+        self.activeTokens = activeTokens
+        self.files = files
+        self.lost = lost
+        self.gained = gained
+        self.carriedRevocations = carriedRevocations
+        self.isDifferentVault = isDifferentVault
+        self.notes = notes
+        self.lockTimeout = lockTimeout
+    }
+
+    deinit { if !done { stage.remove() } }
+
+    /// Removes the staged copy; the location is left as it was.
+    public func discard() {
+        guard !done else { return }
+        done = true
+        stage.remove()
+    }
+
+    /// Installs the staged vault: one rename into an empty location, or,
+    /// under the replaced vault's lock, one atomic exchange with it. Returns
+    /// the path the replaced vault was kept aside at, if there was one.
+    @discardableResult
+    public func install() throws -> String? {
+        precondition(!done, "a restore plan is installed or discarded once")
+        guard let replaced else {
+            try stage.install(as: stage.name)
+            done = true
+            return nil
+        }
+        let lock = try replaced.directory.lock(timeout: lockTimeout, onWaiting: { _ in })
+        defer { lock.unlock() }
+        // The plan was shown for the index read then; a writer since then
+        // would make it wrong (a token created meanwhile would be lost unseen).
+        guard try replaced.readIndexDigest() == replaced.indexDigest else {
+            throw VaultError.vaultChanged(path: path)
+        }
+        let keptName = stage.keptAsideName()
+        try stage.exchange(keptName: keptName)
+        done = true
+        return stage.parentPath + "/" + keptName
+    }
+}
+
+/// The existing vault a restore replaces, as far as it can be read.
+private final class ReplacedVault {
+    let directory: VaultDirectory
+    /// Nil when vault.json cannot be read; `metadataProblem` says why.
+    let vault: Vault?
+    let metadataProblem: String?
+    let index: Index?
+    let indexProblem: String?
+    let indexDigest: [UInt8]?
+
+    init(path: String) throws {
+        directory = try VaultDirectory(path: path)
+        do {
+            vault = try Vault(openingAt: path)
+            metadataProblem = nil
+        } catch let error as VaultError where error.exitCode == 65 {
+            vault = nil
+            metadataProblem = error.message
+        }
+        var index: Index?
+        var problem: String?
+        var digest: [UInt8]?
+        do {
+            let indexPath = directory.displayPath(VaultLayout.index)
+            guard let bytes = try directory.read(VaultLayout.index, limit: VaultLayout.indexLimit) else {
+                throw VaultError.corrupt(path: indexPath, reason: "missing")
+            }
+            digest = Sodium.blake2b256(bytes)
+            index = try Index.decode(bytes, path: indexPath)
+        } catch let error as VaultError where error.exitCode == 65 {
+            problem = error.message
+        }
+        self.index = index
+        indexProblem = problem
+        indexDigest = digest
+    }
+
+    func readIndexDigest() throws -> [UInt8]? {
+        try directory.read(VaultLayout.index, limit: VaultLayout.indexLimit).map { Sodium.blake2b256($0) }
+    }
+}
+
+/// The staging directory a restore builds its vault in, beside the target.
+private final class Staging {
+    let parentPath: String
+    let name: String
+    private let parent: Int32
+    private var stagingName: String
+    private let directory: VaultDirectory
+    private let records: Int32
+    private var present = true
+
+    init(parentPath: String, name: String) throws {
+        self.parentPath = parentPath
+        self.name = name
+        parent = try Syscall.openDirectory(parentPath)
+        Leftovers.sweepStaging(in: parent, parentPath: parentPath, vaultName: name)
+        stagingName = Leftovers.stagingName(of: name, "restore")
+        let path = parentPath + "/" + stagingName
+        do {
+            try Syscall.makeDirectoryAt(parent, stagingName, displayPath: path)
+        } catch {
+            Syscall.closeQuietly(parent)
+            throw error
+        }
+        do {
+            directory = try VaultDirectory(path: path)
+            try Syscall.makeDirectoryAt(directory.fd, VaultLayout.records, displayPath: directory.displayPath(VaultLayout.records))
+            guard let fd = try Syscall.openAt(directory.fd, VaultLayout.records, flags: O_RDONLY | O_DIRECTORY,
+                                              displayPath: directory.displayPath(VaultLayout.records)) else {
+                throw VaultError.io(path: directory.displayPath(VaultLayout.records), operation: "open", errno: ENOENT)
+            }
+            records = fd
+        } catch {
+            Vault.removeVaultTree(parent: parent, name: stagingName, path: path)
+            Syscall.closeQuietly(parent)
+            throw error
+        }
+    }
+
+    deinit {
+        Syscall.closeQuietly(records)
+        Syscall.closeQuietly(parent)
+    }
+
+    var path: String { parentPath + "/" + stagingName }
+
+    /// Writes one record as it arrives; it is made durable by `finish`'s one
+    /// syncfs, as the directory is invisible until installed.
+    func writeRecord(id: String, _ bytes: [UInt8]) throws {
+        let name = VaultLayout.recordName(id: id)
+        let shown = directory.displayPath(VaultLayout.records) + "/" + name
+        guard let fd = try Syscall.openAt(records, name, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o600, displayPath: shown) else {
+            throw VaultError.io(path: shown, operation: "open", errno: ENOENT)
+        }
+        do {
+            if fchmod(fd, 0o600) != 0 { throw Syscall.fail(shown, "chmod") }
+            try bytes.withUnsafeBytes { try Syscall.writeAll(fd, $0, displayPath: shown) }
+        } catch {
+            Syscall.closeQuietly(fd)
+            throw error
+        }
+        try Syscall.closeChecked(fd, displayPath: shown)
+    }
+
+    func removeRecord(id: String) throws {
+        try Syscall.unlinkAt(records, VaultLayout.recordName(id: id), displayPath: directory.recordPath(id: id))
+    }
+
+    /// Writes the top files and the lock, then makes everything durable.
+    func finish(metadata: [UInt8], wrappedKey: [UInt8]?, index: [UInt8]) throws {
+        try directory.replace(VaultLayout.metadata, with: metadata)
+        if let wrappedKey { try directory.replace(VaultLayout.wrappedKey, with: wrappedKey) }
+        try directory.replace(VaultLayout.index, with: index)
+        try directory.lock(timeout: 0, onWaiting: { _ in }).unlock()
+        // One syncfs for all records rather than an fsync each.
+        try Syscall.syncFileSystem(directory.fd, displayPath: path)
+        try Syscall.sync(directory.fd, displayPath: path)
+    }
+
+    /// Renames the staged vault into the empty location `target`.
+    func install(as target: String) throws {
+        if renameat(parent, stagingName, parent, target) != 0 {
+            if errno == ENOTEMPTY || errno == EEXIST { throw VaultError.alreadyExists(path: parentPath + "/" + target) }
+            throw Syscall.fail(parentPath + "/" + target, "rename")
+        }
+        present = false
+        try Syscall.sync(parent, displayPath: parentPath)
+    }
+
+    /// `<vault>.replaced-<UTC time>` (with a counter if taken): not a staging
+    /// name, so no sweep ever removes it.
+    func keptAsideName() -> String {
+        let stamp = String(Clock.now().filter { $0 != "-" && $0 != ":" })
+        var candidate = name + ".replaced-" + stamp
+        var info = stat()
+        var counter = 1
+        while fstatat(parent, candidate, &info, AT_SYMLINK_NOFOLLOW) == 0 {
+            counter += 1
+            candidate = name + ".replaced-" + stamp + "-\(counter)"
+        }
+        return candidate
+    }
+
+    /// Swaps the staged vault with the one at `name`, leaving the replaced
+    /// vault at `keptName`. The staged copy is first renamed to `keptName`
+    /// and then exchanged, so the old vault never sits at a staging name
+    /// that a sweep would remove: a crash between the two leaves the backup's
+    /// copy kept aside and the old vault in place.
+    func exchange(keptName: String) throws {
+        let keptPath = parentPath + "/" + keptName
+        try Syscall.renameAt(parent, stagingName, parent, keptName, displayPath: keptPath)
+        stagingName = keptName
+        if ztoken_rename_exchange(parent, keptName, parent, name) != 0 {
+            let failure = Syscall.fail(parentPath + "/" + name, "exchange")
+            let back = Leftovers.stagingName(of: name, "restore")
+            if renameat(parent, keptName, parent, back) == 0 { stagingName = back }
+            throw failure
+        }
+        present = false
+        try Syscall.sync(parent, displayPath: parentPath)
+    }
+
+    func remove() {
+        guard present else { return }
+        present = false
+        Vault.removeVaultTree(parent: parent, name: stagingName, path: path)
+        try? Syscall.sync(parent, displayPath: parentPath)
+    }
+}
+
+/// Checks a decrypted backup as it arrives: the tar, then backup.json (the
+/// first member), then every later member against it — listed, its size,
+/// within the vault's limit for its kind before any byte is kept, then its
+/// digest — and at the end the vault inside as a whole. Records are handed
+/// to `storeRecord` once checked and not kept; the small files and the index
+/// are. Every string from the backup reaches a message escaped.
+final class BackupReader {
+    /// What a fully checked backup holds, besides the records already stored.
+    struct Checked {
+        var metadata: MetadataFile
+        var metadataBytes: [UInt8]
+        var keyBytes: [UInt8]?
+        var index: Index
+        var indexBytes: [UInt8]
+        var activeTokens: Int
+        var fileCount: Int
+    }
+
+    let shown: String
+    private let storeRecord: (String, [UInt8]) throws -> Void
+    private var tar: TarArchive.StreamReader
+    private var manifest: BackupManifest?
+    private var listed: [String: BackupManifest.File] = [:]
+    private var arrived = Set<String>()
+    /// The member being read: its header, its manifest entry (nil for
+    /// backup.json), and its bytes so far.
+    private var member: (header: TarArchive.MemberHeader, file: BackupManifest.File?, bytes: [UInt8])?
+    private var files: [String: [UInt8]] = [:]
+    private var records = Set<String>()
+    private var total = 0
+
+    init(shown: String, storeRecord: @escaping (String, [UInt8]) throws -> Void) {
+        self.shown = shown
+        self.storeRecord = storeRecord
+        tar = TarArchive.StreamReader(displayPath: shown, maxEntryCount: 10_000_000)
+    }
+
+    private func corrupt(_ reason: String) -> VaultError { .corrupt(path: shown, reason: reason) }
+    private func inside(_ name: String) -> String { shown + ":" + TerminalSafe.escape(name) }
+
+    /// Takes the next piece of the decrypted backup.
+    func feed(_ piece: UnsafeRawBufferPointer) throws {
+        total += piece.count
+        guard total <= Vault.backupLimit else { throw corrupt("backup is larger than \(Vault.backupLimit >> 20) MiB") }
+        try tar.feed(piece) { event in try self.handle(event) }
+    }
+
+    private func handle(_ event: TarArchive.StreamReader.Event) throws {
+        switch event {
+        case .begin(let header):
+            guard !header.isDirectory else { return }
+            guard manifest != nil else {
+                guard header.path == BackupManifest.path else {
+                    throw corrupt("not a ztoken backup (no \(BackupManifest.path) at its start)")
+                }
+                guard header.size <= Vault.backupManifestLimit else {
+                    throw corrupt("\(BackupManifest.path) is larger than \(Vault.backupManifestLimit >> 20) MiB")
+                }
+                member = (header, nil, [])
+                member?.bytes.reserveCapacity(header.size)
+                return
+            }
+            guard let file = listed[header.path] else {
+                throw corrupt("unlisted file \(VaultError.quoted(header.path))")
+            }
+            // The size was held to the vault's limit when the manifest was read.
+            guard header.size == file.size else {
+                throw corrupt("\(VaultError.quoted(file.path)) does not match its digest")
+            }
+            member = (header, file, [])
+            member?.bytes.reserveCapacity(header.size)
+        case .contents(let piece):
+            member?.bytes.append(contentsOf: piece)
+        case .end:
+            guard let (header, file, bytes) = member else { return }
+            member = nil
+            guard let file else {
+                try readManifest(bytes)
+                return
+            }
+            guard Hex.encode(Sodium.blake2b256(bytes)) == file.blake2b else {
+                throw corrupt("\(VaultError.quoted(file.path)) does not match its digest")
+            }
+            arrived.insert(header.path)
+            let relative = String(file.path.dropFirst(BackupManifest.vaultPrefix.count))
+            if relative.hasPrefix(VaultLayout.records + "/") {
+                let name = String(relative.dropFirst(VaultLayout.records.count + 1))
+                _ = try RecordFormat.decode(bytes, path: inside(relative))
+                try storeRecord(String(name.dropLast(VaultLayout.recordSuffix.count)), bytes)
+                records.insert(relative)
+            } else {
+                files[relative] = bytes
+            }
+        }
+    }
+
+    /// Reads backup.json and holds every file it lists to the path rules and
+    /// to the vault's size limit for its kind.
+    private func readManifest(_ bytes: [UInt8]) throws {
+        let read = try VaultJSON.decode(BackupManifest.self, from: bytes, path: shown + ":" + BackupManifest.path,
+                                        knownVersions: 1...BackupManifest.currentVersion)
+        for file in read.files {
+            guard file.path.hasPrefix(BackupManifest.vaultPrefix), TarArchive.pathProblem(file.path) == nil else {
+                throw corrupt("\(VaultError.quoted(file.path)) is not a path inside a vault")
+            }
+            let relative = String(file.path.dropFirst(BackupManifest.vaultPrefix.count))
+            let limit: Int
+            switch relative {
+            case VaultLayout.metadata, VaultLayout.wrappedKey: limit = VaultLayout.smallFileLimit
+            case VaultLayout.index: limit = VaultLayout.indexLimit
+            default:
+                guard relative.hasPrefix(VaultLayout.records + "/"),
+                      VaultLayout.recordID(fromName: String(relative.dropFirst(VaultLayout.records.count + 1))) != nil else {
+                    throw corrupt("unexpected file \(VaultError.quoted(relative))")
+                }
+                limit = VaultLayout.recordLimit
+            }
+            guard file.size >= 0, file.size <= limit else {
+                throw corrupt("\(VaultError.quoted(file.path)) is \(file.size) bytes; the vault's limit for it is \(limit)")
+            }
+            guard listed.updateValue(file, forKey: file.path) == nil else {
+                throw corrupt("\(VaultError.quoted(file.path)) is listed twice")
+            }
+        }
+        manifest = read
+    }
+
+    /// Checks that the archive ended well and that the vault inside is one
+    /// this ztoken would open.
+    func finish() throws -> Checked {
+        if total == 0 { throw corrupt("empty backup") }
+        try tar.finish()
+        guard let manifest else { throw corrupt("not a ztoken backup (no \(BackupManifest.path))") }
+        if let missing = manifest.files.first(where: { !arrived.contains($0.path) }) {
+            throw corrupt("\(VaultError.quoted(missing.path)) is listed but missing")
+        }
+        guard let metadataBytes = files[VaultLayout.metadata] else { throw corrupt("no vault.json") }
+        let metadata = try Vault.decodeMetadata(metadataBytes, path: inside(VaultLayout.metadata))
+        let keyBytes = files[VaultLayout.wrappedKey]
+        if metadata.keyProtection == "passphrase" {
+            guard let keyBytes else { throw corrupt("no vault-key.json") }
+            _ = try VaultJSON.decode(WrappedKeyFile.self, from: keyBytes, path: inside(VaultLayout.wrappedKey),
+                                     knownVersions: 1...WrappedKeyFile.currentVersion)
+        }
+        guard let indexBytes = files[VaultLayout.index] else { throw corrupt("no index.json") }
+        let index = try Index.decode(indexBytes, path: inside(VaultLayout.index))
+        var unclaimed = records
+        for entry in index.tokens where entry.isActive {
+            guard unclaimed.remove(VaultLayout.records + "/" + VaultLayout.recordName(id: entry.id)) != nil else {
+                throw corrupt("no sealed record for active token \(VaultError.quoted(entry.label))")
+            }
+        }
+        if let stray = unclaimed.sorted().first { throw corrupt("\(VaultError.quoted(stray)) belongs to no active token") }
+        return Checked(metadata: metadata, metadataBytes: metadataBytes, keyBytes: keyBytes, index: index,
+                       indexBytes: indexBytes, activeTokens: manifest.activeTokens, fileCount: manifest.files.count)
     }
 }

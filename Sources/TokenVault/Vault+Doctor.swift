@@ -23,6 +23,9 @@ public struct DoctorReport: Sendable, Codable {
     /// Active and revoked token counts seen in the index.
     public var activeTokens: Int
     public var revokedTokens: Int
+    /// Vaults a restore replaced and kept aside beside this one: not a
+    /// problem (the user removes them by hand), but worth knowing about.
+    public var keptAside: [String] = []
     /// True when nothing is left to fix.
     public var isHealthy: Bool { findings.allSatisfy(\.repaired) }
 }
@@ -30,6 +33,21 @@ public struct DoctorReport: Sendable, Codable {
 extension Vault {
     /// Checks the vault; with `repair`, holds the lock and removes garbage.
     public func doctor(repair: Bool) throws -> DoctorReport {
+        var report = try check(repair: repair)
+        report.keptAside = keptAsideVaults()
+        return report
+    }
+
+    /// `<vault>.replaced-…` directories beside the vault (Vault+Backup.swift).
+    private func keptAsideVaults() -> [String] {
+        guard let (parentPath, name) = try? Directories.splitParent(of: path),
+              let parent = try? Syscall.openDirectory(parentPath) else { return [] }
+        defer { Syscall.closeQuietly(parent) }
+        let names = (try? Syscall.directoryEntries(parent, displayPath: parentPath)) ?? []
+        return names.filter { $0.hasPrefix(name + ".replaced-") }.sorted().map { parentPath + "/" + $0 }
+    }
+
+    private func check(repair: Bool) throws -> DoctorReport {
         if repair {
             let lock = try directory.lock(timeout: lockTimeout, onWaiting: onLockWait)
             defer { lock.unlock() }

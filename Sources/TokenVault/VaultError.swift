@@ -19,6 +19,10 @@ public enum VaultError: Error, Sendable, Equatable {
     case unsupportedVersion(path: String, version: Int)
     /// Key-derivation parameters on disk are weaker than the minimum, or unknown.
     case weakKeyDerivation(path: String, reason: String)
+    /// A backup (at `path`) is of another vault than the one it would replace.
+    case differentVault(path: String, backupID: String, vaultID: String)
+    /// The vault a restore would replace cannot be identified (its vault.json is unreadable).
+    case unverifiableVault(path: String, problem: String)
 
     // 66 — not found
     /// No vault at the location.
@@ -43,6 +47,8 @@ public enum VaultError: Error, Sendable, Equatable {
     case busy(path: String, holder: String?, seconds: Double)
     /// The vault was replaced (by `restore --force`) while this command waited for its lock.
     case vaultReplaced(path: String)
+    /// The vault changed (another ztoken wrote it) while a restore was asking to replace it.
+    case vaultChanged(path: String)
 
     // 77 — denied
     /// The passphrase does not open the vault key or the file.
@@ -60,11 +66,11 @@ public enum VaultError: Error, Sendable, Equatable {
     public var exitCode: Int32 {
         switch self {
         case .invalidArgument: return 64
-        case .corrupt, .unsupportedVersion, .weakKeyDerivation: return 65
+        case .corrupt, .unsupportedVersion, .weakKeyDerivation, .differentVault, .unverifiableVault: return 65
         case .vaultNotFound, .noSuchToken, .fileNotFound: return 66
         case .alreadyExists, .labelInUse: return 73
         case .io: return 74
-        case .busy, .vaultReplaced: return 75
+        case .busy, .vaultReplaced, .vaultChanged: return 75
         case .wrongPassphrase, .wrongIdentity, .unsafePermissions, .foreignOwner, .symlink: return 77
         }
     }
@@ -80,6 +86,10 @@ public enum VaultError: Error, Sendable, Equatable {
             return "\(path): unknown format version \(version)"
         case .weakKeyDerivation(let path, let reason):
             return "\(path): refusing key-derivation parameters: \(reason)"
+        case .differentVault(let path, let backupID, let vaultID):
+            return "\(path): the backup is of another vault (id \(Self.quoted(backupID)), not \(Self.quoted(vaultID)))"
+        case .unverifiableVault(let path, let problem):
+            return "cannot check that the backup is of the vault at \(path): \(problem)"
         case .vaultNotFound(let path):
             return "no vault at \(path)"
         case .noSuchToken(let reference):
@@ -97,6 +107,8 @@ public enum VaultError: Error, Sendable, Equatable {
             return "the vault is locked by another ztoken\(who); gave up after \(Self.format(seconds)) s waiting for \(path)"
         case .vaultReplaced(let path):
             return "the vault at \(path) was replaced by a restore while this command waited; nothing was changed"
+        case .vaultChanged(let path):
+            return "the vault at \(path) changed while restore was asking; nothing was changed"
         case .wrongPassphrase(let path):
             return "wrong passphrase for \(path)"
         case .wrongIdentity(let path):
@@ -122,6 +134,8 @@ public enum VaultError: Error, Sendable, Equatable {
             return "this file was written by a newer ztoken; upgrade ztoken to read it"
         case .weakKeyDerivation:
             return "the file may have been tampered with; restore it from a backup"
+        case .differentVault, .unverifiableVault:
+            return "nothing was changed"
         case .vaultNotFound:
             return "run 'ztoken init' to make one"
         case .noSuchToken:
@@ -137,7 +151,7 @@ public enum VaultError: Error, Sendable, Equatable {
             return nil
         case .busy:
             return "wait for the other ztoken to finish"
-        case .vaultReplaced:
+        case .vaultReplaced, .vaultChanged:
             return "run the command again"
         case .wrongPassphrase:
             return nil

@@ -25,6 +25,9 @@ struct Doctor: ParsableCommand {
     func run() throws {
         let vault = try vaultOptions.open()
         let report = try vault.doctor(repair: repair)
+        for path in report.keptAside {
+            Output.note("a vault replaced by restore is kept aside at \(Output.safe(path)); remove it once you no longer need it")
+        }
         if json {
             let findings = report.findings.map {
                 JSONText.object([("path", JSONText.quote($0.path)), ("problem", JSONText.quote($0.problem)),

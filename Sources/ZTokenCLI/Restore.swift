@@ -1,4 +1,5 @@
-// `ztoken restore`: checks a backup whole, then installs it atomically.
+// `ztoken restore`: checks a backup whole, shows what replacing the vault
+// changes, asks, then installs it atomically and keeps the replaced vault aside.
 import ArgumentParser
 import TokenVault
 
@@ -8,13 +9,18 @@ struct Restore: ParsableCommand {
         _superCommandName: ZToken.name,
         abstract: "Restore a vault from a backup.",
         discussion: """
-            Decrypts and checks the whole backup before touching the vault location, then installs it in one \
-            step into an absent or empty location, or with --force replaces the existing vault atomically. \
+            Decrypts and checks the whole backup, and asks for the vault passphrase (or --vault-identity FILE \
+            for an offline-key vault): the current vault's when it replaces one, else the backup's own. Into an \
+            absent or empty location it installs the vault in one step. Over an existing vault (--force) the \
+            backup must be of the same vault (else --replace-different-vault); restore lists the tokens that \
+            would be lost or gained and the revocations it carries over, asks (off a terminal: --yes), swaps \
+            the vaults atomically and keeps the replaced one aside, next to it. The current passphrase stays. \
             A failed restore leaves the location exactly as it was.
             """,
         version: ZToken.version)
 
     @OptionGroup var vaultOptions: VaultOptions
+    @OptionGroup var vaultPassphrase: VaultPassphraseOptions
 
     @Argument(help: ArgumentHelp("The backup file, or - for standard input.", valueName: "file"))
     var input: String
@@ -29,12 +35,26 @@ struct Restore: ParsableCommand {
     @Option(help: ArgumentHelp("Decrypt with the passphrase on the first line of this file.", valueName: "file"))
     var passphraseFile: String?
 
-    @Flag(help: "Replace an existing vault.")
+    @Option(name: .customLong("vault-identity"),
+            help: ArgumentHelp("The offline key file of the vault (age identity); repeatable.", valueName: "file"))
+    var vaultIdentities: [String] = []
+
+    @Flag(help: "Replace an existing vault (it is kept aside, not deleted).")
     var force = false
+
+    @Flag(help: "Replace a vault that is not the backup's, or whose identity cannot be checked.")
+    var replaceDifferentVault = false
+
+    @Flag(help: "Show what the restore would change, and change nothing.")
+    var dryRun = false
+
+    @Flag(help: "Do not ask for confirmation.")
+    var yes = false
 
     func validate() throws {
         let ways = (identities.isEmpty ? 0 : 1) + (passphrase ? 1 : 0) + (passphraseFile == nil ? 0 : 1)
         guard ways == 1 else { throw ValidationError("say how to decrypt the backup: -i FILE, -p or --passphrase-file FILE (one of them)") }
+        if replaceDifferentVault && !force { throw ValidationError("--replace-different-vault replaces a vault: pass --force too") }
     }
 
     func run() throws {
@@ -48,7 +68,83 @@ struct Restore: ParsableCommand {
                 keys += try AgeKeyFile.parseIdentities(try SecretInput.readFile(path, isSecret: true), path: path).map(AgeIdentity.x25519)
             }
         }
-        let summary = try Vault.restore(from: input, identities: keys, to: vaultOptions.location, force: force)
-        Output.note("restored \(summary.activeTokens) active tokens into \(vaultOptions.location)")
+        let location = vaultOptions.location
+        let options = RestoreOptions(replaceExisting: force || dryRun, replaceDifferentVault: replaceDifferentVault,
+                                     lockTimeout: vaultOptions.lockTimeout.value)
+        let plan: RestorePlan
+        do {
+            plan = try Vault.prepareRestore(from: input, identities: keys, to: location, options: options) { offline in
+                try credential(offline: offline)
+            }
+        } catch let error as VaultError {
+            switch error {
+            case .differentVault, .unverifiableVault:
+                Output.error(error.message)
+                Output.hint("to replace it all the same (it is kept aside), add --replace-different-vault")
+                throw ExitCode(error.exitCode)
+            default:
+                throw error
+            }
+        }
+        describe(plan)
+        if dryRun {
+            plan.discard()
+            Output.note("dry run: nothing was changed")
+            return
+        }
+        if plan.replacesVault && !yes {
+            guard Terminal.standardInputIsTerminal else {
+                plan.discard()
+                throw VaultError.invalidArgument("refusing to replace the vault at \(location) without confirmation off a terminal",
+                                                 hint: "check the differences above, then pass --yes to restore from a script")
+            }
+            guard try Terminal.confirm("replace the vault at \(location)?") else {
+                plan.discard()
+                Output.note("nothing restored")
+                throw ExitCode(1)
+            }
+        }
+        let keptAside = try plan.install()
+        Output.note("restored \(plan.activeTokens) active tokens into \(location)")
+        if let keptAside {
+            Output.note("the replaced vault is kept aside at \(keptAside); remove it once you no longer need it")
+        }
+    }
+
+    /// The passphrase or key files of the vault that proves the user's ownership.
+    private func credential(offline: Bool) throws -> VaultCredential {
+        if offline {
+            guard !vaultIdentities.isEmpty else {
+                throw VaultError.invalidArgument("this vault keeps its secret key offline",
+                                                 hint: "pass the key file given at init with --vault-identity FILE")
+            }
+            return .identityFiles(vaultIdentities)
+        }
+        guard vaultIdentities.isEmpty else {
+            throw VaultError.invalidArgument("--vault-identity is only for offline-key vaults",
+                                             hint: "give the vault passphrase (--vault-passphrase-file FILE, or on the terminal)")
+        }
+        return .passphrase(try vaultPassphrase.read(new: false))
+    }
+
+    /// The differences, on standard error, before anything changes.
+    private func describe(_ plan: RestorePlan) {
+        for note in plan.notes { Output.note(note) }
+        guard plan.replacesVault else { return }
+        if plan.isDifferentVault { Output.note("the backup is of another vault (id \(plan.vaultID)); this one is replaced") }
+        func list(_ tokens: [RestoredToken]) -> String {
+            let shown = tokens.prefix(10).map { "\(Output.safe($0.label)) (\($0.id))" }.joined(separator: ", ")
+            return tokens.count > 10 ? shown + ", and \(tokens.count - 10) more" : shown
+        }
+        if plan.lost.isEmpty {
+            Output.note("no active token would be lost")
+        } else {
+            Output.note("\(plan.lost.count) active tokens the backup lacks would be lost (kept only in the replaced vault): "
+                        + list(plan.lost))
+        }
+        if !plan.gained.isEmpty {
+            Output.note("\(plan.gained.count) tokens the backup has that this vault never had: " + list(plan.gained))
+        }
+        Output.note("carries \(plan.carriedRevocations) revocations of this vault into the restored one")
     }
 }

@@ -108,18 +108,23 @@ import Testing
         #expect(try vault.doctor(repair: false).findings.map(\.problem) == [problem])
     }
 
-    /// `restore --force` removes the vault it replaces whole, such a
-    /// directory included.
-    @Test func aReplacedVaultIsRemovedWithItsLegacyDirectory() throws {
+    /// `restore --force` keeps the vault it replaces aside, whole, such a
+    /// directory included; the restored vault has none.
+    @Test func aReplacedVaultIsKeptAsideWithItsLegacyDirectory() throws {
         let scratch = try ScratchDirectory()
         let vault = try TestVault.make(in: scratch)
         _ = try vault.create(label: "kept")
         let identity = AgeX25519Identity.generate()
         try vault.backup(to: OutputFile(path: scratch.file("b.age"), overwrite: false), recipients: [.x25519(identity.recipient)])
         Self.plant(scratch, records: 2)
-        try Vault.restore(from: scratch.file("b.age"), identities: [.x25519(identity)], to: scratch.file("vault"), force: true)
-        #expect(FileManagerNames.of(scratch.path) == ["b.age", "vault"])
+        try Vault.restore(from: scratch.file("b.age"), identities: [.x25519(identity)], to: scratch.file("vault"),
+                          options: RestoreOptions(replaceExisting: true),
+                          credential: .passphrase(TestVault.secret(TestVault.passphrase)))
+        let names = FileManagerNames.of(scratch.path)
+        #expect(names.count == 3 && names.contains("b.age") && names.contains("vault"), "\(names)")
+        let keptAside = try #require(names.first { $0.hasPrefix("vault.replaced-") })
         #expect(Self.revokedDirectories(scratch).isEmpty)
+        #expect(FileManager.default.fileExists(atPath: scratch.file(keptAside + "/" + Self.legacy)))
         #expect(try Vault(openingAt: scratch.file("vault")).tokens().map(\.label) == ["kept"])
     }
 

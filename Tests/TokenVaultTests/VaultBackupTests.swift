@@ -15,6 +15,8 @@ import Testing
         deinit { try? FileManager.default.removeItem(atPath: root) }
     }
 
+    static let passphrase = VaultCredential.passphrase(SecureBytes(copying: Array("pw".utf8)))
+
     static func makeVault(at path: String) throws -> Vault {
         try Vault.initialize(at: path, setup: VaultSetup(user: "t", kdf: .interactive,
                                                         keyProtection: .passphrase(SecureBytes(copying: Array("pw".utf8)))))
@@ -30,7 +32,8 @@ import Testing
         try vault.backup(to: OutputFile(path: backupPath, overwrite: false), recipients: [.x25519(identity.recipient)])
 
         let stale = try Vault(openingAt: path)          // opened before the restore
-        try Vault.restore(from: backupPath, identities: [.x25519(identity)], to: path, force: true)
+        try Vault.restore(from: backupPath, identities: [.x25519(identity)], to: path,
+                          options: RestoreOptions(replaceExisting: true), credential: Self.passphrase)
 
         #expect(throws: VaultError.vaultReplaced(path: path)) { try stale.create(label: "late") }
         #expect(throws: VaultError.vaultReplaced(path: path)) { try stale.revoke(ids: [kept.info.id]) }
@@ -38,8 +41,9 @@ import Testing
         #expect(try fresh.tokens().map(\.label) == ["kept"])
         #expect(try fresh.verify(kept.token) == .valid(kept.info))
         #expect(try fresh.doctor(repair: false).isHealthy)
-        let siblings = try FileManager.default.contentsOfDirectory(atPath: scratch.root)
-        #expect(siblings.sorted() == ["b.age", "vault"], "restore left \(siblings)")
+        let siblings = try FileManager.default.contentsOfDirectory(atPath: scratch.root).sorted()
+        #expect(siblings.count == 3 && siblings[0] == "b.age" && siblings[1] == "vault"
+                && siblings[2].hasPrefix("vault.replaced-"), "restore left \(siblings)")
     }
 
     /// A backup with records missing or unreadable fails on the first such
@@ -79,11 +83,69 @@ import Testing
                                        recipients: [.x25519(identity.recipient)])
         #expect(summary.activeTokens == 1)
         #expect(summary.files == 4)   // vault.json, vault-key.json, index.json, one record
-        try Vault.restore(from: scratch.root + "/b.age", identities: [.x25519(identity)], to: scratch.root + "/r", force: false)
+        try Vault.restore(from: scratch.root + "/b.age", identities: [.x25519(identity)], to: scratch.root + "/r",
+                          options: RestoreOptions(), credential: Self.passphrase)
         let restored = try Vault(openingAt: scratch.root + "/r")
         #expect(try restored.tokens(includeRevoked: true) == vault.tokens(includeRevoked: true))
         #expect(restored.vaultID == vault.vaultID)
         let key = try restored.unlock(passphrase: SecureBytes(copying: Array("pw".utf8)))
         #expect(try restored.revealToken(id: a.info.id, with: key).constantTimeEquals(a.token))
+    }
+
+    /// A backup whose archive is built here: backup.json listing `listed`, then `members`.
+    static func archive(listed: [(String, Int)], members: [(String, [UInt8])]) throws -> [UInt8] {
+        let files = listed.map { BackupManifest.File(path: $0.0, size: $0.1, blake2b: String(repeating: "0", count: 64)) }
+        let manifest = BackupManifest(version: 1, vaultID: "v", createdAt: "2026-01-01T00:00:00Z", activeTokens: 0, files: files)
+        var entries = [TarArchive.Entry.file(BackupManifest.path, mode: 0o600, contents: SecureBytes(copying: try manifest.encoded()))]
+        for (path, bytes) in members { entries.append(.file(path, mode: 0o600, contents: SecureBytes(copying: bytes))) }
+        return try TarArchive.write(entries, modificationTime: 0).withUnsafeBytes { Array($0) }
+    }
+
+    /// A path from a backup never reaches a message raw (terminal escape injection).
+    @Test func aBackupPathWithAnEscapeIsShownEscaped() throws {
+        let evil = "vault/\u{1B}]0;pwned\u{07}"
+        do {
+            _ = try Vault.checkBackupArchive(try Self.archive(listed: [(evil, 1)], members: []), shown: "b.age")
+            Issue.record("accepted")
+        } catch let error as VaultError {
+            #expect(!error.message.unicodeScalars.contains("\u{1B}") && !error.message.unicodeScalars.contains("\u{07}"),
+                    "\(error.message)")
+            #expect(error.message.contains("\\u{1b}"), "\(error.message)")
+        }
+    }
+
+    /// A member is held to the vault's limit for its kind from the manifest,
+    /// before any of its bytes are read.
+    @Test func aMemberLargerThanTheVaultAllowsIsRefusedBeforeItIsRead() throws {
+        let record = "vault/records/aaaaaaaaaaaa.sealed"
+        #expect(throws: VaultError.corrupt(path: "b.age", reason: "'\(record)' is \(60 << 20) bytes; the vault's limit for it is 4096")) {
+            _ = try Vault.checkBackupArchive(try Self.archive(listed: [(record, 60 << 20)], members: []), shown: "b.age")
+        }
+        #expect(throws: VaultError.corrupt(path: "b.age", reason: "unlisted file 'vault/index.json'")) {
+            _ = try Vault.checkBackupArchive(try Self.archive(listed: [], members: [("vault/index.json", [1])]), shown: "b.age")
+        }
+    }
+
+    /// The sweep of abandoned staging directories never follows a planted
+    /// symlink: not as the staging directory, not as its records/.
+    @Test func theStagingSweepNeverFollowsASymlink() throws {
+        let scratch = try Scratch()
+        let vault = try Self.makeVault(at: scratch.root + "/a")
+        _ = try vault.create(label: "one")
+        let identity = AgeX25519Identity.generate()
+        try vault.backup(to: OutputFile(path: scratch.root + "/b.age", overwrite: false), recipients: [.x25519(identity.recipient)])
+        for name in ["elsewhere/records", "elsewhere2"] {
+            try FileManager.default.createDirectory(atPath: scratch.root + "/" + name, withIntermediateDirectories: true)
+            _ = FileManager.default.createFile(atPath: scratch.root + "/" + name + "/precious", contents: Data([9]))
+        }
+        // A dead owner's staging name that is a symlink, and one whose records/ is.
+        symlink(scratch.root + "/elsewhere", scratch.root + "/.r.restore-999999-0123456789ab")
+        mkdir(scratch.root + "/.r.restore-999998-0123456789ab", 0o700)
+        symlink(scratch.root + "/elsewhere2", scratch.root + "/.r.restore-999998-0123456789ab/records")
+        try Vault.restore(from: scratch.root + "/b.age", identities: [.x25519(identity)], to: scratch.root + "/r",
+                          options: RestoreOptions(), credential: Self.passphrase)
+        #expect(FileManager.default.contents(atPath: scratch.root + "/elsewhere/records/precious") == Data([9]))
+        #expect(FileManager.default.contents(atPath: scratch.root + "/elsewhere2/precious") == Data([9]))
+        #expect(!FileManager.default.fileExists(atPath: scratch.root + "/.r.restore-999998-0123456789ab"))
     }
 }

@@ -25,7 +25,7 @@ struct BackupRestoreCLITests {
         #expect(made.status == 0, "\(made)")
 
         let restored = sandbox.root + "/restored"
-        let result = try sandbox.run(["restore", backup, "-i", key, "--vault", restored])
+        let result = try sandbox.run(["restore", backup, "-i", key, "--vault", restored, "--vault-passphrase-file", sandbox.passphraseFile])
         #expect(result.status == 0, "\(result)")
         let before = try sandbox.listJSON()
         let after = try sandbox.run(["list", "--all", "--json", "--vault", restored])
@@ -50,13 +50,13 @@ struct BackupRestoreCLITests {
         #expect(try sandbox.run(["backup", "-r", recipient, "--out", backup]).status == 0)
         chmod(key, 0o644)
         let restored = sandbox.root + "/restored"
-        let result = try sandbox.run(["restore", backup, "-i", key, "--vault", restored])
+        let result = try sandbox.run(["restore", backup, "-i", key, "--vault", restored, "--vault-passphrase-file", sandbox.passphraseFile])
         #expect(result.status == 77, "\(result)")
         #expect(result.stderr.hasPrefix("ztoken: error: \(key) is accessible by other users (mode 644)\n"), "\(result.stderr)")
         #expect(result.stderr.contains("chmod 600"))
         #expect(!FileManager.default.fileExists(atPath: restored))
         chmod(key, 0o600)
-        #expect(try sandbox.run(["restore", backup, "-i", key, "--vault", restored]).status == 0)
+        #expect(try sandbox.run(["restore", backup, "-i", key, "--vault", restored, "--vault-passphrase-file", sandbox.passphraseFile]).status == 0)
 
         let offline = sandbox.root + "/offline"
         let offlineKey = sandbox.root + "/offline.key"
@@ -83,7 +83,7 @@ struct BackupRestoreCLITests {
                                      executable: "/bin/sh")
         #expect(result.status == 0, "\(result)")
         let restored = sandbox.root + "/r"
-        #expect(try sandbox.run(["restore", rewrapped, "-i", key2, "--vault", restored]).status == 0)
+        #expect(try sandbox.run(["restore", rewrapped, "-i", key2, "--vault", restored, "--vault-passphrase-file", sandbox.passphraseFile]).status == 0)
         #expect(try sandbox.run(["verify", "--vault", restored], stdin: token + "\n").status == 0)
     }
 
@@ -113,39 +113,150 @@ struct BackupRestoreCLITests {
 
         // Over a live vault with --force: the live vault must stay byte for byte.
         let live = Self.snapshot(sandbox, sandbox.vault)
-        let forced = try sandbox.run(["restore", backup, "-i", damage == "wrong-key" ? otherKey : key, "--force"])
+        let forced = try sandbox.run(["restore", backup, "-i", damage == "wrong-key" ? otherKey : key, "--force", "--yes",
+                                      "--vault-passphrase-file", sandbox.passphraseFile])
         #expect(forced.status == (damage == "wrong-key" ? 77 : 65), "\(forced)")
         #expect(forced.stderr.hasPrefix("ztoken: error: "))
         #expect(Self.snapshot(sandbox, sandbox.vault) == live, "a failed restore changed the live vault")
 
         // Into a new location: nothing may appear there or beside it.
         let target = sandbox.root + "/new/vault"
-        let fresh = try sandbox.run(["restore", backup, "-i", damage == "wrong-key" ? otherKey : key, "--vault", target])
+        let fresh = try sandbox.run(["restore", backup, "-i", damage == "wrong-key" ? otherKey : key, "--vault", target,
+                                     "--vault-passphrase-file", sandbox.passphraseFile])
         #expect(fresh.status == forced.status, "\(fresh)")
         #expect(sandbox.tree(sandbox.root + "/new").isEmpty, "a failed restore left files: \(sandbox.tree(sandbox.root + "/new"))")
     }
 
-    @Test func restoreRefusesAnExistingVaultWithoutForceAndReplacesItWithForce() throws {
+    /// Backs the sandbox vault up to a new age key; returns (key file, backup path).
+    static func backUp(_ sandbox: Sandbox, _ name: String = "b.age") throws -> (key: String, backup: String) {
+        let (key, recipient) = try ZBotBundleCLITests.ageKey(sandbox, name + ".key")
+        let backup = sandbox.root + "/" + name
+        let made = try sandbox.run(["backup", "-r", recipient, "--out", backup])
+        #expect(made.status == 0, "\(made)")
+        return (key, backup)
+    }
+
+    static func keptAside(_ sandbox: Sandbox) throws -> [String] {
+        let parent = (sandbox.vault as NSString).deletingLastPathComponent
+        let vaultName = (sandbox.vault as NSString).lastPathComponent
+        return try FileManager.default.contentsOfDirectory(atPath: parent).filter { $0.hasPrefix(vaultName + ".replaced-") }
+            .map { parent + "/" + $0 }
+    }
+
+    /// A backup taken before a revocation cannot undo it; a token created
+    /// after the backup is named as lost and stays in the kept-aside vault.
+    @Test func restoreOverAVaultCarriesRevocationsAndKeepsTheReplacedVaultAside() throws {
         let sandbox = try Sandbox()
         try sandbox.initVault()
-        let old = try sandbox.create("old")
-        let (key, recipient) = try ZBotBundleCLITests.ageKey(sandbox, "k")
-        let backup = sandbox.root + "/b.age"
-        #expect(try sandbox.run(["backup", "-r", recipient, "--out", backup]).status == 0)
-        let newer = try sandbox.create("newer")
+        let solo1 = try sandbox.create("solo1")
+        let solo2 = try sandbox.create("solo2")
+        let (key, backup) = try Self.backUp(sandbox)
+        #expect(try sandbox.run(["revoke", "solo2", "--yes"]).status == 0)
+        let solo3 = try sandbox.create("solo3")
+        let live = BackupRestoreCLITests.snapshot(sandbox, sandbox.vault)
 
         let refused = try sandbox.run(["restore", backup, "-i", key])
         #expect(refused.status == 73, "\(refused)")
-        #expect(try sandbox.run(["verify"], stdin: newer + "\n").status == 0)
+        let unconfirmed = try sandbox.run(["restore", backup, "-i", key, "--force", "--vault-passphrase-file", sandbox.passphraseFile])
+        #expect(unconfirmed.status == 64, "\(unconfirmed)")
+        #expect(unconfirmed.stderr.contains("solo3") && unconfirmed.stderr.contains("carries 1 revocations"), "\(unconfirmed.stderr)")
+        let dry = try sandbox.run(["restore", backup, "-i", key, "--dry-run", "--vault-passphrase-file", sandbox.passphraseFile])
+        #expect(dry.status == 0, "\(dry)")
+        #expect(dry.stderr.contains("1 active tokens the backup lacks would be lost") && dry.stderr.contains("solo3"), "\(dry.stderr)")
+        #expect(BackupRestoreCLITests.snapshot(sandbox, sandbox.vault) == live, "a dry run or an unconfirmed restore changed the vault")
+        #expect(try Self.keptAside(sandbox).isEmpty)
 
-        let forced = try sandbox.run(["restore", backup, "-i", key, "--force"])
+        let forced = try sandbox.run(["restore", backup, "-i", key, "--force", "--yes", "--vault-passphrase-file", sandbox.passphraseFile])
         #expect(forced.status == 0, "\(forced)")
-        #expect(try sandbox.run(["verify"], stdin: old + "\n").status == 0)
-        #expect(try sandbox.run(["verify"], stdin: newer + "\n").status == 1, "the replaced vault's tokens must be gone")
+        #expect(forced.stderr.contains("carries 1 revocations"), "\(forced.stderr)")
+        #expect(try sandbox.run(["verify"], stdin: solo1 + "\n").status == 0)
+        let revoked = try sandbox.run(["verify"], stdin: solo2 + "\n")
+        #expect(revoked.status == 1 && revoked.stdout.contains("revoked") || revoked.stderr.contains("revoked"), "\(revoked)")
+        #expect(try sandbox.run(["verify"], stdin: solo3 + "\n").status == 1, "solo3 is not in the backup")
         #expect(try sandbox.run(["doctor"]).status == 0)
-        let parent = (sandbox.vault as NSString).deletingLastPathComponent
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: parent).filter { $0.contains(".restore-") || $0.contains(".replaced-") }
-        #expect(leftovers.isEmpty, "restore --force left \(leftovers)")
+
+        let kept = try #require(try Self.keptAside(sandbox).first)
+        #expect(forced.stderr.contains("kept aside at \(kept)"), "\(forced.stderr)")
+        var info = stat()
+        #expect(lstat(kept, &info) == 0 && info.st_mode & 0o7777 == 0o700)
+        #expect(try sandbox.run(["verify", "--vault", kept], stdin: solo3 + "\n").status == 0, "solo3 must survive aside")
+        let doctor = try sandbox.run(["doctor"])
+        #expect(doctor.stderr.contains(kept), "doctor must mention the kept-aside vault: \(doctor)")
+    }
+
+    /// Anyone can encrypt to a public recipient: a backup of another vault
+    /// is refused over this one unless the user says it is meant.
+    @Test func aBackupOfAnotherVaultIsRefusedUnlessMeant() throws {
+        let sandbox = try Sandbox()
+        try sandbox.initVault()
+        let mine = try sandbox.create("mine")
+        let other = sandbox.root + "/other"
+        #expect(try sandbox.run(["init", "--user", "x", "--vault", other, "--vault-passphrase-file", sandbox.passphraseFile]).status == 0)
+        _ = try sandbox.run(["create", "theirs", "--vault", other])
+        let (key, recipient) = try ZBotBundleCLITests.ageKey(sandbox, "k")
+        let backup = sandbox.root + "/other.age"
+        #expect(try sandbox.run(["backup", "-r", recipient, "--out", backup, "--vault", other]).status == 0)
+        let live = BackupRestoreCLITests.snapshot(sandbox, sandbox.vault)
+
+        let refused = try sandbox.run(["restore", backup, "-i", key, "--force", "--yes", "--vault-passphrase-file", sandbox.passphraseFile])
+        #expect(refused.status == 65, "\(refused)")
+        #expect(refused.stderr.contains("another vault") && refused.stderr.contains("--replace-different-vault"), "\(refused.stderr)")
+        #expect(BackupRestoreCLITests.snapshot(sandbox, sandbox.vault) == live)
+
+        let wrong = sandbox.root + "/wrong"
+        sandbox.write("not it\n", to: wrong)
+        chmod(wrong, 0o600)
+        let denied = try sandbox.run(["restore", backup, "-i", key, "--force", "--yes", "--replace-different-vault",
+                                      "--vault-passphrase-file", wrong])
+        #expect(denied.status == 77, "\(denied)")
+        #expect(BackupRestoreCLITests.snapshot(sandbox, sandbox.vault) == live)
+
+        let replaced = try sandbox.run(["restore", backup, "-i", key, "--force", "--yes", "--replace-different-vault",
+                                        "--vault-passphrase-file", sandbox.passphraseFile])
+        #expect(replaced.status == 0, "\(replaced)")
+        #expect(replaced.stderr.contains("mine"), "the lost token must be named: \(replaced.stderr)")
+        let kept = try #require(try Self.keptAside(sandbox).first)
+        #expect(try sandbox.run(["verify", "--vault", kept], stdin: mine + "\n").status == 0)
+    }
+
+    /// Into an empty location the backup's own key must open with the passphrase given.
+    @Test func restoreIntoAnEmptyLocationNeedsTheBackupsPassphrase() throws {
+        let sandbox = try Sandbox()
+        try sandbox.initVault()
+        _ = try sandbox.create("one")
+        let (key, backup) = try Self.backUp(sandbox)
+        let wrong = sandbox.root + "/wrong"
+        sandbox.write("not it\n", to: wrong)
+        chmod(wrong, 0o600)
+        let target = sandbox.root + "/new"
+        let denied = try sandbox.run(["restore", backup, "-i", key, "--vault", target, "--vault-passphrase-file", wrong])
+        #expect(denied.status == 77, "\(denied)")
+        #expect(!FileManager.default.fileExists(atPath: target))
+        #expect(sandbox.tree(sandbox.root).allSatisfy { !$0.contains(".restore-") })
+        let ok = try sandbox.run(["restore", backup, "-i", key, "--vault", target],
+                                 environment: ["ZTOKEN_VAULT_PASSPHRASE_FILE": sandbox.passphraseFile])
+        #expect(ok.status == 0, "\(ok)")
+    }
+
+    /// The case `--force` exists for: a vault whose vault.json is corrupt.
+    @Test func restoreReplacesAVaultWhoseMetadataIsCorrupt() throws {
+        let sandbox = try Sandbox()
+        try sandbox.initVault()
+        _ = try sandbox.create("a")
+        let b = try sandbox.create("b")
+        let (key, backup) = try Self.backUp(sandbox)
+        #expect(try sandbox.run(["revoke", "b", "--yes"]).status == 0)
+        sandbox.write("{ not json", to: sandbox.vault + "/vault.json")
+        chmod(sandbox.vault + "/vault.json", 0o600)
+        let refused = try sandbox.run(["restore", backup, "-i", key, "--force", "--yes", "--vault-passphrase-file", sandbox.passphraseFile])
+        #expect(refused.status == 65, "\(refused)")
+        #expect(refused.stderr.contains("--replace-different-vault"), "\(refused.stderr)")
+        let forced = try sandbox.run(["restore", backup, "-i", key, "--force", "--yes", "--replace-different-vault",
+                                      "--vault-passphrase-file", sandbox.passphraseFile])
+        #expect(forced.status == 0, "\(forced)")
+        #expect(forced.stderr.contains("could not check"), "\(forced.stderr)")
+        #expect(try sandbox.run(["verify"], stdin: b + "\n").status == 1, "the revocation must be carried")
+        #expect(try sandbox.run(["list"]).status == 0)
     }
 
     @Test func backupToStandardOutputAndRestoreFromStandardInput() throws {
@@ -156,8 +267,9 @@ struct BackupRestoreCLITests {
         sandbox.write("backup secret\n", to: passphrase)
         let binary = try CLIHarness.requireBinary()
         let restored = sandbox.root + "/r"
-        let piped = try sandbox.run(["-c", "\"$0\" backup --passphrase-file \"$1\" --out - | \"$0\" restore - --passphrase-file \"$1\" --vault \"$2\"",
-                                     binary, passphrase, restored], executable: "/bin/sh")
+        let piped = try sandbox.run(["-c", "\"$0\" backup --passphrase-file \"$1\" --out - | \"$0\" restore - --passphrase-file \"$1\" --vault \"$2\""
+                                     + " --vault-passphrase-file \"$3\"",
+                                     binary, passphrase, restored, sandbox.passphraseFile], executable: "/bin/sh")
         #expect(piped.status == 0, "\(piped)")
         #expect(try sandbox.run(["verify", "--vault", restored], stdin: token + "\n").status == 0)
     }

@@ -93,7 +93,8 @@ final class Ledger: @unchecked Sendable {
         }
         for (n, backup) in ledger.backups.enumerated() {
             let restored = box.root + "/restored-\(n)"
-            let result = try box.run(["restore", backup, "--passphrase-file", box.passphraseFile, "--vault", restored])
+            let result = try box.run(["restore", backup, "--passphrase-file", box.passphraseFile, "--vault", restored,
+                                      "--vault-passphrase-file", box.passphraseFile])
             #expect(result.status == 0, "restore \(backup): \(result)")
             #expect(try box.run(["doctor", "--vault", restored]).status == 0)
         }

@@ -113,7 +113,8 @@ struct SmallDisk {
         disk.free()
         #expect(try box.run(arguments).status == 0)
         let restored = box.root + "/restored"
-        #expect(try box.run(["restore", out, "--passphrase-file", box.passphraseFile, "--vault", restored]).status == 0)
+        #expect(try box.run(["restore", out, "--passphrase-file", box.passphraseFile, "--vault", restored,
+                             "--vault-passphrase-file", box.passphraseFile]).status == 0)
         #expect(try box.run(["list", "--vault", restored]).status == 0)
     }
 
@@ -133,8 +134,9 @@ struct SmallDisk {
         }
         let before = disk.entries()
         try disk.fill(leaving: 4096)
-        var arguments = ["restore", backup, "--passphrase-file", box.passphraseFile]
-        if force { arguments.append("--force") }
+        var arguments = ["restore", backup, "--passphrase-file", box.passphraseFile, "--vault-passphrase-file", box.passphraseFile]
+        // The vault replaced here is another vault than the backup's.
+        if force { arguments += ["--force", "--yes", "--replace-different-vault"] }
         Self.expectNoSpace(try box.run(arguments), "restore\(force ? " --force" : "") on a full disk")
         #expect(disk.entries() == before, "the location changed: \(disk.entries())")
         if force {

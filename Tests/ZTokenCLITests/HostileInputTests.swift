@@ -140,7 +140,7 @@ struct HostileInputTests {
         case "restore":
             try FileManager.default.copyItem(atPath: fixtures + "/" + (hostile.file ?? ""), toPath: sandbox.root + "/" + hostile.name + ".age")
             arguments = ["restore", sandbox.root + "/" + hostile.name + ".age", "-i", sandbox.root + "/identity.txt",
-                         "--vault", sandbox.root + "/restored"]
+                         "--vault", sandbox.root + "/restored", "--vault-passphrase-file", sandbox.root + "/passphrase"]
         case "template":
             let path = sandbox.root + "/" + ((hostile.file ?? "") as NSString).lastPathComponent
             try FileManager.default.copyItem(atPath: fixtures + "/" + (hostile.file ?? ""), toPath: path)

@@ -134,7 +134,8 @@ struct SecretsHygieneTests {
                      "--out", sandbox.root + "/alpha.age"])
         _ = try run(["backup", "-r", recipient, "--out", sandbox.root + "/backup.age"])
         _ = try run(["backup", "--passphrase-file", backupPassphraseFile, "--out", sandbox.root + "/backup-pass.age"])
-        _ = try run(["restore", sandbox.root + "/backup.age", "-i", key, "--vault", sandbox.root + "/restored"])
+        _ = try run(["restore", sandbox.root + "/backup.age", "-i", key, "--vault", sandbox.root + "/restored",
+                     "--vault-passphrase-file", sandbox.passphraseFile])
         _ = try run(["revoke", "beta", "--yes"])
         _ = try run(["verify"], stdin: alpha + "\n")
         _ = try run(["list", "--all"])

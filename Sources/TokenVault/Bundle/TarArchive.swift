@@ -273,46 +273,165 @@ enum TarArchive {
         guard archive.count % blockSize == 0 else {
             throw corrupt("archive is truncated (\(archive.count) bytes is not a whole number of 512-byte blocks)")
         }
-        return try archive.withUnsafeBytes { bytes -> [Entry] in
-            var entries: [Entry] = []
-            var seen = Set<String>()
-            var offset = 0
-            while true {
-                guard offset + blockSize <= bytes.count else {
-                    throw corrupt("archive is truncated (no end-of-archive blocks)")
-                }
-                let block = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + blockSize)])
-                if block.allSatisfy({ $0 == 0 }) {
-                    let next = offset + blockSize
-                    guard next + blockSize <= bytes.count else {
-                        throw corrupt("archive is truncated (only one end-of-archive block)")
+        var reader = StreamReader(displayPath: displayPath, maxEntryCount: limits.maxEntryCount)
+        var entries: [Entry] = []
+        // Contents go straight into a `SecureBytes` (a bundle holds a token).
+        var filled = 0
+        try archive.withUnsafeBytes { bytes in
+            try reader.feed(bytes) { event in
+                switch event {
+                case .begin(let header):
+                    entries.append(Entry(path: header.path, mode: header.mode, isDirectory: header.isDirectory,
+                                         contents: SecureBytes(zeroedCount: header.isDirectory ? 0 : header.size)))
+                    filled = 0
+                case .contents(let piece):
+                    entries[entries.count - 1].contents.withUnsafeMutableBytes {
+                        $0.baseAddress!.advanced(by: filled).copyMemory(from: piece.baseAddress!, byteCount: piece.count)
                     }
-                    guard bytes[next..<(next + blockSize)].allSatisfy({ $0 == 0 }) else {
-                        throw corrupt("zero block at byte \(offset) is followed by data")
+                    filled += piece.count
+                case .end:
+                    break
+                }
+            }
+        }
+        try reader.finish()
+        return entries
+    }
+
+    /// One member as the stream reader announces it.
+    struct MemberHeader: Sendable {
+        var path: String
+        var mode: UInt32
+        var size: Int
+        var isDirectory: Bool
+        /// "entry N at byte M", for errors about this member.
+        var place: String
+    }
+
+    /// Reads an archive as it arrives, one piece at a time, with the checks
+    /// of `read`: each member is announced (`.begin`), its contents passed on
+    /// in the pieces they arrive in (`.contents`, never empty), then `.end`.
+    /// It holds at most one header block, so a caller that streams the
+    /// contents on keeps memory flat whatever the archive's size.
+    struct StreamReader {
+        enum Event {
+            case begin(MemberHeader)
+            case contents(UnsafeRawBufferPointer)
+            case end
+        }
+
+        private enum State {
+            case header
+            case contents(remaining: Int, padding: Int)
+            case padding(remaining: Int)
+            /// After the first zero block: the second must follow.
+            case secondEndBlock
+            /// After both end blocks: only zeros may follow.
+            case trailer
+        }
+
+        let displayPath: String
+        let maxEntryCount: Int
+        private var state = State.header
+        private var block: [UInt8] = []
+        private var offset = 0
+        private var entryCount = 0
+        private var seen = Set<String>()
+        private var current: MemberHeader?
+
+        init(displayPath: String, maxEntryCount: Int) {
+            self.displayPath = displayPath
+            self.maxEntryCount = maxEntryCount
+            block.reserveCapacity(blockSize)
+        }
+
+        private func corrupt(_ reason: String) -> VaultError { .corrupt(path: displayPath, reason: reason) }
+
+        /// Bytes read so far.
+        var byteCount: Int { offset }
+
+        /// Takes the next piece of the archive.
+        mutating func feed(_ bytes: UnsafeRawBufferPointer, to consumer: (Event) throws -> Void) throws {
+            var rest = bytes
+            while !rest.isEmpty {
+                switch state {
+                case .contents(let remaining, let padding):
+                    let count = min(remaining, rest.count)
+                    try consumer(.contents(UnsafeRawBufferPointer(rebasing: rest[rest.startIndex..<(rest.startIndex + count)])))
+                    rest = UnsafeRawBufferPointer(rebasing: rest[(rest.startIndex + count)...])
+                    offset += count
+                    if count == remaining {
+                        try consumer(.end)
+                        current = nil
+                        state = padding > 0 ? .padding(remaining: padding) : .header
+                    } else {
+                        state = .contents(remaining: remaining - count, padding: padding)
                     }
-                    guard bytes[(next + blockSize)...].allSatisfy({ $0 == 0 }) else {
-                        throw corrupt("trailing data after the end of the archive")
-                    }
-                    return entries
+                case .padding(let remaining):
+                    let count = min(remaining, rest.count)
+                    rest = UnsafeRawBufferPointer(rebasing: rest[(rest.startIndex + count)...])
+                    offset += count
+                    state = count == remaining ? .header : .padding(remaining: remaining - count)
+                case .trailer:
+                    guard rest.allSatisfy({ $0 == 0 }) else { throw corrupt("trailing data after the end of the archive") }
+                    offset += rest.count
+                    rest = UnsafeRawBufferPointer(start: nil, count: 0)
+                case .header, .secondEndBlock:
+                    let count = min(blockSize - block.count, rest.count)
+                    block.append(contentsOf: rest[rest.startIndex..<(rest.startIndex + count)])
+                    rest = UnsafeRawBufferPointer(rebasing: rest[(rest.startIndex + count)...])
+                    offset += count
+                    if block.count == blockSize { try takeBlock(consumer) }
                 }
-                guard entries.count < limits.maxEntryCount else {
-                    throw corrupt("archive has more than \(limits.maxEntryCount) entries")
+            }
+        }
+
+        private mutating func takeBlock(_ consumer: (Event) throws -> Void) throws {
+            defer { block.removeAll(keepingCapacity: true) }
+            let start = offset - blockSize
+            if case .secondEndBlock = state {
+                guard block.allSatisfy({ $0 == 0 }) else {
+                    throw corrupt("zero block at byte \(start - blockSize) is followed by data")
                 }
-                let where_ = "entry \(entries.count + 1) at byte \(offset)"
-                let header = try parseHeader(block, where: where_, corrupt: corrupt)
-                let dataStart = offset + blockSize
-                guard header.size <= bytes.count - dataStart else {
-                    throw corrupt("\(where_): archive is truncated (\(header.size) bytes of contents announced)")
-                }
-                let dataEnd = dataStart + header.size
-                guard seen.insert(header.path).inserted else {
-                    throw corrupt("\(where_): \(VaultError.quoted(header.path)) appears twice")
-                }
-                let contents = header.isDirectory
-                    ? SecureBytes(zeroedCount: 0)
-                    : SecureBytes(copying: UnsafeRawBufferPointer(rebasing: bytes[dataStart..<dataEnd]))
-                entries.append(Entry(path: header.path, mode: header.mode, isDirectory: header.isDirectory, contents: contents))
-                offset = dataEnd + paddingToBlock(header.size)
+                state = .trailer
+                return
+            }
+            if block.allSatisfy({ $0 == 0 }) {
+                state = .secondEndBlock
+                return
+            }
+            guard entryCount < maxEntryCount else { throw corrupt("archive has more than \(maxEntryCount) entries") }
+            let place = "entry \(entryCount + 1) at byte \(start)"
+            let parsed = try block.withUnsafeBytes { try parseHeader($0, where: place, corrupt: corrupt) }
+            guard seen.insert(parsed.path).inserted else {
+                throw corrupt("\(place): \(VaultError.quoted(parsed.path)) appears twice")
+            }
+            entryCount += 1
+            let header = MemberHeader(path: parsed.path, mode: parsed.mode, size: parsed.size,
+                                      isDirectory: parsed.isDirectory, place: place)
+            current = header
+            try consumer(.begin(header))
+            if parsed.size == 0 {
+                try consumer(.end)
+                current = nil
+                state = .header
+            } else {
+                state = .contents(remaining: parsed.size, padding: paddingToBlock(parsed.size))
+            }
+        }
+
+        /// Checks that the archive ended where an archive may end.
+        func finish() throws {
+            if case .contents = state, let header = current {
+                throw corrupt("\(header.place): archive is truncated (\(header.size) bytes of contents announced)")
+            }
+            guard offset % blockSize == 0 else {
+                throw corrupt("archive is truncated (\(offset) bytes is not a whole number of 512-byte blocks)")
+            }
+            switch state {
+            case .trailer: return
+            case .secondEndBlock: throw corrupt("archive is truncated (only one end-of-archive block)")
+            default: throw corrupt("archive is truncated (no end-of-archive blocks)")
             }
         }
     }
