@@ -16,7 +16,7 @@ let package = Package(
         .executable(name: "ztoken", targets: ["ztoken"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
     ],
     targets: [
         .systemLibrary(
@@ -83,10 +83,13 @@ let package = Package(
 // `swift build --sanitize fuzzer` build. They exist only when ZTOKEN_FUZZ=1,
 // so a plain `swift build` or `swift test` never tries to link them.
 if fuzzing {
-    for (name, directory) in [("fuzz-index", "fuzz-index"), ("fuzz-age-header", "fuzz-age-header"),
-                              ("fuzz-age-stream", "fuzz-age-stream"), ("fuzz-template", "fuzz-template"),
-                              ("fuzz-backup", "fuzz-backup")] {
-        package.targets.append(.executableTarget(name: name, dependencies: ["TokenVault"], path: "Sources/" + directory))
+    for (name, directory) in [
+        ("fuzz-index", "fuzz-index"), ("fuzz-age-header", "fuzz-age-header"),
+        ("fuzz-age-stream", "fuzz-age-stream"), ("fuzz-template", "fuzz-template"),
+        ("fuzz-backup", "fuzz-backup"),
+    ] {
+        package.targets.append(
+            .executableTarget(name: name, dependencies: ["TokenVault"], path: "Sources/" + directory))
         package.products.append(.executable(name: name, targets: [name]))
     }
 }

@@ -49,8 +49,9 @@ package enum FuzzEntryPoints {
     /// exactly one spelling (re-encoding gives back the bytes the MAC covers).
     package static func ageHeader(_ data: [UInt8]) {
         guard let header = try? AgeHeader.parse(AgeReader(bytes: data), path: "fuzz.age") else { return }
-        precondition(AgeHeader.encodeWithoutMAC(header.stanzas) == header.macInput,
-                     "fuzz-age-header: an accepted header re-encodes differently")
+        precondition(
+            AgeHeader.encodeWithoutMAC(header.stanzas) == header.macInput,
+            "fuzz-age-header: an accepted header re-encodes differently")
     }
 
     /// The age payload: the whole file decrypted with the fixed identity, and
@@ -71,7 +72,10 @@ package enum FuzzEntryPoints {
     package static func template(_ data: [UInt8]) {
         guard let template = try? BundleTemplate(parsing: data, path: "fuzz.template") else { return }
         let token = SecureBytes(copying: Array("ztk_FUZZfuzzFUZZfuzzFUZZfuzzFUZZfuzz0000000".utf8))
-        guard let rendered = try? template.render(name: "fuzz bot ü", serverURL: "https://z.example.com/x?a=b", token: token) else {
+        guard
+            let rendered = try? template.render(
+                name: "fuzz bot ü", serverURL: "https://z.example.com/x?a=b", token: token)
+        else {
             fatalError("fuzz-template: an accepted template does not render")
         }
         rendered.withUnsafeBytes { bytes in
@@ -85,14 +89,17 @@ package enum FuzzEntryPoints {
     /// ones the manifest lists.
     package static func backupArchive(_ data: [UInt8]) {
         _ = minimalKDF
-        _ = try? TarArchive.read(SecureBytes(copying: data), displayPath: "fuzz.tar",
-                                 limits: .init(maxTotalSize: 1 << 24, maxEntryCount: 1000))
+        _ = try? TarArchive.read(
+            SecureBytes(copying: data), displayPath: "fuzz.tar",
+            limits: .init(maxTotalSize: 1 << 24, maxEntryCount: 1000))
         guard let checked = try? Vault.checkBackupArchive(data, shown: "fuzz.backup") else { return }
         for (path, _) in checked.contents {
-            let isRecord = path.hasPrefix(VaultLayout.records + "/")
+            let isRecord =
+                path.hasPrefix(VaultLayout.records + "/")
                 && VaultLayout.recordID(fromName: String(path.dropFirst(VaultLayout.records.count + 1))) != nil
-            precondition(isRecord || [VaultLayout.metadata, VaultLayout.wrappedKey, VaultLayout.index].contains(path),
-                         "fuzz-backup: an accepted backup installs an unexpected path")
+            precondition(
+                isRecord || [VaultLayout.metadata, VaultLayout.wrappedKey, VaultLayout.index].contains(path),
+                "fuzz-backup: an accepted backup installs an unexpected path")
         }
     }
 }

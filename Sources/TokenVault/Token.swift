@@ -92,7 +92,8 @@ public enum LabelRules {
     public static func validated(_ raw: String) throws -> String {
         let label = raw.trimmingWhitespace()
         if label.isEmpty {
-            throw VaultError.invalidArgument("a label must not be empty", hint: "give the token a name, e.g. 'ztoken create ci-runner'")
+            throw VaultError.invalidArgument(
+                "a label must not be empty", hint: "give the token a name, e.g. 'ztoken create ci-runner'")
         }
         if let bad = label.unicodeScalars.first(where: TerminalSafe.isDangerous) {
             throw VaultError.invalidArgument(
@@ -100,10 +101,12 @@ public enum LabelRules {
                 hint: "use printable characters only")
         }
         if label.utf8.count > maximumBytes {
-            throw VaultError.invalidArgument("a label must be at most \(maximumBytes) bytes of UTF-8 (this one has \(label.utf8.count))")
+            throw VaultError.invalidArgument(
+                "a label must be at most \(maximumBytes) bytes of UTF-8 (this one has \(label.utf8.count))")
         }
         if label.count > maximumLength {
-            throw VaultError.invalidArgument("a label must be at most \(maximumLength) characters (this one has \(label.count))")
+            throw VaultError.invalidArgument(
+                "a label must be at most \(maximumLength) characters (this one has \(label.count))")
         }
         return label
     }

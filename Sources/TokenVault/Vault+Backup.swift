@@ -1,3 +1,4 @@
+internal import CProcessShims
 // Backup and restore of a whole vault as one age file. A backup is a tar of
 // the vault's files plus `backup.json`, a versioned manifest listing each
 // file with its size and BLAKE2b digest, taken under the vault lock so it is a
@@ -17,10 +18,10 @@
 // renameat2(RENAME_EXCHANGE) and kept aside, never deleted. A crash at any
 // point leaves the old vault or the new one in place, never a mix.
 import FoundationEssentials
+
 #if canImport(Glibc)
 import Glibc
 #endif
-internal import CProcessShims
 
 /// `backup.json`: what a backup holds.
 struct BackupManifest: Codable, JSONReadable {
@@ -83,8 +84,11 @@ extension Vault {
         var contents: [[UInt8]] = []
         var active = 0
         try withWriteLock { index in
-            for (name, limit) in [(VaultLayout.metadata, VaultLayout.smallFileLimit), (VaultLayout.wrappedKey, VaultLayout.smallFileLimit),
-                                  (VaultLayout.index, VaultLayout.indexLimit)] {
+            for (name, limit) in [
+                (VaultLayout.metadata, VaultLayout.smallFileLimit),
+                (VaultLayout.wrappedKey, VaultLayout.smallFileLimit),
+                (VaultLayout.index, VaultLayout.indexLimit),
+            ] {
                 guard let bytes = try directory.read(name, limit: limit) else { continue }
                 paths.append(BackupManifest.vaultPrefix + name)
                 contents.append(bytes)
@@ -92,8 +96,11 @@ extension Vault {
             let recordPrefix = BackupManifest.vaultPrefix + VaultLayout.records + "/"
             for entry in index.tokens where entry.isActive {
                 guard let record = try directory.readRecord(id: entry.id) else {
-                    throw VaultError.corrupt(path: directory.recordPath(id: entry.id),
-                                             reason: "the sealed record of active token \(VaultError.quoted(entry.label)) is missing; run 'ztoken doctor'")
+                    throw VaultError.corrupt(
+                        path: directory.recordPath(id: entry.id),
+                        reason:
+                            "the sealed record of active token \(VaultError.quoted(entry.label)) is missing; run 'ztoken doctor'"
+                    )
                 }
                 paths.append(recordPrefix + VaultLayout.recordName(id: entry.id))
                 contents.append(record)
@@ -103,8 +110,9 @@ extension Vault {
         let listed = zip(paths, contents).map { path, bytes in
             BackupManifest.File(path: path, size: bytes.count, blake2b: Hex.encode(Sodium.blake2b256(bytes)))
         }
-        let manifest = BackupManifest(version: BackupManifest.currentVersion, vaultID: vaultID, createdAt: Clock.now(),
-                                      activeTokens: active, files: listed)
+        let manifest = BackupManifest(
+            version: BackupManifest.currentVersion, vaultID: vaultID, createdAt: Clock.now(),
+            activeTokens: active, files: listed)
         let encryptor = try AgeEncryptor(recipients: recipients) { try output.write($0) }
         var tar = try TarArchive.StreamWriter(modificationTime: Int64(Clock.seconds()))
         try (try manifest.encoded()).withUnsafeBytes {
@@ -135,9 +143,11 @@ extension Vault {
     /// passphrase (or offline key files, when its argument is true) of the
     /// vault that proves the user's ownership: the existing vault, or the
     /// backup's own when the location is empty or its vault.json unreadable.
-    public static func prepareRestore(from input: String, identities: [AgeIdentity], to path: String,
-                                      options: RestoreOptions,
-                                      credentials: (_ offlineKey: Bool) throws -> VaultCredential) throws -> RestorePlan {
+    public static func prepareRestore(
+        from input: String, identities: [AgeIdentity], to path: String,
+        options: RestoreOptions,
+        credentials: (_ offlineKey: Bool) throws -> VaultCredential
+    ) throws -> RestorePlan {
         let (parentPath, name) = try Directories.splitParent(of: path)
         let existing = try locationHoldsSomething(path)
         if existing && !options.replaceExisting { throw VaultError.alreadyExists(path: path) }
@@ -157,8 +167,9 @@ extension Vault {
             }
         }
         defer { if input != "-" { Syscall.closeQuietly(fd) } }
-        let decryptor = try AgeDecryptor(source: { try Syscall.readSome(fd, $0, displayPath: shown) },
-                                         identities: identities, path: shown)
+        let decryptor = try AgeDecryptor(
+            source: { try Syscall.readSome(fd, $0, displayPath: shown) },
+            identities: identities, path: shown)
 
         // The staging directory beside the target, records/ opened inside it.
         try Directories.make(parentPath)
@@ -175,9 +186,11 @@ extension Vault {
         var keyBytes = backup.keyBytes
         var differentVault = false
         if let replaced, let current = replaced.vault {
-            differentVault = current.vaultID != backup.metadata.vaultID || current.metadata.publicKey != backup.metadata.publicKey
+            differentVault =
+                current.vaultID != backup.metadata.vaultID || current.metadata.publicKey != backup.metadata.publicKey
             if differentVault && !options.replaceDifferentVault {
-                throw VaultError.differentVault(path: shown, backupID: backup.metadata.vaultID, vaultID: current.vaultID)
+                throw VaultError.differentVault(
+                    path: shown, backupID: backup.metadata.vaultID, vaultID: current.vaultID)
             }
             _ = try unlock(current, credentials(current.isOfflineKey))
             if !differentVault {
@@ -232,25 +245,31 @@ extension Vault {
             let finalActiveIDs = Set(index.tokens.filter(\.isActive).map(\.id))
             let finalActiveDigests = Set(index.tokens.filter(\.isActive).map(\.digest))
             let oldIDs = Set(old.tokens.map(\.id))
-            lost = old.tokens.filter { $0.isActive && !finalActiveIDs.contains($0.id) && !finalActiveDigests.contains($0.digest) }
-                .map(RestoredToken.init)
+            lost = old.tokens.filter {
+                $0.isActive && !finalActiveIDs.contains($0.id) && !finalActiveDigests.contains($0.digest)
+            }
+            .map(RestoredToken.init)
             gained = index.tokens.filter { $0.isActive && !oldIDs.contains($0.id) }.map(RestoredToken.init)
         }
 
         try stage.finish(metadata: metadataBytes, wrappedKey: keyBytes, index: try index.encoded())
         handedOver = true
-        return RestorePlan(stage: stage, replaced: replaced, path: path, vaultID: backup.metadata.vaultID,
-                           activeTokens: index.tokens.count(where: \.isActive), files: backup.fileCount,
-                           lost: lost, gained: gained, carriedRevocations: carried, isDifferentVault: differentVault,
-                           notes: notes, lockTimeout: options.lockTimeout)
+        return RestorePlan(
+            stage: stage, replaced: replaced, path: path, vaultID: backup.metadata.vaultID,
+            activeTokens: index.tokens.count(where: \.isActive), files: backup.fileCount,
+            lost: lost, gained: gained, carriedRevocations: carried, isDifferentVault: differentVault,
+            notes: notes, lockTimeout: options.lockTimeout)
     }
 
     /// Prepares and installs a restore in one call, without showing the plan
     /// to anyone (tests and tools); returns the installed plan.
     @discardableResult
-    public static func restore(from input: String, identities: [AgeIdentity], to path: String,
-                               options: RestoreOptions, credential: VaultCredential) throws -> RestorePlan {
-        let plan = try prepareRestore(from: input, identities: identities, to: path, options: options) { _ in credential }
+    public static func restore(
+        from input: String, identities: [AgeIdentity], to path: String,
+        options: RestoreOptions, credential: VaultCredential
+    ) throws -> RestorePlan {
+        let plan = try prepareRestore(from: input, identities: identities, to: path, options: options) { _ in credential
+        }
         try plan.install()
         return plan
     }
@@ -263,7 +282,9 @@ extension Vault {
     }
 
     /// Opens the backup's own wrapped key (or matches its offline key).
-    private static func unlockBackup(_ backup: BackupReader.Checked, _ credential: VaultCredential, shown: String) throws -> VaultKey {
+    private static func unlockBackup(_ backup: BackupReader.Checked, _ credential: VaultCredential, shown: String)
+        throws -> VaultKey
+    {
         let publicKey = Base64.decode(backup.metadata.publicKey) ?? []
         let keyPath = shown + ":" + VaultLayout.wrappedKey
         switch credential {
@@ -274,11 +295,13 @@ extension Vault {
             guard let kdf = backup.metadata.kdf, let bytes = backup.keyBytes else {
                 throw VaultError.invalidArgument("the vault in \(shown) keeps its secret key offline")
             }
-            let file = try VaultJSON.decode(WrappedKeyFile.self, from: bytes, path: keyPath,
-                                            knownVersions: 1...WrappedKeyFile.currentVersion)
-            let secret = try KeyWrap.unwrap(file, kdf: kdf, passphrase: passphrase,
-                                            associatedData: KeyWrap.associatedData(vaultID: backup.metadata.vaultID, publicKey: publicKey),
-                                            metadataPath: shown + ":" + VaultLayout.metadata, keyPath: keyPath)
+            let file = try VaultJSON.decode(
+                WrappedKeyFile.self, from: bytes, path: keyPath,
+                knownVersions: 1...WrappedKeyFile.currentVersion)
+            let secret = try KeyWrap.unwrap(
+                file, kdf: kdf, passphrase: passphrase,
+                associatedData: KeyWrap.associatedData(vaultID: backup.metadata.vaultID, publicKey: publicKey),
+                metadataPath: shown + ":" + VaultLayout.metadata, keyPath: keyPath)
             return try VaultKey(secretKey: secret, expectedPublicKey: publicKey, source: keyPath)
         }
     }
@@ -297,7 +320,8 @@ extension Vault {
     /// streams; records are kept in memory. Separate from the decryption so
     /// the fuzzer can reach it.
     static func checkBackupArchive(_ plaintext: [UInt8], shown: String) throws
-        -> (vaultID: String, activeTokens: Int, contents: [(String, [UInt8])]) {
+        -> (vaultID: String, activeTokens: Int, contents: [(String, [UInt8])])
+    {
         var records: [(String, [UInt8])] = []
         let reader = BackupReader(shown: shown) { id, bytes in
             records.append((VaultLayout.records + "/" + VaultLayout.recordName(id: id), bytes))
@@ -323,8 +347,11 @@ extension Vault {
             // Records an older ztoken moved aside for its background remover go
             // with the vault; a remover still at work there only races to the same end.
             let isDirectory = entry == VaultLayout.records || entry.hasPrefix(VaultDirectory.legacyRevokedPrefix)
-            if isDirectory, let inner = try? Syscall.openAt(vault, entry, flags: O_RDONLY | O_DIRECTORY,
-                                                             displayPath: path + "/" + entry) {
+            if isDirectory,
+                let inner = try? Syscall.openAt(
+                    vault, entry, flags: O_RDONLY | O_DIRECTORY,
+                    displayPath: path + "/" + entry)
+            {
                 for file in (try? Syscall.directoryEntries(inner, displayPath: path + "/" + entry)) ?? [] {
                     try? Syscall.unlinkAt(inner, file, displayPath: path + "/" + entry + "/" + file)
                 }
@@ -403,9 +430,11 @@ public final class RestorePlan {
     private let lockTimeout: Double
     private var done = false
 
-    fileprivate init(stage: Staging, replaced: ReplacedVault?, path: String, vaultID: String, activeTokens: Int, files: Int,
-                     lost: [RestoredToken], gained: [RestoredToken], carriedRevocations: Int, isDifferentVault: Bool,
-                     notes: [String], lockTimeout: Double) {
+    fileprivate init(
+        stage: Staging, replaced: ReplacedVault?, path: String, vaultID: String, activeTokens: Int, files: Int,
+        lost: [RestoredToken], gained: [RestoredToken], carriedRevocations: Int, isDifferentVault: Bool,
+        notes: [String], lockTimeout: Double
+    ) {
         self.stage = stage
         self.replaced = replaced
         self.path = path
@@ -521,9 +550,13 @@ private final class Staging {
         }
         do {
             directory = try VaultDirectory(path: path)
-            try Syscall.makeDirectoryAt(directory.fd, VaultLayout.records, displayPath: directory.displayPath(VaultLayout.records))
-            guard let fd = try Syscall.openAt(directory.fd, VaultLayout.records, flags: O_RDONLY | O_DIRECTORY,
-                                              displayPath: directory.displayPath(VaultLayout.records)) else {
+            try Syscall.makeDirectoryAt(
+                directory.fd, VaultLayout.records, displayPath: directory.displayPath(VaultLayout.records))
+            guard
+                let fd = try Syscall.openAt(
+                    directory.fd, VaultLayout.records, flags: O_RDONLY | O_DIRECTORY,
+                    displayPath: directory.displayPath(VaultLayout.records))
+            else {
                 throw VaultError.io(path: directory.displayPath(VaultLayout.records), operation: "open", errno: ENOENT)
             }
             records = fd
@@ -546,7 +579,10 @@ private final class Staging {
     func writeRecord(id: String, _ bytes: [UInt8]) throws {
         let name = VaultLayout.recordName(id: id)
         let shown = directory.displayPath(VaultLayout.records) + "/" + name
-        guard let fd = try Syscall.openAt(records, name, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o600, displayPath: shown) else {
+        guard
+            let fd = try Syscall.openAt(
+                records, name, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o600, displayPath: shown)
+        else {
             throw VaultError.io(path: shown, operation: "open", errno: ENOENT)
         }
         do {
@@ -724,8 +760,9 @@ final class BackupReader {
     /// Reads backup.json and holds every file it lists to the path rules and
     /// to the vault's size limit for its kind.
     private func readManifest(_ bytes: [UInt8]) throws {
-        let read = try VaultJSON.decode(BackupManifest.self, from: bytes, path: shown + ":" + BackupManifest.path,
-                                        knownVersions: 1...BackupManifest.currentVersion)
+        let read = try VaultJSON.decode(
+            BackupManifest.self, from: bytes, path: shown + ":" + BackupManifest.path,
+            knownVersions: 1...BackupManifest.currentVersion)
         for file in read.files {
             guard file.path.hasPrefix(BackupManifest.vaultPrefix), TarArchive.pathProblem(file.path) == nil else {
                 throw corrupt("\(VaultError.quoted(file.path)) is not a path inside a vault")
@@ -737,13 +774,15 @@ final class BackupReader {
             case VaultLayout.index: limit = VaultLayout.indexLimit
             default:
                 guard relative.hasPrefix(VaultLayout.records + "/"),
-                      VaultLayout.recordID(fromName: String(relative.dropFirst(VaultLayout.records.count + 1))) != nil else {
+                    VaultLayout.recordID(fromName: String(relative.dropFirst(VaultLayout.records.count + 1))) != nil
+                else {
                     throw corrupt("unexpected file \(VaultError.quoted(relative))")
                 }
                 limit = VaultLayout.recordLimit
             }
             guard file.size >= 0, file.size <= limit else {
-                throw corrupt("\(VaultError.quoted(file.path)) is \(file.size) bytes; the vault's limit for it is \(limit)")
+                throw corrupt(
+                    "\(VaultError.quoted(file.path)) is \(file.size) bytes; the vault's limit for it is \(limit)")
             }
             guard listed.updateValue(file, forKey: file.path) == nil else {
                 throw corrupt("\(VaultError.quoted(file.path)) is listed twice")
@@ -766,8 +805,9 @@ final class BackupReader {
         let keyBytes = files[VaultLayout.wrappedKey]
         if metadata.keyProtection == "passphrase" {
             guard let keyBytes else { throw corrupt("no vault-key.json") }
-            _ = try VaultJSON.decode(WrappedKeyFile.self, from: keyBytes, path: inside(VaultLayout.wrappedKey),
-                                     knownVersions: 1...WrappedKeyFile.currentVersion)
+            _ = try VaultJSON.decode(
+                WrappedKeyFile.self, from: keyBytes, path: inside(VaultLayout.wrappedKey),
+                knownVersions: 1...WrappedKeyFile.currentVersion)
         }
         guard let indexBytes = files[VaultLayout.index] else { throw corrupt("no index.json") }
         let index = try Index.decode(indexBytes, path: inside(VaultLayout.index))
@@ -777,8 +817,11 @@ final class BackupReader {
                 throw corrupt("no sealed record for active token \(VaultError.quoted(entry.label))")
             }
         }
-        if let stray = unclaimed.sorted().first { throw corrupt("\(VaultError.quoted(stray)) belongs to no active token") }
-        return Checked(metadata: metadata, metadataBytes: metadataBytes, keyBytes: keyBytes, index: index,
-                       indexBytes: indexBytes, activeTokens: manifest.activeTokens, fileCount: manifest.files.count)
+        if let stray = unclaimed.sorted().first {
+            throw corrupt("\(VaultError.quoted(stray)) belongs to no active token")
+        }
+        return Checked(
+            metadata: metadata, metadataBytes: metadataBytes, keyBytes: keyBytes, index: index,
+            indexBytes: indexBytes, activeTokens: manifest.activeTokens, fileCount: manifest.files.count)
     }
 }

@@ -41,7 +41,8 @@ extension Vault {
     /// `<vault>.replaced-…` directories beside the vault (Vault+Backup.swift).
     private func keptAsideVaults() -> [String] {
         guard let (parentPath, name) = try? Directories.splitParent(of: path),
-              let parent = try? Syscall.openDirectory(parentPath) else { return [] }
+            let parent = try? Syscall.openDirectory(parentPath)
+        else { return [] }
         defer { Syscall.closeQuietly(parent) }
         let names = (try? Syscall.directoryEntries(parent, displayPath: parentPath)) ?? []
         return names.filter { $0.hasPrefix(name + ".replaced-") }.sorted().map { parentPath + "/" + $0 }
@@ -53,7 +54,8 @@ extension Vault {
             defer { lock.unlock() }
             // Staging directories of a killed init or restore beside the vault.
             if let (parentPath, name) = try? Directories.splitParent(of: path),
-               let parent = try? Syscall.openDirectory(parentPath) {
+                let parent = try? Syscall.openDirectory(parentPath)
+            {
                 Leftovers.sweepStaging(in: parent, parentPath: parentPath, vaultName: name)
                 Syscall.closeQuietly(parent)
             }
@@ -66,7 +68,9 @@ extension Vault {
         var report = DoctorReport(findings: [], activeTokens: 0, revokedTokens: 0)
         // An I/O error (74) is not a finding about the vault's data (65): it
         // stops doctor, so a failing disk is never reported as a corrupt vault.
-        func note(_ path: String, _ problem: String, repairable: Bool = false, remove: (() throws -> Void)? = nil) throws {
+        func note(_ path: String, _ problem: String, repairable: Bool = false, remove: (() throws -> Void)? = nil)
+            throws
+        {
             var finding = DoctorFinding(path: path, problem: problem, repairable: repairable, repaired: false)
             if repair, repairable, let remove {
                 do {
@@ -75,7 +79,8 @@ extension Vault {
                 } catch let error as VaultError where error.exitCode == 74 {
                     throw error
                 } catch {
-                    finding = DoctorFinding(path: path, problem: problem + " (repair failed: \(error))", repairable: true, repaired: false)
+                    finding = DoctorFinding(
+                        path: path, problem: problem + " (repair failed: \(error))", repairable: true, repaired: false)
                 }
             }
             report.findings.append(finding)
@@ -104,9 +109,11 @@ extension Vault {
             switch (isOfflineKey, bytes) {
             case (false, nil): try note(keyPath, "missing: the vault key cannot be unlocked")
             case (false, let bytes?):
-                let file = try VaultJSON.decode(WrappedKeyFile.self, from: bytes, path: keyPath, knownVersions: 1...WrappedKeyFile.currentVersion)
+                let file = try VaultJSON.decode(
+                    WrappedKeyFile.self, from: bytes, path: keyPath, knownVersions: 1...WrappedKeyFile.currentVersion)
                 guard file.cipher == KeyWrap.cipher, Base64.decode(file.nonce)?.count == Sodium.aeadNonceLength,
-                      Base64.decode(file.ciphertext)?.count == Sodium.secretKeyLength + Sodium.aeadTagLength else {
+                    Base64.decode(file.ciphertext)?.count == Sodium.secretKeyLength + Sodium.aeadTagLength
+                else {
                     try note(keyPath, "malformed wrapped key")
                     return
                 }
@@ -116,10 +123,12 @@ extension Vault {
         }
         try check(directory.displayPath(FileLock.fileName)) {
             if directory.entryStatus(FileLock.fileName) != nil {
-                let fd = try Syscall.openAt(directory.fd, FileLock.fileName, flags: 0, displayPath: directory.displayPath(FileLock.fileName))
+                let fd = try Syscall.openAt(
+                    directory.fd, FileLock.fileName, flags: 0, displayPath: directory.displayPath(FileLock.fileName))
                 if let fd {
                     defer { Syscall.closeQuietly(fd) }
-                    try VaultPermissions.check(fd: fd, path: directory.displayPath(FileLock.fileName), isDirectory: false)
+                    try VaultPermissions.check(
+                        fd: fd, path: directory.displayPath(FileLock.fileName), isDirectory: false)
                 }
             }
         }
@@ -143,8 +152,10 @@ extension Vault {
             guard strangers.isEmpty else {
                 if repair { directory.removeLegacyRevokedRecords(named: name) }
                 let names = strangers.map { VaultError.quoted($0) }.joined(separator: ", ")
-                try note(path, "left by an interrupted revoke, holds \(names), which ztoken did not put there; "
-                               + "remove it by hand")
+                try note(
+                    path,
+                    "left by an interrupted revoke, holds \(names), which ztoken did not put there; "
+                        + "remove it by hand")
                 continue
             }
             try note(path, "records of revoked tokens left by an interrupted revoke", repairable: true) {
@@ -188,7 +199,10 @@ extension Vault {
                 continue
             }
             if !entry.isActive {
-                try note(path, "sealed record of revoked token \(VaultError.quoted(entry.label)) (an interrupted revoke)", repairable: true) {
+                try note(
+                    path, "sealed record of revoked token \(VaultError.quoted(entry.label)) (an interrupted revoke)",
+                    repairable: true
+                ) {
                     try self.directory.removeRecordFile(named: name)
                 }
                 continue
@@ -206,7 +220,9 @@ extension Vault {
             if entry.isActive {
                 report.activeTokens += 1
                 if !present.contains(entry.id) {
-                    try note(directory.recordPath(id: entry.id), "active token \(VaultError.quoted(entry.label)) has no sealed record; it cannot be exported")
+                    try note(
+                        directory.recordPath(id: entry.id),
+                        "active token \(VaultError.quoted(entry.label)) has no sealed record; it cannot be exported")
                 }
             } else {
                 report.revokedTokens += 1

@@ -48,8 +48,9 @@ extension Vault {
         var wrappedKey: WrappedKeyFile?
         switch setup.keyProtection {
         case .passphrase(let passphrase):
-            let (kdf, wrapped) = try KeyWrap.wrap(secretKey, passphrase: passphrase, level: setup.kdf,
-                                                  associatedData: KeyWrap.associatedData(vaultID: vaultID, publicKey: publicKey))
+            let (kdf, wrapped) = try KeyWrap.wrap(
+                secretKey, passphrase: passphrase, level: setup.kdf,
+                associatedData: KeyWrap.associatedData(vaultID: vaultID, publicKey: publicKey))
             metadata.kdf = kdf
             wrappedKey = wrapped
         case .offline(let identityPath):
@@ -71,7 +72,8 @@ extension Vault {
             try staging.replace(VaultLayout.metadata, with: VaultJSON.encode(metadata))
             if let wrappedKey { try staging.replace(VaultLayout.wrappedKey, with: VaultJSON.encode(wrappedKey)) }
             try staging.replace(VaultLayout.index, with: Index().encoded())
-            try Syscall.makeDirectoryAt(staging.fd, VaultLayout.records, displayPath: staging.displayPath(VaultLayout.records))
+            try Syscall.makeDirectoryAt(
+                staging.fd, VaultLayout.records, displayPath: staging.displayPath(VaultLayout.records))
             try staging.lock(timeout: 0, onWaiting: { _ in }).unlock()
             try Syscall.sync(staging.fd, displayPath: tempPath)
             // rename(2) replaces an empty directory atomically and fails with

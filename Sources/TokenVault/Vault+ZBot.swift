@@ -24,20 +24,24 @@ extension Vault {
     /// The server URL a bundle will name: the one given, else the vault's default.
     public func bundleServerURL(_ given: String?) throws -> String {
         guard let url = given ?? defaultServerURL else {
-            throw VaultError.invalidArgument("no server URL for the zBot",
-                                             hint: "give the zBot's server URL, or set a default server URL for the vault")
+            throw VaultError.invalidArgument(
+                "no server URL for the zBot",
+                hint: "give the zBot's server URL, or set a default server URL for the vault")
         }
         return try ServerURL.validate(url)
     }
 
     /// Mints a `zbot` token labelled `name` and writes its bundle.
-    public func createZBot(name: String, serverURL: String?, template: BundleTemplate?,
-                           destination: BundleDestination) throws -> TokenInfo {
+    public func createZBot(
+        name: String, serverURL: String?, template: BundleTemplate?,
+        destination: BundleDestination
+    ) throws -> TokenInfo {
         let url = try bundleServerURL(serverURL)
         try destination.checkWritable()
         let created = try create(label: name, kind: .zbot, agentName: name, serverURL: url)
         do {
-            try writeBundle(for: created.info, token: created.token, serverURL: url, template: template, to: destination)
+            try writeBundle(
+                for: created.info, token: created.token, serverURL: url, template: template, to: destination)
         } catch {
             // Roll back: a token whose bundle was never written was never
             // seen, so it is removed as if it had never been made.
@@ -48,8 +52,10 @@ extension Vault {
     }
 
     /// Writes the bundle of an existing active token again.
-    public func exportZBot(reference: String, key: VaultKey, serverURL: String?, template: BundleTemplate?,
-                           destination: BundleDestination) throws -> TokenInfo {
+    public func exportZBot(
+        reference: String, key: VaultKey, serverURL: String?, template: BundleTemplate?,
+        destination: BundleDestination
+    ) throws -> TokenInfo {
         guard let info = try resolve([reference]).first, info.state == .active else {
             throw VaultError.noSuchToken(reference)
         }
@@ -63,15 +69,19 @@ extension Vault {
     /// Opens the vault key of an offline-key vault from age identity files.
     public func unlock(identityFiles: [String]) throws -> VaultKey {
         let secret = try OfflineKey.vaultKey(fromIdentityFiles: identityFiles, publicKey: publicKey)
-        return try VaultKey(secretKey: secret, expectedPublicKey: publicKey, source: identityFiles.joined(separator: ", "))
+        return try VaultKey(
+            secretKey: secret, expectedPublicKey: publicKey, source: identityFiles.joined(separator: ", "))
     }
 
-    private func writeBundle(for info: TokenInfo, token: SecureBytes, serverURL: String, template: BundleTemplate?,
-                             to destination: BundleDestination) throws {
+    private func writeBundle(
+        for info: TokenInfo, token: SecureBytes, serverURL: String, template: BundleTemplate?,
+        to destination: BundleDestination
+    ) throws {
         let createdAt = RFC3339.parse(info.createdAt) ?? 0
-        let bundle = try ZBotBundle(name: info.agentName ?? info.label, serverURL: serverURL, token: token, template: template,
-                                    vaultID: vaultID, tokenID: info.id, label: info.label, kind: info.kind.rawValue,
-                                    createdAt: createdAt, modificationTime: Int64(Clock.seconds()))
+        let bundle = try ZBotBundle(
+            name: info.agentName ?? info.label, serverURL: serverURL, token: token, template: template,
+            vaultID: vaultID, tokenID: info.id, label: info.label, kind: info.kind.rawValue,
+            createdAt: createdAt, modificationTime: Int64(Clock.seconds()))
         switch destination {
         case .plainDirectory(let path, let overwrite):
             try PlainDirectory.write(bundle.files(), to: path, overwrite: overwrite)

@@ -42,8 +42,9 @@ public final class Vault {
     }
 
     static func decodeMetadata(_ bytes: [UInt8], path: String) throws -> MetadataFile {
-        let file = try VaultJSON.decode(MetadataFile.self, from: bytes, path: path,
-                                        knownVersions: 1...MetadataFile.currentVersion)
+        let file = try VaultJSON.decode(
+            MetadataFile.self, from: bytes, path: path,
+            knownVersions: 1...MetadataFile.currentVersion)
         guard let key = Base64.decode(file.publicKey), key.count == Sodium.publicKeyLength else {
             throw VaultError.corrupt(path: path, reason: "malformed public key")
         }
@@ -53,12 +54,15 @@ public final class Vault {
         }
         switch file.keyProtection {
         case "passphrase":
-            guard let kdf = file.kdf else { throw VaultError.corrupt(path: path, reason: "missing key-derivation parameters") }
+            guard let kdf = file.kdf else {
+                throw VaultError.corrupt(path: path, reason: "missing key-derivation parameters")
+            }
             try KeyWrap.checkParameters(kdf, path: path)
         case "offline":
             break
         default:
-            throw VaultError.corrupt(path: path, reason: "unknown key protection \(VaultError.quoted(file.keyProtection))")
+            throw VaultError.corrupt(
+                path: path, reason: "unknown key protection \(VaultError.quoted(file.keyProtection))")
         }
         return file
     }
@@ -101,10 +105,11 @@ public final class Vault {
             let byID = index.position(ofID: reference)
             let byLabel = index.activePosition(ofLabel: reference.trimmingWhitespace())
             switch (byID, byLabel) {
-            case let (id?, label?) where id != label:
-                throw VaultError.invalidArgument("\(VaultError.quoted(reference)) is both the id of one token and the label of another",
-                                                 hint: "use the id of the one you mean")
-            case let (position?, _), let (nil, position?):
+            case (let id?, let label?) where id != label:
+                throw VaultError.invalidArgument(
+                    "\(VaultError.quoted(reference)) is both the id of one token and the label of another",
+                    hint: "use the id of the one you mean")
+            case (let position?, _), (nil, let position?):
                 if seen.insert(position).inserted { found.append(TokenInfo(index.tokens[position])) }
             case (nil, nil):
                 throw VaultError.noSuchToken(reference)
@@ -144,15 +149,20 @@ public final class Vault {
     /// Creates a token labelled `label`: mints one, or stores `importing` (a
     /// token made elsewhere). The sealed record and then the index are
     /// durable on disk before this returns, so the caller may show the token.
-    public func create(label rawLabel: String, kind: TokenKind = .api, importing: SecureBytes? = nil,
-                       agentName: String? = nil, serverURL: String? = nil) throws -> CreatedToken {
+    public func create(
+        label rawLabel: String, kind: TokenKind = .api, importing: SecureBytes? = nil,
+        agentName: String? = nil, serverURL: String? = nil
+    ) throws -> CreatedToken {
         let label = try LabelRules.validated(rawLabel)
         let token: SecureBytes
         if let importing {
             if let problem = TokenFormat.problem(with: importing) {
-                throw VaultError.corrupt(path: "standard input", reason: problem == .badChecksum
-                    ? "the token looks like a ztoken token but its checksum is wrong"
-                    : "a token must be \(TokenFormat.importedLengthRange.lowerBound) to \(TokenFormat.importedLengthRange.upperBound) printable ASCII characters without spaces")
+                throw VaultError.corrupt(
+                    path: "standard input",
+                    reason: problem == .badChecksum
+                        ? "the token looks like a ztoken token but its checksum is wrong"
+                        : "a token must be \(TokenFormat.importedLengthRange.lowerBound) to \(TokenFormat.importedLengthRange.upperBound) printable ASCII characters without spaces"
+                )
             }
             token = importing
         } else {
@@ -205,7 +215,8 @@ public final class Vault {
         let digest = TokenFormat.digest(of: created.token)
         try withWriteLock { index in
             guard let position = index.position(ofID: created.info.id), index.tokens[position].isActive,
-                  index.tokens[position].digest == digest else { return }
+                index.tokens[position].digest == digest
+            else { return }
             var changed = index
             changed.tokens.remove(at: position)
             try writeIndex(changed)
@@ -251,20 +262,24 @@ public final class Vault {
     /// slow). Throws `.wrongPassphrase` (exit 77) without changing anything.
     public func unlock(passphrase: SecureBytes) throws -> VaultKey {
         guard !isOfflineKey else {
-            throw VaultError.invalidArgument("this vault keeps its secret key offline",
-                                             hint: "unlock it with the key file written when the vault was made")
+            throw VaultError.invalidArgument(
+                "this vault keeps its secret key offline",
+                hint: "unlock it with the key file written when the vault was made")
         }
         guard let kdf = metadata.kdf else {
-            throw VaultError.corrupt(path: directory.displayPath(VaultLayout.metadata), reason: "missing key-derivation parameters")
+            throw VaultError.corrupt(
+                path: directory.displayPath(VaultLayout.metadata), reason: "missing key-derivation parameters")
         }
         let keyPath = directory.displayPath(VaultLayout.wrappedKey)
         guard let bytes = try directory.read(VaultLayout.wrappedKey) else {
             throw VaultError.corrupt(path: keyPath, reason: "missing")
         }
-        let file = try VaultJSON.decode(WrappedKeyFile.self, from: bytes, path: keyPath, knownVersions: 1...WrappedKeyFile.currentVersion)
-        let secret = try KeyWrap.unwrap(file, kdf: kdf, passphrase: passphrase,
-                                        associatedData: KeyWrap.associatedData(vaultID: metadata.vaultID, publicKey: publicKey),
-                                        metadataPath: directory.displayPath(VaultLayout.metadata), keyPath: keyPath)
+        let file = try VaultJSON.decode(
+            WrappedKeyFile.self, from: bytes, path: keyPath, knownVersions: 1...WrappedKeyFile.currentVersion)
+        let secret = try KeyWrap.unwrap(
+            file, kdf: kdf, passphrase: passphrase,
+            associatedData: KeyWrap.associatedData(vaultID: metadata.vaultID, publicKey: publicKey),
+            metadataPath: directory.displayPath(VaultLayout.metadata), keyPath: keyPath)
         return try VaultKey(secretKey: secret, expectedPublicKey: publicKey, source: keyPath)
     }
 
@@ -278,15 +293,19 @@ public final class Vault {
         let entry = index.tokens[position]
         let path = directory.recordPath(id: id)
         guard let bytes = try directory.readRecord(id: id) else {
-            throw VaultError.corrupt(path: path, reason: "the sealed record of active token \(VaultError.quoted(entry.label)) is missing")
+            throw VaultError.corrupt(
+                path: path, reason: "the sealed record of active token \(VaultError.quoted(entry.label)) is missing")
         }
         let sealed = try RecordFormat.decode(bytes, path: path)
         guard let token = Sodium.openSealed(sealed, publicKey: publicKey, secretKey: key.secretKey) else {
             throw VaultError.corrupt(path: path, reason: "the sealed record does not open with the vault key")
         }
         guard let expected = Hex.decode(entry.digest),
-              Sodium.constantTimeEquals(token.withUnsafeBytes { Sodium.blake2b256($0) }, expected) else {
-            throw VaultError.corrupt(path: path, reason: "the sealed record does not match the index entry of \(VaultError.quoted(entry.label))")
+            Sodium.constantTimeEquals(token.withUnsafeBytes { Sodium.blake2b256($0) }, expected)
+        else {
+            throw VaultError.corrupt(
+                path: path,
+                reason: "the sealed record does not match the index entry of \(VaultError.quoted(entry.label))")
         }
         return token
     }
@@ -298,7 +317,8 @@ public final class VaultKey: Sendable {
 
     init(secretKey: SecureBytes, expectedPublicKey: [UInt8], source: String) throws {
         guard secretKey.count == Sodium.secretKeyLength,
-              Sodium.constantTimeEquals(Sodium.publicKey(of: secretKey), expectedPublicKey) else {
+            Sodium.constantTimeEquals(Sodium.publicKey(of: secretKey), expectedPublicKey)
+        else {
             throw VaultError.wrongIdentity(path: source)
         }
         self.secretKey = secretKey
@@ -319,7 +339,9 @@ enum RecordFormat {
             throw VaultError.corrupt(path: path, reason: "not a ztoken sealed record")
         }
         let sealed = Array(bytes[magic.count...])
-        guard sealed.count > Sodium.sealOverhead else { throw VaultError.corrupt(path: path, reason: "truncated sealed record") }
+        guard sealed.count > Sodium.sealOverhead else {
+            throw VaultError.corrupt(path: path, reason: "truncated sealed record")
+        }
         return sealed
     }
 }

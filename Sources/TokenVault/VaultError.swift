@@ -104,7 +104,8 @@ public enum VaultError: Error, Sendable, Equatable {
             return "\(path): \(operation) failed: \(Self.describe(errno: errno))"
         case .busy(let path, let holder, let seconds):
             let who = holder.map { " (held by \($0))" } ?? ""
-            return "the vault is locked by another ztoken\(who); gave up after \(Self.format(seconds)) s waiting for \(path)"
+            return
+                "the vault is locked by another ztoken\(who); gave up after \(Self.format(seconds)) s waiting for \(path)"
         case .vaultReplaced(let path):
             return "the vault at \(path) was replaced by a restore while this command waited; nothing was changed"
         case .vaultChanged(let path):

@@ -23,7 +23,9 @@ struct Backup: ParsableCommand {
     var force = false
 
     func validate() throws {
-        guard encryption.isGiven else { throw ValidationError("say how to encrypt the backup (-r, -R, -p or --passphrase-file)") }
+        guard encryption.isGiven else {
+            throw ValidationError("say how to encrypt the backup (-r, -R, -p or --passphrase-file)")
+        }
     }
 
     func run() throws {
@@ -31,6 +33,8 @@ struct Backup: ParsableCommand {
         let recipients = try encryption.ageRecipients()
         let output = try OutputFile(path: out, overwrite: force)
         let summary = try vault.backup(to: output, recipients: recipients)
-        Output.note("backed up \(summary.activeTokens) active tokens (\(summary.files) files) to \(output.isStandardOutput ? "standard output" : out)")
+        Output.note(
+            "backed up \(summary.activeTokens) active tokens (\(summary.files) files) to \(output.isStandardOutput ? "standard output" : out)"
+        )
     }
 }

@@ -41,7 +41,8 @@ struct Create: ParsableCommand {
         let vault = try vaultOptions.open()
         var imported: SecureBytes?
         if stdin {
-            imported = Terminal.standardInputIsTerminal
+            imported =
+                Terminal.standardInputIsTerminal
                 ? try SecretInput.askOnTerminal(prompt: "token to import: ")
                 : try SecretInput.readStandardInput(limit: 4096)
         }
@@ -68,9 +69,10 @@ struct Create: ParsableCommand {
         let info = created.info
         if json {
             try Terminal.writeToStandardOutput([
-                .text("{\"createdAt\":\(JSONText.quote(info.createdAt)),\"id\":\(JSONText.quote(info.id)),"
-                      + "\"kind\":\(JSONText.quote(info.kind.rawValue)),\"label\":\(JSONText.quote(info.label)),"
-                      + "\"last4\":\(JSONText.quote(info.last4)),\"token\":\""),
+                .text(
+                    "{\"createdAt\":\(JSONText.quote(info.createdAt)),\"id\":\(JSONText.quote(info.id)),"
+                        + "\"kind\":\(JSONText.quote(info.kind.rawValue)),\"label\":\(JSONText.quote(info.label)),"
+                        + "\"last4\":\(JSONText.quote(info.last4)),\"token\":\""),
                 .jsonEscapedSecret(created.token),
                 .text("\"}\n"),
             ])
@@ -78,7 +80,8 @@ struct Create: ParsableCommand {
             try Terminal.writeToStandardOutput([.secret(created.token), .text("\n")])
         }
         if Terminal.standardOutputIsTerminal {
-            Output.note("created \(Output.safe(info.label)) (id \(info.id)); copy the token now: it will not be shown again")
+            Output.note(
+                "created \(Output.safe(info.label)) (id \(info.id)); copy the token now: it will not be shown again")
         }
     }
 }

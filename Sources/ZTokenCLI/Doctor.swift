@@ -26,22 +26,30 @@ struct Doctor: ParsableCommand {
         let vault = try vaultOptions.open()
         let report = try vault.doctor(repair: repair)
         for path in report.keptAside {
-            Output.note("a vault replaced by restore is kept aside at \(Output.safe(path)); remove it once you no longer need it")
+            Output.note(
+                "a vault replaced by restore is kept aside at \(Output.safe(path)); remove it once you no longer need it"
+            )
         }
         if json {
             let findings = report.findings.map {
-                JSONText.object([("path", JSONText.quote($0.path)), ("problem", JSONText.quote($0.problem)),
-                                 ("repairable", String($0.repairable)), ("repaired", String($0.repaired))])
+                JSONText.object([
+                    ("path", JSONText.quote($0.path)), ("problem", JSONText.quote($0.problem)),
+                    ("repairable", String($0.repairable)), ("repaired", String($0.repaired)),
+                ])
             }
-            print(JSONText.object([("activeTokens", String(report.activeTokens)), ("findings", JSONText.array(findings)),
-                                   ("healthy", String(report.isHealthy)), ("revokedTokens", String(report.revokedTokens))]))
+            print(
+                JSONText.object([
+                    ("activeTokens", String(report.activeTokens)), ("findings", JSONText.array(findings)),
+                    ("healthy", String(report.isHealthy)), ("revokedTokens", String(report.revokedTokens)),
+                ]))
         } else {
             for finding in report.findings {
                 let state = finding.repaired ? "repaired" : finding.repairable ? "repairable" : "needs attention"
                 print("\(Output.safe(finding.path)): \(Output.safe(finding.problem)) [\(state)]")
             }
-            print("\(report.activeTokens) active, \(report.revokedTokens) revoked; "
-                  + (report.isHealthy ? "vault is healthy" : "problems found"))
+            print(
+                "\(report.activeTokens) active, \(report.revokedTokens) revoked; "
+                    + (report.isHealthy ? "vault is healthy" : "problems found"))
         }
         if !report.isHealthy {
             if !json && !repair && report.findings.contains(where: { $0.repairable }) {

@@ -4,15 +4,19 @@ import ArgumentParser
 import TokenVault
 
 struct EncryptionOptions: ParsableArguments {
-    @Option(name: [.customShort("r"), .customLong("recipient")],
-            help: ArgumentHelp("Encrypt to this age recipient (age1…); repeatable.", valueName: "recipient"))
+    @Option(
+        name: [.customShort("r"), .customLong("recipient")],
+        help: ArgumentHelp("Encrypt to this age recipient (age1…); repeatable.", valueName: "recipient"))
     var recipients: [String] = []
 
-    @Option(name: [.customShort("R"), .customLong("recipients-file")],
-            help: ArgumentHelp("Encrypt to the recipients listed in this file; repeatable.", valueName: "file"))
+    @Option(
+        name: [.customShort("R"), .customLong("recipients-file")],
+        help: ArgumentHelp("Encrypt to the recipients listed in this file; repeatable.", valueName: "file"))
     var recipientsFiles: [String] = []
 
-    @Flag(name: [.customShort("p"), .customLong("passphrase")], help: "Encrypt with a passphrase asked twice on the terminal.")
+    @Flag(
+        name: [.customShort("p"), .customLong("passphrase")],
+        help: "Encrypt with a passphrase asked twice on the terminal.")
     var passphrase = false
 
     @Option(help: ArgumentHelp("Encrypt with the passphrase on the first line of this file.", valueName: "file"))
@@ -23,7 +27,9 @@ struct EncryptionOptions: ParsableArguments {
     func validate() throws {
         let usesKeys = !recipients.isEmpty || !recipientsFiles.isEmpty
         let usesPassphrase = passphrase || passphraseFile != nil
-        if usesKeys && usesPassphrase { throw ValidationError("use recipients (-r/-R) or a passphrase (-p/--passphrase-file), not both") }
+        if usesKeys && usesPassphrase {
+            throw ValidationError("use recipients (-r/-R) or a passphrase (-p/--passphrase-file), not both")
+        }
         if passphrase && passphraseFile != nil { throw ValidationError("use -p or --passphrase-file, not both") }
     }
 
@@ -33,7 +39,8 @@ struct EncryptionOptions: ParsableArguments {
         if passphrase { return [.passphrase(try SecretInput.askNewPassphrase(what: "file"))] }
         var parsed = try recipients.map { AgeRecipient.x25519(try AgeX25519Recipient(parsing: $0)) }
         for path in recipientsFiles {
-            let list = try AgeKeyFile.parseRecipients(Array(try SecretInput.readFile(path, isSecret: false).unsafeRevealedString().utf8), path: path)
+            let list = try AgeKeyFile.parseRecipients(
+                Array(try SecretInput.readFile(path, isSecret: false).unsafeRevealedString().utf8), path: path)
             guard !list.isEmpty else { throw VaultError.invalidArgument("\(path): no recipients in the file") }
             parsed += list.map(AgeRecipient.x25519)
         }
@@ -51,10 +58,15 @@ struct BundleOptions: ParsableArguments {
     @Flag(help: "Replace an existing output file or configuration.")
     var force = false
 
-    @Option(help: ArgumentHelp("Write the configuration unencrypted (0600) under this directory, for a zBot on this machine.", valueName: "dir"))
+    @Option(
+        help: ArgumentHelp(
+            "Write the configuration unencrypted (0600) under this directory, for a zBot on this machine.",
+            valueName: "dir"))
     var plainDir: String?
 
-    @Option(help: ArgumentHelp("A zbot.properties template with {{server_url}}, {{name}} and {{token}} placeholders.", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "A zbot.properties template with {{server_url}}, {{name}} and {{token}} placeholders.", valueName: "file"))
     var template: String?
 
     @Option(help: ArgumentHelp("The zBot's server URL (default: the vault's, set at init).", valueName: "url"))
@@ -62,10 +74,17 @@ struct BundleOptions: ParsableArguments {
 
     func validate() throws {
         if plainDir != nil {
-            if encryption.isGiven || out != nil { throw ValidationError("--plain-dir writes an unencrypted configuration; drop -r/-R/-p/--out") }
+            if encryption.isGiven || out != nil {
+                throw ValidationError("--plain-dir writes an unencrypted configuration; drop -r/-R/-p/--out")
+            }
         } else {
-            guard encryption.isGiven else { throw ValidationError("say how to encrypt the bundle (-r, -R, -p or --passphrase-file), or use --plain-dir DIR") }
-            guard out != nil else { throw ValidationError("say where to write the bundle with --out FILE (or --out - for standard output)") }
+            guard encryption.isGiven else {
+                throw ValidationError(
+                    "say how to encrypt the bundle (-r, -R, -p or --passphrase-file), or use --plain-dir DIR")
+            }
+            guard out != nil else {
+                throw ValidationError("say where to write the bundle with --out FILE (or --out - for standard output)")
+            }
         }
         if let server { _ = try ServerURL.validate(server) }
     }
@@ -86,7 +105,8 @@ struct BundleOptions: ParsableArguments {
     func describe(_ destination: BundleDestination) -> String {
         switch destination {
         case .plainDirectory(let path, _): return "configuration written under \(path)"
-        case .encrypted(_, let output): return output.isStandardOutput ? "bundle written to standard output" : "bundle written to \(output.path)"
+        case .encrypted(_, let output):
+            return output.isStandardOutput ? "bundle written to standard output" : "bundle written to \(output.path)"
         }
     }
 }

@@ -19,8 +19,9 @@ struct Export: ParsableCommand {
     @Argument(help: ArgumentHelp("The token's label or id.", valueName: "label-or-id"))
     var token: String
 
-    @Option(name: [.customShort("i"), .customLong("identity")],
-            help: ArgumentHelp("The vault's offline key file (age identity); repeatable.", valueName: "file"))
+    @Option(
+        name: [.customShort("i"), .customLong("identity")],
+        help: ArgumentHelp("The vault's offline key file (age identity); repeatable.", valueName: "file"))
     var identities: [String] = []
 
     @OptionGroup var bundle: BundleOptions
@@ -32,7 +33,8 @@ struct Export: ParsableCommand {
         let key: VaultKey
         if vault.isOfflineKey {
             guard !identities.isEmpty else {
-                throw VaultError.invalidArgument("this vault keeps its secret key offline", hint: "pass the key file given at init with -i FILE")
+                throw VaultError.invalidArgument(
+                    "this vault keeps its secret key offline", hint: "pass the key file given at init with -i FILE")
             }
             key = try vault.unlock(identityFiles: identities)
         } else {
@@ -40,7 +42,8 @@ struct Export: ParsableCommand {
             key = try vault.unlock(passphrase: try passphrase.read(new: false))
         }
         let destination = try bundle.destination()
-        let info = try vault.exportZBot(reference: token, key: key, serverURL: bundle.server, template: template, destination: destination)
+        let info = try vault.exportZBot(
+            reference: token, key: key, serverURL: bundle.server, template: template, destination: destination)
         Output.note("exported \(Output.safe(info.label)) (id \(info.id)); \(bundle.describe(destination))")
     }
 }

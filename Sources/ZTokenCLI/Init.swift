@@ -32,13 +32,16 @@ struct Init: ParsableCommand {
     @Option(help: ArgumentHelp("Cost of the passphrase key derivation (Argon2id).", valueName: "level"))
     var kdf: KDFLevel = .moderate
 
-    @Option(help: ArgumentHelp("Write the vault secret key to this file (age identity) and keep none in the vault.", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Write the vault secret key to this file (age identity) and keep none in the vault.", valueName: "file"))
     var offlineKey: String?
 
     func validate() throws {
         if let server { _ = try ServerURL.validate(server) }
         if offlineKey != nil && passphrase.vaultPassphraseFile != nil {
-            throw ValidationError("--offline-key and --vault-passphrase-file cannot be combined: an offline-key vault has no passphrase")
+            throw ValidationError(
+                "--offline-key and --vault-passphrase-file cannot be combined: an offline-key vault has no passphrase")
         }
     }
 
@@ -49,8 +52,9 @@ struct Init: ParsableCommand {
         } else {
             protection = .passphrase(try passphrase.read(new: true))
         }
-        let setup = VaultSetup(user: user ?? Terminal.userName, serverURL: try server.map(ServerURL.validate),
-                               kdf: kdf, keyProtection: protection)
+        let setup = VaultSetup(
+            user: user ?? Terminal.userName, serverURL: try server.map(ServerURL.validate),
+            kdf: kdf, keyProtection: protection)
         let vault = try Vault.initialize(at: vaultOptions.location, setup: setup)
         Output.note("made a vault at \(vault.path)")
         if let offlineKey {

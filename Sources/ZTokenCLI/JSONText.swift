@@ -35,7 +35,8 @@ enum JSONText {
     static func object(_ token: TokenInfo) -> String {
         object([
             ("id", quote(token.id)), ("label", quote(token.label)), ("kind", quote(token.kind.rawValue)),
-            ("createdAt", quote(token.createdAt)), ("last4", quote(token.last4)), ("state", quote(token.state.rawValue)),
+            ("createdAt", quote(token.createdAt)), ("last4", quote(token.last4)),
+            ("state", quote(token.state.rawValue)),
             ("revokedAt", token.revokedAt.map(quote)), ("agent", token.agentName.map(quote)),
             ("serverURL", token.serverURL.map(quote)),
         ])

@@ -7,7 +7,8 @@ struct Keygen: ParsableCommand {
         commandName: "keygen",
         _superCommandName: ZToken.name,
         abstract: "Make an age identity and print its recipient.",
-        discussion: "Writes the identity (AGE-SECRET-KEY-1…) to --out FILE (0600, never overwritten) or standard output, and prints its age1… recipient.",
+        discussion:
+            "Writes the identity (AGE-SECRET-KEY-1…) to --out FILE (0600, never overwritten) or standard output, and prints its age1… recipient.",
         version: ZToken.version)
 
     @Option(help: ArgumentHelp("Write the identity to this file instead of standard output.", valueName: "file"))

@@ -7,7 +7,8 @@ struct List: ParsableCommand {
         commandName: "list",
         _superCommandName: ZToken.name,
         abstract: "List tokens.",
-        discussion: "Shows id, label, kind, creation time, last four characters and state. Labels are printed with control characters escaped.",
+        discussion:
+            "Shows id, label, kind, creation time, last four characters and state. Labels are printed with control characters escaped.",
         version: ZToken.version)
 
     @OptionGroup var vaultOptions: VaultOptions

@@ -1,3 +1,5 @@
+import TokenVault
+
 // Where output goes and how it is worded (as age's tui.go states it): data
 // to standard output; everything for the person to standard error, as
 // `ztoken: error: …`, `ztoken: hint: …` or `ztoken: …`, lowercase, one line
@@ -5,7 +7,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import TokenVault
 
 enum Output {
     static func error(_ text: String) { toStandardError("ztoken: error: " + text) }
@@ -32,7 +33,8 @@ enum Output {
     /// A label made safe to print on a terminal. Printable ASCII other than
     /// a backslash is its own escape (the common case, checked without Unicode).
     static func safe(_ label: String) -> String {
-        label.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\\") } ? label : TerminalSafe.escape(label)
+        label.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\\") }
+            ? label : TerminalSafe.escape(label)
     }
 
     /// Writes data to standard output, after whatever `print` has buffered.
@@ -71,4 +73,3 @@ extension VaultError {
         }
     }
 }
-

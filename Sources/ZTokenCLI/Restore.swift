@@ -25,18 +25,21 @@ struct Restore: ParsableCommand {
     @Argument(help: ArgumentHelp("The backup file, or - for standard input.", valueName: "file"))
     var input: String
 
-    @Option(name: [.customShort("i"), .customLong("identity")],
-            help: ArgumentHelp("Decrypt with this age identity file; repeatable.", valueName: "file"))
+    @Option(
+        name: [.customShort("i"), .customLong("identity")],
+        help: ArgumentHelp("Decrypt with this age identity file; repeatable.", valueName: "file"))
     var identities: [String] = []
 
-    @Flag(name: [.customShort("p"), .customLong("passphrase")], help: "Decrypt with a passphrase asked on the terminal.")
+    @Flag(
+        name: [.customShort("p"), .customLong("passphrase")], help: "Decrypt with a passphrase asked on the terminal.")
     var passphrase = false
 
     @Option(help: ArgumentHelp("Decrypt with the passphrase on the first line of this file.", valueName: "file"))
     var passphraseFile: String?
 
-    @Option(name: .customLong("vault-identity"),
-            help: ArgumentHelp("The offline key file of the vault (age identity); repeatable.", valueName: "file"))
+    @Option(
+        name: .customLong("vault-identity"),
+        help: ArgumentHelp("The offline key file of the vault (age identity); repeatable.", valueName: "file"))
     var vaultIdentities: [String] = []
 
     @Flag(help: "Replace an existing vault (it is kept aside, not deleted).")
@@ -53,8 +56,12 @@ struct Restore: ParsableCommand {
 
     func validate() throws {
         let ways = (identities.isEmpty ? 0 : 1) + (passphrase ? 1 : 0) + (passphraseFile == nil ? 0 : 1)
-        guard ways == 1 else { throw ValidationError("say how to decrypt the backup: -i FILE, -p or --passphrase-file FILE (one of them)") }
-        if replaceDifferentVault && !force { throw ValidationError("--replace-different-vault replaces a vault: pass --force too") }
+        guard ways == 1 else {
+            throw ValidationError("say how to decrypt the backup: -i FILE, -p or --passphrase-file FILE (one of them)")
+        }
+        if replaceDifferentVault && !force {
+            throw ValidationError("--replace-different-vault replaces a vault: pass --force too")
+        }
     }
 
     func run() throws {
@@ -65,12 +72,14 @@ struct Restore: ParsableCommand {
             keys = [.passphrase(try SecretInput.askOnTerminal(prompt: "backup passphrase: "))]
         } else {
             for path in identities {
-                keys += try AgeKeyFile.parseIdentities(try SecretInput.readFile(path, isSecret: true), path: path).map(AgeIdentity.x25519)
+                keys += try AgeKeyFile.parseIdentities(try SecretInput.readFile(path, isSecret: true), path: path).map(
+                    AgeIdentity.x25519)
             }
         }
         let location = vaultOptions.location
-        let options = RestoreOptions(replaceExisting: force || dryRun, replaceDifferentVault: replaceDifferentVault,
-                                     lockTimeout: vaultOptions.lockTimeout.value)
+        let options = RestoreOptions(
+            replaceExisting: force || dryRun, replaceDifferentVault: replaceDifferentVault,
+            lockTimeout: vaultOptions.lockTimeout.value)
         let plan: RestorePlan
         do {
             plan = try Vault.prepareRestore(from: input, identities: keys, to: location, options: options) { offline in
@@ -95,8 +104,9 @@ struct Restore: ParsableCommand {
         if plan.replacesVault && !yes {
             guard Terminal.standardInputIsTerminal else {
                 plan.discard()
-                throw VaultError.invalidArgument("refusing to replace the vault at \(location) without confirmation off a terminal",
-                                                 hint: "check the differences above, then pass --yes to restore from a script")
+                throw VaultError.invalidArgument(
+                    "refusing to replace the vault at \(location) without confirmation off a terminal",
+                    hint: "check the differences above, then pass --yes to restore from a script")
             }
             guard try Terminal.confirm("replace the vault at \(location)?") else {
                 plan.discard()
@@ -115,14 +125,16 @@ struct Restore: ParsableCommand {
     private func credential(offline: Bool) throws -> VaultCredential {
         if offline {
             guard !vaultIdentities.isEmpty else {
-                throw VaultError.invalidArgument("this vault keeps its secret key offline",
-                                                 hint: "pass the key file given at init with --vault-identity FILE")
+                throw VaultError.invalidArgument(
+                    "this vault keeps its secret key offline",
+                    hint: "pass the key file given at init with --vault-identity FILE")
             }
             return .identityFiles(vaultIdentities)
         }
         guard vaultIdentities.isEmpty else {
-            throw VaultError.invalidArgument("--vault-identity is only for offline-key vaults",
-                                             hint: "give the vault passphrase (--vault-passphrase-file FILE, or on the terminal)")
+            throw VaultError.invalidArgument(
+                "--vault-identity is only for offline-key vaults",
+                hint: "give the vault passphrase (--vault-passphrase-file FILE, or on the terminal)")
         }
         return .passphrase(try vaultPassphrase.read(new: false))
     }
@@ -131,7 +143,9 @@ struct Restore: ParsableCommand {
     private func describe(_ plan: RestorePlan) {
         for note in plan.notes { Output.note(note) }
         guard plan.replacesVault else { return }
-        if plan.isDifferentVault { Output.note("the backup is of another vault (id \(plan.vaultID)); this one is replaced") }
+        if plan.isDifferentVault {
+            Output.note("the backup is of another vault (id \(plan.vaultID)); this one is replaced")
+        }
         func list(_ tokens: [RestoredToken]) -> String {
             let shown = tokens.prefix(10).map { "\(Output.safe($0.label)) (\($0.id))" }.joined(separator: ", ")
             return tokens.count > 10 ? shown + ", and \(tokens.count - 10) more" : shown
@@ -139,8 +153,9 @@ struct Restore: ParsableCommand {
         if plan.lost.isEmpty {
             Output.note("no active token would be lost")
         } else {
-            Output.note("\(plan.lost.count) active tokens the backup lacks would be lost (kept only in the replaced vault): "
-                        + list(plan.lost))
+            Output.note(
+                "\(plan.lost.count) active tokens the backup lacks would be lost (kept only in the replaced vault): "
+                    + list(plan.lost))
         }
         if !plan.gained.isEmpty {
             Output.note("\(plan.gained.count) tokens the backup has that this vault never had: " + list(plan.gained))

@@ -42,7 +42,8 @@ struct Revoke: ParsableCommand {
         } else {
             let targets = try vault.resolve(tokens)
             if let done = targets.first(where: { $0.state == .revoked }) {
-                throw VaultError.invalidArgument("token \(VaultError.quotedLabel(done.label)) (\(done.id)) is already revoked")
+                throw VaultError.invalidArgument(
+                    "token \(VaultError.quotedLabel(done.label)) (\(done.id)) is already revoked")
             }
             ids = targets.map(\.id)
             first = targets.first
@@ -54,8 +55,9 @@ struct Revoke: ParsableCommand {
         let what = ids.count == 1 ? "token \(VaultError.quotedLabel(first.label)) (\(first.id))" : "\(ids.count) tokens"
         if !yes {
             guard Terminal.standardInputIsTerminal else {
-                throw VaultError.invalidArgument("refusing to revoke \(what) without confirmation off a terminal",
-                                                 hint: "pass --yes to revoke from a script")
+                throw VaultError.invalidArgument(
+                    "refusing to revoke \(what) without confirmation off a terminal",
+                    hint: "pass --yes to revoke from a script")
             }
             guard try Terminal.confirm("revoke \(all ? "all " : "")\(what)?") else {
                 Output.note("nothing revoked")

@@ -5,8 +5,12 @@ import TokenVault
 
 /// `--vault` and `--lock-timeout`, accepted before or after the subcommand.
 struct VaultOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The vault directory.", discussion:
-        "Default: $ZTOKEN_VAULT, else $XDG_DATA_HOME/ztoken, else ~/.local/share/ztoken.", valueName: "dir"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The vault directory.",
+            discussion:
+                "Default: $ZTOKEN_VAULT, else $XDG_DATA_HOME/ztoken, else ~/.local/share/ztoken.", valueName: "dir"))
     var vault: String?
 
     @Option(name: .long, help: ArgumentHelp("Seconds to wait for another ztoken's vault lock.", valueName: "seconds"))
@@ -30,7 +34,9 @@ struct VaultOptions: ParsableArguments {
     var location: String { VaultLocation.resolve(explicit: vault) }
 
     func validate() throws {
-        guard lockTimeout.value >= 0, lockTimeout.value.isFinite else { throw ValidationError("--lock-timeout must be a number of seconds, 0 or more") }
+        guard lockTimeout.value >= 0, lockTimeout.value.isFinite else {
+            throw ValidationError("--lock-timeout must be a number of seconds, 0 or more")
+        }
     }
 
     /// Opens the vault, wired to tell the user when it waits for the lock.
@@ -46,7 +52,9 @@ struct VaultOptions: ParsableArguments {
 
 /// How the vault passphrase is given: on the terminal, or from a file.
 struct VaultPassphraseOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Read the vault passphrase from the first line of this file.", valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Read the vault passphrase from the first line of this file.", valueName: "file"))
     var vaultPassphraseFile: String?
 
     /// The passphrase from --vault-passphrase-file, $ZTOKEN_VAULT_PASSPHRASE_FILE, or the terminal.
@@ -54,6 +62,8 @@ struct VaultPassphraseOptions: ParsableArguments {
         if let path = vaultPassphraseFile ?? VaultLocation.passphraseFileFromEnvironment {
             return try SecretInput.readFirstLine(ofFile: path)
         }
-        return new ? try SecretInput.askNewPassphrase(what: "vault") : try SecretInput.askOnTerminal(prompt: "vault passphrase: ")
+        return new
+            ? try SecretInput.askNewPassphrase(what: "vault")
+            : try SecretInput.askOnTerminal(prompt: "vault passphrase: ")
     }
 }

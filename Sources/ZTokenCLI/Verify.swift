@@ -20,7 +20,8 @@ struct Verify: ParsableCommand {
 
     func run() throws {
         let vault = try vaultOptions.open()
-        let presented = Terminal.standardInputIsTerminal
+        let presented =
+            Terminal.standardInputIsTerminal
             ? try SecretInput.askOnTerminal(prompt: "token to verify: ")
             : try SecretInput.readStandardInput(limit: 4096)
         let answer = try vault.verify(presented)
@@ -30,12 +31,13 @@ struct Verify: ParsableCommand {
         case .malformed, .unknown: token = nil
         }
         if json {
-            print(JSONText.object([
-                ("id", token.map { JSONText.quote($0.id) }),
-                ("label", token.map { JSONText.quote($0.label) }),
-                ("reason", answer.reason.map(JSONText.quote)),
-                ("valid", answer.reason == nil ? "true" : "false"),
-            ]))
+            print(
+                JSONText.object([
+                    ("id", token.map { JSONText.quote($0.id) }),
+                    ("label", token.map { JSONText.quote($0.label) }),
+                    ("reason", answer.reason.map(JSONText.quote)),
+                    ("valid", answer.reason == nil ? "true" : "false"),
+                ]))
         } else if case .valid(let info) = answer {
             print("\(info.id)\t\(Output.safe(info.label))")
         }

@@ -28,7 +28,8 @@ struct ZBot: ParsableCommand {
         }
         let template = try bundle.parsedTemplate()
         let destination = try bundle.destination()
-        let info = try vault.createZBot(name: name, serverURL: bundle.server, template: template, destination: destination)
+        let info = try vault.createZBot(
+            name: name, serverURL: bundle.server, template: template, destination: destination)
         Output.note("created zBot token \(Output.safe(info.label)) (id \(info.id)); \(bundle.describe(destination))")
     }
 }

@@ -2,6 +2,7 @@
 // failure the same way (`ztoken: error: …`) with the exit code of docs/SPEC.md §8.
 import ArgumentParser
 import TokenVault
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,7 +17,10 @@ public struct ZToken: ParsableCommand {
             listing, revoking and verifying need no passphrase. Exports and backups are age files.
             """,
         version: version,
-        subcommands: [Init.self, Create.self, List.self, Revoke.self, Verify.self, ZBot.self, Export.self, Keygen.self, Backup.self, Restore.self, Doctor.self]
+        subcommands: [
+            Init.self, Create.self, List.self, Revoke.self, Verify.self, ZBot.self, Export.self, Keygen.self,
+            Backup.self, Restore.self, Doctor.self,
+        ]
     )
 
     public init() {}
@@ -44,7 +48,8 @@ public struct ZToken: ParsableCommand {
     /// --generate-completion-script) goes through the root as before.
     static func parseSubcommand(_ arguments: [String]) throws -> ParsableCommand? {
         guard let first = arguments.first, let command = subcommandsByName[first],
-              !arguments.contains(where: isRootOnly) else { return nil }
+            !arguments.contains(where: isRootOnly)
+        else { return nil }
         return try command.parseAsRoot(Array(arguments.dropFirst()))
     }
 

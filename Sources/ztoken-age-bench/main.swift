@@ -1,3 +1,5 @@
+import TokenVault
+
 // Dev tool, not shipped: runs TokenVault's age encryption and decryption on
 // files so scripts/bench-age can time them against the real `age` binary
 // until the ztoken CLI grows its own bundle/backup commands. Uses only the
@@ -8,7 +10,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import TokenVault
 
 func openFile(_ path: String, _ flags: Int32) throws -> Int32 {
     let fd = open(path, flags | O_CLOEXEC, 0o600)
@@ -24,11 +25,15 @@ func main() throws {
     let (mode, key, inputPath, outputPath) = (arguments[1], arguments[2], arguments[3], arguments[4])
     let input = try openFile(inputPath, O_RDONLY)
     let output = try openFile(outputPath, O_WRONLY | O_CREAT | O_TRUNC)
-    defer { close(input); close(output) }
+    defer {
+        close(input)
+        close(output)
+    }
     switch mode {
     case "encrypt":
         let recipient = try AgeX25519Recipient(parsing: key)
-        try Age.encrypt(from: input, inputPath: inputPath, to: output, outputPath: outputPath, recipients: [.x25519(recipient)])
+        try Age.encrypt(
+            from: input, inputPath: inputPath, to: output, outputPath: outputPath, recipients: [.x25519(recipient)])
     case "decrypt":
         let keyFD = try openFile(key, O_RDONLY)
         defer { close(keyFD) }
@@ -36,7 +41,9 @@ func main() throws {
         let count = contents.withUnsafeMutableBytes { read(keyFD, $0.baseAddress!, $0.count) }
         guard count > 0 else { throw VaultError.io(path: key, operation: "read", errno: errno) }
         let identities = try AgeKeyFile.parseIdentities(contents.slice(0..<count), path: key)
-        try Age.decrypt(from: input, inputPath: inputPath, to: output, outputPath: outputPath, identities: identities.map { .x25519($0) })
+        try Age.decrypt(
+            from: input, inputPath: inputPath, to: output, outputPath: outputPath,
+            identities: identities.map { .x25519($0) })
     default:
         throw VaultError.invalidArgument("unknown mode \(mode)")
     }

@@ -1,3 +1,5 @@
+@_spi(Bench) import TokenVault
+
 // Dev-only: fills an existing vault with N minted tokens quickly, for
 // scripts/bench. Uses TokenVault's bulk path (one lock and one index write
 // per batch) instead of N `ztoken create` processes. Writes the plaintext of
@@ -8,7 +10,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-@_spi(Bench) import TokenVault
 
 func fail(_ message: String) -> Never {
     let line = Array("ztoken-bench-setup: error: \(message)\n".utf8)
@@ -31,7 +32,9 @@ while let flag = arguments.popFirst() {
     default: fail("unknown option \(flag)")
     }
 }
-guard let vaultPath, count > 0 else { fail("usage: ztoken-bench-setup --vault DIR --count N [--token-out FILE] [--prefix P]") }
+guard let vaultPath, count > 0 else {
+    fail("usage: ztoken-bench-setup --vault DIR --count N [--token-out FILE] [--prefix P]")
+}
 
 do {
     let vault = try Vault(openingAt: vaultPath)

@@ -7,7 +7,9 @@ public enum ExternalTools {
     public struct Missing: Error, CustomStringConvertible {
         public var tool: String
         public var package: String
-        public var description: String { "'\(tool)' is not on PATH; install the Debian package \(package) to run this test" }
+        public var description: String {
+            "'\(tool)' is not on PATH; install the Debian package \(package) to run this test"
+        }
     }
 
     /// The absolute path of `name` on PATH or in the usual system directories, or nil.

@@ -1,10 +1,11 @@
+import Foundation
+
 // Scratch directories and file facts for tests: private temp directories that
 // are removed with everything in them, and a path's mode and inode as lstat
 // reports them (a symbolic link is never followed).
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
 
 /// mkdtemp failed.
 public struct TemporaryDirectoryFailed: Error, CustomStringConvertible {

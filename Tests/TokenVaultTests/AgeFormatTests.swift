@@ -1,6 +1,7 @@
 // Unit tests of the age format pieces: bech32 keys, key files, base64, header
 // parsing edge cases, STREAM chunk boundaries, tampering and truncation.
 import Testing
+
 @testable import TokenVault
 
 private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
@@ -31,7 +32,8 @@ struct AgeKeyTests {
 
     @Test func knownRecipient() throws {
         // A recipient string from age's own tests: decodes and re-encodes to the same text.
-        let recipient = try AgeX25519Recipient(parsing: "age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq")
+        let recipient = try AgeX25519Recipient(
+            parsing: "age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq")
         #expect(recipient.encoded == "age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq")
     }
 
@@ -50,13 +52,15 @@ struct AgeKeyTests {
         #expect(!"\(identity)".contains("AGE-SECRET"))
     }
 
-    @Test("malformed recipients are refused", arguments: [
-        "", "age1", "AGE1QQQQ", "age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gr",  // bad checksum
-        "Age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq",                          // mixed case
-        "AGE1QYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQS3290GQ",                          // upper-case hrp
-        "age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqsqqqq3290gq",                      // extra data, bad checksum
-        "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",                                              // other hrp, 20 bytes
-    ])
+    @Test(
+        "malformed recipients are refused",
+        arguments: [
+            "", "age1", "AGE1QQQQ", "age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gr",  // bad checksum
+            "Age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq",  // mixed case
+            "AGE1QYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQS3290GQ",  // upper-case hrp
+            "age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqsqqqq3290gq",  // extra data, bad checksum
+            "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4",  // other hrp, 20 bytes
+        ])
     func badRecipients(_ text: String) {
         #expect(throws: VaultError.self) { try AgeX25519Recipient(parsing: text) }
     }
@@ -67,7 +71,9 @@ struct AgeKeyTests {
         for index in 4..<text.count {
             var changed = text
             changed[index] = charset.first { $0 != text[index] }!
-            #expect(throws: VaultError.self) { try AgeX25519Recipient(parsing: String(decoding: changed, as: UTF8.self)) }
+            #expect(throws: VaultError.self) {
+                try AgeX25519Recipient(parsing: String(decoding: changed, as: UTF8.self))
+            }
         }
     }
 
@@ -86,7 +92,8 @@ struct AgeKeyTests {
     }
 
     @Test func identityFileWithCommentsBlankLinesAndCRLF() throws {
-        let file = "# created: 2021-01-01T00:00:00Z\r\n# public key: age1…\r\n\r\n\(Self.identityText)\r\n\(AgeX25519Identity.generate().encoded().unsafeRevealedString())"
+        let file =
+            "# created: 2021-01-01T00:00:00Z\r\n# public key: age1…\r\n\r\n\(Self.identityText)\r\n\(AgeX25519Identity.generate().encoded().unsafeRevealedString())"
         let identities = try AgeKeyFile.parseIdentities(secret(file), path: "key.txt")
         #expect(identities.count == 2)
     }
@@ -103,7 +110,8 @@ struct AgeKeyTests {
     }
 
     @Test func recipientsFile() throws {
-        let a = AgeX25519Identity.generate().recipient, b = AgeX25519Identity.generate().recipient
+        let a = AgeX25519Identity.generate().recipient
+        let b = AgeX25519Identity.generate().recipient
         let parsed = try AgeKeyFile.parseRecipients(bytes("# team\n\(a)\n\n\(b)\r\n"), path: "r.txt")
         #expect(parsed == [a, b])
         do {
@@ -122,8 +130,10 @@ struct AgeKeyTests {
     /// 8, p − 1, p, p + 1), each also with the top bit set, which X25519
     /// ignores: with any of them every shared secret is all zeros.
     static let lowOrderPoints: [[UInt8]] = {
-        let hex = ["00", "01", "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
-                   "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157"]
+        let hex = [
+            "00", "01", "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+            "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+        ]
         var points = hex.map { text -> [UInt8] in
             let bytes = Hex.decode(text) ?? []
             return bytes + [UInt8](repeating: 0, count: 32 - bytes.count)
@@ -135,19 +145,30 @@ struct AgeKeyTests {
     @Test func lowOrderRecipientsAreRefusedWhereParsedAndWhenWrapping() throws {
         for point in Self.lowOrderPoints {
             #expect(!Sodium.isUsableX25519PublicKey(point))
-            let text = Bech32.encode(hrp: "age", data: SecureBytes(copying: point), uppercase: false).unsafeRevealedString()
-            #expect(throws: VaultError.invalidArgument("age recipient \(text) is a low-order point, not a usable public key",
-                                                       hint: "pass the recipient that 'age-keygen -y' prints for the key")) {
+            let text = Bech32.encode(hrp: "age", data: SecureBytes(copying: point), uppercase: false)
+                .unsafeRevealedString()
+            #expect(
+                throws: VaultError.invalidArgument(
+                    "age recipient \(text) is a low-order point, not a usable public key",
+                    hint: "pass the recipient that 'age-keygen -y' prints for the key")
+            ) {
                 try AgeX25519Recipient(parsing: text)
             }
-            #expect(throws: VaultError.corrupt(path: "r.txt", reason: "line 2 is a low-order point, not a usable public key")) {
+            #expect(
+                throws: VaultError.corrupt(
+                    path: "r.txt", reason: "line 2 is a low-order point, not a usable public key")
+            ) {
                 try AgeKeyFile.parseRecipients(bytes("# team\n\(text)\n"), path: "r.txt")
             }
             // A recipient made without the parser: wrapping throws, it does not try again for ever.
-            #expect(throws: VaultError.self) { try Age.encrypt(pattern(1), to: [.x25519(AgeX25519Recipient(publicKey: point))]) }
+            #expect(throws: VaultError.self) {
+                try Age.encrypt(pattern(1), to: [.x25519(AgeX25519Recipient(publicKey: point))])
+            }
         }
-        #expect(Self.lowOrderPoints.contains(try #require(Bech32.decode("age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq5cu47z"))
-            .data.withUnsafeBytes { Array($0) }))
+        #expect(
+            Self.lowOrderPoints.contains(
+                try #require(Bech32.decode("age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq5cu47z"))
+                    .data.withUnsafeBytes { Array($0) }))
         for _ in 0..<100 { #expect(Sodium.isUsableX25519PublicKey(AgeX25519Identity.generate().recipient.publicKey)) }
     }
 
@@ -162,8 +183,12 @@ struct AgeKeyTests {
         #expect(parsed.map(\.recipient) == [identity.recipient])
     }
 
-    @Test("RFC 3339 dates", arguments: [(Int64(0), "1970-01-01T00:00:00Z"), (951_782_400, "2000-02-29T00:00:00Z"),
-                                        (4_102_444_799, "2099-12-31T23:59:59Z"), (-1, "1969-12-31T23:59:59Z")])
+    @Test(
+        "RFC 3339 dates",
+        arguments: [
+            (Int64(0), "1970-01-01T00:00:00Z"), (951_782_400, "2000-02-29T00:00:00Z"),
+            (4_102_444_799, "2099-12-31T23:59:59Z"), (-1, "1969-12-31T23:59:59Z"),
+        ])
     func dates(_ seconds: Int64, _ expected: String) {
         #expect(RFC3339.format(secondsSince1970: seconds) == expected)
     }
@@ -175,16 +200,17 @@ struct AgePrimitiveTests {
         // RFC 5869 A.3: 22 bytes of 0x0b, no salt, no info, 42 bytes out (two HMAC blocks).
         let ikm = SecureBytes(copying: [UInt8](repeating: 0x0b, count: 22))
         let a3 = Sodium.hkdfSHA256(secret: ikm, salt: [], info: "", count: 42)
-        #expect(AgeVectors.hex(a3.withUnsafeBytes { Array($0) })
+        #expect(
+            AgeVectors.hex(a3.withUnsafeBytes { Array($0) })
                 == "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8")
     }
 
     @Test func base64IsCanonical() {
         #expect(AgeBase64.encode([0xff]) == "/w")
         #expect(AgeBase64.decode("/w") == [0xff])
-        #expect(AgeBase64.decode("/x") == nil)      // stray low bits
-        #expect(AgeBase64.decode("/w==") == nil)    // padding
-        #expect(AgeBase64.decode("A") == nil)       // impossible length
+        #expect(AgeBase64.decode("/x") == nil)  // stray low bits
+        #expect(AgeBase64.decode("/w==") == nil)  // padding
+        #expect(AgeBase64.decode("A") == nil)  // impossible length
         #expect(AgeBase64.decode("AA\n") == nil)
         #expect(AgeBase64.decode("") == [])
     }
@@ -202,7 +228,8 @@ struct AgeHeaderTests {
     /// over and over (up to 16 MiB, then the input ends). Returns the error
     /// and how many bytes the parser took from the source.
     static func endless(_ start: String, _ line: String) -> (error: VaultError?, consumed: Int) {
-        let head = bytes("age-encryption.org/v1\n" + start), body = bytes(line)
+        let head = bytes("age-encryption.org/v1\n" + start)
+        let body = bytes(line)
         var consumed = 0
         let source: AgeSource = { destination in
             guard consumed < 16 << 20 else { return 0 }
@@ -245,34 +272,37 @@ struct AgeHeaderTests {
         #expect(header.macInput == bytes("age-encryption.org/v1\n-> x a b\nAAAA\n---"))
     }
 
-    @Test("malformed headers are refused", arguments: [
-        "",                                                               // empty
-        "age-encryption.org/v1",                                          // no newline
-        "age-encryption.org/v2\n--- \(mac)\n",                            // version
-        "age-encryption.org/v1\r\n--- \(mac)\n",                          // CRLF
-        "age-encryption.org/v1\n---\n",                                   // no MAC
-        "age-encryption.org/v1\n---  \(mac)\n",                           // two spaces
-        "age-encryption.org/v1\n--- \(mac) \n",                           // trailing space
-        "age-encryption.org/v1\n--- \(mac.dropLast())\n",                 // short MAC
-        "age-encryption.org/v1\n-> x\n--- \(mac)\n",                      // stanza without a body line
-        "age-encryption.org/v1\n->\n\n--- \(mac)\n",                      // no type
-        "age-encryption.org/v1\n-> x  y\n\n--- \(mac)\n",                 // empty argument
-        "age-encryption.org/v1\n-> x\u{7f}\n\n--- \(mac)\n",              // invalid character
-        "age-encryption.org/v1\n-> x\nAA==\n--- \(mac)\n",                // padding
-        "age-encryption.org/v1\n-> x\n\(String(repeating: "A", count: 68))\n\n--- \(mac)\n",  // long line
-        "age-encryption.org/v1\n-> x\n\(String(repeating: "A", count: 64))\n--- \(mac)\n",    // no final short line
-        "age-encryption.org/v1\n-> x\nAA\nAA\n--- \(mac)\n",              // two short lines
-        "age-encryption.org/v1\nhello\n--- \(mac)\n",                     // stray line
-        "age-encryption.org/v1\n-> x\n\r\n--- \(mac)\n",                  // spurious CR
-        "age-encryption.org/v1\n-> x\n\n--- \(mac)",                      // MAC line without newline
-    ])
+    @Test(
+        "malformed headers are refused",
+        arguments: [
+            "",  // empty
+            "age-encryption.org/v1",  // no newline
+            "age-encryption.org/v2\n--- \(mac)\n",  // version
+            "age-encryption.org/v1\r\n--- \(mac)\n",  // CRLF
+            "age-encryption.org/v1\n---\n",  // no MAC
+            "age-encryption.org/v1\n---  \(mac)\n",  // two spaces
+            "age-encryption.org/v1\n--- \(mac) \n",  // trailing space
+            "age-encryption.org/v1\n--- \(mac.dropLast())\n",  // short MAC
+            "age-encryption.org/v1\n-> x\n--- \(mac)\n",  // stanza without a body line
+            "age-encryption.org/v1\n->\n\n--- \(mac)\n",  // no type
+            "age-encryption.org/v1\n-> x  y\n\n--- \(mac)\n",  // empty argument
+            "age-encryption.org/v1\n-> x\u{7f}\n\n--- \(mac)\n",  // invalid character
+            "age-encryption.org/v1\n-> x\nAA==\n--- \(mac)\n",  // padding
+            "age-encryption.org/v1\n-> x\n\(String(repeating: "A", count: 68))\n\n--- \(mac)\n",  // long line
+            "age-encryption.org/v1\n-> x\n\(String(repeating: "A", count: 64))\n--- \(mac)\n",  // no final short line
+            "age-encryption.org/v1\n-> x\nAA\nAA\n--- \(mac)\n",  // two short lines
+            "age-encryption.org/v1\nhello\n--- \(mac)\n",  // stray line
+            "age-encryption.org/v1\n-> x\n\r\n--- \(mac)\n",  // spurious CR
+            "age-encryption.org/v1\n-> x\n\n--- \(mac)",  // MAC line without newline
+        ])
     func malformed(_ text: String) {
         #expect(throws: VaultError.self) { try Self.parse(text) }
     }
 
     @Test func encodeWrapsBodiesAt64Columns() throws {
         for length in [0, 1, 47, 48, 49, 96, 200] {
-            let stanza = AgeStanza(type: "t", arguments: ["a"], body: (0..<length).map { UInt8(truncatingIfNeeded: $0) })
+            let stanza = AgeStanza(
+                type: "t", arguments: ["a"], body: (0..<length).map { UInt8(truncatingIfNeeded: $0) })
             let key = SecureBytes.random(count: 16)
             let encoded = AgeHeader.encode([stanza], fileKey: key)
             let header = try AgeHeader.parse(AgeReader(bytes: encoded), path: "h")
@@ -315,11 +345,14 @@ struct AgeStreamTests {
         }
         try encryptor.finish()
         #expect(try Age.decrypt(out, with: [.x25519(identity)], path: "f").constantTimeEquals(plaintext))
-        #expect(throws: VaultError.self) { try [UInt8](repeating: 0, count: 1).withUnsafeBytes { try encryptor.write($0) } }
+        #expect(throws: VaultError.self) {
+            try [UInt8](repeating: 0, count: 1).withUnsafeBytes { try encryptor.write($0) }
+        }
     }
 
-    @Test("the sink gets the header, the nonce, then one sealed chunk per call",
-          arguments: [0, 1, 65_535, 65_536, 65_537, 3 * 65_536, 3 * 65_536 + 5])
+    @Test(
+        "the sink gets the header, the nonce, then one sealed chunk per call",
+        arguments: [0, 1, 65_535, 65_536, 65_537, 3 * 65_536, 3 * 65_536 + 5])
     func oneChunkPerSinkCall(_ size: Int) throws {
         let plaintext = pattern(size)
         let identity = AgeX25519Identity.generate()
@@ -340,7 +373,8 @@ struct AgeStreamTests {
         let chunks = max(1, (size + 65_535) / 65_536)
         #expect(calls.count == 2 + chunks)
         #expect(calls.dropFirst(2).map(\.count) == (0..<chunks).map { min(65_536, size - $0 * 65_536) + 16 })
-        #expect(try Age.decrypt(calls.flatMap { $0 }, with: [.x25519(identity)], path: "f").constantTimeEquals(plaintext))
+        #expect(
+            try Age.decrypt(calls.flatMap { $0 }, with: [.x25519(identity)], path: "f").constantTimeEquals(plaintext))
     }
 
     @Test("decryptor releases only authenticated chunks, one at a time")
@@ -392,10 +426,14 @@ struct AgeStreamTests {
         let plaintext = pattern(2 * 65_536 + 100)
         let (file, identity) = try encrypted(plaintext)
         let start = try payloadStart(file)
-        let cuts = [0, 1, start - 17, start - 1, start, start + 1, start + 15, start + 16, start + 65_552 - 1,
-                    start + 65_552, start + 65_553, start + 2 * 65_552, file.count - 17, file.count - 1]
+        let cuts = [
+            0, 1, start - 17, start - 1, start, start + 1, start + 15, start + 16, start + 65_552 - 1,
+            start + 65_552, start + 65_553, start + 2 * 65_552, file.count - 17, file.count - 1,
+        ]
         for cut in cuts {
-            #expect(throws: VaultError.self, "cut at \(cut)") { try Age.decrypt(Array(file[0..<cut]), with: [identity], path: "f") }
+            #expect(throws: VaultError.self, "cut at \(cut)") {
+                try Age.decrypt(Array(file[0..<cut]), with: [identity], path: "f")
+            }
         }
         #expect(throws: VaultError.self) { try Age.decrypt(file + [0], with: [identity], path: "f") }
         #expect(throws: VaultError.self) { try Age.decrypt(file + file, with: [identity], path: "f") }
@@ -410,15 +448,18 @@ struct AgeStreamTests {
         #expect(throws: VaultError.wrongPassphrase(path: "f")) {
             try Age.decrypt(locked, with: [.passphrase(secret("wrong"))], path: "f")
         }
-        #expect(try Age.decrypt(locked, with: [.passphrase(secret("right"))], path: "f").constantTimeEquals(pattern(10)))
+        #expect(
+            try Age.decrypt(locked, with: [.passphrase(secret("right"))], path: "f").constantTimeEquals(pattern(10)))
         #expect(throws: VaultError.self) {
-            try Age.encrypt(pattern(1), to: [.passphrase(secret("p")), .x25519(AgeX25519Identity.generate().recipient)])
+            try Age.encrypt(
+                pattern(1), to: [.passphrase(secret("p")), .x25519(AgeX25519Identity.generate().recipient)])
         }
     }
 
     @Test func scryptWorkFactorAboveTheCapIsRefused() throws {
-        let stanza = AgeStanza(type: "scrypt", arguments: [AgeBase64.encode([UInt8](repeating: 1, count: 16)), "23"],
-                               body: [UInt8](repeating: 0, count: 32))
+        let stanza = AgeStanza(
+            type: "scrypt", arguments: [AgeBase64.encode([UInt8](repeating: 1, count: 16)), "23"],
+            body: [UInt8](repeating: 0, count: 32))
         #expect(throws: VaultError.self) { try AgeScrypt.unwrap(stanza, passphrase: secret("p"), path: "f") }
     }
 
@@ -427,12 +468,14 @@ struct AgeStreamTests {
         let identity = AgeX25519Identity.generate()
         let input = try TemporaryFile(contents: plaintext.withUnsafeBytes { Array($0) })
         let encrypted = try TemporaryFile(contents: [])
-        try Age.encrypt(from: input.fd, inputPath: input.path, to: encrypted.fd, outputPath: encrypted.path,
-                        recipients: [.x25519(identity.recipient)])
+        try Age.encrypt(
+            from: input.fd, inputPath: input.path, to: encrypted.fd, outputPath: encrypted.path,
+            recipients: [.x25519(identity.recipient)])
         try encrypted.rewind()
         let output = try TemporaryFile(contents: [])
-        try Age.decrypt(from: encrypted.fd, inputPath: encrypted.path, to: output.fd, outputPath: output.path,
-                        identities: [.x25519(identity)])
+        try Age.decrypt(
+            from: encrypted.fd, inputPath: encrypted.path, to: output.fd, outputPath: output.path,
+            identities: [.x25519(identity)])
         #expect(try output.readAll() == plaintext.withUnsafeBytes { Array($0) })
     }
 }

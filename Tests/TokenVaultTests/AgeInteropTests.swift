@@ -3,8 +3,9 @@
 // Passphrase files: age asks for a passphrase only on a terminal, so `age -p`
 // is driven through util-linux `script`, which gives it a pseudo-terminal.
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import TokenVault
 
 enum Tool {
@@ -16,17 +17,22 @@ enum Tool {
 
     /// Runs a tool with `arguments`, feeding `input` on stdin; returns status, stdout, stderr.
     @discardableResult
-    static func run(_ name: String, _ arguments: [String], input: [UInt8] = [], expectSuccess: Bool = true) throws -> (status: Int32, stdout: [UInt8], stderr: String) {
+    static func run(_ name: String, _ arguments: [String], input: [UInt8] = [], expectSuccess: Bool = true) throws -> (
+        status: Int32, stdout: [UInt8], stderr: String
+    ) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try path(name))
         process.arguments = arguments
-        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+        let stdin = Pipe()
+        let stdout = Pipe()
+        let stderr = Pipe()
         process.standardInput = stdin
         process.standardOutput = stdout
         process.standardError = stderr
         try process.run()
         // Drain both outputs while writing, so large inputs and outputs cannot deadlock.
-        nonisolated(unsafe) var out = Data(), err = Data()
+        nonisolated(unsafe) var out = Data()
+        nonisolated(unsafe) var err = Data()
         let group = DispatchGroup()
         DispatchQueue.global().async(group: group) { out = stdout.fileHandleForReading.readDataToEndOfFile() }
         DispatchQueue.global().async(group: group) { err = stderr.fileHandleForReading.readDataToEndOfFile() }
@@ -78,8 +84,9 @@ struct AgeInteropTests {
         let keyFile = try directory.write("key.txt", AgeKeyFile.render(identity).withUnsafeBytes { Array($0) })
         let plaintext = randomPlaintext(size)
         // Two recipients, ours second, so age must skip a stanza that is not its own.
-        let file = try Age.encrypt(SecureBytes(copying: plaintext),
-                                   to: [.x25519(AgeX25519Identity.generate().recipient), .x25519(identity.recipient)])
+        let file = try Age.encrypt(
+            SecureBytes(copying: plaintext),
+            to: [.x25519(AgeX25519Identity.generate().recipient), .x25519(identity.recipient)])
         let decrypted = try Tool.run("age", ["-d", "-i", keyFile], input: file).stdout
         #expect(decrypted == plaintext)
     }
@@ -125,7 +132,8 @@ struct AgeInteropTests {
     @Test("a recipients file works for age -R and for us")
     func recipientsFile() throws {
         let directory = try TemporaryDirectory()
-        let a = AgeX25519Identity.generate(), b = AgeX25519Identity.generate()
+        let a = AgeX25519Identity.generate()
+        let b = AgeX25519Identity.generate()
         let text = "# team\n\(a.recipient)\n\n\(b.recipient)\n"
         let path = try directory.write("recipients.txt", Array(text.utf8))
         let recipients = try AgeKeyFile.parseRecipients(Array(text.utf8), path: path)
@@ -135,11 +143,14 @@ struct AgeInteropTests {
     }
 
     /// Runs `age` under `script` so that it has a terminal to read the passphrase from.
-    static func ageWithTerminal(_ arguments: [String], passphraseTwice: Bool, in directory: TemporaryDirectory) throws -> Int32 {
+    static func ageWithTerminal(_ arguments: [String], passphraseTwice: Bool, in directory: TemporaryDirectory) throws
+        -> Int32
+    {
         let command = (["/usr/bin/age"] + arguments).map { "'\($0)'" }.joined(separator: " ")
         let answer = passphraseTwice ? "interop-pass\ninterop-pass\n" : "interop-pass\n"
         // The passphrase reaches age's terminal after a short pause, once age is prompting.
-        let driver = "(sleep 1; printf '\(answer.replacingOccurrences(of: "\n", with: "\\n"))'; sleep 3) | script -qec \"\(command)\" /dev/null"
+        let driver =
+            "(sleep 1; printf '\(answer.replacingOccurrences(of: "\n", with: "\\n"))'; sleep 3) | script -qec \"\(command)\" /dev/null"
         let result = try Tool.run("bash", ["-c", driver], expectSuccess: false)
         return result.status
     }
@@ -148,8 +159,9 @@ struct AgeInteropTests {
     func weEncryptPassphraseAgeDecrypts() throws {
         _ = try Tool.path("script")
         let directory = try TemporaryDirectory()
-        let file = try Age.encrypt(SecureBytes(copying: Array("secret payload".utf8)),
-                                   to: [.testOnlyPassphrase(SecureBytes(copying: Array("interop-pass".utf8)), workFactor: 12)])
+        let file = try Age.encrypt(
+            SecureBytes(copying: Array("secret payload".utf8)),
+            to: [.testOnlyPassphrase(SecureBytes(copying: Array("interop-pass".utf8)), workFactor: 12)])
         let input = try directory.write("in.age", file)
         let output = directory.file("out.txt")
         let status = try Self.ageWithTerminal(["-d", "-o", output, input], passphraseTwice: false, in: directory)
@@ -166,7 +178,8 @@ struct AgeInteropTests {
         let status = try Self.ageWithTerminal(["-p", "-o", output, input], passphraseTwice: true, in: directory)
         #expect(status == 0)
         let file = try [UInt8](Data(contentsOf: URL(fileURLWithPath: output)))
-        let plaintext = try Age.decrypt(file, with: [.passphrase(SecureBytes(copying: Array("interop-pass".utf8)))], path: output)
+        let plaintext = try Age.decrypt(
+            file, with: [.passphrase(SecureBytes(copying: Array("interop-pass".utf8)))], path: output)
         #expect(plaintext.unsafeRevealedString() == "from age -p")
     }
 }

@@ -4,6 +4,7 @@
 // full-size final chunk, bytes after it, an empty or short final chunk, a
 // missing one, a read failure) can be placed at any chunk.
 import Testing
+
 @testable import TokenVault
 
 @Suite("age STREAM payload rules")
@@ -33,7 +34,8 @@ struct AgeStreamPayloadTests {
     /// The payload (after the nonce) of `chunks` sealed in order under `key`,
     /// and their plaintext, concatenated.
     static func seal(_ chunks: [Chunk]) -> (payload: [UInt8], plaintext: [UInt8]) {
-        var payload: [UInt8] = [], all: [UInt8] = []
+        var payload: [UInt8] = []
+        var all: [UInt8] = []
         for (index, chunk) in chunks.enumerated() {
             let plain = plaintext(index, length: chunk.length)
             var sealed = [UInt8](repeating: 0, count: chunk.length + AgeStream.tagSize)
@@ -43,7 +45,8 @@ struct AgeStreamPayloadTests {
                 sealed.withUnsafeMutableBytes { s in
                     nonce.withUnsafeBytes { n in
                         key.withUnsafeBytes { k in
-                            Sodium.chachaSeal(p, into: s.baseAddress!, tag: s.baseAddress! + chunk.length, nonce: n, key: k)
+                            Sodium.chachaSeal(
+                                p, into: s.baseAddress!, tag: s.baseAddress! + chunk.length, nonce: n, key: k)
                         }
                     }
                 }
@@ -62,7 +65,9 @@ struct AgeStreamPayloadTests {
         let source: AgeSource = { destination in
             if let failAt, offset >= failAt { throw VaultError.io(path: "p", operation: "read", errno: 5) }
             let count = min(destination.count, payload.count - offset, 1000, (failAt ?? .max) - offset)
-            payload.withUnsafeBytes { destination.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + count)])) }
+            payload.withUnsafeBytes {
+                destination.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + count)]))
+            }
             offset += count
             return count
         }
@@ -85,8 +90,10 @@ struct AgeStreamPayloadTests {
 
     /// Checks that decrypting releases the first `releasedChunks` chunks'
     /// plaintext (all of it when nil) and then throws `error`.
-    static func check(_ payload: [UInt8], plaintext: [UInt8], releasedChunks: Int? = nil, error: VaultError?,
-                      failAt: Int? = nil, sourceLocation: SourceLocation = #_sourceLocation) {
+    static func check(
+        _ payload: [UInt8], plaintext: [UInt8], releasedChunks: Int? = nil, error: VaultError?,
+        failAt: Int? = nil, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         let expected = releasedChunks.map { Array(plaintext.prefix($0 * full)) } ?? plaintext
         let got = decrypt(payload, failAt: failAt)
         #expect(got.released.count == expected.count, sourceLocation: sourceLocation)
@@ -94,24 +101,27 @@ struct AgeStreamPayloadTests {
         #expect(got.error == error, sourceLocation: sourceLocation)
     }
 
-    @Test("whole payloads of 0, 1, 64K − 1, 64K, 64K + 1, 3 chunks and 10 chunks + 5 bytes",
-          arguments: [0, 1, 65_535, 65_536, 65_537, 3 * 65_536, 10 * 65_536 + 5])
+    @Test(
+        "whole payloads of 0, 1, 64K − 1, 64K, 64K + 1, 3 chunks and 10 chunks + 5 bytes",
+        arguments: [0, 1, 65_535, 65_536, 65_537, 3 * 65_536, 10 * 65_536 + 5])
     func wholePayloads(length: Int) {
         let (payload, plaintext) = Self.seal(Self.chunks(forLength: length))
         #expect(plaintext.count == length)
         Self.check(payload, plaintext: plaintext, error: nil)
     }
 
-    @Test("a flipped bit in a chunk releases every chunk before it, then fails",
-          arguments: [0, 1, 3, 9, 10])
+    @Test(
+        "a flipped bit in a chunk releases every chunk before it, then fails",
+        arguments: [0, 1, 3, 9, 10])
     func tamperedChunk(index: Int) {
         var payload = Self.long.payload
         payload[index * AgeStream.encryptedChunkSize + 5] ^= 0x01
         Self.check(payload, plaintext: Self.long.plaintext, releasedChunks: index, error: Self.altered)
     }
 
-    @Test("a full-size chunk sealed as the last ends the payload wherever it falls",
-          arguments: [0, 1, 2, 5])
+    @Test(
+        "a full-size chunk sealed as the last ends the payload wherever it falls",
+        arguments: [0, 1, 2, 5])
     func fullSizeLastChunk(index: Int) {
         let chunks = Array(repeating: Chunk.full, count: index) + [Chunk(length: Self.full, last: true)]
         let (payload, plaintext) = Self.seal(chunks)
@@ -119,8 +129,9 @@ struct AgeStreamPayloadTests {
         // Anything after it, a byte or whole chunks, is refused once it is released.
         let more = Self.seal(chunks + Array(repeating: Chunk.full, count: 4)).payload
         for extra in [1, 20, AgeStream.encryptedChunkSize, 3 * AgeStream.encryptedChunkSize + 7] {
-            Self.check(Array(more.prefix(payload.count + extra)), plaintext: plaintext, releasedChunks: index + 1,
-                       error: Self.dataAfterEnd)
+            Self.check(
+                Array(more.prefix(payload.count + extra)), plaintext: plaintext, releasedChunks: index + 1,
+                error: Self.dataAfterEnd)
         }
     }
 
@@ -131,12 +142,15 @@ struct AgeStreamPayloadTests {
         for count in [1, 2, 5] {
             let fullChunks = Array(repeating: Chunk.full, count: count)
             let (payload, plaintext) = Self.seal(fullChunks + [Chunk(length: 0, last: true)])
-            Self.check(payload, plaintext: plaintext, releasedChunks: count, error: Self.corrupt("the final chunk is empty"))
+            Self.check(
+                payload, plaintext: plaintext, releasedChunks: count, error: Self.corrupt("the final chunk is empty"))
             let unfinished = Array(payload.prefix(count * AgeStream.encryptedChunkSize))
-            Self.check(unfinished, plaintext: plaintext, releasedChunks: count,
-                       error: Self.corrupt("the file is truncated (no final chunk)"))
-            Self.check(unfinished + [1, 2, 3, 4, 5], plaintext: plaintext, releasedChunks: count,
-                       error: Self.corrupt("the file is truncated (short chunk)"))
+            Self.check(
+                unfinished, plaintext: plaintext, releasedChunks: count,
+                error: Self.corrupt("the file is truncated (no final chunk)"))
+            Self.check(
+                unfinished + [1, 2, 3, 4, 5], plaintext: plaintext, releasedChunks: count,
+                error: Self.corrupt("the file is truncated (short chunk)"))
             // A short chunk not sealed as the last does not authenticate as the last.
             let (notLast, notLastPlaintext) = Self.seal(fullChunks + [Chunk(length: 100)])
             Self.check(notLast, plaintext: notLastPlaintext, releasedChunks: count, error: Self.altered)

@@ -1,5 +1,6 @@
 // Helpers shared by the age tests: temporary files with open descriptors.
 import Foundation
+
 @testable import TokenVault
 
 final class TemporaryFile {

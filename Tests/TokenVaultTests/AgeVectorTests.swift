@@ -5,10 +5,12 @@
 import CZlib
 import Foundation
 import Testing
+
 @testable import TokenVault
 
 enum AgeVectors {
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
     static let folder = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/vectors/age")
     static let requiredPrefixes = ["x25519", "scrypt", "stream", "hmac", "header", "stanza", "version", "empty"]
 
@@ -36,12 +38,15 @@ enum AgeVectors {
         var vector = Vector()
         var offset = 0
         while true {
-            guard let end = data[offset...].firstIndex(of: 0x0A) else { throw VectorError("no blank line after the vector header") }
+            guard let end = data[offset...].firstIndex(of: 0x0A) else {
+                throw VectorError("no blank line after the vector header")
+            }
             let line = String(decoding: data[offset..<end], as: UTF8.self)
             offset = end + 1
             if line.isEmpty { break }
             guard let colon = line.range(of: ": ") else { throw VectorError("bad vector header line") }
-            let key = String(line[..<colon.lowerBound]), value = String(line[colon.upperBound...])
+            let key = String(line[..<colon.lowerBound])
+            let value = String(line[colon.upperBound...])
             switch key {
             case "expect": vector.expect = value
             case "payload": vector.payload = value
@@ -67,7 +72,9 @@ enum AgeVectors {
     /// Inflates a zlib stream with the system libz.
     static func inflate(_ input: [UInt8]) throws -> [UInt8] {
         var stream = z_stream()
-        guard inflateInit_(&stream, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else { throw VectorError("inflateInit failed") }
+        guard inflateInit_(&stream, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            throw VectorError("inflateInit failed")
+        }
         defer { inflateEnd(&stream) }
         var output: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
@@ -115,7 +122,9 @@ enum AgeVectors {
         let keyHex = fileKey.withUnsafeBytes { hex($0) }
         do { try header.verifyMAC(fileKey: fileKey, path: name) } catch { return result("HMAC failure", keyHex) }
         let payload: AgeStreamDecryptor
-        do { payload = try AgeDecryptor.openPayload(reader, fileKey: fileKey, path: name) } catch { return result("header failure", keyHex) }
+        do { payload = try AgeDecryptor.openPayload(reader, fileKey: fileKey, path: name) } catch {
+            return result("header failure", keyHex)
+        }
         do {
             while try payload.next({ hasher.update($0) }) {}
         } catch { return result("payload failure", keyHex) }
@@ -128,8 +137,10 @@ struct AgeVectorTests {
     @Test("the vector folder is present and complete")
     func folderIsPresent() {
         var isDirectory: ObjCBool = false
-        #expect(FileManager.default.fileExists(atPath: AgeVectors.folder.path, isDirectory: &isDirectory) && isDirectory.boolValue,
-                "age vectors missing at \(AgeVectors.folder.path)")
+        #expect(
+            FileManager.default.fileExists(atPath: AgeVectors.folder.path, isDirectory: &isDirectory)
+                && isDirectory.boolValue,
+            "age vectors missing at \(AgeVectors.folder.path)")
         // 92 required vectors as shipped: empty 1, header 1, hmac 8, scrypt 25, stanza 14, stream 28, version 1, x25519 14.
         #expect(AgeVectors.requiredNames.count >= 92, "found only \(AgeVectors.requiredNames.count) required vectors")
     }
@@ -142,14 +153,18 @@ struct AgeVectorTests {
         let got = try AgeVectors.run(vector, name: name)
         #expect(got.outcome == vector.expect)
         // Vectors without a payload line released nothing.
-        #expect(got.payload == (vector.payload ?? AgeVectors.hex(Sodium.sha256(UnsafeRawBufferPointer(start: nil, count: 0)))))
+        #expect(
+            got.payload
+                == (vector.payload ?? AgeVectors.hex(Sodium.sha256(UnsafeRawBufferPointer(start: nil, count: 0)))))
         if got.outcome == "success" || got.outcome == "payload failure" || got.outcome == "HMAC failure" {
             #expect(got.fileKey == vector.fileKey)
         }
 
         // The one-call API agrees: success gives the same plaintext, failures the same class of error.
         var identities: [AgeIdentity] = vector.passphrases.map { .passphrase(SecureBytes(copying: Array($0.utf8))) }
-        identities += try vector.identities.map { .x25519(try AgeX25519Identity(parsing: SecureBytes(copying: Array($0.utf8)))) }
+        identities += try vector.identities.map {
+            .x25519(try AgeX25519Identity(parsing: SecureBytes(copying: Array($0.utf8))))
+        }
         do {
             let plaintext = try Age.decrypt(vector.body, with: identities, path: name)
             #expect(vector.expect == "success")

@@ -1,3 +1,8 @@
+import Foundation
+import Testing
+
+@testable import TokenVault
+
 // AtomicFile: replacing a file is all-or-nothing. Each fault test fails the
 // Nth open, write, fsync or rename (N = 1 … the number of such calls a clean
 // write makes, as SQLite's fault tests count), then checks the old file is
@@ -7,9 +12,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-import Testing
-@testable import TokenVault
 
 @Suite(.serialized) struct AtomicFileTests {
     static let oldContents = Array("old contents\n".utf8)
@@ -54,18 +56,22 @@ import Testing
                 }
             }
             #expect(plan.fired)
-            let expectedName: String = switch operation {
-            case .open: "open"
-            case .write: "write"
-            case .fsync: "fsync"
-            case .rename: "rename"
-            case .unlink: "unlink"
-            }
-            #expect(thrown == .io(path: scratch.file("target"), operation: expectedName, errno: code),
-                    "\(operation) #\(n)")
+            let expectedName: String =
+                switch operation {
+                case .open: "open"
+                case .write: "write"
+                case .fsync: "fsync"
+                case .rename: "rename"
+                case .unlink: "unlink"
+                }
+            #expect(
+                thrown == .io(path: scratch.file("target"), operation: expectedName, errno: code),
+                "\(operation) #\(n)")
             let survived = scratch.bytes("target") == Self.oldContents
             #expect(survived, "\(operation) #\(n): the old file did not survive byte for byte")
-            #expect(ScratchDirectory.inode(scratch.file("target")) == inode, "\(operation) #\(n): the old file was replaced")
+            #expect(
+                ScratchDirectory.inode(scratch.file("target")) == inode, "\(operation) #\(n): the old file was replaced"
+            )
             #expect(scratch.names() == ["target"], "\(operation) #\(n): left behind \(scratch.names())")
         }
     }
@@ -100,8 +106,9 @@ import Testing
             let plan = FaultPlan(operation, n: n, errno: EIO)
             do {
                 try FaultScope.run(plan) {
-                    try AtomicFile.write(Self.newContents, to: "r.sealed", in: records, temporaryDirectory: top,
-                                         displayPath: scratch.file("records/r.sealed"))
+                    try AtomicFile.write(
+                        Self.newContents, to: "r.sealed", in: records, temporaryDirectory: top,
+                        displayPath: scratch.file("records/r.sealed"))
                 }
                 #expect(!plan.fired)
                 #expect(scratch.bytes("records/r.sealed")?.count == Self.newContents.count)
@@ -120,7 +127,9 @@ import Testing
         defer { Syscall.closeQuietly(fd) }
         // umask is process-wide: keep the window to this one call.
         let saved = umask(0)
-        let result = Result { try AtomicFile.write(Self.newContents, to: "target", in: fd, displayPath: scratch.file("target")) }
+        let result = Result {
+            try AtomicFile.write(Self.newContents, to: "target", in: fd, displayPath: scratch.file("target"))
+        }
         umask(saved)
         try result.get()
         #expect(scratch.bytes("target") == Self.newContents)
@@ -157,8 +166,10 @@ import Testing
         let path = scratch.file("other")
         FaultScope.run(plan) {
             Thread {
-                outcome.succeeded = (try? AtomicFile.write(Array("x".utf8), to: "other", in: fd,
-                                                            displayPath: path)) != nil
+                outcome.succeeded =
+                    (try? AtomicFile.write(
+                        Array("x".utf8), to: "other", in: fd,
+                        displayPath: path)) != nil
                 done.signal()
             }.start()
             done.wait()

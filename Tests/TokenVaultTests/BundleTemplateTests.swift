@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import TokenVault
 
 @Suite struct BundleTemplateTests {
@@ -8,15 +9,20 @@ import TestSupport
         try BundleTemplate(parsing: Array(text.utf8), path: "t.tmpl")
     }
 
-    static func render(_ template: BundleTemplate, name: String = "bot", url: String = "https://z.example",
-                       token: String = "ztk_abc") throws -> String {
+    static func render(
+        _ template: BundleTemplate, name: String = "bot", url: String = "https://z.example",
+        token: String = "ztk_abc"
+    ) throws -> String {
         let out = try template.render(name: name, serverURL: url, token: SecureBytes(copying: Array(token.utf8)))
         return out.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
     }
 
     /// The message of the `invalidArgument` error `body` throws, or nil.
     static func message(_ body: () throws -> Void) -> String? {
-        do { try body(); return nil } catch let VaultError.invalidArgument(text, hint) {
+        do {
+            try body()
+            return nil
+        } catch let VaultError.invalidArgument(text, hint) {
             #expect(hint != nil)
             return text
         } catch { return "unexpected \(error)" }
@@ -83,12 +89,15 @@ import TestSupport
         let template = try Self.parse(String(repeating: "{{token}}", count: count))
         #expect(template.pieces.count == count)
         #expect(try Self.render(template, token: "t") == String(repeating: "t", count: count))
-        let spaced = try Self.parse(String(repeating: "{{ name }} { ", count: BundleTemplate.maxSize / 13 - 1) + "{{token}}")
+        let spaced = try Self.parse(
+            String(repeating: "{{ name }} { ", count: BundleTemplate.maxSize / 13 - 1) + "{{token}}")
         #expect(spaced.pieces.count == 2 * (BundleTemplate.maxSize / 13 - 1) + 1)
         let braces = String(repeating: "{", count: BundleTemplate.maxSize)
-        #expect(Self.message { _ = try Self.parse(braces) } == "template t.tmpl: line 1: nested '{{' inside a placeholder")
+        #expect(
+            Self.message { _ = try Self.parse(braces) } == "template t.tmpl: line 1: nested '{{' inside a placeholder")
         let open = "t={{token}}\nx={{ " + String(repeating: "a}", count: BundleTemplate.maxSize / 2 - 20)
-        #expect(Self.message { _ = try Self.parse(open) }
+        #expect(
+            Self.message { _ = try Self.parse(open) }
                 == "template t.tmpl: line 2: unterminated '{{' (no '}}' on the same line)")
         #expect(clock.now - start < .seconds(60))
     }
@@ -100,16 +109,20 @@ import TestSupport
 
     /// A user template rendered with nasty values is read back by Java.
     @Test func javaReadsARenderedTemplate() throws {
-        let template = try Self.parse("# my zBot ✓\nzephyrServerURL = {{ server_url }}\nzbotName={{name}}\nzephyrApiToken:{{token}}\nlabel=prefix-{{name}}\n")
-        let out = try template.render(name: " Ünïcødé bot=1 🤖", serverURL: "https://z.example:8443/a?b=c#d",
-                                      token: SecureBytes(copying: Array("  tok\\en:#!\t".utf8)))
+        let template = try Self.parse(
+            "# my zBot ✓\nzephyrServerURL = {{ server_url }}\nzbotName={{name}}\nzephyrApiToken:{{token}}\nlabel=prefix-{{name}}\n"
+        )
+        let out = try template.render(
+            name: " Ünïcødé bot=1 🤖", serverURL: "https://z.example:8443/a?b=c#d",
+            token: SecureBytes(copying: Array("  tok\\en:#!\t".utf8)))
         let loaded = try ExternalTools.javaLoad(out.withUnsafeBytes { Array($0) })
-        #expect(loaded == [
-            "zephyrServerURL": "https://z.example:8443/a?b=c#d",
-            "zbotName": " Ünïcødé bot=1 🤖",
-            "zephyrApiToken": "  tok\\en:#!\t",
-            "label": "prefix- Ünïcødé bot=1 🤖",
-        ])
+        #expect(
+            loaded == [
+                "zephyrServerURL": "https://z.example:8443/a?b=c#d",
+                "zbotName": " Ünïcødé bot=1 🤖",
+                "zephyrApiToken": "  tok\\en:#!\t",
+                "label": "prefix- Ünïcødé bot=1 🤖",
+            ])
     }
 
     /// Read from a file, a template is taken byte for byte: invalid UTF-8 is
@@ -117,11 +130,15 @@ import TestSupport
     @Test func readFromFileByteForByte() throws {
         let path = "/tmp/ztoken-template-\(getpid())"
         defer { unlink(path) }
-        func put(_ bytes: [UInt8]) { _ = bytes.withUnsafeBytes { b in FileManager.default.createFile(atPath: path, contents: Data(b)) } }
+        func put(_ bytes: [UInt8]) {
+            _ = bytes.withUnsafeBytes { b in FileManager.default.createFile(atPath: path, contents: Data(b)) }
+        }
         put(Array("t={{token}}\n".utf8))
         #expect(try Self.render(BundleTemplate(contentsOfFile: path)) == "t=ztk_abc\n")
         put(Array("t={{token}}\nx=".utf8) + [0xFF, 0x0A])
-        #expect(Self.message { _ = try BundleTemplate(contentsOfFile: path) }?.contains("line 2: is not valid UTF-8") == true)
+        #expect(
+            Self.message { _ = try BundleTemplate(contentsOfFile: path) }?.contains("line 2: is not valid UTF-8")
+                == true)
         put(Array("t={{token}}\n".utf8) + [UInt8](repeating: 0x23, count: BundleTemplate.maxSize))
         #expect(Self.message { _ = try BundleTemplate(contentsOfFile: path) }?.contains("larger than 1 MiB") == true)
     }

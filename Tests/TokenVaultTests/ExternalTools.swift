@@ -1,8 +1,8 @@
 // Runs the real tools the bundle must interoperate with (GNU tar, Java's
 // java.util.Properties) from tests; TestSupport finds them.
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The outcome of running a program.
 struct ToolResult {
@@ -18,10 +18,12 @@ extension ExternalTools {
     static func run(_ executable: String, _ arguments: [String], in directory: URL? = nil) throws -> ToolResult {
         let scratch = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: scratch) }
-        let outURL = scratch.appendingPathComponent("out"), errURL = scratch.appendingPathComponent("err")
+        let outURL = scratch.appendingPathComponent("out")
+        let errURL = scratch.appendingPathComponent("err")
         _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
         _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
+        let out = try FileHandle(forWritingTo: outURL)
+        let err = try FileHandle(forWritingTo: errURL)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -31,9 +33,11 @@ extension ExternalTools {
         process.standardInput = FileHandle.nullDevice
         try process.run()
         process.waitUntilExit()
-        try out.close(); try err.close()
-        return ToolResult(status: process.terminationStatus,
-                          stdout: try Data(contentsOf: outURL), stderr: try Data(contentsOf: errURL))
+        try out.close()
+        try err.close()
+        return ToolResult(
+            status: process.terminationStatus,
+            stdout: try Data(contentsOf: outURL), stderr: try Data(contentsOf: errURL))
     }
 
     /// A new empty private directory under /tmp.
@@ -84,26 +88,26 @@ extension ExternalTools {
     }
 
     private static let javaChecker = #"""
-    import java.io.*;
-    import java.nio.charset.StandardCharsets;
-    import java.util.*;
+        import java.io.*;
+        import java.nio.charset.StandardCharsets;
+        import java.util.*;
 
-    public class Check {
-        static String hex(String s) {
-            StringBuilder b = new StringBuilder();
-            for (byte x : s.getBytes(StandardCharsets.UTF_8)) b.append(String.format("%02x", x & 0xff));
-            return b.toString();
-        }
-        public static void main(String[] args) throws Exception {
-            Properties bytes = new Properties();
-            try (InputStream in = new FileInputStream(args[0])) { bytes.load(in); }
-            Properties text = new Properties();
-            try (Reader in = new InputStreamReader(new FileInputStream(args[0]), StandardCharsets.UTF_8)) { text.load(in); }
-            if (!bytes.equals(text)) { System.err.println("load(InputStream) and load(Reader) disagree"); System.exit(2); }
-            for (String k : new TreeSet<>(bytes.stringPropertyNames())) {
-                System.out.println(hex(k) + " " + hex(bytes.getProperty(k)));
+        public class Check {
+            static String hex(String s) {
+                StringBuilder b = new StringBuilder();
+                for (byte x : s.getBytes(StandardCharsets.UTF_8)) b.append(String.format("%02x", x & 0xff));
+                return b.toString();
+            }
+            public static void main(String[] args) throws Exception {
+                Properties bytes = new Properties();
+                try (InputStream in = new FileInputStream(args[0])) { bytes.load(in); }
+                Properties text = new Properties();
+                try (Reader in = new InputStreamReader(new FileInputStream(args[0]), StandardCharsets.UTF_8)) { text.load(in); }
+                if (!bytes.equals(text)) { System.err.println("load(InputStream) and load(Reader) disagree"); System.exit(2); }
+                for (String k : new TreeSet<>(bytes.stringPropertyNames())) {
+                    System.out.println(hex(k) + " " + hex(bytes.getProperty(k)));
+                }
             }
         }
-    }
-    """#
+        """#
 }

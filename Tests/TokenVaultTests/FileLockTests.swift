@@ -1,3 +1,9 @@
+import Foundation
+import TestSupport
+import Testing
+
+@testable import TokenVault
+
 // FileLock: one writer at a time. A second acquirer (another process, or a
 // second open file description in this one: flock locks belong to the open
 // file description, so two opens in one process conflict too) is told once
@@ -7,10 +13,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-import Testing
-import TestSupport
-@testable import TokenVault
 
 @Suite struct FileLockTests {
     static func now() -> Double {
@@ -28,14 +30,17 @@ import TestSupport
         let scratch = try ScratchDirectory()
         let fd = try scratch.open()
         defer { Syscall.closeQuietly(fd) }
-        let first = try FileLock.acquire(in: fd, vaultPath: scratch.path, timeout: 0, onWaiting: { _ in
-            Issue.record("the first acquirer must not wait")
-        })
+        let first = try FileLock.acquire(
+            in: fd, vaultPath: scratch.path, timeout: 0,
+            onWaiting: { _ in
+                Issue.record("the first acquirer must not wait")
+            })
         defer { first.unlock() }
         let waits = Waits()
         let start = Self.now()
         #expect(throws: VaultError.busy(path: scratch.file(".lock"), holder: "pid \(getpid())", seconds: 0.4)) {
-            _ = try FileLock.acquire(in: fd, vaultPath: scratch.path, timeout: 0.4, onWaiting: { waits.holders.append($0) })
+            _ = try FileLock.acquire(
+                in: fd, vaultPath: scratch.path, timeout: 0.4, onWaiting: { waits.holders.append($0) })
         }
         let elapsed = Self.now() - start
         #expect(waits.holders == ["pid \(getpid())"], "onWaiting must be called exactly once, naming the holder")
@@ -51,7 +56,8 @@ import TestSupport
         let start = Self.now()
         let waits = Waits()
         #expect(throws: VaultError.self) {
-            _ = try FileLock.acquire(in: fd, vaultPath: scratch.path, timeout: 0, onWaiting: { waits.holders.append($0) })
+            _ = try FileLock.acquire(
+                in: fd, vaultPath: scratch.path, timeout: 0, onWaiting: { waits.holders.append($0) })
         }
         #expect(waits.holders.count == 1)
         #expect(Self.now() - start < 0.5)
@@ -75,14 +81,16 @@ import TestSupport
         // Too short a timeout: busy. flock(1) writes no pid, so no holder is named.
         let waits = Waits()
         #expect(throws: VaultError.busy(path: scratch.file(".lock"), holder: nil, seconds: 0.2)) {
-            _ = try FileLock.acquire(in: fd, vaultPath: scratch.path, timeout: 0.2, onWaiting: { waits.holders.append($0) })
+            _ = try FileLock.acquire(
+                in: fd, vaultPath: scratch.path, timeout: 0.2, onWaiting: { waits.holders.append($0) })
         }
         #expect(waits.holders.count == 1)
 
         // Long enough: acquired once the holder exits.
         let longWaits = Waits()
         let start = Self.now()
-        let lock = try FileLock.acquire(in: fd, vaultPath: scratch.path, timeout: 10, onWaiting: { longWaits.holders.append($0) })
+        let lock = try FileLock.acquire(
+            in: fd, vaultPath: scratch.path, timeout: 10, onWaiting: { longWaits.holders.append($0) })
         let elapsed = Self.now() - start
         #expect(longWaits.holders.count == 1, "onWaiting must be called exactly once")
         #expect(elapsed > 0.5 && elapsed < 8, "acquired after \(elapsed) s")
@@ -100,7 +108,8 @@ import TestSupport
         #expect(scratch.bytes(".lock") == Array("pid \(getpid())\n".utf8))
         lock.unlock()
         #expect(scratch.bytes(".lock") == [], "the holder's pid must be cleared on unlock")
-        #expect(ScratchDirectory.inode(scratch.file(".lock")) == inode, "unlock must never unlink or replace the lock file")
+        #expect(
+            ScratchDirectory.inode(scratch.file(".lock")) == inode, "unlock must never unlink or replace the lock file")
         for _ in 0..<3 {
             let again = try FileLock.acquire(in: fd, vaultPath: scratch.path, timeout: 0, onWaiting: { _ in })
             #expect(ScratchDirectory.inode(scratch.file(".lock")) == inode)
@@ -116,9 +125,11 @@ import TestSupport
         do {
             _ = try FileLock.acquire(in: fd, vaultPath: scratch.path, timeout: 0, onWaiting: { _ in })
         }
-        let lock = try FileLock.acquire(in: fd, vaultPath: scratch.path, timeout: 0, onWaiting: { _ in
-            Issue.record("the dropped lock was still held")
-        })
+        let lock = try FileLock.acquire(
+            in: fd, vaultPath: scratch.path, timeout: 0,
+            onWaiting: { _ in
+                Issue.record("the dropped lock was still held")
+            })
         lock.unlock()
         #expect(scratch.bytes(".lock") == [])
     }
@@ -139,7 +150,8 @@ import TestSupport
         _ = Array("pid 4194305\n".utf8).withUnsafeBytes { pwrite(other, $0.baseAddress, $0.count, 0) }
         let waits = Waits()
         #expect(throws: VaultError.busy(path: scratch.file(".lock"), holder: nil, seconds: 0)) {
-            _ = try FileLock.acquire(in: fd, vaultPath: scratch.path, timeout: 0, onWaiting: { waits.holders.append($0) })
+            _ = try FileLock.acquire(
+                in: fd, vaultPath: scratch.path, timeout: 0, onWaiting: { waits.holders.append($0) })
         }
         #expect(waits.holders == [nil])
     }
@@ -149,7 +161,10 @@ import TestSupport
         let fd = try scratch.open()
         defer { Syscall.closeQuietly(fd) }
         scratch.write([], to: ".lock", mode: 0o644)
-        #expect(throws: VaultError.unsafePermissions(path: scratch.file(".lock"), mode: UInt32(S_IFREG) | 0o644, expected: 0o600)) {
+        #expect(
+            throws: VaultError.unsafePermissions(
+                path: scratch.file(".lock"), mode: UInt32(S_IFREG) | 0o644, expected: 0o600)
+        ) {
             _ = try FileLock.acquire(in: fd, vaultPath: scratch.path, timeout: 0, onWaiting: { _ in })
         }
     }
@@ -163,7 +178,7 @@ import TestSupport
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         let cArgs = argv.map { strdup($0) } + [nil]
-        defer { cArgs.forEach { free($0) } }
+        defer { for argument in cArgs { free(argument) } }
         var pid: pid_t = 0
         let status = posix_spawn(&pid, argv[0], &actions, nil, cArgs, environ)
         guard status == 0 else { throw VaultError.io(path: argv[0], operation: "posix_spawn", errno: status) }

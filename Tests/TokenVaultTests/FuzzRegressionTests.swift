@@ -1,3 +1,8 @@
+import Foundation
+import Testing
+
+@testable import TokenVault
+
 // Every fuzz crash kept in fixtures/bad/fuzz/TARGET/ and every seed that
 // fuzz/seeds names for TARGET goes through the fuzz target's entry point
 // (FuzzEntryPoints) on every test run: a trap or a failed property check there
@@ -5,12 +10,10 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-import Testing
-@testable import TokenVault
 
 @Suite struct FuzzRegressionTests {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
 
     static func entry(_ target: String) -> (([UInt8]) -> Void)? {
         switch target {
@@ -45,7 +48,9 @@ import Testing
     func corpusAndCrashesPassTheEntryPoint(_ target: String) throws {
         let entry = try #require(Self.entry(target))
         let crashes = Self.root + "/fixtures/bad/fuzz/" + target
-        let crashFiles = ((try? FileManager.default.contentsOfDirectory(atPath: crashes)) ?? []).map { crashes + "/" + $0 }
+        let crashFiles = ((try? FileManager.default.contentsOfDirectory(atPath: crashes)) ?? []).map {
+            crashes + "/" + $0
+        }
         var count = 0
         let seeds = try Self.seedLines().filter { $0.target == target }.flatMap { Self.files(matching: $0.pattern) }
         for path in crashFiles + seeds {

@@ -1,5 +1,6 @@
 // Hex, the one encoding of digests in the index and manifests.
 import Testing
+
 @testable import TokenVault
 
 @Suite struct HexTests {

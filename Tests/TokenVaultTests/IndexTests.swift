@@ -1,3 +1,8 @@
+import FoundationEssentials
+import Testing
+
+@testable import TokenVault
+
 // index.json: the strict reader (JSON.swift) and the index's own rules
 // (Index.validate), and that a vault refuses, without touching it, an index
 // that breaks them. The writer is JSONEncoder; what it writes must stay
@@ -5,20 +10,20 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import FoundationEssentials
-import Testing
-@testable import TokenVault
 
 @Suite struct IndexTests {
     static let path = "/v/index.json"
 
     static func decode(_ text: String) throws -> Index { try Index.decode(Array(text.utf8), path: path) }
 
-    static func entry(_ id: String, _ label: String, state: TokenState = .active, kind: TokenKind = .api,
-                      digest: String? = nil) -> Index.Entry {
-        Index.Entry(id: id, label: label, kind: kind, createdAt: "2026-01-01T00:00:00Z", last4: "abcd",
-                    digest: digest ?? Hex.encode(Sodium.blake2b256(Array((id + label).utf8))), state: state,
-                    revokedAt: state == .revoked ? "2026-01-02T00:00:00Z" : nil)
+    static func entry(
+        _ id: String, _ label: String, state: TokenState = .active, kind: TokenKind = .api,
+        digest: String? = nil
+    ) -> Index.Entry {
+        Index.Entry(
+            id: id, label: label, kind: kind, createdAt: "2026-01-01T00:00:00Z", last4: "abcd",
+            digest: digest ?? Hex.encode(Sodium.blake2b256(Array((id + label).utf8))), state: state,
+            revokedAt: state == .revoked ? "2026-01-02T00:00:00Z" : nil)
     }
 
     static func validate(_ entries: [Index.Entry]) throws {
@@ -49,9 +54,10 @@ import Testing
 
     @Test func anyTextRoundTrips() throws {
         let labels = ["ci é/😀", "a\"b\\c", "tab\there", "\u{2028}", "👩‍👩‍👧 \u{202e}", "{[:,]}"]
-        let index = Index(tokens: labels.enumerated().map { n, label in
-            Self.entry(String(repeating: "a", count: 11) + "\(n + 2)", label, kind: n % 2 == 0 ? .api : .zbot)
-        })
+        let index = Index(
+            tokens: labels.enumerated().map { n, label in
+                Self.entry(String(repeating: "a", count: 11) + "\(n + 2)", label, kind: n % 2 == 0 ? .api : .zbot)
+            })
         #expect(try Index.decode(index.encoded(), path: Self.path) == index)
     }
 
@@ -60,7 +66,8 @@ import Testing
     /// A user may reformat the file (`jq .`, `jq -c .`, any key order), and
     /// unknown keys are skipped.
     @Test func acceptsReformattedJSON() throws {
-        let compact = #"{"version":1,"tokens":[{"state":"active","last4":"abcd","label":"ci \u00e9\/\ud83d\ude00","kind":"api","id":"abcdefghijkl","digest":"\#(Self.digest)","createdAt":"2026-11-29T01:29:20Z","revokedAt":null,"extra":{"nested":[1,2.5e3,-0,true,false,null]}}]}"#
+        let compact =
+            #"{"version":1,"tokens":[{"state":"active","last4":"abcd","label":"ci \u00e9\/\ud83d\ude00","kind":"api","id":"abcdefghijkl","digest":"\#(Self.digest)","createdAt":"2026-11-29T01:29:20Z","revokedAt":null,"extra":{"nested":[1,2.5e3,-0,true,false,null]}}]}"#
         let spaced = compact.replacing(#",""#, with: " ,\r\n\t \"").replacing(#"":"#, with: "\"\n:  ")
         for text in [compact, spaced, "\n " + compact + " \n"] {
             let index = try Self.decode(text)
@@ -115,10 +122,12 @@ import Testing
 
     @Test func refusesNestingDeeperThanTheLimit() throws {
         let deep = JSONParser.maximumDepth
-        let ok = #"{"version":1,"tokens":[],"x":"# + String(repeating: "[", count: deep - 1)
+        let ok =
+            #"{"version":1,"tokens":[],"x":"# + String(repeating: "[", count: deep - 1)
             + String(repeating: "]", count: deep - 1) + "}"
         _ = try Self.decode(ok)
-        let tooDeep = ok.replacing("[[", with: "[[[", maxReplacements: 1).replacing("]]", with: "]]]", maxReplacements: 1)
+        let tooDeep = ok.replacing("[[", with: "[[[", maxReplacements: 1).replacing(
+            "]]", with: "]]]", maxReplacements: 1)
         #expect(throws: VaultError.self) { try Self.decode(tooDeep) }
     }
 
@@ -137,14 +146,23 @@ import Testing
         (#"{"version":1}"#, "missing field \"tokens\""),
         (#"{"version":1,"tokens":{}}"#, "field \"tokens\" has the wrong type"),
         (document(#""id":"abcdefghijkl""#), "missing field \"label\""),
-        (document(goodFields.replacing(#""label":"x""#, with: #""label":7"#)), "field \"tokens.0.label\" has the wrong type"),
-        (document(goodFields.replacing(#""label":"x""#, with: #""label":null"#)),
-         "field \"tokens.0.label\" has the wrong type"),
+        (
+            document(goodFields.replacing(#""label":"x""#, with: #""label":7"#)),
+            "field \"tokens.0.label\" has the wrong type"
+        ),
+        (
+            document(goodFields.replacing(#""label":"x""#, with: #""label":null"#)),
+            "field \"tokens.0.label\" has the wrong type"
+        ),
         (document(goodFields + #","agent":[]"#), "field \"tokens.0.agent\" has the wrong type"),
-        (document(goodFields.replacing(#""kind":"api""#, with: #""kind":"robot""#)),
-         "field \"tokens.0.kind\" has an unknown value"),
-        (document(goodFields.replacing(#""state":"active""#, with: #""state":"Active""#)),
-         "field \"tokens.0.state\" has an unknown value"),
+        (
+            document(goodFields.replacing(#""kind":"api""#, with: #""kind":"robot""#)),
+            "field \"tokens.0.kind\" has an unknown value"
+        ),
+        (
+            document(goodFields.replacing(#""state":"active""#, with: #""state":"Active""#)),
+            "field \"tokens.0.state\" has an unknown value"
+        ),
     ])
     func reportsSchemaProblems(text: String, reason: String) {
         #expect(throws: VaultError.corrupt(path: Self.path, reason: reason)) { try Self.decode(text) }
@@ -179,8 +197,10 @@ import Testing
 
     @Test func aDuplicateActiveLabelIsCorrupt() {
         #expect(throws: VaultError.corrupt(path: Self.path, reason: "token #3: duplicate active label")) {
-            try Self.validate([Self.entry("aaaaaaaaaaaa", "ci"), Self.entry("bbbbbbbbbbbb", "ci", state: .revoked),
-                               Self.entry("cccccccccccc", "ci")])
+            try Self.validate([
+                Self.entry("aaaaaaaaaaaa", "ci"), Self.entry("bbbbbbbbbbbb", "ci", state: .revoked),
+                Self.entry("cccccccccccc", "ci"),
+            ])
         }
     }
 
@@ -203,7 +223,9 @@ import Testing
         }
     }
 
-    @Test(arguments: ["", "aaaaaaaaaaa", "aaaaaaaaaaaaa", "AAAAAAAAAAAA", "aaaaaaaaaaa1", "aaaaaaaaaa/.", "../../etc/pw"])
+    @Test(arguments: [
+        "", "aaaaaaaaaaa", "aaaaaaaaaaaaa", "AAAAAAAAAAAA", "aaaaaaaaaaa1", "aaaaaaaaaa/.", "../../etc/pw",
+    ])
     func aMalformedIdIsCorrupt(id: String) {
         #expect(throws: VaultError.corrupt(path: Self.path, reason: "token #1: malformed id")) {
             try Self.validate([Self.entry(id, "ci")])
@@ -239,7 +261,9 @@ import Testing
         index.tokens.append(second)
         var text = String(decoding: try index.encoded(), as: UTF8.self)
         if problem == "unknown value" { text = text.replacing(#""kind" : "api""#, with: #""kind" : "robot""#) }
-        if problem == "duplicate key" { text = text.replacing(#""state" : "active""#, with: #""state" : "active", "state" : "revoked""#) }
+        if problem == "duplicate key" {
+            text = text.replacing(#""state" : "active""#, with: #""state" : "active", "state" : "revoked""#)
+        }
         let bad = Array(text.utf8)
         scratch.write(bad, to: "vault/index.json")
         let indexPath = scratch.file("vault/index.json")
@@ -272,7 +296,8 @@ import Testing
 
 /// Fixtures committed with the package.
 enum Fixtures {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    static let root =
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path + "/fixtures"
     /// A vault made by ztoken 0.1 (fixtures/legacy-v1/README.md).
     static let legacyVault = root + "/legacy-v1/vault"

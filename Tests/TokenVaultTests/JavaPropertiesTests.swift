@@ -1,5 +1,6 @@
-import Testing
 import TestSupport
+import Testing
+
 @testable import TokenVault
 
 @Suite struct JavaPropertiesTests {
@@ -18,10 +19,12 @@ import TestSupport
     }
 
     @Test func knownEscapes() {
-        #expect(String(decoding: JavaProperties.escapedValue(" a b=c:d#e!f\\\t\n\r\u{0C}"), as: UTF8.self)
+        #expect(
+            String(decoding: JavaProperties.escapedValue(" a b=c:d#e!f\\\t\n\r\u{0C}"), as: UTF8.self)
                 == "\\ a b\\=c\\:d\\#e\\!f\\\\\\t\\n\\r\\f")
         #expect(String(decoding: JavaProperties.escapedKey("a b"), as: UTF8.self) == "a\\ b")
-        #expect(String(decoding: JavaProperties.escapedValue("ü€🔑\u{0}"), as: UTF8.self)
+        #expect(
+            String(decoding: JavaProperties.escapedValue("ü€🔑\u{0}"), as: UTF8.self)
                 == "\\u00FC\\u20AC\\uD83D\\uDD11\\u0000")
     }
 
@@ -60,7 +63,9 @@ import TestSupport
         let loaded = try ExternalTools.javaLoad(file)
         #expect(loaded == expected)
         for (key, value) in expected where loaded[key] != value {
-            Issue.record("key \(key.debugDescription): java read \(String(describing: loaded[key]?.debugDescription)), wrote \(value.debugDescription)")
+            Issue.record(
+                "key \(key.debugDescription): java read \(String(describing: loaded[key]?.debugDescription)), wrote \(value.debugDescription)"
+            )
         }
     }
 }

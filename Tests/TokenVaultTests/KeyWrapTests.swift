@@ -8,6 +8,7 @@
 // test does: the flag is read once per process), so the floor is libsodium's
 // minimum and "below the floor" means below what libsodium accepts at all.
 import Testing
+
 @testable import TokenVault
 
 @Suite struct KeyWrapTests {
@@ -26,16 +27,20 @@ import Testing
 
     static func wrapped() throws -> Wrapped {
         let (publicKey, secretKey) = Sodium.boxKeyPair()
-        let (kdf, file) = try KeyWrap.wrap(secretKey, passphrase: passphrase, level: .interactive,
-                                           associatedData: KeyWrap.associatedData(vaultID: vaultID, publicKey: publicKey))
+        let (kdf, file) = try KeyWrap.wrap(
+            secretKey, passphrase: passphrase, level: .interactive,
+            associatedData: KeyWrap.associatedData(vaultID: vaultID, publicKey: publicKey))
         return Wrapped(secretKey: secretKey, publicKey: publicKey, kdf: kdf, file: file)
     }
 
-    static func unwrap(_ w: Wrapped, kdf: KDFParameters? = nil, file: WrappedKeyFile? = nil,
-                       passphrase: SecureBytes = passphrase, associatedData: [UInt8]? = nil) throws -> SecureBytes {
-        try KeyWrap.unwrap(file ?? w.file, kdf: kdf ?? w.kdf, passphrase: passphrase,
-                           associatedData: associatedData ?? w.associatedData, metadataPath: "/v/vault.json",
-                           keyPath: "/v/vault-key.json")
+    static func unwrap(
+        _ w: Wrapped, kdf: KDFParameters? = nil, file: WrappedKeyFile? = nil,
+        passphrase: SecureBytes = passphrase, associatedData: [UInt8]? = nil
+    ) throws -> SecureBytes {
+        try KeyWrap.unwrap(
+            file ?? w.file, kdf: kdf ?? w.kdf, passphrase: passphrase,
+            associatedData: associatedData ?? w.associatedData, metadataPath: "/v/vault.json",
+            keyPath: "/v/vault-key.json")
     }
 
     @Test func wrapThenUnwrapGivesTheSecretKeyBack() throws {
@@ -59,7 +64,9 @@ import Testing
         #expect(a.1.ciphertext != b.1.ciphertext)
     }
 
-    @Test(arguments: ["correct horse battery stapl", "correct horse battery staple ", "", "Correct horse battery staple"])
+    @Test(arguments: [
+        "correct horse battery stapl", "correct horse battery staple ", "", "Correct horse battery staple",
+    ])
     func aWrongPassphraseIsWrongPassphrase(passphrase: String) throws {
         let w = try Self.wrapped()
         #expect(throws: VaultError.wrongPassphrase(path: "/v/vault-key.json")) {
@@ -72,7 +79,9 @@ import Testing
     @Test func tamperingWithTheCiphertextOrNonceIsWrongPassphrase() throws {
         let w = try Self.wrapped()
         /// Flips `mask` in byte `position` of the base64 field and expects 77.
-        func expectWrongPassphrase(flipping field: WritableKeyPath<WrappedKeyFile, String>, at position: Int, mask: UInt8) throws {
+        func expectWrongPassphrase(
+            flipping field: WritableKeyPath<WrappedKeyFile, String>, at position: Int, mask: UInt8
+        ) throws {
             var bytes = try #require(Base64.decode(w.file[keyPath: field]))
             bytes[position] ^= mask
             var file = w.file
@@ -124,15 +133,20 @@ import Testing
             }
         }
         // And the encoding does not let id and key bytes slide into each other.
-        #expect(KeyWrap.associatedData(vaultID: "a", publicKey: Array("b".utf8))
+        #expect(
+            KeyWrap.associatedData(vaultID: "a", publicKey: Array("b".utf8))
                 != KeyWrap.associatedData(vaultID: "a:", publicKey: []))
     }
 
     // MARK: checkParameters
 
-    static func expectRefused(_ kdf: KDFParameters, _ reason: String,
-                              sourceLocation: SourceLocation = #_sourceLocation) {
-        #expect(throws: VaultError.weakKeyDerivation(path: "/v/vault.json", reason: reason), sourceLocation: sourceLocation) {
+    static func expectRefused(
+        _ kdf: KDFParameters, _ reason: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        #expect(
+            throws: VaultError.weakKeyDerivation(path: "/v/vault.json", reason: reason), sourceLocation: sourceLocation
+        ) {
             try KeyWrap.checkParameters(kdf, path: "/v/vault.json")
         }
     }
@@ -144,7 +158,8 @@ import Testing
         Self.expectRefused(kdf, "unknown algorithm '\(algorithm)'")
         // Refused before any key derivation, with the metadata path.
         let w = try Self.wrapped()
-        #expect(throws: VaultError.weakKeyDerivation(path: "/v/vault.json", reason: "unknown algorithm '\(algorithm)'")) {
+        #expect(throws: VaultError.weakKeyDerivation(path: "/v/vault.json", reason: "unknown algorithm '\(algorithm)'"))
+        {
             _ = try Self.unwrap(w, kdf: kdf)
         }
     }
@@ -180,7 +195,9 @@ import Testing
         Self.expectRefused(kdf, "cost above the sensitive maximum")
     }
 
-    @Test(arguments: ["", "AAAA", "not base64 at all", String(repeating: "A", count: 24), String(repeating: "A", count: 28)])
+    @Test(arguments: [
+        "", "AAAA", "not base64 at all", String(repeating: "A", count: 24), String(repeating: "A", count: 28),
+    ])
     func aMalformedSaltIsRefused(salt: String) throws {
         var kdf = try Self.wrapped().kdf
         kdf.salt = salt

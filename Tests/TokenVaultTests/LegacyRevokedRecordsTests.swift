@@ -1,3 +1,8 @@
+import Foundation
+import Testing
+
+@testable import TokenVault
+
 // Directories `.revoked-<pid>-<hex>` that older versions of ztoken left in a
 // vault: they moved the records of a large revocation there for a detached
 // process to delete. A vault that still holds one keeps working: the next writer
@@ -7,9 +12,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-import Testing
-@testable import TokenVault
 
 @Suite struct LegacyRevokedRecordsTests {
     init() { TestVault.useMinimalKDF() }
@@ -41,8 +43,9 @@ import Testing
         #expect(report.findings.map(\.problem) == ["records of revoked tokens left by an interrupted revoke"])
         #expect(report.findings.first?.repairable == true)
         #expect(!report.isHealthy)
-        #expect(FileManagerNames.of(scratch.file("vault/" + Self.legacy)).count == 5,
-                "doctor without --repair removes nothing")
+        #expect(
+            FileManagerNames.of(scratch.file("vault/" + Self.legacy)).count == 5,
+            "doctor without --repair removes nothing")
 
         _ = try vault.create(label: "two")
         #expect(Self.revokedDirectories(scratch).isEmpty)
@@ -91,7 +94,8 @@ import Testing
         } else {
             scratch.write([9], to: "vault/\(Self.legacy)/\(stranger)")
         }
-        let problem = "left by an interrupted revoke, holds '\(stranger)', which ztoken did not put there; "
+        let problem =
+            "left by an interrupted revoke, holds '\(stranger)', which ztoken did not put there; "
             + "remove it by hand"
 
         let report = try vault.doctor(repair: true)
@@ -115,11 +119,13 @@ import Testing
         let vault = try TestVault.make(in: scratch)
         _ = try vault.create(label: "kept")
         let identity = AgeX25519Identity.generate()
-        try vault.backup(to: OutputFile(path: scratch.file("b.age"), overwrite: false), recipients: [.x25519(identity.recipient)])
+        try vault.backup(
+            to: OutputFile(path: scratch.file("b.age"), overwrite: false), recipients: [.x25519(identity.recipient)])
         Self.plant(scratch, records: 2)
-        try Vault.restore(from: scratch.file("b.age"), identities: [.x25519(identity)], to: scratch.file("vault"),
-                          options: RestoreOptions(replaceExisting: true),
-                          credential: .passphrase(TestVault.secret(TestVault.passphrase)))
+        try Vault.restore(
+            from: scratch.file("b.age"), identities: [.x25519(identity)], to: scratch.file("vault"),
+            options: RestoreOptions(replaceExisting: true),
+            credential: .passphrase(TestVault.secret(TestVault.passphrase)))
         let names = FileManagerNames.of(scratch.path)
         #expect(names.count == 3 && names.contains("b.age") && names.contains("vault"), "\(names)")
         let keptAside = try #require(names.first { $0.hasPrefix("vault.replaced-") })

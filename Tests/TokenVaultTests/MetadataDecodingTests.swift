@@ -2,14 +2,16 @@
 // reformatted files read the same, and each kind of problem has its reason.
 import FoundationEssentials
 import Testing
+
 @testable import TokenVault
 
 @Suite struct MetadataDecodingTests {
     static let path = "/vault/vault.json"
 
     static func decode(_ text: String) throws -> MetadataFile {
-        try VaultJSON.decode(MetadataFile.self, from: Array(text.utf8), path: path,
-                             knownVersions: 1...MetadataFile.currentVersion)
+        try VaultJSON.decode(
+            MetadataFile.self, from: Array(text.utf8), path: path,
+            knownVersions: 1...MetadataFile.currentVersion)
     }
 
     static let passphraseVault = MetadataFile(
@@ -27,7 +29,8 @@ import Testing
         let text = String(decoding: try VaultJSON.encode(metadata), as: UTF8.self)
         #expect(try Self.decode(text) == metadata)
         // Compact, reordered and with unknown members: the same file.
-        let compact = #"{"extra":[true,{"x":null}],"version":1,"user":"u","vaultID":"abcdefghijklmnopqrstuvwx","createdAt":"2026-01-01T00:00:00Z","publicKey":"o40lzuXYzWk7JXwJkN6qeDM6PVd7jjVBBAfDoTvEa1Y=","keyProtection":"offline","serverURL":null,"kdf":null}"#
+        let compact =
+            #"{"extra":[true,{"x":null}],"version":1,"user":"u","vaultID":"abcdefghijklmnopqrstuvwx","createdAt":"2026-01-01T00:00:00Z","publicKey":"o40lzuXYzWk7JXwJkN6qeDM6PVd7jjVBBAfDoTvEa1Y=","keyProtection":"offline","serverURL":null,"kdf":null}"#
         #expect(try Self.decode(compact) == Self.offlineVault)
     }
 
@@ -41,17 +44,32 @@ import Testing
         (#"[1]"#, "not a ztoken file (no readable \"version\")"),
         (#"{"version":1}"#, "missing field \"vaultID\""),
         (#"{"version":1,"vaultID":7}"#, "field \"vaultID\" has the wrong type"),
-        (#"{"version":1,"# + good.replacing(#""user":"u""#, with: #""user":null"#) + "}", "field \"user\" has the wrong type"),
+        (
+            #"{"version":1,"# + good.replacing(#""user":"u""#, with: #""user":null"#) + "}",
+            "field \"user\" has the wrong type"
+        ),
         (#"{"version":1,"serverURL":[],"# + good + "}", "field \"serverURL\" has the wrong type"),
         (#"{"version":1,"kdf":"argon","# + good + "}", "field \"kdf\" has the wrong type"),
         (#"{"version":1,"kdf":{"algorithm":"argon2id13"},"# + good + "}", "missing field \"opsLimit\""),
-        (#"{"version":1,"kdf":{"# + goodKDF.replacing(#""opsLimit":2"#, with: #""opsLimit":"2""#) + #"},"# + good + "}",
-         "field \"kdf.opsLimit\" has the wrong type"),
-        (#"{"version":1,"kdf":{"# + goodKDF.replacing(#""opsLimit":2"#, with: #""opsLimit":-2"#) + #"},"# + good + "}",
-         "field \"kdf.opsLimit\" has the wrong type"),
-        (#"{"version":1,"kdf":{"# + goodKDF.replacing(#""memLimit":8192"#, with: #""memLimit":8192.5"#) + #"},"# + good + "}",
-         "field \"kdf.memLimit\" has the wrong type"),
-        (#"{"version":1,"kdf":{"# + goodKDF.replacing(#","salt":"s""#, with: "") + #"},"# + good + "}", "missing field \"salt\""),
+        (
+            #"{"version":1,"kdf":{"# + goodKDF.replacing(#""opsLimit":2"#, with: #""opsLimit":"2""#) + #"},"# + good
+                + "}",
+            "field \"kdf.opsLimit\" has the wrong type"
+        ),
+        (
+            #"{"version":1,"kdf":{"# + goodKDF.replacing(#""opsLimit":2"#, with: #""opsLimit":-2"#) + #"},"# + good
+                + "}",
+            "field \"kdf.opsLimit\" has the wrong type"
+        ),
+        (
+            #"{"version":1,"kdf":{"# + goodKDF.replacing(#""memLimit":8192"#, with: #""memLimit":8192.5"#) + #"},"#
+                + good + "}",
+            "field \"kdf.memLimit\" has the wrong type"
+        ),
+        (
+            #"{"version":1,"kdf":{"# + goodKDF.replacing(#","salt":"s""#, with: "") + #"},"# + good + "}",
+            "missing field \"salt\""
+        ),
         (#"{"version":1,"#, "malformed JSON (at byte 13)"),
         (#"{"version":1,"version":1}"#, "malformed JSON (at byte 13)"),
         (#"{"version":1} x"#, "malformed JSON (at byte 14)"),

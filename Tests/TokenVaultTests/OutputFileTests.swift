@@ -1,3 +1,7 @@
+import Testing
+
+@testable import TokenVault
+
 // OutputFile: a file outside the vault appears under its name only when
 // complete. An existing file is refused before anything is written, an
 // abandoned or dropped output leaves no temp file, overwrite replaces, and a
@@ -5,8 +9,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Testing
-@testable import TokenVault
 
 @Suite struct OutputFileTests {
     static let contents = Array("bundle bytes\n".utf8)

@@ -1,5 +1,6 @@
 // SecureBytes: the one owner of secrets never shows them in text.
 import Testing
+
 @testable import TokenVault
 
 @Suite struct SecureBytesTests {
@@ -22,7 +23,8 @@ import Testing
     @Test func sliceAndRandom() {
         let a = SecureBytes(copying: Array("abcdef".utf8))
         #expect(a.slice(1..<3).unsafeRevealedString() == "bc")
-        let r1 = SecureBytes.random(count: 32), r2 = SecureBytes.random(count: 32)
+        let r1 = SecureBytes.random(count: 32)
+        let r2 = SecureBytes.random(count: 32)
         #expect(r1.count == 32)
         #expect(!r1.constantTimeEquals(r2))
         #expect(SecureBytes(zeroedCount: 0).count == 0)

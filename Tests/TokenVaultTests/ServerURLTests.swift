@@ -1,16 +1,21 @@
 import Testing
+
 @testable import TokenVault
 
 @Suite struct ServerURLTests {
-    @Test(arguments: ["https://zephyr.example.com", "http://localhost:8080", "HTTPS://Z.example/path?q=1#f",
-                      "http://[::1]:443/", "https://10.0.0.1", "https://bücher.example"])
+    @Test(arguments: [
+        "https://zephyr.example.com", "http://localhost:8080", "HTTPS://Z.example/path?q=1#f",
+        "http://[::1]:443/", "https://10.0.0.1", "https://bücher.example",
+    ])
     func acceptable(_ url: String) throws {
         #expect(try ServerURL.validate(url) == url)
     }
 
-    @Test(arguments: ["", "zephyr.example.com", "ftp://x", "file:///etc", "https://", "https:///path", "http://:80",
-                      "https://a b", "https://a\tb", "https://x\n", " https://x", "https://x\u{7F}", "https://x\u{85}",
-                      "https://x:0", "https://x:99999", "https://x:8a", "https://user:pw@x", "http://[::1", "javascript:alert(1)"])
+    @Test(arguments: [
+        "", "zephyr.example.com", "ftp://x", "file:///etc", "https://", "https:///path", "http://:80",
+        "https://a b", "https://a\tb", "https://x\n", " https://x", "https://x\u{7F}", "https://x\u{85}",
+        "https://x:0", "https://x:99999", "https://x:8a", "https://user:pw@x", "http://[::1", "javascript:alert(1)",
+    ])
     func refused(_ url: String) {
         do {
             _ = try ServerURL.validate(url)
@@ -27,8 +32,10 @@ import Testing
 
 @Suite struct ServerURLRedactionTests {
     /// No message repeats a password given in a URL, whatever else is wrong with it.
-    @Test(arguments: ["https://bob:hunter2@z.example", "https://bob:hunter2@z.example:99999/x",
-                      "ftp://bob:hunter2@z.example", "https://bob:hunter2@@z.example/p@th", "https://bob:hunter2@ z"])
+    @Test(arguments: [
+        "https://bob:hunter2@z.example", "https://bob:hunter2@z.example:99999/x",
+        "ftp://bob:hunter2@z.example", "https://bob:hunter2@@z.example/p@th", "https://bob:hunter2@ z",
+    ])
     func aPasswordInAURLNeverReachesTheMessage(_ url: String) {
         do {
             _ = try ServerURL.validate(url)

@@ -1,3 +1,9 @@
+import Foundation
+import TestSupport
+import Testing
+
+@testable import TokenVault
+
 // Helpers for the storage and vault unit tests: a private scratch directory,
 // a test vault made with the minimal KDF, and scoped fault injection.
 //
@@ -16,10 +22,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-import Testing
-import TestSupport
-@testable import TokenVault
 
 /// Fails the `n`th call of one operation (counting from 1) with `errno`.
 final class FaultPlan: @unchecked Sendable {
@@ -40,12 +42,14 @@ final class FaultPlan: @unchecked Sendable {
     static func counting() -> FaultPlan { FaultPlan(.open, n: 0, errno: 0) }
 
     func count(of operation: FaultInjection.Operation) -> Int {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return seen[operation, default: 0]
     }
 
     func decide(_ operation: FaultInjection.Operation) -> Int32? {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         seen[operation, default: 0] += 1
         guard operation == self.operation, seen[operation] == n, code != 0 else { return nil }
         fired = true
@@ -115,8 +119,10 @@ enum TestVault {
     /// A new passphrase vault at `<scratch>/vault`.
     static func make(in scratch: ScratchDirectory, name: String = "vault") throws -> Vault {
         useMinimalKDF()
-        return try Vault.initialize(at: scratch.file(name),
-                                    setup: VaultSetup(user: "tester", kdf: .interactive,
-                                                      keyProtection: .passphrase(secret(passphrase))))
+        return try Vault.initialize(
+            at: scratch.file(name),
+            setup: VaultSetup(
+                user: "tester", kdf: .interactive,
+                keyProtection: .passphrase(secret(passphrase))))
     }
 }

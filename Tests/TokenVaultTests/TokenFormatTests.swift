@@ -1,5 +1,6 @@
 // Token shape: ztk_ + 33 base62 + 6-character CRC32 checksum; label rules.
 import Testing
+
 @testable import TokenVault
 
 @Suite struct TokenFormatTests {
@@ -23,12 +24,16 @@ import Testing
             for replacement in alphabet where replacement != token[position] {
                 var changed = token
                 changed[position] = replacement
-                #expect(TokenFormat.problem(with: SecureBytes(copying: changed)) == .badChecksum, "position \(position)")
+                #expect(
+                    TokenFormat.problem(with: SecureBytes(copying: changed)) == .badChecksum, "position \(position)")
             }
         }
     }
 
-    @Test(arguments: ["", "ztk_", "ztk_short", "has space in it 0123", String(repeating: "a", count: 15), String(repeating: "a", count: 513), "tab\there-0123456789"])
+    @Test(arguments: [
+        "", "ztk_", "ztk_short", "has space in it 0123", String(repeating: "a", count: 15),
+        String(repeating: "a", count: 513), "tab\there-0123456789",
+    ])
     func malformedInputs(text: String) {
         #expect(TokenFormat.problem(with: SecureBytes(copying: Array(text.utf8))) == .malformed)
     }
@@ -41,7 +46,10 @@ import Testing
     @Test func labelRules() throws {
         #expect(try LabelRules.validated("  ci \t") == "ci")
         #expect(try LabelRules.validated(String(repeating: "é", count: 100)).count == 100)
-        for bad in ["", "   ", String(repeating: "x", count: 101), "a\u{1b}b", "a\u{7f}", "a\u{202e}b", "a\u{2066}b", "a\nb", "a\u{85}b"] {
+        for bad in [
+            "", "   ", String(repeating: "x", count: 101), "a\u{1b}b", "a\u{7f}", "a\u{202e}b", "a\u{2066}b", "a\nb",
+            "a\u{85}b",
+        ] {
             #expect(throws: VaultError.self, "\(bad.debugDescription)") { try LabelRules.validated(bad) }
             do { _ = try LabelRules.validated(bad) } catch let error as VaultError { #expect(error.exitCode == 64) }
         }

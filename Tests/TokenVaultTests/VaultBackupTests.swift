@@ -2,6 +2,7 @@
 // reach, such as a writer that opened the vault before a restore replaced it.
 import Foundation
 import Testing
+
 @_spi(Bench) @testable import TokenVault
 
 @Suite struct VaultBackupTests {
@@ -18,8 +19,11 @@ import Testing
     static let passphrase = VaultCredential.passphrase(SecureBytes(copying: Array("pw".utf8)))
 
     static func makeVault(at path: String) throws -> Vault {
-        try Vault.initialize(at: path, setup: VaultSetup(user: "t", kdf: .interactive,
-                                                        keyProtection: .passphrase(SecureBytes(copying: Array("pw".utf8)))))
+        try Vault.initialize(
+            at: path,
+            setup: VaultSetup(
+                user: "t", kdf: .interactive,
+                keyProtection: .passphrase(SecureBytes(copying: Array("pw".utf8)))))
     }
 
     @Test func aWriterThatOpenedTheReplacedVaultIsStoppedNotLost() throws {
@@ -31,9 +35,10 @@ import Testing
         let backupPath = scratch.root + "/b.age"
         try vault.backup(to: OutputFile(path: backupPath, overwrite: false), recipients: [.x25519(identity.recipient)])
 
-        let stale = try Vault(openingAt: path)          // opened before the restore
-        try Vault.restore(from: backupPath, identities: [.x25519(identity)], to: path,
-                          options: RestoreOptions(replaceExisting: true), credential: Self.passphrase)
+        let stale = try Vault(openingAt: path)  // opened before the restore
+        try Vault.restore(
+            from: backupPath, identities: [.x25519(identity)], to: path,
+            options: RestoreOptions(replaceExisting: true), credential: Self.passphrase)
 
         #expect(throws: VaultError.vaultReplaced(path: path)) { try stale.create(label: "late") }
         #expect(throws: VaultError.vaultReplaced(path: path)) { try stale.revoke(ids: [kept.info.id]) }
@@ -42,7 +47,8 @@ import Testing
         #expect(try fresh.verify(kept.token) == .valid(kept.info))
         #expect(try fresh.doctor(repair: false).isHealthy)
         let siblings = try FileManager.default.contentsOfDirectory(atPath: scratch.root).sorted()
-        #expect(siblings.count == 3 && siblings[0] == "b.age" && siblings[1] == "vault"
+        #expect(
+            siblings.count == 3 && siblings[0] == "b.age" && siblings[1] == "vault"
                 && siblings[2].hasPrefix("vault.replaced-"), "restore left \(siblings)")
     }
 
@@ -55,12 +61,16 @@ import Testing
         let identity = AgeX25519Identity.generate()
         func path(_ token: CreatedToken) -> String { scratch.root + "/a/records/\(token.info.id).sealed" }
         func backup(_ name: String) throws {
-            _ = try vault.backup(to: OutputFile(path: scratch.root + "/" + name, overwrite: false),
-                                 recipients: [.x25519(identity.recipient)])
+            _ = try vault.backup(
+                to: OutputFile(path: scratch.root + "/" + name, overwrite: false),
+                recipients: [.x25519(identity.recipient)])
         }
         for token in [created[9], created[7]] { #expect(unlink(path(token)) == 0) }
-        #expect(throws: VaultError.corrupt(path: path(created[7]),
-                                           reason: "the sealed record of active token 'many-8' is missing; run 'ztoken doctor'")) {
+        #expect(
+            throws: VaultError.corrupt(
+                path: path(created[7]),
+                reason: "the sealed record of active token 'many-8' is missing; run 'ztoken doctor'")
+        ) {
             try backup("c.age")
         }
         #expect(!FileManager.default.fileExists(atPath: scratch.root + "/c.age"))
@@ -79,12 +89,14 @@ import Testing
         let b = try vault.create(label: "b")
         try vault.revoke(ids: [b.info.id])
         let identity = AgeX25519Identity.generate()
-        let summary = try vault.backup(to: OutputFile(path: scratch.root + "/b.age", overwrite: false),
-                                       recipients: [.x25519(identity.recipient)])
+        let summary = try vault.backup(
+            to: OutputFile(path: scratch.root + "/b.age", overwrite: false),
+            recipients: [.x25519(identity.recipient)])
         #expect(summary.activeTokens == 1)
-        #expect(summary.files == 4)   // vault.json, vault-key.json, index.json, one record
-        try Vault.restore(from: scratch.root + "/b.age", identities: [.x25519(identity)], to: scratch.root + "/r",
-                          options: RestoreOptions(), credential: Self.passphrase)
+        #expect(summary.files == 4)  // vault.json, vault-key.json, index.json, one record
+        try Vault.restore(
+            from: scratch.root + "/b.age", identities: [.x25519(identity)], to: scratch.root + "/r",
+            options: RestoreOptions(), credential: Self.passphrase)
         let restored = try Vault(openingAt: scratch.root + "/r")
         #expect(try restored.tokens(includeRevoked: true) == vault.tokens(includeRevoked: true))
         #expect(restored.vaultID == vault.vaultID)
@@ -94,9 +106,15 @@ import Testing
 
     /// A backup whose archive is built here: backup.json listing `listed`, then `members`.
     static func archive(listed: [(String, Int)], members: [(String, [UInt8])]) throws -> [UInt8] {
-        let files = listed.map { BackupManifest.File(path: $0.0, size: $0.1, blake2b: String(repeating: "0", count: 64)) }
-        let manifest = BackupManifest(version: 1, vaultID: "v", createdAt: "2026-01-01T00:00:00Z", activeTokens: 0, files: files)
-        var entries = [TarArchive.Entry.file(BackupManifest.path, mode: 0o600, contents: SecureBytes(copying: try manifest.encoded()))]
+        let files = listed.map {
+            BackupManifest.File(path: $0.0, size: $0.1, blake2b: String(repeating: "0", count: 64))
+        }
+        let manifest = BackupManifest(
+            version: 1, vaultID: "v", createdAt: "2026-01-01T00:00:00Z", activeTokens: 0, files: files)
+        var entries = [
+            TarArchive.Entry.file(
+                BackupManifest.path, mode: 0o600, contents: SecureBytes(copying: try manifest.encoded()))
+        ]
         for (path, bytes) in members { entries.append(.file(path, mode: 0o600, contents: SecureBytes(copying: bytes))) }
         return try TarArchive.write(entries, modificationTime: 0).withUnsafeBytes { Array($0) }
     }
@@ -108,8 +126,9 @@ import Testing
             _ = try Vault.checkBackupArchive(try Self.archive(listed: [(evil, 1)], members: []), shown: "b.age")
             Issue.record("accepted")
         } catch let error as VaultError {
-            #expect(!error.message.unicodeScalars.contains("\u{1B}") && !error.message.unicodeScalars.contains("\u{07}"),
-                    "\(error.message)")
+            #expect(
+                !error.message.unicodeScalars.contains("\u{1B}") && !error.message.unicodeScalars.contains("\u{07}"),
+                "\(error.message)")
             #expect(error.message.contains("\\u{1b}"), "\(error.message)")
         }
     }
@@ -118,11 +137,16 @@ import Testing
     /// before any of its bytes are read.
     @Test func aMemberLargerThanTheVaultAllowsIsRefusedBeforeItIsRead() throws {
         let record = "vault/records/aaaaaaaaaaaa.sealed"
-        #expect(throws: VaultError.corrupt(path: "b.age", reason: "'\(record)' is \(60 << 20) bytes; the vault's limit for it is 4096")) {
-            _ = try Vault.checkBackupArchive(try Self.archive(listed: [(record, 60 << 20)], members: []), shown: "b.age")
+        #expect(
+            throws: VaultError.corrupt(
+                path: "b.age", reason: "'\(record)' is \(60 << 20) bytes; the vault's limit for it is 4096")
+        ) {
+            _ = try Vault.checkBackupArchive(
+                try Self.archive(listed: [(record, 60 << 20)], members: []), shown: "b.age")
         }
         #expect(throws: VaultError.corrupt(path: "b.age", reason: "unlisted file 'vault/index.json'")) {
-            _ = try Vault.checkBackupArchive(try Self.archive(listed: [], members: [("vault/index.json", [1])]), shown: "b.age")
+            _ = try Vault.checkBackupArchive(
+                try Self.archive(listed: [], members: [("vault/index.json", [1])]), shown: "b.age")
         }
     }
 
@@ -133,17 +157,20 @@ import Testing
         let vault = try Self.makeVault(at: scratch.root + "/a")
         _ = try vault.create(label: "one")
         let identity = AgeX25519Identity.generate()
-        try vault.backup(to: OutputFile(path: scratch.root + "/b.age", overwrite: false), recipients: [.x25519(identity.recipient)])
+        try vault.backup(
+            to: OutputFile(path: scratch.root + "/b.age", overwrite: false), recipients: [.x25519(identity.recipient)])
         for name in ["elsewhere/records", "elsewhere2"] {
-            try FileManager.default.createDirectory(atPath: scratch.root + "/" + name, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: scratch.root + "/" + name, withIntermediateDirectories: true)
             _ = FileManager.default.createFile(atPath: scratch.root + "/" + name + "/precious", contents: Data([9]))
         }
         // A dead owner's staging name that is a symlink, and one whose records/ is.
         symlink(scratch.root + "/elsewhere", scratch.root + "/.r.restore-999999-0123456789ab")
         mkdir(scratch.root + "/.r.restore-999998-0123456789ab", 0o700)
         symlink(scratch.root + "/elsewhere2", scratch.root + "/.r.restore-999998-0123456789ab/records")
-        try Vault.restore(from: scratch.root + "/b.age", identities: [.x25519(identity)], to: scratch.root + "/r",
-                          options: RestoreOptions(), credential: Self.passphrase)
+        try Vault.restore(
+            from: scratch.root + "/b.age", identities: [.x25519(identity)], to: scratch.root + "/r",
+            options: RestoreOptions(), credential: Self.passphrase)
         #expect(FileManager.default.contents(atPath: scratch.root + "/elsewhere/records/precious") == Data([9]))
         #expect(FileManager.default.contents(atPath: scratch.root + "/elsewhere2/precious") == Data([9]))
         #expect(!FileManager.default.fileExists(atPath: scratch.root + "/.r.restore-999998-0123456789ab"))

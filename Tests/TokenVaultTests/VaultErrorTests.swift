@@ -1,13 +1,15 @@
 // The library's errors speak to any program that uses TokenVault: their
 // hints name no command-line flag (the CLI adds those, Output.swift).
 import Testing
+
 @testable import TokenVault
 
 @Suite struct VaultErrorTests {
     static let every: [VaultError] = [
         .invalidArgument("x"), .corrupt(path: "/v", reason: "r"), .unsupportedVersion(path: "/v", version: 9),
         .weakKeyDerivation(path: "/v", reason: "r"), .vaultNotFound(path: "/v"), .noSuchToken("t"),
-        .fileNotFound(path: "/f"), .alreadyExists(path: "/f"), .labelInUse("l"), .io(path: "/f", operation: "write", errno: 28),
+        .fileNotFound(path: "/f"), .alreadyExists(path: "/f"), .labelInUse("l"),
+        .io(path: "/f", operation: "write", errno: 28),
         .busy(path: "/v", holder: nil, seconds: 10), .vaultReplaced(path: "/v"), .wrongPassphrase(path: "/v"),
         .wrongIdentity(path: "/f"), .unsafePermissions(path: "/v", mode: 0o40755, expected: 0o700),
         .foreignOwner(path: "/v", owner: 0), .symlink(path: "/v"),
@@ -23,8 +25,11 @@ import Testing
     @Test func theLibrarysOwnHintsNameNoFlagEither() throws {
         let scratch = try ScratchDirectory()
         let vault = try TestVault.make(in: scratch)
-        #expect(throws: VaultError.invalidArgument("no server URL for the zBot",
-                                                   hint: "give the zBot's server URL, or set a default server URL for the vault")) {
+        #expect(
+            throws: VaultError.invalidArgument(
+                "no server URL for the zBot",
+                hint: "give the zBot's server URL, or set a default server URL for the vault")
+        ) {
             _ = try vault.bundleServerURL(nil)
         }
     }

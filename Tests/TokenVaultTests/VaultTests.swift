@@ -1,12 +1,14 @@
+import Foundation
+import Testing
+
+@_spi(Bench) @testable import TokenVault
+
 // The public Vault API, in process: initialize and open, create, list,
 // resolve, revoke, verify, unlock and reveal, discard, and doctor. Each test
 // makes its own vault with the test-only minimal KDF.
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-import Testing
-@_spi(Bench) @testable import TokenVault
 
 @Suite struct VaultTests {
     init() { TestVault.useMinimalKDF() }
@@ -19,8 +21,9 @@ import Testing
         let scratch = try ScratchDirectory()
         let made = try Vault.initialize(
             at: scratch.file("deep/er/vault"),
-            setup: VaultSetup(user: "tester", serverURL: "https://zephyr.example", kdf: .interactive,
-                              keyProtection: .passphrase(TestVault.secret(TestVault.passphrase))))
+            setup: VaultSetup(
+                user: "tester", serverURL: "https://zephyr.example", kdf: .interactive,
+                keyProtection: .passphrase(TestVault.secret(TestVault.passphrase))))
         let opened = try Vault(openingAt: scratch.file("deep/er/vault"))
         #expect(opened.vaultID == made.vaultID)
         #expect(opened.vaultID.count == 24)
@@ -44,9 +47,13 @@ import Testing
         let before = scratch.bytes("vault/vault.json")
         #expect(throws: VaultError.alreadyExists(path: scratch.file("vault"))) { _ = try TestVault.make(in: scratch) }
         #expect(scratch.bytes("vault/vault.json") == before)
-        #expect(throws: VaultError.vaultNotFound(path: scratch.file("none"))) { _ = try Vault(openingAt: scratch.file("none")) }
+        #expect(throws: VaultError.vaultNotFound(path: scratch.file("none"))) {
+            _ = try Vault(openingAt: scratch.file("none"))
+        }
         mkdir(scratch.file("empty"), 0o700)
-        #expect(throws: VaultError.vaultNotFound(path: scratch.file("empty"))) { _ = try Vault(openingAt: scratch.file("empty")) }
+        #expect(throws: VaultError.vaultNotFound(path: scratch.file("empty"))) {
+            _ = try Vault(openingAt: scratch.file("empty"))
+        }
         // An empty directory may become a vault.
         _ = try TestVault.make(in: scratch, name: "empty")
     }
@@ -86,7 +93,10 @@ import Testing
             _ = try vault.resolve([a.info.id])
             Issue.record("an ambiguous reference was resolved")
         } catch let error as VaultError {
-            guard case .invalidArgument(let text, _) = error else { Issue.record("\(error)"); return }
+            guard case .invalidArgument(let text, _) = error else {
+                Issue.record("\(error)")
+                return
+            }
             #expect(text.contains("both the id of one token and the label of another"))
             #expect(error.exitCode == 64)
         }
@@ -110,7 +120,9 @@ import Testing
     @Test func revokeMarksTheIndexAndRemovesTheRecords() throws {
         let scratch = try ScratchDirectory()
         let vault = try TestVault.make(in: scratch)
-        let a = try vault.create(label: "a"), b = try vault.create(label: "b"), c = try vault.create(label: "c")
+        let a = try vault.create(label: "a")
+        let b = try vault.create(label: "b")
+        let c = try vault.create(label: "c")
         let revoked = try vault.revoke(ids: [a.info.id, c.info.id])
         #expect(revoked.map(\.id) == [a.info.id, c.info.id])
         #expect(revoked.allSatisfy { $0.state == .revoked && $0.revokedAt != nil })
@@ -143,7 +155,9 @@ import Testing
         try #require(n >= 1)
 
         let plan = FaultPlan(.unlink, n: n, errno: EIO)
-        #expect(throws: VaultError.io(path: scratch.file(Self.record(scratch, a.info.id)), operation: "unlink", errno: EIO)) {
+        #expect(
+            throws: VaultError.io(path: scratch.file(Self.record(scratch, a.info.id)), operation: "unlink", errno: EIO)
+        ) {
             try FaultScope.run(plan) { try vault.revoke(ids: [a.info.id]) }
         }
         #expect(try vault.resolve([a.info.id]).first?.state == .revoked, "the index must be written first")
@@ -181,8 +195,10 @@ import Testing
         vault.onRecordRemoval = { done, total in
             reports.append((done, total))
             if done == 0 {
-                atStart = ((try? Vault(openingAt: scratch.file("vault")).tokens().count) ?? -1,
-                           FileManagerNames.of(scratch.file("vault/records")).count)
+                atStart = (
+                    (try? Vault(openingAt: scratch.file("vault")).tokens().count) ?? -1,
+                    FileManagerNames.of(scratch.file("vault/records")).count
+                )
             }
         }
 
@@ -240,20 +256,27 @@ import Testing
         }
         try vault.revoke(ids: [a.info.id])
         #expect(throws: VaultError.noSuchToken(a.info.id)) { _ = try vault.revealToken(id: a.info.id, with: key) }
-        #expect(throws: VaultError.noSuchToken("zzzzzzzzzzzz")) { _ = try vault.revealToken(id: "zzzzzzzzzzzz", with: key) }
+        #expect(throws: VaultError.noSuchToken("zzzzzzzzzzzz")) {
+            _ = try vault.revealToken(id: "zzzzzzzzzzzz", with: key)
+        }
     }
 
     @Test func aRecordSwappedBetweenTwoEntriesIsCaught() throws {
         let scratch = try ScratchDirectory()
         let vault = try TestVault.make(in: scratch)
-        let a = try vault.create(label: "a"), b = try vault.create(label: "b")
-        let pathA = scratch.file(Self.record(scratch, a.info.id)), pathB = scratch.file(Self.record(scratch, b.info.id))
+        let a = try vault.create(label: "a")
+        let b = try vault.create(label: "b")
+        let pathA = scratch.file(Self.record(scratch, a.info.id))
+        let pathB = scratch.file(Self.record(scratch, b.info.id))
         #expect(rename(pathA, scratch.file("swap")) == 0)
         #expect(rename(pathB, pathA) == 0)
         #expect(rename(scratch.file("swap"), pathB) == 0)
         let key = try vault.unlock(passphrase: TestVault.secret(TestVault.passphrase))
         for (id, path, label) in [(a.info.id, pathA, "a"), (b.info.id, pathB, "b")] {
-            #expect(throws: VaultError.corrupt(path: path, reason: "the sealed record does not match the index entry of '\(label)'")) {
+            #expect(
+                throws: VaultError.corrupt(
+                    path: path, reason: "the sealed record does not match the index entry of '\(label)'")
+            ) {
                 _ = try vault.revealToken(id: id, with: key)
             }
         }
@@ -267,7 +290,8 @@ import Testing
         let foreign = try other.create(label: "f")
         let key = try vault.unlock(passphrase: TestVault.secret(TestVault.passphrase))
         let path = scratch.file(Self.record(scratch, a.info.id))
-        scratch.write(try #require(scratch.bytes("other/records/\(foreign.info.id).sealed")), to: Self.record(scratch, a.info.id))
+        scratch.write(
+            try #require(scratch.bytes("other/records/\(foreign.info.id).sealed")), to: Self.record(scratch, a.info.id))
         #expect(throws: VaultError.corrupt(path: path, reason: "the sealed record does not open with the vault key")) {
             _ = try vault.revealToken(id: a.info.id, with: key)
         }
@@ -343,7 +367,8 @@ import Testing
         #expect(Dictionary(uniqueKeysWithValues: report.findings.map { ($0.path, $0.repairable) }) == expected)
         #expect(report.findings.allSatisfy { !$0.repaired })
         #expect(!report.isHealthy)
-        #expect(report.findings.first { $0.path.hasSuffix("\(lost.info.id).sealed") }?.problem.contains("'lost'") == true)
+        #expect(
+            report.findings.first { $0.path.hasSuffix("\(lost.info.id).sealed") }?.problem.contains("'lost'") == true)
         // Checking alone changes nothing.
         #expect(scratch.bytes("vault/.tmp-index.json-0123456789ab") != nil)
         #expect(scratch.bytes("vault/records/orphanorphan.sealed") != nil)
@@ -354,7 +379,8 @@ import Testing
         #expect(scratch.bytes(Self.record(scratch, old.info.id)) == nil)
         #expect(scratch.bytes("vault/records/orphanorphan.sealed") == nil)
         #expect(scratch.bytes("vault/.tmp-index.json-0123456789ab") == nil)
-        #expect(scratch.bytes(Self.record(scratch, keep.info.id)) != nil, "a record an active token needs is never removed")
+        #expect(
+            scratch.bytes(Self.record(scratch, keep.info.id)) != nil, "a record an active token needs is never removed")
         #expect(scratch.bytes("vault/index.json") == index, "doctor never rewrites the index")
 
         let after = try vault.doctor(repair: true)

@@ -1,8 +1,8 @@
 // `backup` and `restore` end to end: round trips (also through the real age),
 // damaged backups that must leave every location untouched, and --force.
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 @Suite("backup and restore")
 struct BackupRestoreCLITests {
@@ -25,18 +25,27 @@ struct BackupRestoreCLITests {
         #expect(made.status == 0, "\(made)")
 
         let restored = sandbox.root + "/restored"
-        let result = try sandbox.run(["restore", backup, "-i", key, "--vault", restored, "--vault-passphrase-file", sandbox.passphraseFile])
+        let result = try sandbox.run([
+            "restore", backup, "-i", key, "--vault", restored, "--vault-passphrase-file", sandbox.passphraseFile,
+        ])
         #expect(result.status == 0, "\(result)")
         let before = try sandbox.listJSON()
         let after = try sandbox.run(["list", "--all", "--json", "--vault", restored])
         #expect(after.status == 0)
-        let afterList = try #require(try JSONSerialization.jsonObject(with: Data(after.stdoutBytes)) as? [[String: Any]])
-        #expect(afterList.map { "\($0["id"]!)\($0["label"]!)\($0["state"]!)" } == before.map { "\($0["id"]!)\($0["label"]!)\($0["state"]!)" })
+        let afterList = try #require(
+            try JSONSerialization.jsonObject(with: Data(after.stdoutBytes)) as? [[String: Any]])
+        #expect(
+            afterList.map { "\($0["id"]!)\($0["label"]!)\($0["state"]!)" }
+                == before.map { "\($0["id"]!)\($0["label"]!)\($0["state"]!)" })
         #expect(try sandbox.run(["verify", "--vault", restored], stdin: kept + "\n").status == 0)
-        let exported = try sandbox.run(["export", "kept", "--vault", restored, "--vault-passphrase-file", sandbox.passphraseFile,
-                                        "--plain-dir", sandbox.root + "/p"])
+        let exported = try sandbox.run([
+            "export", "kept", "--vault", restored, "--vault-passphrase-file", sandbox.passphraseFile,
+            "--plain-dir", sandbox.root + "/p",
+        ])
         #expect(exported.status == 0, "the same passphrase must unlock the restored vault: \(exported)")
-        #expect(String(decoding: sandbox.bytes(sandbox.root + "/p/zbot/conf/zbot.properties") ?? [], as: UTF8.self).contains(kept))
+        #expect(
+            String(decoding: sandbox.bytes(sandbox.root + "/p/zbot/conf/zbot.properties") ?? [], as: UTF8.self)
+                .contains(kept))
     }
 
     /// An identity file is a secret, as a passphrase file is: one that others
@@ -50,21 +59,33 @@ struct BackupRestoreCLITests {
         #expect(try sandbox.run(["backup", "-r", recipient, "--out", backup]).status == 0)
         chmod(key, 0o644)
         let restored = sandbox.root + "/restored"
-        let result = try sandbox.run(["restore", backup, "-i", key, "--vault", restored, "--vault-passphrase-file", sandbox.passphraseFile])
+        let result = try sandbox.run([
+            "restore", backup, "-i", key, "--vault", restored, "--vault-passphrase-file", sandbox.passphraseFile,
+        ])
         #expect(result.status == 77, "\(result)")
-        #expect(result.stderr.hasPrefix("ztoken: error: \(key) is accessible by other users (mode 644)\n"), "\(result.stderr)")
+        #expect(
+            result.stderr.hasPrefix("ztoken: error: \(key) is accessible by other users (mode 644)\n"),
+            "\(result.stderr)")
         #expect(result.stderr.contains("chmod 600"))
         #expect(!FileManager.default.fileExists(atPath: restored))
         chmod(key, 0o600)
-        #expect(try sandbox.run(["restore", backup, "-i", key, "--vault", restored, "--vault-passphrase-file", sandbox.passphraseFile]).status == 0)
+        #expect(
+            try sandbox.run([
+                "restore", backup, "-i", key, "--vault", restored, "--vault-passphrase-file", sandbox.passphraseFile,
+            ]).status == 0)
 
         let offline = sandbox.root + "/offline"
         let offlineKey = sandbox.root + "/offline.key"
         #expect(try sandbox.run(["init", "--vault", offline, "--offline-key", offlineKey]).status == 0)
-        #expect(try sandbox.run(["zbot", "bot", "--vault", offline, "--server", "https://z.example",
-                                 "--plain-dir", sandbox.root + "/p1"]).status == 0)
+        #expect(
+            try sandbox.run([
+                "zbot", "bot", "--vault", offline, "--server", "https://z.example",
+                "--plain-dir", sandbox.root + "/p1",
+            ]).status == 0)
         chmod(offlineKey, 0o640)
-        let export = try sandbox.run(["export", "bot", "--vault", offline, "-i", offlineKey, "--plain-dir", sandbox.root + "/p2"])
+        let export = try sandbox.run([
+            "export", "bot", "--vault", offline, "-i", offlineKey, "--plain-dir", sandbox.root + "/p2",
+        ])
         #expect(export.status == 77, "\(export)")
         #expect(!FileManager.default.fileExists(atPath: sandbox.root + "/p2"))
     }
@@ -79,11 +100,16 @@ struct BackupRestoreCLITests {
         #expect(try sandbox.run(["backup", "-r", recipient, "--out", backup]).status == 0)
         let age = try #require(ExternalTools.find("age"))
         let rewrapped = sandbox.root + "/b2.age"
-        let result = try sandbox.run(["-c", "\"$0\" -d -i \"$1\" \"$2\" | \"$0\" -r \"$3\" -o \"$4\"", age, key, backup, recipient2, rewrapped],
-                                     executable: "/bin/sh")
+        let result = try sandbox.run(
+            ["-c", "\"$0\" -d -i \"$1\" \"$2\" | \"$0\" -r \"$3\" -o \"$4\"", age, key, backup, recipient2, rewrapped],
+            executable: "/bin/sh")
         #expect(result.status == 0, "\(result)")
         let restored = sandbox.root + "/r"
-        #expect(try sandbox.run(["restore", rewrapped, "-i", key2, "--vault", restored, "--vault-passphrase-file", sandbox.passphraseFile]).status == 0)
+        #expect(
+            try sandbox.run([
+                "restore", rewrapped, "-i", key2, "--vault", restored, "--vault-passphrase-file",
+                sandbox.passphraseFile,
+            ]).status == 0)
         #expect(try sandbox.run(["verify", "--vault", restored], stdin: token + "\n").status == 0)
     }
 
@@ -103,7 +129,8 @@ struct BackupRestoreCLITests {
             // A bit in the header MAC: a flip inside a recipient stanza would
             // read as "no identity matched" (77), as it does for age.
             let marker = Array("\n--- ".utf8)
-            let at = try #require((0..<(bytes.count - marker.count)).first { Array(bytes[$0..<($0 + marker.count)]) == marker })
+            let at = try #require(
+                (0..<(bytes.count - marker.count)).first { Array(bytes[$0..<($0 + marker.count)]) == marker })
             bytes[at + marker.count + 10] ^= 0x01
         case "payload-bit": bytes[bytes.count - 20] ^= 0x01
         case "empty": bytes = []
@@ -113,18 +140,24 @@ struct BackupRestoreCLITests {
 
         // Over a live vault with --force: the live vault must stay byte for byte.
         let live = Self.snapshot(sandbox, sandbox.vault)
-        let forced = try sandbox.run(["restore", backup, "-i", damage == "wrong-key" ? otherKey : key, "--force", "--yes",
-                                      "--vault-passphrase-file", sandbox.passphraseFile])
+        let forced = try sandbox.run([
+            "restore", backup, "-i", damage == "wrong-key" ? otherKey : key, "--force", "--yes",
+            "--vault-passphrase-file", sandbox.passphraseFile,
+        ])
         #expect(forced.status == (damage == "wrong-key" ? 77 : 65), "\(forced)")
         #expect(forced.stderr.hasPrefix("ztoken: error: "))
         #expect(Self.snapshot(sandbox, sandbox.vault) == live, "a failed restore changed the live vault")
 
         // Into a new location: nothing may appear there or beside it.
         let target = sandbox.root + "/new/vault"
-        let fresh = try sandbox.run(["restore", backup, "-i", damage == "wrong-key" ? otherKey : key, "--vault", target,
-                                     "--vault-passphrase-file", sandbox.passphraseFile])
+        let fresh = try sandbox.run([
+            "restore", backup, "-i", damage == "wrong-key" ? otherKey : key, "--vault", target,
+            "--vault-passphrase-file", sandbox.passphraseFile,
+        ])
         #expect(fresh.status == forced.status, "\(fresh)")
-        #expect(sandbox.tree(sandbox.root + "/new").isEmpty, "a failed restore left files: \(sandbox.tree(sandbox.root + "/new"))")
+        #expect(
+            sandbox.tree(sandbox.root + "/new").isEmpty,
+            "a failed restore left files: \(sandbox.tree(sandbox.root + "/new"))")
     }
 
     /// Backs the sandbox vault up to a new age key; returns (key file, backup path).
@@ -139,8 +172,10 @@ struct BackupRestoreCLITests {
     static func keptAside(_ sandbox: Sandbox) throws -> [String] {
         let parent = (sandbox.vault as NSString).deletingLastPathComponent
         let vaultName = (sandbox.vault as NSString).lastPathComponent
-        return try FileManager.default.contentsOfDirectory(atPath: parent).filter { $0.hasPrefix(vaultName + ".replaced-") }
-            .map { parent + "/" + $0 }
+        return try FileManager.default.contentsOfDirectory(atPath: parent).filter {
+            $0.hasPrefix(vaultName + ".replaced-")
+        }
+        .map { parent + "/" + $0 }
     }
 
     /// A backup taken before a revocation cannot undo it; a token created
@@ -157,21 +192,35 @@ struct BackupRestoreCLITests {
 
         let refused = try sandbox.run(["restore", backup, "-i", key])
         #expect(refused.status == 73, "\(refused)")
-        let unconfirmed = try sandbox.run(["restore", backup, "-i", key, "--force", "--vault-passphrase-file", sandbox.passphraseFile])
+        let unconfirmed = try sandbox.run([
+            "restore", backup, "-i", key, "--force", "--vault-passphrase-file", sandbox.passphraseFile,
+        ])
         #expect(unconfirmed.status == 64, "\(unconfirmed)")
-        #expect(unconfirmed.stderr.contains("solo3") && unconfirmed.stderr.contains("carries 1 revocations"), "\(unconfirmed.stderr)")
-        let dry = try sandbox.run(["restore", backup, "-i", key, "--dry-run", "--vault-passphrase-file", sandbox.passphraseFile])
+        #expect(
+            unconfirmed.stderr.contains("solo3") && unconfirmed.stderr.contains("carries 1 revocations"),
+            "\(unconfirmed.stderr)")
+        let dry = try sandbox.run([
+            "restore", backup, "-i", key, "--dry-run", "--vault-passphrase-file", sandbox.passphraseFile,
+        ])
         #expect(dry.status == 0, "\(dry)")
-        #expect(dry.stderr.contains("1 active tokens the backup lacks would be lost") && dry.stderr.contains("solo3"), "\(dry.stderr)")
-        #expect(BackupRestoreCLITests.snapshot(sandbox, sandbox.vault) == live, "a dry run or an unconfirmed restore changed the vault")
+        #expect(
+            dry.stderr.contains("1 active tokens the backup lacks would be lost") && dry.stderr.contains("solo3"),
+            "\(dry.stderr)")
+        #expect(
+            BackupRestoreCLITests.snapshot(sandbox, sandbox.vault) == live,
+            "a dry run or an unconfirmed restore changed the vault")
         #expect(try Self.keptAside(sandbox).isEmpty)
 
-        let forced = try sandbox.run(["restore", backup, "-i", key, "--force", "--yes", "--vault-passphrase-file", sandbox.passphraseFile])
+        let forced = try sandbox.run([
+            "restore", backup, "-i", key, "--force", "--yes", "--vault-passphrase-file", sandbox.passphraseFile,
+        ])
         #expect(forced.status == 0, "\(forced)")
         #expect(forced.stderr.contains("carries 1 revocations"), "\(forced.stderr)")
         #expect(try sandbox.run(["verify"], stdin: solo1 + "\n").status == 0)
         let revoked = try sandbox.run(["verify"], stdin: solo2 + "\n")
-        #expect(revoked.status == 1 && revoked.stdout.contains("revoked") || revoked.stderr.contains("revoked"), "\(revoked)")
+        #expect(
+            revoked.status == 1 && revoked.stdout.contains("revoked") || revoked.stderr.contains("revoked"),
+            "\(revoked)")
         #expect(try sandbox.run(["verify"], stdin: solo3 + "\n").status == 1, "solo3 is not in the backup")
         #expect(try sandbox.run(["doctor"]).status == 0)
 
@@ -179,7 +228,8 @@ struct BackupRestoreCLITests {
         #expect(forced.stderr.contains("kept aside at \(kept)"), "\(forced.stderr)")
         var info = stat()
         #expect(lstat(kept, &info) == 0 && info.st_mode & 0o7777 == 0o700)
-        #expect(try sandbox.run(["verify", "--vault", kept], stdin: solo3 + "\n").status == 0, "solo3 must survive aside")
+        #expect(
+            try sandbox.run(["verify", "--vault", kept], stdin: solo3 + "\n").status == 0, "solo3 must survive aside")
         let doctor = try sandbox.run(["doctor"])
         #expect(doctor.stderr.contains(kept), "doctor must mention the kept-aside vault: \(doctor)")
     }
@@ -191,28 +241,39 @@ struct BackupRestoreCLITests {
         try sandbox.initVault()
         let mine = try sandbox.create("mine")
         let other = sandbox.root + "/other"
-        #expect(try sandbox.run(["init", "--user", "x", "--vault", other, "--vault-passphrase-file", sandbox.passphraseFile]).status == 0)
+        #expect(
+            try sandbox.run([
+                "init", "--user", "x", "--vault", other, "--vault-passphrase-file", sandbox.passphraseFile,
+            ]).status == 0)
         _ = try sandbox.run(["create", "theirs", "--vault", other])
         let (key, recipient) = try ZBotBundleCLITests.ageKey(sandbox, "k")
         let backup = sandbox.root + "/other.age"
         #expect(try sandbox.run(["backup", "-r", recipient, "--out", backup, "--vault", other]).status == 0)
         let live = BackupRestoreCLITests.snapshot(sandbox, sandbox.vault)
 
-        let refused = try sandbox.run(["restore", backup, "-i", key, "--force", "--yes", "--vault-passphrase-file", sandbox.passphraseFile])
+        let refused = try sandbox.run([
+            "restore", backup, "-i", key, "--force", "--yes", "--vault-passphrase-file", sandbox.passphraseFile,
+        ])
         #expect(refused.status == 65, "\(refused)")
-        #expect(refused.stderr.contains("another vault") && refused.stderr.contains("--replace-different-vault"), "\(refused.stderr)")
+        #expect(
+            refused.stderr.contains("another vault") && refused.stderr.contains("--replace-different-vault"),
+            "\(refused.stderr)")
         #expect(BackupRestoreCLITests.snapshot(sandbox, sandbox.vault) == live)
 
         let wrong = sandbox.root + "/wrong"
         sandbox.write("not it\n", to: wrong)
         chmod(wrong, 0o600)
-        let denied = try sandbox.run(["restore", backup, "-i", key, "--force", "--yes", "--replace-different-vault",
-                                      "--vault-passphrase-file", wrong])
+        let denied = try sandbox.run([
+            "restore", backup, "-i", key, "--force", "--yes", "--replace-different-vault",
+            "--vault-passphrase-file", wrong,
+        ])
         #expect(denied.status == 77, "\(denied)")
         #expect(BackupRestoreCLITests.snapshot(sandbox, sandbox.vault) == live)
 
-        let replaced = try sandbox.run(["restore", backup, "-i", key, "--force", "--yes", "--replace-different-vault",
-                                        "--vault-passphrase-file", sandbox.passphraseFile])
+        let replaced = try sandbox.run([
+            "restore", backup, "-i", key, "--force", "--yes", "--replace-different-vault",
+            "--vault-passphrase-file", sandbox.passphraseFile,
+        ])
         #expect(replaced.status == 0, "\(replaced)")
         #expect(replaced.stderr.contains("mine"), "the lost token must be named: \(replaced.stderr)")
         let kept = try #require(try Self.keptAside(sandbox).first)
@@ -229,12 +290,15 @@ struct BackupRestoreCLITests {
         sandbox.write("not it\n", to: wrong)
         chmod(wrong, 0o600)
         let target = sandbox.root + "/new"
-        let denied = try sandbox.run(["restore", backup, "-i", key, "--vault", target, "--vault-passphrase-file", wrong])
+        let denied = try sandbox.run([
+            "restore", backup, "-i", key, "--vault", target, "--vault-passphrase-file", wrong,
+        ])
         #expect(denied.status == 77, "\(denied)")
         #expect(!FileManager.default.fileExists(atPath: target))
         #expect(sandbox.tree(sandbox.root).allSatisfy { !$0.contains(".restore-") })
-        let ok = try sandbox.run(["restore", backup, "-i", key, "--vault", target],
-                                 environment: ["ZTOKEN_VAULT_PASSPHRASE_FILE": sandbox.passphraseFile])
+        let ok = try sandbox.run(
+            ["restore", backup, "-i", key, "--vault", target],
+            environment: ["ZTOKEN_VAULT_PASSPHRASE_FILE": sandbox.passphraseFile])
         #expect(ok.status == 0, "\(ok)")
     }
 
@@ -248,11 +312,15 @@ struct BackupRestoreCLITests {
         #expect(try sandbox.run(["revoke", "b", "--yes"]).status == 0)
         sandbox.write("{ not json", to: sandbox.vault + "/vault.json")
         chmod(sandbox.vault + "/vault.json", 0o600)
-        let refused = try sandbox.run(["restore", backup, "-i", key, "--force", "--yes", "--vault-passphrase-file", sandbox.passphraseFile])
+        let refused = try sandbox.run([
+            "restore", backup, "-i", key, "--force", "--yes", "--vault-passphrase-file", sandbox.passphraseFile,
+        ])
         #expect(refused.status == 65, "\(refused)")
         #expect(refused.stderr.contains("--replace-different-vault"), "\(refused.stderr)")
-        let forced = try sandbox.run(["restore", backup, "-i", key, "--force", "--yes", "--replace-different-vault",
-                                      "--vault-passphrase-file", sandbox.passphraseFile])
+        let forced = try sandbox.run([
+            "restore", backup, "-i", key, "--force", "--yes", "--replace-different-vault",
+            "--vault-passphrase-file", sandbox.passphraseFile,
+        ])
         #expect(forced.status == 0, "\(forced)")
         #expect(forced.stderr.contains("could not check"), "\(forced.stderr)")
         #expect(try sandbox.run(["verify"], stdin: b + "\n").status == 1, "the revocation must be carried")
@@ -267,9 +335,13 @@ struct BackupRestoreCLITests {
         sandbox.write("backup secret\n", to: passphrase)
         let binary = try CLIHarness.requireBinary()
         let restored = sandbox.root + "/r"
-        let piped = try sandbox.run(["-c", "\"$0\" backup --passphrase-file \"$1\" --out - | \"$0\" restore - --passphrase-file \"$1\" --vault \"$2\""
-                                     + " --vault-passphrase-file \"$3\"",
-                                     binary, passphrase, restored, sandbox.passphraseFile], executable: "/bin/sh")
+        let piped = try sandbox.run(
+            [
+                "-c",
+                "\"$0\" backup --passphrase-file \"$1\" --out - | \"$0\" restore - --passphrase-file \"$1\" --vault \"$2\""
+                    + " --vault-passphrase-file \"$3\"",
+                binary, passphrase, restored, sandbox.passphraseFile,
+            ], executable: "/bin/sh")
         #expect(piped.status == 0, "\(piped)")
         #expect(try sandbox.run(["verify", "--vault", restored], stdin: token + "\n").status == 0)
     }

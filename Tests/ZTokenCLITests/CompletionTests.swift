@@ -2,8 +2,8 @@
 // be produced without error and know every subcommand listed by --help, so a
 // subcommand added later is covered without editing this test.
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct CompletionTests {
     /// The subcommands named in `ztoken --help`'s SUBCOMMANDS section.
@@ -14,14 +14,18 @@ import TestSupport
         return section.split(separator: "\n").compactMap { line in
             // A subcommand line is indented two spaces; wrapped abstracts more.
             guard line.hasPrefix("  "), !line.hasPrefix("   "), let name = line.split(separator: " ").first,
-                  name.allSatisfy({ $0.isLowercase || $0 == "-" }) else { return nil }
+                name.allSatisfy({ $0.isLowercase || $0 == "-" })
+            else { return nil }
             return String(name)
         }
     }
 
     @Test func helpListsTheKnownSubcommands() throws {
         let names = try Self.subcommandsFromHelp(try Sandbox())
-        #expect(Set(["init", "create", "list", "revoke", "verify", "zbot", "export", "keygen", "backup", "restore", "doctor"])
+        #expect(
+            Set([
+                "init", "create", "list", "revoke", "verify", "zbot", "export", "keygen", "backup", "restore", "doctor",
+            ])
             .isSubset(of: Set(names)), "\(names)")
     }
 

@@ -1,3 +1,9 @@
+import Foundation
+import TestSupport
+import Testing
+
+@testable import TokenVault
+
 // Many ztoken processes at once, each doing a mix of creates, revokes,
 // exports and backups: the final vault equals a serial replay of the
 // operations that reported success, the lock file is never replaced, and a
@@ -6,21 +12,21 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-import Testing
-import TestSupport
-@testable import TokenVault
 
 /// What the workers reported, collected across threads.
 final class Ledger: @unchecked Sendable {
     private let lock = NSLock()
-    private(set) var created: [String: String] = [:]   // label → token
-    private(set) var revoked: Set<String> = []         // labels
+    private(set) var created: [String: String] = [:]  // label → token
+    private(set) var revoked: Set<String> = []  // labels
     private(set) var exports: [(label: String, directory: String)] = []
     private(set) var backups: [String] = []
     private(set) var problems: [String] = []
 
-    func record(_ body: (Ledger) -> Void) { lock.lock(); body(self); lock.unlock() }
+    func record(_ body: (Ledger) -> Void) {
+        lock.lock()
+        body(self)
+        lock.unlock()
+    }
     func created(_ label: String, _ token: String) { record { $0.created[label] = token } }
     func revoked(_ label: String) { record { $0.revoked.insert(label) } }
     func exported(_ label: String, to directory: String) { record { $0.exports.append((label, directory)) } }
@@ -54,17 +60,30 @@ final class Ledger: @unchecked Sendable {
                     case 2:
                         guard let victim = mine.first else { continue }
                         let result = try box.run(["revoke", victim, "--yes", "--lock-timeout", "120"])
-                        if result.status == 0 { ledger.revoked(victim); mine.removeFirst() } else { ledger.problem("revoke \(victim): \(result)") }
+                        if result.status == 0 {
+                            ledger.revoked(victim)
+                            mine.removeFirst()
+                        } else {
+                            ledger.problem("revoke \(victim): \(result)")
+                        }
                     default:
                         if step % 2 == 0, let label = mine.last {
                             let directory = box.root + "/export-\(worker)-\(step)"
-                            let result = try box.run(["export", label, "--vault-passphrase-file", box.passphraseFile,
-                                                      "--plain-dir", directory])
-                            if result.status == 0 { ledger.exported(label, to: directory) } else { ledger.problem("export \(label): \(result)") }
+                            let result = try box.run([
+                                "export", label, "--vault-passphrase-file", box.passphraseFile,
+                                "--plain-dir", directory,
+                            ])
+                            if result.status == 0 {
+                                ledger.exported(label, to: directory)
+                            } else {
+                                ledger.problem("export \(label): \(result)")
+                            }
                         } else {
                             let out = box.root + "/backup-\(worker)-\(step).age"
-                            let result = try box.run(["backup", "--out", out, "--passphrase-file", box.passphraseFile,
-                                                      "--lock-timeout", "120"])
+                            let result = try box.run([
+                                "backup", "--out", out, "--passphrase-file", box.passphraseFile,
+                                "--lock-timeout", "120",
+                            ])
                             if result.status == 0 { ledger.backedUp(out) } else { ledger.problem("backup: \(result)") }
                         }
                     }
@@ -74,7 +93,8 @@ final class Ledger: @unchecked Sendable {
             }
         }
         #expect(ledger.problems.isEmpty, "\(ledger.problems)")
-        #expect(!ledger.created.isEmpty && !ledger.revoked.isEmpty && !ledger.exports.isEmpty && !ledger.backups.isEmpty)
+        #expect(
+            !ledger.created.isEmpty && !ledger.revoked.isEmpty && !ledger.exports.isEmpty && !ledger.backups.isEmpty)
 
         // The serial replay: every reported create present unless a reported
         // revoke removed it; every reported revoke revoked.
@@ -93,8 +113,10 @@ final class Ledger: @unchecked Sendable {
         }
         for (n, backup) in ledger.backups.enumerated() {
             let restored = box.root + "/restored-\(n)"
-            let result = try box.run(["restore", backup, "--passphrase-file", box.passphraseFile, "--vault", restored,
-                                      "--vault-passphrase-file", box.passphraseFile])
+            let result = try box.run([
+                "restore", backup, "--passphrase-file", box.passphraseFile, "--vault", restored,
+                "--vault-passphrase-file", box.passphraseFile,
+            ])
             #expect(result.status == 0, "restore \(backup): \(result)")
             #expect(try box.run(["doctor", "--vault", restored]).status == 0)
         }
@@ -108,12 +130,19 @@ final class Ledger: @unchecked Sendable {
         let lockFile = box.vault + "/.lock"
         let inode = FileStatus.inode(lockFile)
         // Holds the lock, stopped at its first fsync, for up to a minute.
-        let holder = try box.spawn(["-f", "-qq", "-o", "/dev/null", "-e", "inject=fsync:delay_enter=60000000:when=1",
-                                    try CLIHarness.requireBinary(), "create", "victim"], executable: strace)
+        let holder = try box.spawn(
+            [
+                "-f", "-qq", "-o", "/dev/null", "-e", "inject=fsync:delay_enter=60000000:when=1",
+                try CLIHarness.requireBinary(), "create", "victim",
+            ], executable: strace)
         var pid: pid_t?
         for _ in 0..<500 where pid == nil {
             let text = String(decoding: box.bytes(lockFile) ?? [], as: UTF8.self)
-            if text.hasPrefix("pid "), let n = pid_t(text.dropFirst(4).trimmingCharacters(in: .newlines)) { pid = n } else { usleep(20_000) }
+            if text.hasPrefix("pid "), let n = pid_t(text.dropFirst(4).trimmingCharacters(in: .newlines)) {
+                pid = n
+            } else {
+                usleep(20_000)
+            }
         }
         let victim = try #require(pid, "the writer never took the lock")
         #expect(kill(victim, SIGKILL) == 0)
@@ -124,7 +153,8 @@ final class Ledger: @unchecked Sendable {
         #expect(next.status == 0, "\(next)")
         #expect(Date().timeIntervalSince(started) < 5, "the next writer waited for a dead one")
         #expect(FileStatus.inode(lockFile) == inode)
-        try box.checkVaultInvariants(live: [before, next.stdout.trimmingCharacters(in: .newlines)], revoked: [],
-                                     context: "after a writer was killed holding the lock")
+        try box.checkVaultInvariants(
+            live: [before, next.stdout.trimmingCharacters(in: .newlines)], revoked: [],
+            context: "after a writer was killed holding the lock")
     }
 }

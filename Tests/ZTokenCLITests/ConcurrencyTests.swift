@@ -1,8 +1,9 @@
 // One writer at a time: N concurrent creates make N tokens, none lost, and
 // the lock file is never replaced.
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import TokenVault
 
 @Suite struct ConcurrencyTests {

@@ -1,3 +1,8 @@
+import Foundation
+import Testing
+
+@testable import TokenVault
+
 // `create --copy` with a fake `xclip` first on PATH: the token reaches the
 // clipboard through a pipe (never argv), and a detached `sh` clears it later
 // only if the clipboard still holds that token. Debug builds shorten the
@@ -6,9 +11,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-import Testing
-@testable import TokenVault
 
 @Suite struct CopyTests {
     /// A fake xclip: `-o` prints the clipboard file; otherwise standard input
@@ -23,7 +25,8 @@ import Testing
             self.box = box
             bin = box.root + "/fakebin"
             mkdir(bin, 0o700)
-            try box.writeExecutable("""
+            try box.writeExecutable(
+                """
                 #!/bin/sh
                 printf '%s\\n' "$*" >> '\(box.root)/argv.log'
                 case " $* " in
@@ -44,7 +47,9 @@ import Testing
         }
 
         var contents: String? { box.bytes(clipboard).map { String(decoding: $0, as: UTF8.self) } }
-        var calls: [String] { String(decoding: box.bytes(argvLog) ?? [], as: UTF8.self).split(separator: "\n").map(String.init) }
+        var calls: [String] {
+            String(decoding: box.bytes(argvLog) ?? [], as: UTF8.self).split(separator: "\n").map(String.init)
+        }
 
         /// The detached clearers started from this sandbox: `sh -s` processes
         /// whose environment carries this sandbox's fake PATH.
@@ -52,8 +57,9 @@ import Testing
             let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
             return entries.compactMap { pid_t($0) }.filter { pid in
                 guard let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
-                      cmdline == Data("sh\0-s\0".utf8),
-                      let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return false }
+                    cmdline == Data("sh\0-s\0".utf8),
+                    let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ")
+                else { return false }
                 return String(decoding: environ, as: UTF8.self).contains("PATH=" + bin + ":")
             }
         }
@@ -116,8 +122,12 @@ import Testing
         try #require(result.status == 0, "\(result)")
         #expect(result.stderr.contains("it will be cleared in 45 s unless you copy something else"), "\(result.stderr)")
         var clearers: [pid_t] = []
-        #expect(FakeClipboard.waitUntil(seconds: 5) { clearers = fake.clearers(); return clearers.count == 1 },
-                "expected one detached 'sh -s', found \(clearers)")
+        #expect(
+            FakeClipboard.waitUntil(seconds: 5) {
+                clearers = fake.clearers()
+                return clearers.count == 1
+            },
+            "expected one detached 'sh -s', found \(clearers)")
         for pid in clearers {
             #expect(getsid(pid) == pid, "the clearer must lead its own session so it outlives the terminal")
             kill(-pid, SIGKILL)  // its whole process group: the sh and its sleep

@@ -3,8 +3,8 @@
 // each syscall kind, with the vault checked after each. The full run (every
 // N) is documented in the script's header.
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct CrashDriverTests {
     @Test(.timeLimit(.minutes(10)))
@@ -14,8 +14,9 @@ import TestSupport
         try #require(ExternalTools.find("age") != nil, "age is needed to open the bundles crashtest checks")
         let python = try #require(ExternalTools.find("python3"), "python3 runs scripts/crashtest")
         let box = try Sandbox()
-        let result = try box.run([CLIHarness.packageRoot + "/scripts/crashtest", "--quick", "--binary", binary],
-                                 executable: python)
+        let result = try box.run(
+            [CLIHarness.packageRoot + "/scripts/crashtest", "--quick", "--binary", binary],
+            executable: python)
         let summary = result.stdoutLines.last { $0.hasPrefix("crashtest: ") } ?? ""
         print(summary)
         #expect(result.status == 0, "\(result)")

@@ -5,8 +5,9 @@
 // revocation was reported is active. strace injects the faults at exact
 // syscalls in the real binary.
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import TokenVault
 
 enum Strace {
@@ -21,8 +22,9 @@ enum Strace {
     /// Runs ztoken under strace with one injection; trace output is discarded.
     static func run(_ box: Sandbox, inject: String, _ arguments: [String]) throws -> CLIResult {
         let strace = try #require(ExternalTools.find("strace"), "strace is needed for crash tests")
-        return try box.run(["-f", "-qq", "-o", "/dev/null", "-e", "inject=\(inject)", try CLIHarness.requireBinary()] + arguments,
-                           executable: strace)
+        return try box.run(
+            ["-f", "-qq", "-o", "/dev/null", "-e", "inject=\(inject)", try CLIHarness.requireBinary()] + arguments,
+            executable: strace)
     }
 
     static func isActive(_ token: String, in path: String) throws -> Bool {
@@ -35,8 +37,16 @@ enum Strace {
 final class Coverage: @unchecked Sendable {
     private let lock = NSLock()
     private var points: [String: Int] = [:]
-    func add(_ key: String) { lock.lock(); points[key, default: 0] += 1; lock.unlock() }
-    var summary: String { lock.lock(); defer { lock.unlock() }; return points.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ") }
+    func add(_ key: String) {
+        lock.lock()
+        points[key, default: 0] += 1
+        lock.unlock()
+    }
+    var summary: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return points.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+    }
 }
 
 @Suite struct CrashTests {
@@ -83,7 +93,9 @@ final class Coverage: @unchecked Sendable {
             let result = try Strace.run(box, inject: "\(set):signal=KILL:when=\(n)", ["revoke", "--all", "--yes"])
             let active = try live.filter { try Strace.isActive($0, in: box.vault) }
             // One atomic rewrite: all or nothing.
-            #expect(active.isEmpty || active.count == live.count, "\(syscall) #\(n): \(active.count) of \(live.count) still active")
+            #expect(
+                active.isEmpty || active.count == live.count,
+                "\(syscall) #\(n): \(active.count) of \(live.count) still active")
             if result.status == 0 || !result.stdout.isEmpty {
                 #expect(active.isEmpty, "\(syscall) #\(n): revocation was reported but tokens are active")
             }
@@ -97,7 +109,8 @@ final class Coverage: @unchecked Sendable {
             }
             crashes += 1
             #expect(result.signal == SIGKILL, "\(syscall) #\(n): \(result)")
-            try box.checkVaultInvariants(live: live, revoked: revoked, context: "revoke --all killed at \(syscall) #\(n)")
+            try box.checkVaultInvariants(
+                live: live, revoked: revoked, context: "revoke --all killed at \(syscall) #\(n)")
         }
         #expect(completed, "revoke --all never completed within \(Self.limit) \(syscall) calls")
         try box.checkVaultInvariants(live: live, revoked: revoked, context: "revoke \(syscall) after completion")
@@ -106,8 +119,10 @@ final class Coverage: @unchecked Sendable {
 
     /// A failing fsync or write (EIO, ENOSPC) is exit 74 naming the errno,
     /// shows no token, and leaves the vault as it was.
-    @Test(arguments: [("fsync", "EIO", "input/output error"), ("write", "ENOSPC", "no space left on device"),
-                      ("rename", "EIO", "input/output error")])
+    @Test(arguments: [
+        ("fsync", "EIO", "input/output error"), ("write", "ENOSPC", "no space left on device"),
+        ("rename", "EIO", "input/output error"),
+    ])
     func failingSyscallDuringCreate(syscall: String, error: String, text: String) throws {
         let set = try #require(Strace.syscalls.first { $0.name == syscall }?.set)
         let box = try Sandbox()
@@ -124,17 +139,20 @@ final class Coverage: @unchecked Sendable {
             }
             faults += 1
             #expect(result.status == 74, "\(syscall)=\(error) #\(n): \(result)")
-            #expect(result.stderr.hasPrefix("ztoken: error: ") && result.stderr.contains(" failed: \(text)\n"),
-                    "\(syscall)=\(error) #\(n): \(result.stderr)")
+            #expect(
+                result.stderr.hasPrefix("ztoken: error: ") && result.stderr.contains(" failed: \(text)\n"),
+                "\(syscall)=\(error) #\(n): \(result.stderr)")
             #expect(result.stdout.isEmpty, "\(syscall)=\(error) #\(n): a token was shown by a failed create")
             #expect(box.temporaries().isEmpty, "\(syscall)=\(error) #\(n): temp files left: \(box.temporaries())")
             let labels = try box.listJSON().compactMap { $0["label"] as? String }
             let unchanged: () -> Void = {
-                #expect(box.bytes(box.vault + "/index.json") == indexBefore, "\(syscall)=\(error) #\(n): the index changed")
+                #expect(
+                    box.bytes(box.vault + "/index.json") == indexBefore, "\(syscall)=\(error) #\(n): the index changed")
                 #expect(box.tree(box.vault + "/records") == recordsBefore, "\(syscall)=\(error) #\(n): records changed")
                 // The label is free again: nothing half-made holds it.
-                #expect(!labels.contains("\(syscall)-\(n)"),
-                        "\(syscall)=\(error) #\(n): the failed create left an active token nobody has seen")
+                #expect(
+                    !labels.contains("\(syscall)-\(n)"),
+                    "\(syscall)=\(error) #\(n): the failed create left an active token nobody has seen")
             }
             // Also when printing the token fails: create discards the token
             // nobody has seen, so the vault is as before.
@@ -162,7 +180,8 @@ final class Coverage: @unchecked Sendable {
             faults += 1
             #expect(result.status == 74, "\(syscall)=\(error) #\(n): \(result)")
             #expect(active.isEmpty || active.count == tokens.count)
-            try box.checkVaultInvariants(live: active, revoked: active.isEmpty ? tokens : [], context: "revoke with \(syscall)=\(error) #\(n)")
+            try box.checkVaultInvariants(
+                live: active, revoked: active.isEmpty ? tokens : [], context: "revoke with \(syscall)=\(error) #\(n)")
             if !active.isEmpty { #expect(try box.run(["revoke", "--all", "--yes"]).status == 0) }
         }
         print("fault points (revoke --all, \(syscall)=\(error)): \(faults)")
@@ -180,13 +199,18 @@ final class Coverage: @unchecked Sendable {
             let log = box.root + "/fsync-\(UUID().uuidString).log"
             var arguments = ["-f", "-qq", "-o", log, "-e", "trace=fsync"]
             if let inject { arguments += ["-e", "inject=fsync:\(inject)"] }
-            let result = try box.run(arguments + [binary, "create", "c-\(UUID().uuidString.prefix(8))"], executable: strace)
-            let lines = String(decoding: box.bytes(log) ?? [], as: UTF8.self).split(separator: "\n").filter { $0.contains("fsync(") }
+            let result = try box.run(
+                arguments + [binary, "create", "c-\(UUID().uuidString.prefix(8))"], executable: strace)
+            let lines = String(decoding: box.bytes(log) ?? [], as: UTF8.self).split(separator: "\n").filter {
+                $0.contains("fsync(")
+            }
             return (lines.count, result)
         }
         let (baseline, _) = try fsyncCount(nil)
         let (interrupted, result) = try fsyncCount("error=EINTR:when=1")
-        #expect(result.status == 74 || interrupted == baseline + 1,
-                "fsync returned EINTR once, yet create reported success after \(interrupted) fsyncs (normally \(baseline)) — the interrupted one was never redone")
+        #expect(
+            result.status == 74 || interrupted == baseline + 1,
+            "fsync returned EINTR once, yet create reported success after \(interrupted) fsyncs (normally \(baseline)) — the interrupted one was never redone"
+        )
     }
 }

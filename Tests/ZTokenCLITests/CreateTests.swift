@@ -1,8 +1,9 @@
 // `ztoken create`: the token alone on stdout off a terminal, JSON on request,
 // labels checked, files private whatever the umask, no plaintext on disk.
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import TokenVault
 
 @Suite struct CreateTests {
@@ -54,9 +55,15 @@ import TestSupport
     @Test(arguments: [
         ("", "ztoken: error: a label must not be empty\n"),
         ("   ", "ztoken: error: a label must not be empty\n"),
-        (String(repeating: "y", count: 101), "ztoken: error: a label must be at most 100 characters (this one has 101)\n"),
+        (
+            String(repeating: "y", count: 101),
+            "ztoken: error: a label must be at most 100 characters (this one has 101)\n"
+        ),
         ("a\u{1b}[31mb", "ztoken: error: label 'a\\u{1b}[31mb' contains the control character U+1B\n"),
-        ("invoice\u{202e}fdp.exe", "ztoken: error: label 'invoice\\u{202e}fdp.exe' contains the control character U+202E\n"),
+        (
+            "invoice\u{202e}fdp.exe",
+            "ztoken: error: label 'invoice\\u{202e}fdp.exe' contains the control character U+202E\n"
+        ),
         ("line\nbreak", "ztoken: error: label 'line\\nbreak' contains the control character U+A\n"),
     ])
     func badLabelsAreUsageErrorsAndChangeNothing(label: String, message: String) throws {
@@ -79,7 +86,10 @@ import TestSupport
         let again = try box.run(["create", " ci "])
         #expect(again.status == 73)
         #expect(again.stdout.isEmpty)
-        #expect(again.stderr == "ztoken: error: an active token is already labelled 'ci'\nztoken: hint: choose another label, or revoke the existing token first\n")
+        #expect(
+            again.stderr
+                == "ztoken: error: an active token is already labelled 'ci'\nztoken: hint: choose another label, or revoke the existing token first\n"
+        )
         #expect(box.bytes(box.vault + "/index.json") == before)
         #expect(box.tree(box.vault + "/records").count == 1)
         #expect(try box.run(["revoke", "ci", "--yes"]).status == 0)
@@ -92,20 +102,26 @@ import TestSupport
         let result = try box.run(["create", "ci"])
         #expect(result.status == 66)
         #expect(result.stdout.isEmpty)
-        #expect(result.stderr == "ztoken: error: no vault at \(box.vault)\nztoken: hint: run 'ztoken init' to make one, or pass --vault DIR\n")
+        #expect(
+            result.stderr
+                == "ztoken: error: no vault at \(box.vault)\nztoken: hint: run 'ztoken init' to make one, or pass --vault DIR\n"
+        )
         #expect(!FileManager.default.fileExists(atPath: box.vault))
     }
 
     @Test func badFlagsAreUsageErrors() throws {
         let box = try Sandbox()
         try box.initVault()
-        for arguments in [["create"], ["create", "a", "--kind", "robot"], ["create", "a", "--nope"], ["create", "a", "b"],
-                          ["create", "a", "--lock-timeout", "-1"], ["frobnicate"]] {
+        for arguments in [
+            ["create"], ["create", "a", "--kind", "robot"], ["create", "a", "--nope"], ["create", "a", "b"],
+            ["create", "a", "--lock-timeout", "-1"], ["frobnicate"],
+        ] {
             let result = try box.run(arguments)
             #expect(result.status == 64, "\(arguments): \(result)")
             #expect(result.stdout.isEmpty, "\(arguments)")
             #expect(result.stderr.hasPrefix("ztoken: error: "), "\(arguments): \(result.stderr)")
-            #expect(result.stderr.contains("ztoken: hint: run 'ztoken help' or add --help to the command"), "\(arguments)")
+            #expect(
+                result.stderr.contains("ztoken: hint: run 'ztoken help' or add --help to the command"), "\(arguments)")
         }
         #expect(try box.listJSON().isEmpty)
     }
@@ -133,7 +149,9 @@ import TestSupport
         let result = try box.run(["create", "bad", "--stdin"], stdin: input)
         #expect(result.status == 65)
         #expect(result.stdout.isEmpty)
-        #expect(result.stderr.hasPrefix("ztoken: error: standard input: a token must be 16 to 512 printable ASCII characters without spaces\n"))
+        #expect(
+            result.stderr.hasPrefix(
+                "ztoken: error: standard input: a token must be 16 to 512 printable ASCII characters without spaces\n"))
         #expect(try box.listJSON().isEmpty)
     }
 
@@ -144,20 +162,26 @@ import TestSupport
         token[10] = token[10] == UInt8(ascii: "a") ? UInt8(ascii: "b") : UInt8(ascii: "a")
         let result = try box.run(["create", "fake", "--stdin"], stdin: String(decoding: token, as: UTF8.self))
         #expect(result.status == 65)
-        #expect(result.stderr.hasPrefix("ztoken: error: standard input: the token looks like a ztoken token but its checksum is wrong\n"))
+        #expect(
+            result.stderr.hasPrefix(
+                "ztoken: error: standard input: the token looks like a ztoken token but its checksum is wrong\n"))
     }
 
     @Test func vaultOptionWorksBeforeAndAfterTheSubcommand() throws {
         let box = try Sandbox()
         let dir = box.root + "/elsewhere"
         let noEnv: [String: String?] = ["ZTOKEN_VAULT": nil]
-        #expect(try box.run(["--vault", dir, "init", "--vault-passphrase-file", box.passphraseFile], environment: noEnv).status == 0)
+        #expect(
+            try box.run(["--vault", dir, "init", "--vault-passphrase-file", box.passphraseFile], environment: noEnv)
+                .status == 0)
         let before = try box.run(["--vault", dir, "create", "before"], environment: noEnv)
         let after = try box.run(["create", "after", "--vault", dir], environment: noEnv)
         let equals = try box.run(["--vault=\(dir)", "--lock-timeout", "2", "create", "equals"], environment: noEnv)
         #expect(before.status == 0 && after.status == 0 && equals.status == 0, "\(before)\n\(after)\n\(equals)")
         let list = try box.run(["list", "--vault", dir, "--json"], environment: noEnv)
-        #expect(list.stdout.contains("\"before\"") && list.stdout.contains("\"after\"") && list.stdout.contains("\"equals\""))
+        #expect(
+            list.stdout.contains("\"before\"") && list.stdout.contains("\"after\"")
+                && list.stdout.contains("\"equals\""))
         #expect(!FileManager.default.fileExists(atPath: box.vault))
         #expect(!FileManager.default.fileExists(atPath: box.home + "/.local"))
     }
@@ -166,7 +190,9 @@ import TestSupport
         let box = try Sandbox()
         let xdg = box.root + "/xdg"
         // $ZTOKEN_VAULT wins over $XDG_DATA_HOME.
-        #expect(try box.run(["init", "--vault-passphrase-file", box.passphraseFile], environment: ["XDG_DATA_HOME": xdg]).status == 0)
+        #expect(
+            try box.run(["init", "--vault-passphrase-file", box.passphraseFile], environment: ["XDG_DATA_HOME": xdg])
+                .status == 0)
         #expect(FileManager.default.fileExists(atPath: box.vault + "/vault.json"))
         #expect(!FileManager.default.fileExists(atPath: xdg))
         // Then $XDG_DATA_HOME/ztoken.
@@ -177,7 +203,8 @@ import TestSupport
         #expect(box.tree(xdg + "/ztoken/records").count == 1)
         // Then ~/.local/share/ztoken, made 0700 all the way down.
         let homeOnly: [String: String?] = ["ZTOKEN_VAULT": nil, "XDG_DATA_HOME": nil]
-        #expect(try box.run(["init", "--vault-passphrase-file", box.passphraseFile], environment: homeOnly).status == 0)
+        #expect(
+            try box.run(["init", "--vault-passphrase-file", box.passphraseFile], environment: homeOnly).status == 0)
         #expect(FileManager.default.fileExists(atPath: box.home + "/.local/share/ztoken/vault.json"))
         #expect(FileStatus.mode(box.home + "/.local/share") == 0o700)
         #expect(try box.run(["list"], environment: homeOnly).status == 0)
@@ -197,7 +224,9 @@ import TestSupport
             var info = stat()
             lstat(path, &info)
             let expected: mode_t = info.st_mode & S_IFMT == S_IFDIR ? 0o700 : 0o600
-            #expect(info.st_mode & 0o7777 == expected, "\(entry.isEmpty ? "vault" : entry) is \(String(info.st_mode & 0o7777, radix: 8))")
+            #expect(
+                info.st_mode & 0o7777 == expected,
+                "\(entry.isEmpty ? "vault" : entry) is \(String(info.st_mode & 0o7777, radix: 8))")
         }
     }
 
@@ -229,8 +258,9 @@ import TestSupport
         let binary = try CLIHarness.requireBinary()
         // The pipe's reader exits before ztoken writes: without SIGPIPE
         // ignored the process would die after storing a token nobody saw.
-        let result = try box.run(["-c", "(sleep 1; \"$0\" create gone; echo \"exit $?\" >&2) | true", binary],
-                                 executable: "/bin/sh")
+        let result = try box.run(
+            ["-c", "(sleep 1; \"$0\" create gone; echo \"exit $?\" >&2) | true", binary],
+            executable: "/bin/sh")
         #expect(result.stderr.contains("ztoken: error: standard output: write failed"), "\(result.stderr)")
         #expect(result.stderr.contains("exit 74"), "\(result.stderr)")
         #expect(try box.listJSON().isEmpty, "a token nobody received stayed in the vault")
@@ -243,8 +273,9 @@ import TestSupport
         let binary = try CLIHarness.requireBinary()
         let setsid = try #require(ExternalTools.find("setsid"), "setsid (util-linux) detaches from the terminal")
         // No DISPLAY, no WAYLAND_DISPLAY, no controlling terminal: nothing can take the token.
-        let result = try box.run([binary, "create", "copied", "--copy"], environment: ["DISPLAY": nil, "WAYLAND_DISPLAY": nil],
-                                 executable: setsid)
+        let result = try box.run(
+            [binary, "create", "copied", "--copy"], environment: ["DISPLAY": nil, "WAYLAND_DISPLAY": nil],
+            executable: setsid)
         #expect(result.status == 0, "\(result)")
         #expect(result.stdout.hasPrefix("ztk_"), "\(result)")
         #expect(result.stderr.contains("warning: not copied to the clipboard"), "\(result.stderr)")

@@ -1,3 +1,8 @@
+import Foundation
+import Testing
+
+@testable import TokenVault
+
 // A full or read-only file system in the middle of a command: exit 74 with
 // the errno named, nothing lost, no partial output file, no staging left
 // behind, and the vault usable again once space is freed. Each test mounts
@@ -5,9 +10,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-import Testing
-@testable import TokenVault
 
 /// A tiny tmpfs under the sandbox, unmounted when the sandbox goes.
 struct SmallDisk {
@@ -16,8 +18,11 @@ struct SmallDisk {
     init(_ box: Sandbox, size: String = "256k") throws {
         path = box.root + "/small"
         mkdir(path, 0o700)
-        let mounted = try Sandbox.spawnAndWait(["/bin/mount", "-t", "tmpfs", "-o", "size=\(size),mode=0700", "tmpfs", path])
-        try #require(mounted == 0, "cannot mount a tmpfs at \(path) (exit \(mounted)); this test needs root with CAP_SYS_ADMIN")
+        let mounted = try Sandbox.spawnAndWait([
+            "/bin/mount", "-t", "tmpfs", "-o", "size=\(size),mode=0700", "tmpfs", path,
+        ])
+        try #require(
+            mounted == 0, "cannot mount a tmpfs at \(path) (exit \(mounted)); this test needs root with CAP_SYS_ADMIN")
         let path = path
         box.cleanups.append { _ = try? Sandbox.spawnAndWait(["/bin/umount", "-l", path]) }
     }
@@ -58,8 +63,9 @@ struct SmallDisk {
 @Suite(.serialized) struct DiskFullTests {
     static func expectNoSpace(_ result: CLIResult, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(result.status == 74, "\(what): \(result)", sourceLocation: sourceLocation)
-        #expect(result.stderr.hasPrefix("ztoken: error: ") && result.stderr.contains("failed: no space left on device\n"),
-                "\(what): \(result.stderr)", sourceLocation: sourceLocation)
+        #expect(
+            result.stderr.hasPrefix("ztoken: error: ") && result.stderr.contains("failed: no space left on device\n"),
+            "\(what): \(result.stderr)", sourceLocation: sourceLocation)
     }
 
     @Test func zbotOutOnAFullDiskDiscardsTheTokenAndLeavesNoBundle() throws {
@@ -73,10 +79,14 @@ struct SmallDisk {
         let result = try box.run(["zbot", "bot", "--server", "https://z.example.com", "-r", recipient, "--out", bundle])
         Self.expectNoSpace(result, "zbot --out on a full disk")
         #expect(disk.entries().isEmpty, "output left behind: \(disk.entries())")
-        #expect(try box.listJSON().compactMap { $0["label"] as? String } == ["kept"], "the undelivered zbot token must be discarded")
+        #expect(
+            try box.listJSON().compactMap { $0["label"] as? String } == ["kept"],
+            "the undelivered zbot token must be discarded")
         try box.checkVaultInvariants(live: [kept], revoked: [], context: "zbot --out on a full disk")
         disk.free()
-        #expect(try box.run(["zbot", "bot", "--server", "https://z.example.com", "-r", recipient, "--out", bundle]).status == 0)
+        #expect(
+            try box.run(["zbot", "bot", "--server", "https://z.example.com", "-r", recipient, "--out", bundle]).status
+                == 0)
         #expect(disk.files() == ["bot.age"])
     }
 
@@ -113,8 +123,11 @@ struct SmallDisk {
         disk.free()
         #expect(try box.run(arguments).status == 0)
         let restored = box.root + "/restored"
-        #expect(try box.run(["restore", out, "--passphrase-file", box.passphraseFile, "--vault", restored,
-                             "--vault-passphrase-file", box.passphraseFile]).status == 0)
+        #expect(
+            try box.run([
+                "restore", out, "--passphrase-file", box.passphraseFile, "--vault", restored,
+                "--vault-passphrase-file", box.passphraseFile,
+            ]).status == 0)
         #expect(try box.run(["list", "--vault", restored]).status == 0)
     }
 
@@ -134,7 +147,9 @@ struct SmallDisk {
         }
         let before = disk.entries()
         try disk.fill(leaving: 4096)
-        var arguments = ["restore", backup, "--passphrase-file", box.passphraseFile, "--vault-passphrase-file", box.passphraseFile]
+        var arguments = [
+            "restore", backup, "--passphrase-file", box.passphraseFile, "--vault-passphrase-file", box.passphraseFile,
+        ]
         // The vault replaced here is another vault than the backup's.
         if force { arguments += ["--force", "--yes", "--replace-different-vault"] }
         Self.expectNoSpace(try box.run(arguments), "restore\(force ? " --force" : "") on a full disk")
@@ -157,18 +172,23 @@ struct SmallDisk {
         try disk.remount(readOnly: true)
         defer { try? disk.remount(readOnly: false) }
         let (_, recipient) = try ZBotBundleCLITests.ageKey(box, "ro.key")
-        for arguments in [["create", "t2"], ["revoke", "t1", "--yes"], ["revoke", "--all", "--yes"], ["doctor", "--repair"],
-                          ["zbot", "bot", "-r", recipient, "--out", box.root + "/bot.age"]] {
+        for arguments in [
+            ["create", "t2"], ["revoke", "t1", "--yes"], ["revoke", "--all", "--yes"], ["doctor", "--repair"],
+            ["zbot", "bot", "-r", recipient, "--out", box.root + "/bot.age"],
+        ] {
             let result = try box.run(arguments)
             #expect(result.status == 74, "\(arguments): \(result)")
-            #expect(result.stderr.hasPrefix("ztoken: error: ") && result.stderr.contains("read-only file system"),
-                    "\(arguments): \(result.stderr)")
+            #expect(
+                result.stderr.hasPrefix("ztoken: error: ") && result.stderr.contains("read-only file system"),
+                "\(arguments): \(result.stderr)")
         }
         #expect(!FileManager.default.fileExists(atPath: box.root + "/bot.age"))
         #expect(try box.run(["list"]).status == 0)
         #expect(try box.run(["verify"], stdin: token + "\n").status == 0)
         #expect(try box.run(["doctor"]).status == 0)
-        let exported = try box.run(["export", "t1", "--vault-passphrase-file", box.passphraseFile, "--plain-dir", box.root + "/plain"])
+        let exported = try box.run([
+            "export", "t1", "--vault-passphrase-file", box.passphraseFile, "--plain-dir", box.root + "/plain",
+        ])
         #expect(exported.status == 0, "\(exported)")
         try disk.remount(readOnly: false)
         try box.checkVaultInvariants(live: [token], revoked: [], context: "after the read-only remount")

@@ -26,7 +26,9 @@ import Testing
         box.write("ztoken-record-v1\nnot really", to: box.vault + "/records/aaaaaaaaaaaa.sealed")
         let result = try box.run(["doctor"])
         #expect(result.status == 65)
-        #expect(result.stdout.contains("\(box.vault)/.tmp-index.json-0123456789ab: leftover of an interrupted write [repairable]\n"))
+        #expect(
+            result.stdout.contains(
+                "\(box.vault)/.tmp-index.json-0123456789ab: leftover of an interrupted write [repairable]\n"))
         #expect(result.stdout.contains("aaaaaaaaaaaa.sealed"))
         #expect(result.stdout.hasSuffix("1 active, 0 revoked; problems found\n"))
         #expect(result.stderr == "ztoken: hint: run 'ztoken doctor --repair' to remove the repairable leftovers\n")
@@ -48,7 +50,9 @@ import Testing
         for arguments in [["doctor"], ["doctor", "--repair"]] {
             let result = try box.run(arguments)
             #expect(result.status == 65)
-            #expect(result.stdout.contains("active token 'a' has no sealed record; it cannot be exported [needs attention]"))
+            #expect(
+                result.stdout.contains("active token 'a' has no sealed record; it cannot be exported [needs attention]")
+            )
         }
         #expect(try box.listJSON().count == 1, "doctor never rewrites the index")
     }

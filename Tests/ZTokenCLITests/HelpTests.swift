@@ -5,7 +5,9 @@ import Foundation
 import Testing
 
 @Suite struct HelpTests {
-    static let commands = ["", "init", "create", "list", "revoke", "verify", "zbot", "export", "keygen", "backup", "restore", "doctor"]
+    static let commands = [
+        "", "init", "create", "list", "revoke", "verify", "zbot", "export", "keygen", "backup", "restore", "doctor",
+    ]
 
     @Test(arguments: commands)
     func helpMatchesTheSnapshot(command: String) throws {
@@ -15,7 +17,8 @@ import Testing
         #expect(result.stderr.isEmpty)
         let name = command.isEmpty ? "ztoken" : "ztoken-\(command)"
         let path = CLIHarness.packageRoot + "/Tests/ZTokenCLITests/Snapshots/\(name).txt"
-        let expected = try #require(box.bytes(path).map { String(decoding: $0, as: UTF8.self) }, "missing snapshot \(path)")
+        let expected = try #require(
+            box.bytes(path).map { String(decoding: $0, as: UTF8.self) }, "missing snapshot \(path)")
         #expect(result.stdout == expected)
         // `ztoken CMD …` is parsed by CMD alone, `ztoken help CMD` from the
         // root (ZToken.parseSubcommand): both must print the same help.

@@ -1,3 +1,8 @@
+import Foundation
+import Testing
+
+@testable import TokenVault
+
 // Hostile input through the real binary: every case of fixtures/bad/cases.json
 // (made by scripts/make-bad-fixtures from a real vault), plus what can only be
 // built at test time — planted symlinks, loose modes, foreign owners, labels too
@@ -9,9 +14,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-import Testing
-@testable import TokenVault
 
 /// One case of fixtures/bad/cases.json.
 struct HostileCase: Decodable, Sendable, CustomTestStringConvertible {
@@ -31,9 +33,13 @@ enum HostileFixtures {
     static let root = CLIHarness.packageRoot + "/fixtures/bad"
 
     static let cases: [HostileCase] = {
-        struct File: Decodable { var version: Int; var cases: [HostileCase] }
+        struct File: Decodable {
+            var version: Int
+            var cases: [HostileCase]
+        }
         guard let data = FileManager.default.contents(atPath: root + "/cases.json"),
-              let file = try? JSONDecoder().decode(File.self, from: data), file.version == 1 else { return [] }
+            let file = try? JSONDecoder().decode(File.self, from: data), file.version == 1
+        else { return [] }
         return file.cases
     }()
 
@@ -79,7 +85,10 @@ enum HostileFixtures {
             switch info.st_mode & S_IFMT {
             case S_IFLNK: entry += " -> " + ((try? FileManager.default.destinationOfSymbolicLink(atPath: full)) ?? "?")
             case S_IFREG where base == ".lock": break
-            case S_IFREG: entry += " " + Hex.encode(Sodium.blake2b256(FileManager.default.contents(atPath: full).map(Array.init) ?? []))
+            case S_IFREG:
+                entry +=
+                    " "
+                    + Hex.encode(Sodium.blake2b256(FileManager.default.contents(atPath: full).map(Array.init) ?? []))
             default: break
             }
             result[relative] = entry
@@ -99,25 +108,39 @@ enum HostileFixtures {
 }
 
 /// The checks every refused command must pass.
-func expectRefusal(_ result: CLIResult, exit: Int32, naming names: [String], context: String,
-                   sourceLocation: SourceLocation = #_sourceLocation) {
+func expectRefusal(
+    _ result: CLIResult, exit: Int32, naming names: [String], context: String,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
     #expect(result.status == exit, "\(context): expected exit \(exit): \(result)", sourceLocation: sourceLocation)
     guard exit != 0 else { return }
     let lines = result.stderr.split(separator: "\n").map(String.init)
-    #expect(lines.first?.hasPrefix("ztoken: error: ") == true, "\(context): no 'ztoken: error:' line: \(result)", sourceLocation: sourceLocation)
-    #expect(lines.count <= 3 && result.stderrBytes.count < 2000, "\(context): error is not short: \(result.stderrBytes.count) bytes",
-            sourceLocation: sourceLocation)
+    #expect(
+        lines.first?.hasPrefix("ztoken: error: ") == true, "\(context): no 'ztoken: error:' line: \(result)",
+        sourceLocation: sourceLocation)
+    #expect(
+        lines.count <= 3 && result.stderrBytes.count < 2000,
+        "\(context): error is not short: \(result.stderrBytes.count) bytes",
+        sourceLocation: sourceLocation)
     for name in names {
-        #expect(lines.first?.contains(name) == true, "\(context): the error does not name \(name): \(result)", sourceLocation: sourceLocation)
+        #expect(
+            lines.first?.contains(name) == true, "\(context): the error does not name \(name): \(result)",
+            sourceLocation: sourceLocation)
     }
-    #expect(result.stdoutBytes.isEmpty, "\(context): a refused command printed data: \(result)", sourceLocation: sourceLocation)
-    #expect(!result.stderrBytes.contains(0x1B), "\(context): raw escape character in the error", sourceLocation: sourceLocation)
+    #expect(
+        result.stdoutBytes.isEmpty, "\(context): a refused command printed data: \(result)",
+        sourceLocation: sourceLocation)
+    #expect(
+        !result.stderrBytes.contains(0x1B), "\(context): raw escape character in the error",
+        sourceLocation: sourceLocation)
 }
 
 @Suite("hostile input")
 struct HostileInputTests {
     @Test func corpusIsPresent() {
-        #expect(HostileFixtures.cases.count > 80, "fixtures/bad/cases.json is missing or small; run scripts/make-bad-fixtures")
+        #expect(
+            HostileFixtures.cases.count > 80,
+            "fixtures/bad/cases.json is missing or small; run scripts/make-bad-fixtures")
     }
 
     @Test(arguments: HostileFixtures.cases)
@@ -138,9 +161,12 @@ struct HostileInputTests {
             }
             arguments = HostileFixtures.substitute(hostile.command ?? [], sandbox)
         case "restore":
-            try FileManager.default.copyItem(atPath: fixtures + "/" + (hostile.file ?? ""), toPath: sandbox.root + "/" + hostile.name + ".age")
-            arguments = ["restore", sandbox.root + "/" + hostile.name + ".age", "-i", sandbox.root + "/identity.txt",
-                         "--vault", sandbox.root + "/restored", "--vault-passphrase-file", sandbox.root + "/passphrase"]
+            try FileManager.default.copyItem(
+                atPath: fixtures + "/" + (hostile.file ?? ""), toPath: sandbox.root + "/" + hostile.name + ".age")
+            arguments = [
+                "restore", sandbox.root + "/" + hostile.name + ".age", "-i", sandbox.root + "/identity.txt",
+                "--vault", sandbox.root + "/restored", "--vault-passphrase-file", sandbox.root + "/passphrase",
+            ]
         case "template":
             let path = sandbox.root + "/" + ((hostile.file ?? "") as NSString).lastPathComponent
             try FileManager.default.copyItem(atPath: fixtures + "/" + (hostile.file ?? ""), toPath: path)
@@ -157,16 +183,25 @@ struct HostileInputTests {
 
         expectRefusal(result, exit: hostile.exit, naming: hostile.names, context: hostile.name)
         if hostile.exit != 0 {
-            #expect(HostileFixtures.snapshot(sandbox.vault) == vaultBefore, "\(hostile.name): a refused command changed the vault")
+            #expect(
+                HostileFixtures.snapshot(sandbox.vault) == vaultBefore,
+                "\(hostile.name): a refused command changed the vault")
         }
-        #expect(HostileFixtures.snapshot(sandbox.root, excluding: ["vault"]) == outsideBefore,
-                "\(hostile.name): something was written outside the vault")
+        #expect(
+            HostileFixtures.snapshot(sandbox.root, excluding: ["vault"]) == outsideBefore,
+            "\(hostile.name): something was written outside the vault")
         #expect(!FileManager.default.fileExists(atPath: sandbox.root + "/out"), "\(hostile.name): output written")
-        #expect(!FileManager.default.fileExists(atPath: sandbox.root + "/restored"), "\(hostile.name): restore created the location")
+        #expect(
+            !FileManager.default.fileExists(atPath: sandbox.root + "/restored"),
+            "\(hostile.name): restore created the location")
         if hostile.note == "escaped" {
-            #expect(!result.stdoutBytes.contains(0x1B) && !result.stdoutBytes.contains(0x07), "labels printed raw: \(result)")
+            #expect(
+                !result.stdoutBytes.contains(0x1B) && !result.stdoutBytes.contains(0x07),
+                "labels printed raw: \(result)")
             #expect(!result.stdout.unicodeScalars.contains("\u{202E}"), "bidi override printed raw: \(result)")
-            #expect(result.stdout.contains("\\u{1b}") && result.stdout.contains("\\u{202e}"), "labels not shown escaped: \(result)")
+            #expect(
+                result.stdout.contains("\\u{1b}") && result.stdout.contains("\\u{202e}"),
+                "labels not shown escaped: \(result)")
         }
     }
 
@@ -174,20 +209,26 @@ struct HostileInputTests {
 
     /// Runs `arguments` after `plant` changed the vault; expects 77 naming
     /// `named`, and that the sentinel and every symlink target are untouched.
-    private func expectSymlinkRefused(_ arguments: [String], named: String,
-                                      sourceLocation: SourceLocation = #_sourceLocation,
-                                      plant: (Sandbox) throws -> Void) throws {
+    private func expectSymlinkRefused(
+        _ arguments: [String], named: String,
+        sourceLocation: SourceLocation = #_sourceLocation,
+        plant: (Sandbox) throws -> Void
+    ) throws {
         let sandbox = try Sandbox()
         try HostileFixtures.installBaseVault(sandbox)
         try plant(sandbox)
         let outside = HostileFixtures.snapshot(sandbox.root, excluding: ["vault"])
         let inside = HostileFixtures.snapshot(sandbox.vault)
         let result = try sandbox.run(HostileFixtures.substitute(arguments, sandbox))
-        expectRefusal(result, exit: 77, naming: [named, "symbolic link"], context: arguments.joined(separator: " "),
-                      sourceLocation: sourceLocation)
-        #expect(HostileFixtures.snapshot(sandbox.root, excluding: ["vault"]) == outside,
-                "\(arguments): something outside the vault changed", sourceLocation: sourceLocation)
-        #expect(HostileFixtures.snapshot(sandbox.vault) == inside, "\(arguments): the vault changed", sourceLocation: sourceLocation)
+        expectRefusal(
+            result, exit: 77, naming: [named, "symbolic link"], context: arguments.joined(separator: " "),
+            sourceLocation: sourceLocation)
+        #expect(
+            HostileFixtures.snapshot(sandbox.root, excluding: ["vault"]) == outside,
+            "\(arguments): something outside the vault changed", sourceLocation: sourceLocation)
+        #expect(
+            HostileFixtures.snapshot(sandbox.vault) == inside, "\(arguments): the vault changed",
+            sourceLocation: sourceLocation)
     }
 
     @Test(arguments: [["list"], ["create", "new"], ["revoke", "--all", "--yes"], ["doctor", "--repair"]])
@@ -201,7 +242,8 @@ struct HostileInputTests {
     @Test(arguments: [["list"], ["create", "new"], ["revoke", "--all", "--yes"]])
     func symlinkedIndex(_ arguments: [String]) throws {
         try expectSymlinkRefused(arguments, named: "index.json") { sandbox in
-            try FileManager.default.moveItem(atPath: sandbox.vault + "/index.json", toPath: sandbox.root + "/sentinel/index.json")
+            try FileManager.default.moveItem(
+                atPath: sandbox.vault + "/index.json", toPath: sandbox.root + "/sentinel/index.json")
             symlink(sandbox.root + "/sentinel/index.json", sandbox.vault + "/index.json")
         }
     }
@@ -210,25 +252,32 @@ struct HostileInputTests {
     func symlinkedLockFile(targetExists: Bool) throws {
         try expectSymlinkRefused(["create", "new"], named: ".lock") { sandbox in
             unlink(sandbox.vault + "/.lock")
-            symlink(sandbox.root + (targetExists ? "/sentinel/file" : "/sentinel/made-by-ztoken"), sandbox.vault + "/.lock")
+            symlink(
+                sandbox.root + (targetExists ? "/sentinel/file" : "/sentinel/made-by-ztoken"), sandbox.vault + "/.lock")
         }
     }
 
     @Test func symlinkedRecord() throws {
-        try expectSymlinkRefused(["export", "alpha", "--vault-passphrase-file", "@passphrase", "--plain-dir", "@out"], named: ".sealed") { sandbox in
+        try expectSymlinkRefused(
+            ["export", "alpha", "--vault-passphrase-file", "@passphrase", "--plain-dir", "@out"], named: ".sealed"
+        ) { sandbox in
             let records = sandbox.vault + "/records"
             let alpha = try #require(try Vault(openingAt: sandbox.vault).resolve(["alpha"]).first?.id)
-            try FileManager.default.moveItem(atPath: "\(records)/\(alpha).sealed", toPath: sandbox.root + "/sentinel/alpha.sealed")
+            try FileManager.default.moveItem(
+                atPath: "\(records)/\(alpha).sealed", toPath: sandbox.root + "/sentinel/alpha.sealed")
             symlink(sandbox.root + "/sentinel/alpha.sealed", "\(records)/\(alpha).sealed")
         }
     }
 
     /// A `records` link to another directory must not make ztoken write there.
-    @Test(arguments: [["create", "new"], ["export", "alpha", "--vault-passphrase-file", "@passphrase", "--plain-dir", "@out"],
-                      ["revoke", "alpha", "--yes"], ["backup", "--passphrase-file", "@passphrase", "--out", "@out"]])
+    @Test(arguments: [
+        ["create", "new"], ["export", "alpha", "--vault-passphrase-file", "@passphrase", "--plain-dir", "@out"],
+        ["revoke", "alpha", "--yes"], ["backup", "--passphrase-file", "@passphrase", "--out", "@out"],
+    ])
     func symlinkedRecordsDirectory(_ arguments: [String]) throws {
         try expectSymlinkRefused(arguments, named: "records") { sandbox in
-            try FileManager.default.moveItem(atPath: sandbox.vault + "/records", toPath: sandbox.root + "/sentinel/records")
+            try FileManager.default.moveItem(
+                atPath: sandbox.vault + "/records", toPath: sandbox.root + "/sentinel/records")
             symlink(sandbox.root + "/sentinel/records", sandbox.vault + "/records")
         }
     }
@@ -256,8 +305,9 @@ struct HostileInputTests {
         try sandbox.initVault()
         let path = sandbox.vault + "/vault.json"
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        let edited = text.replacingOccurrences(of: #""publicKey" : "[^"]*""#, with: "\"publicKey\" : \"\(key)\"",
-                                               options: .regularExpression)
+        let edited = text.replacingOccurrences(
+            of: #""publicKey" : "[^"]*""#, with: "\"publicKey\" : \"\(key)\"",
+            options: .regularExpression)
         #expect(edited != text)
         sandbox.write(edited, to: path)
         for command in [["create", "new"], ["list"], ["doctor"]] {
@@ -269,20 +319,26 @@ struct HostileInputTests {
 
     // MARK: Loose modes and foreign owners
 
-    @Test(arguments: [("", 0o770 as mode_t), ("", 0o705), ("index.json", 0o660), ("vault.json", 0o604),
-                      ("vault-key.json", 0o640), ("records", 0o750), (".lock", 0o620)])
+    @Test(arguments: [
+        ("", 0o770 as mode_t), ("", 0o705), ("index.json", 0o660), ("vault.json", 0o604),
+        ("vault-key.json", 0o640), ("records", 0o750), (".lock", 0o620),
+    ])
     func looseMode(_ relative: String, _ mode: mode_t) throws {
         let sandbox = try Sandbox()
         try HostileFixtures.installBaseVault(sandbox)
         let path = relative.isEmpty ? sandbox.vault : sandbox.vault + "/" + relative
         if relative == ".lock" { sandbox.write("", to: path) }
         chmod(path, mode)
-        let command = relative == "vault-key.json" || relative == "records"
-            ? HostileFixtures.substitute(["export", "alpha", "--vault-passphrase-file", "@passphrase", "--plain-dir", "@out"], sandbox)
+        let command =
+            relative == "vault-key.json" || relative == "records"
+            ? HostileFixtures.substitute(
+                ["export", "alpha", "--vault-passphrase-file", "@passphrase", "--plain-dir", "@out"], sandbox)
             : ["create", "new"]
         let before = HostileFixtures.snapshot(sandbox.vault)
         let result = try sandbox.run(command)
-        expectRefusal(result, exit: 77, naming: [path, "accessible by other users"], context: "\(relative) \(String(mode, radix: 8))")
+        expectRefusal(
+            result, exit: 77, naming: [path, "accessible by other users"],
+            context: "\(relative) \(String(mode, radix: 8))")
         #expect(result.stderr.contains("ztoken: hint: run: chmod "), "no chmod hint: \(result)")
         #expect(HostileFixtures.snapshot(sandbox.vault) == before)
         #expect(!FileManager.default.fileExists(atPath: sandbox.root + "/out"))
@@ -316,7 +372,8 @@ struct HostileInputTests {
         // letters and of one letter with combining marks (one "character").
         for label in [String(repeating: "L", count: 131_000), "e" + String(repeating: "\u{301}", count: 60_000)] {
             let result = try sandbox.run(["create", label])
-            expectRefusal(result, exit: 64, naming: ["label must be at most"], context: "\(label.utf8.count)-byte label")
+            expectRefusal(
+                result, exit: 64, naming: ["label must be at most"], context: "\(label.utf8.count)-byte label")
         }
         #expect(try sandbox.listJSON().count == 4)
     }
@@ -335,8 +392,10 @@ struct HostileInputTests {
         }
     }
 
-    @Test(arguments: [("a\u{1B}[31mred", "U+1B"), ("evil\u{202E}txt.exe", "U+202E"), ("nul\u{7F}del", "U+7F"),
-                      ("line\u{2028}sep", "U+2028"), ("c1\u{85}next", "U+85")])
+    @Test(arguments: [
+        ("a\u{1B}[31mred", "U+1B"), ("evil\u{202E}txt.exe", "U+202E"), ("nul\u{7F}del", "U+7F"),
+        ("line\u{2028}sep", "U+2028"), ("c1\u{85}next", "U+85"),
+    ])
     func controlCharacterLabel(_ label: String, _ named: String) throws {
         let sandbox = try Sandbox()
         try HostileFixtures.installBaseVault(sandbox)

@@ -1,8 +1,8 @@
 // `ztoken init`: makes a private vault once, refuses to make it twice, and
 // defaults to the `moderate` Argon2id preset outside tests.
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 @Suite struct InitTests {
     @Test func makesAPrivateVaultWithTheExpectedFiles() throws {
@@ -16,7 +16,8 @@ import TestSupport
         for file in [".lock", "index.json", "vault-key.json", "vault.json"] {
             #expect(FileStatus.mode(box.vault + "/" + file) == 0o600, "\(file)")
         }
-        let meta = try #require(try JSONSerialization.jsonObject(with: Data(box.bytes(box.vault + "/vault.json") ?? [])) as? [String: Any])
+        let meta = try #require(
+            try JSONSerialization.jsonObject(with: Data(box.bytes(box.vault + "/vault.json") ?? [])) as? [String: Any])
         #expect(meta["version"] as? Int == 1)
         #expect(meta["user"] as? String == "tester")
         let index = String(decoding: box.bytes(box.vault + "/index.json") ?? [], as: UTF8.self)
@@ -95,10 +96,12 @@ import TestSupport
     /// keeps this cheap; memLimit 64 MiB proves the hook was not in force.
     @Test func withoutTheTestHookTheRealPresetsApply() throws {
         let box = try Sandbox()
-        let result = try box.run(["init", "--kdf", "interactive", "--vault-passphrase-file", box.passphraseFile],
-                                 environment: [MinimalKDF.environmentName: nil])
+        let result = try box.run(
+            ["init", "--kdf", "interactive", "--vault-passphrase-file", box.passphraseFile],
+            environment: [MinimalKDF.environmentName: nil])
         try #require(result.status == 0, "\(result)")
-        let meta = try #require(try JSONSerialization.jsonObject(with: Data(box.bytes(box.vault + "/vault.json") ?? [])) as? [String: Any])
+        let meta = try #require(
+            try JSONSerialization.jsonObject(with: Data(box.bytes(box.vault + "/vault.json") ?? [])) as? [String: Any])
         let kdf = try #require(meta["kdf"] as? [String: Any])
         #expect(kdf["memLimit"] as? Int == 67_108_864)
         #expect(kdf["algorithm"] as? String == "argon2id13")

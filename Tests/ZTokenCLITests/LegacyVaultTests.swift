@@ -1,11 +1,12 @@
+import Foundation
+import Testing
+
 // A vault made by ztoken 0.1 (fixtures/legacy-v1, made before the index was
 // rewritten) still works with the binary of today: it opens, lists the same
 // bytes, verifies every token, exports with its passphrase, and revokes.
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-import Testing
 
 @Suite struct LegacyVaultTests {
     static let fixture = CLIHarness.packageRoot + "/fixtures/legacy-v1"
@@ -24,7 +25,9 @@ import Testing
 
     @Test func itListsTheSameBytesAsZtoken01() throws {
         let box = try Self.sandbox()
-        for (arguments, file) in [(["list", "--all"], "list-all.txt"), (["list", "--all", "--json"], "list-all.json")] {
+        for (arguments, file) in [
+            (["list", "--all"], "list-all.txt"), (["list", "--all", "--json"], "list-all.json"),
+        ] {
             let result = try box.run(arguments)
             #expect(result.status == 0, "\(result)")
             #expect(result.stdoutBytes == box.bytes(Self.fixture + "/" + file), "\(arguments)")
@@ -43,8 +46,10 @@ import Testing
     @Test func itExportsWithItsPassphraseAndRevokes() throws {
         let box = try Self.sandbox()
         let plain = box.root + "/plain"
-        let exported = try box.run(["export", "build-agent-7", "--vault-passphrase-file", box.passphraseFile,
-                                    "--plain-dir", plain])
+        let exported = try box.run([
+            "export", "build-agent-7", "--vault-passphrase-file", box.passphraseFile,
+            "--plain-dir", plain,
+        ])
         #expect(exported.status == 0, "\(exported)")
         let properties = try String(contentsOfFile: plain + "/zbot/conf/zbot.properties", encoding: .utf8)
         let expected = try Self.token("build-agent-7").trimmingCharacters(in: .whitespacesAndNewlines)

@@ -1,6 +1,7 @@
 // `ztoken list`: the table, --all, --json, and labels printed safely.
 import Foundation
 import Testing
+
 @_spi(Bench) @testable import TokenVault
 
 @Suite struct ListTests {
@@ -31,7 +32,10 @@ import Testing
         #expect(active.stderr.isEmpty)
         let lines = active.stdoutLines
         #expect(lines.count == 2)
-        #expect(lines.first?.split(separator: " ", omittingEmptySubsequences: true) == ["ID", "LABEL", "KIND", "CREATED", "LAST4", "STATE"])
+        #expect(
+            lines.first?.split(separator: " ", omittingEmptySubsequences: true) == [
+                "ID", "LABEL", "KIND", "CREATED", "LAST4", "STATE",
+            ])
         #expect(lines[1].hasPrefix(ids[1] + "  second token  api   "))
         #expect(lines[1].hasSuffix("  \(two.suffix(4))   active"))
         #expect(lines[0].hasPrefix("ID            LABEL         KIND  CREATED               LAST4  STATE"))
@@ -103,14 +107,19 @@ import Testing
 
         let table = try box.run(["list"])
         #expect(table.status == 0)
-        #expect(!table.stdoutBytes.contains(0x1b) && !table.stdoutBytes.contains(0x07), "a raw control character reached the terminal")
+        #expect(
+            !table.stdoutBytes.contains(0x1b) && !table.stdoutBytes.contains(0x07),
+            "a raw control character reached the terminal")
         #expect(table.stdout.contains("2026\\u{1b}]0;owned\\u{7}"))
         #expect(table.stdout.contains("\\u{9b}2J"))
         // Columns line up by characters: STATE starts at the same character
         // offset on every line, "é" (two bytes) included.
         let lines = table.stdout.split(separator: "\n")
         #expect(lines.count == 3)
-        let stateColumns = lines.map { line in line.distance(from: line.startIndex, to: line.range(of: "STATE")?.lowerBound ?? line.range(of: "active")!.lowerBound) }
+        let stateColumns = lines.map { line in
+            line.distance(
+                from: line.startIndex, to: line.range(of: "STATE")?.lowerBound ?? line.range(of: "active")!.lowerBound)
+        }
         #expect(Set(stateColumns).count == 1, "misaligned: \(stateColumns)")
         #expect(lines.allSatisfy { !$0.hasSuffix(" ") }, "trailing spaces")
     }
@@ -142,7 +151,9 @@ import Testing
         #expect(lines.dropFirst().map { String($0.prefix(12)) } == expected.filter { $0.state == .active }.map(\.id))
         #expect(lines[11].contains("esc\\u{1b}[2J\\t\\\\10"))
         // The KIND column starts at one offset on every line (an id may hold "api" too).
-        #expect(Set(lines.dropFirst().map { $0.range(of: "  api  ")?.lowerBound.utf16Offset(in: $0) ?? -1 }).count == 1, "misaligned")
+        #expect(
+            Set(lines.dropFirst().map { $0.range(of: "  api  ")?.lowerBound.utf16Offset(in: $0) ?? -1 }).count == 1,
+            "misaligned")
     }
 
     @Test func withoutAVaultItIsNotFound() throws {

@@ -2,37 +2,37 @@
 // one without --yes; deletes the revoked token's sealed record, also after
 // a large revocation, and what an older ztoken's background remover left behind.
 import Foundation
-import Testing
 import TestSupport
+import Testing
 @_spi(Bench) import TokenVault
 
 /// Drives a command on a pseudo-terminal and answers its `[y/N]` question.
 enum PTY {
     static let driver = #"""
-    import os, pty, sys, select, time
-    answer = sys.argv[1]; argv = sys.argv[2:]
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execv(argv[0], argv)
-    out = b""; sent = False; deadline = time.time() + 30
-    while True:
-        r, _, _ = select.select([fd], [], [], 0.05)
-        if r:
-            try:
-                data = os.read(fd, 4096)
-            except OSError:
-                break
-            if not data:
-                break
-            out += data
-        if not sent and b"[y/N]" in out:
-            os.write(fd, answer.encode() + b"\n"); sent = True
-        if time.time() > deadline:
-            os.kill(pid, 9); break
-    _, status = os.waitpid(pid, 0)
-    sys.stdout.buffer.write(out)
-    sys.exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 100)
-    """#
+        import os, pty, sys, select, time
+        answer = sys.argv[1]; argv = sys.argv[2:]
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.execv(argv[0], argv)
+        out = b""; sent = False; deadline = time.time() + 30
+        while True:
+            r, _, _ = select.select([fd], [], [], 0.05)
+            if r:
+                try:
+                    data = os.read(fd, 4096)
+                except OSError:
+                    break
+                if not data:
+                    break
+                out += data
+            if not sent and b"[y/N]" in out:
+                os.write(fd, answer.encode() + b"\n"); sent = True
+            if time.time() > deadline:
+                os.kill(pid, 9); break
+        _, status = os.waitpid(pid, 0)
+        sys.stdout.buffer.write(out)
+        sys.exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 100)
+        """#
 
     static func run(_ box: Sandbox, answer: String, _ arguments: [String]) throws -> CLIResult {
         let python = try #require(ExternalTools.find("python3"), "python3 is needed to drive a pseudo-terminal")
@@ -50,10 +50,15 @@ enum PTY {
         let result = try box.run(["revoke", "ci"])
         #expect(result.status == 64)
         #expect(result.stdout.isEmpty)
-        #expect(result.stderr == "ztoken: error: refusing to revoke token 'ci' (\(id)) without confirmation off a terminal\nztoken: hint: pass --yes to revoke from a script\n")
+        #expect(
+            result.stderr
+                == "ztoken: error: refusing to revoke token 'ci' (\(id)) without confirmation off a terminal\nztoken: hint: pass --yes to revoke from a script\n"
+        )
         let all = try box.run(["revoke", "--all"])
         #expect(all.status == 64)
-        #expect(all.stderr.hasPrefix("ztoken: error: refusing to revoke token 'ci' (\(id)) without confirmation off a terminal\n"))
+        #expect(
+            all.stderr.hasPrefix(
+                "ztoken: error: refusing to revoke token 'ci' (\(id)) without confirmation off a terminal\n"))
         #expect(box.bytes(box.vault + "/index.json") == before)
         #expect(try box.run(["verify"], stdin: token).status == 0)
     }
@@ -88,7 +93,10 @@ enum PTY {
         let result = try box.run(["revoke", "a", "nope", "--yes"])
         #expect(result.status == 66)
         #expect(result.stdout.isEmpty)
-        #expect(result.stderr == "ztoken: error: no active token 'nope'\nztoken: hint: run 'ztoken list --all' to see labels, ids and states\n")
+        #expect(
+            result.stderr
+                == "ztoken: error: no active token 'nope'\nztoken: hint: run 'ztoken list --all' to see labels, ids and states\n"
+        )
         #expect(try box.run(["verify"], stdin: token).status == 0)
     }
 
@@ -147,12 +155,13 @@ enum PTY {
         #expect(try box.listJSON().map { $0["label"] as? String } == ["after"])
         let doctor = try box.run(["doctor", "--repair"])
         #expect(doctor.status == 65)
-        #expect(doctor.stdout == """
-            \(legacy): left by an interrupted revoke, holds 'notes.txt', which ztoken did not put there; \
-            remove it by hand [needs attention]
-            1 active, 0 revoked; problems found
+        #expect(
+            doctor.stdout == """
+                \(legacy): left by an interrupted revoke, holds 'notes.txt', which ztoken did not put there; \
+                remove it by hand [needs attention]
+                1 active, 0 revoked; problems found
 
-            """)
+                """)
         #expect(box.tree(legacy) == ["notes.txt"])
     }
 

@@ -3,8 +3,9 @@
 // I/O error that changes nothing (74), and a held lock makes a writer wait
 // and then give up (75).
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import TokenVault
 
 @Suite struct SafetyTests {
@@ -25,8 +26,9 @@ import TestSupport
         for arguments in [["list"], ["create", "new"], ["revoke", "--all", "--yes"], ["doctor", "--repair"]] {
             let result = try box.run(arguments, stdin: "x")
             #expect(result.status == 65, "\(arguments): \(result)")
-            #expect(result.stderr.hasPrefix("ztoken: error: \(box.vault)/\(message)") || arguments[0] == "doctor",
-                    "\(arguments): \(result.stderr)")
+            #expect(
+                result.stderr.hasPrefix("ztoken: error: \(box.vault)/\(message)") || arguments[0] == "doctor",
+                "\(arguments): \(result.stderr)")
             #expect(box.bytes(box.vault + "/index.json") == before, "\(arguments) changed the index")
         }
         #expect(try box.run(["verify"], stdin: "some-token-1234567890").status == 65)
@@ -49,14 +51,19 @@ import TestSupport
     @Test func downgradedKeyDerivationIsRefused() throws {
         let box = try Sandbox()
         // A vault made with real presets, then tampered to a cheap KDF.
-        try #require(try box.run(["init", "--kdf", "interactive", "--vault-passphrase-file", box.passphraseFile],
-                                 environment: [MinimalKDF.environmentName: nil]).status == 0)
+        try #require(
+            try box.run(
+                ["init", "--kdf", "interactive", "--vault-passphrase-file", box.passphraseFile],
+                environment: [MinimalKDF.environmentName: nil]
+            ).status == 0)
         let path = box.vault + "/vault.json"
         let text = String(decoding: box.bytes(path) ?? [], as: UTF8.self)
         box.write(text.replacingOccurrences(of: "67108864", with: "8192"), to: path)
         let result = try box.run(["list"], environment: [MinimalKDF.environmentName: nil])
         #expect(result.status == 65)
-        #expect(result.stderr.hasPrefix("ztoken: error: \(path): refusing key-derivation parameters: cost below the interactive minimum\n"))
+        #expect(
+            result.stderr.hasPrefix(
+                "ztoken: error: \(path): refusing key-derivation parameters: cost below the interactive minimum\n"))
     }
 
     // MARK: 77 — unsafe permissions, symlinks
@@ -68,7 +75,10 @@ import TestSupport
         let result = try box.run(["list"])
         #expect(result.status == 77)
         #expect(result.stdout.isEmpty)
-        #expect(result.stderr == "ztoken: error: \(box.vault) is accessible by other users (mode 755)\nztoken: hint: run: chmod 700 '\(box.vault)'\n")
+        #expect(
+            result.stderr
+                == "ztoken: error: \(box.vault) is accessible by other users (mode 755)\nztoken: hint: run: chmod 700 '\(box.vault)'\n"
+        )
         #expect(try box.run(["create", "x"]).status == 77)
         #expect(FileStatus.mode(box.vault) == 0o755, "ztoken must not silently fix permissions")
     }
@@ -83,7 +93,10 @@ import TestSupport
         chmod(path, isDirectory ? 0o755 : 0o644)
         let result = try box.run(name == "vault.json" || name == "index.json" ? ["list"] : ["create", "b"])
         #expect(result.status == 77, "\(result)")
-        #expect(result.stderr == "ztoken: error: \(path) is accessible by other users (mode \(isDirectory ? "755" : "644"))\nztoken: hint: run: chmod \(isDirectory ? "700" : "600") '\(path)'\n")
+        #expect(
+            result.stderr
+                == "ztoken: error: \(path) is accessible by other users (mode \(isDirectory ? "755" : "644"))\nztoken: hint: run: chmod \(isDirectory ? "700" : "600") '\(path)'\n"
+        )
         chmod(path, isDirectory ? 0o700 : 0o600)
         #expect(try box.listJSON(all: true).count == 1, "nothing changed while refused")
     }
@@ -130,7 +143,10 @@ import TestSupport
         symlink(box.vault, link)
         let result = try box.run(["list", "--vault", link])
         #expect(result.status == 77)
-        #expect(result.stderr == "ztoken: error: \(link) is a symbolic link; refusing to follow it\nztoken: hint: ztoken never follows links in a vault: pass the real directory with --vault, or put the real file in place of the link\n")
+        #expect(
+            result.stderr
+                == "ztoken: error: \(link) is a symbolic link; refusing to follow it\nztoken: hint: ztoken never follows links in a vault: pass the real directory with --vault, or put the real file in place of the link\n"
+        )
         #expect(try box.run(["create", "x", "--vault", link]).status == 77)
         // init at a symlink is refused too, and does not write through it.
         let initAtLink = try box.run(["init", "--vault", link, "--vault-passphrase-file", box.passphraseFile])
@@ -144,7 +160,9 @@ import TestSupport
         symlink(box.root + "/real-index.json", box.vault + "/index.json")
         let result = try box.run(["list"])
         #expect(result.status == 77)
-        #expect(result.stderr.hasPrefix("ztoken: error: \(box.vault)/index.json is a symbolic link; refusing to follow it\n"))
+        #expect(
+            result.stderr.hasPrefix(
+                "ztoken: error: \(box.vault)/index.json is a symbolic link; refusing to follow it\n"))
     }
 
     // MARK: 74 — disk full
@@ -153,8 +171,12 @@ import TestSupport
         let box = try Sandbox()
         let mountPoint = box.root + "/small"
         mkdir(mountPoint, 0o700)
-        let mounted = try Sandbox.spawnAndWait(["/bin/mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", mountPoint])
-        try #require(mounted == 0, "cannot mount a tmpfs at \(mountPoint) (exit \(mounted)); this test needs root with CAP_SYS_ADMIN")
+        let mounted = try Sandbox.spawnAndWait([
+            "/bin/mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", mountPoint,
+        ])
+        try #require(
+            mounted == 0,
+            "cannot mount a tmpfs at \(mountPoint) (exit \(mounted)); this test needs root with CAP_SYS_ADMIN")
         box.cleanups.append { _ = try? Sandbox.spawnAndWait(["/bin/umount", "-l", mountPoint]) }
         box.vault = mountPoint + "/vault"
         try box.initVault()
@@ -175,7 +197,8 @@ import TestSupport
         #expect(revoke.status == 74 || revoke.status == 0, "\(revoke)")
         let stillLive = revoke.status == 0 ? Array(tokens.dropFirst()) : tokens
         unlink(mountPoint + "/filler")
-        try box.checkVaultInvariants(live: stillLive, revoked: revoke.status == 0 ? [tokens[0]] : [], context: "after ENOSPC")
+        try box.checkVaultInvariants(
+            live: stillLive, revoked: revoke.status == 0 ? [tokens[0]] : [], context: "after ENOSPC")
         #expect(try box.run(["create", "t4"]).status == 0)
     }
 
@@ -187,7 +210,10 @@ import TestSupport
         let lockFile = box.vault + "/.lock"
         let inode = FileStatus.inode(lockFile)
         let holder = try box.holdVaultLock()
-        defer { kill(holder.pid, SIGKILL); _ = holder.wait() }
+        defer {
+            kill(holder.pid, SIGKILL)
+            _ = holder.wait()
+        }
         let started = Date()
         let result = try box.run(["create", "x", "--lock-timeout", "0.5"])
         let elapsed = Date().timeIntervalSince(started)
@@ -212,7 +238,10 @@ import TestSupport
         try box.initVault()
         _ = try box.create("leaves its pid behind")
         let holder = try box.holdVaultLock()
-        defer { kill(holder.pid, SIGKILL); _ = holder.wait() }
+        defer {
+            kill(holder.pid, SIGKILL)
+            _ = holder.wait()
+        }
         let result = try box.run(["create", "x", "--lock-timeout", "0.2"])
         #expect(result.status == 75)
         // The holder named, if any, must be a live process, never the last

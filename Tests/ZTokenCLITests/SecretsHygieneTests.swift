@@ -1,3 +1,9 @@
+import Foundation
+import TestSupport
+import Testing
+
+@testable import TokenVault
+
 // Secrets stay secret (docs/SPEC.md §9): while ztoken holds a token it is not
 // dumpable and has no core limit, and no secret is in its argv or environment;
 // after every command has run, no token, passphrase or secret key is in any
@@ -7,10 +13,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-import Testing
-import TestSupport
-@testable import TokenVault
 
 @Suite("secrets hygiene")
 struct SecretsHygieneTests {
@@ -32,8 +34,9 @@ struct SecretsHygieneTests {
         chown(sandbox.passphraseFile, 65534, 65534)
         chown(sandbox.home, 65534, 65534)
         let asNobody = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", try CLIHarness.requireBinary()]
-        let made = try sandbox.run(Array(asNobody.dropFirst()) + ["init", "--user", "n", "--vault-passphrase-file", sandbox.passphraseFile],
-                                   environment: ["ZTOKEN_VAULT": vault], executable: setpriv)
+        let made = try sandbox.run(
+            Array(asNobody.dropFirst()) + ["init", "--user", "n", "--vault-passphrase-file", sandbox.passphraseFile],
+            environment: ["ZTOKEN_VAULT": vault], executable: setpriv)
         try #require(made.status == 0, "init as uid 65534: \(made)")
 
         let fifo = sandbox.root + "/stdin.fifo"
@@ -46,17 +49,22 @@ struct SecretsHygieneTests {
         let half = token.utf8.count / 2
         _ = Array(token.utf8.prefix(half)).withUnsafeBytes { write(writer, $0.baseAddress, $0.count) }
 
-        let output = sandbox.nextName("stdout"), errors = sandbox.nextName("stderr")
-        let pid = try Sandbox.spawn(asNobody + ["create", "held", "--stdin"],
-                                    environment: sandbox.environment(["ZTOKEN_VAULT": vault]),
-                                    stdinPath: fifo, stdoutPath: output, stderrPath: errors, directory: sandbox.root)
+        let output = sandbox.nextName("stdout")
+        let errors = sandbox.nextName("stderr")
+        let pid = try Sandbox.spawn(
+            asNobody + ["create", "held", "--stdin"],
+            environment: sandbox.environment(["ZTOKEN_VAULT": vault]),
+            stdinPath: fifo, stdoutPath: output, stderrPath: errors, directory: sandbox.root)
         let child = Child(pid: pid, stdoutPath: output, stderrPath: errors)
         // Wait until it is blocked in read(0, …): past hardening, holding half the token.
         var blocked = false
         for _ in 0..<500 {
             let syscall = String(decoding: Self.contents("/proc/\(pid)/syscall"), as: UTF8.self)
             let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")) ?? ""
-            if exe.hasSuffix("/ztoken") && syscall.hasPrefix("0 0x0 ") { blocked = true; break }
+            if exe.hasSuffix("/ztoken") && syscall.hasPrefix("0 0x0 ") {
+                blocked = true
+                break
+            }
             usleep(10_000)
         }
         #expect(blocked, "ztoken never blocked reading standard input")
@@ -67,8 +75,9 @@ struct SecretsHygieneTests {
         #expect(info.st_uid == 0, "/proc/\(pid)/status belongs to uid \(info.st_uid): the process is dumpable")
         let limits = String(decoding: Self.contents("/proc/\(pid)/limits"), as: UTF8.self)
         let core = limits.split(separator: "\n").first { $0.hasPrefix("Max core file size") } ?? ""
-        #expect(core.split(separator: " ", omittingEmptySubsequences: true).dropFirst(4).prefix(2) == ["0", "0"],
-                "core dumps are not off: \(core)")
+        #expect(
+            core.split(separator: " ", omittingEmptySubsequences: true).dropFirst(4).prefix(2) == ["0", "0"],
+            "core dumps are not off: \(core)")
         for file in ["cmdline", "environ"] {
             let bytes = Self.contents("/proc/\(pid)/\(file)")
             #expect(!bytes.isEmpty, "/proc/\(pid)/\(file) is empty")
@@ -119,39 +128,56 @@ struct SecretsHygieneTests {
         sandbox.write(backupPassphrase + "\n", to: backupPassphraseFile)
         let key = sandbox.root + "/key.txt"
         let recipient = try run(["keygen", "--out", key]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let secretKey = String(decoding: Self.contents(key), as: UTF8.self)
+        let secretKey =
+            String(decoding: Self.contents(key), as: UTF8.self)
             .split(separator: "\n").first { $0.hasPrefix("AGE-SECRET-KEY-") }.map(String.init) ?? "missing"
 
-        _ = try run(["init", "--user", "tester", "--server", "https://z.example.com", "--vault-passphrase-file", sandbox.passphraseFile])
+        _ = try run([
+            "init", "--user", "tester", "--server", "https://z.example.com", "--vault-passphrase-file",
+            sandbox.passphraseFile,
+        ])
         let alpha = try run(["create", "alpha"]).stdout.trimmingCharacters(in: .newlines)
         let beta = try run(["create", "beta", "--json"]).stdout
-        let betaToken = (try JSONSerialization.jsonObject(with: Data(beta.utf8)) as? [String: Any])?["token"] as? String ?? "missing"
+        let betaToken =
+            (try JSONSerialization.jsonObject(with: Data(beta.utf8)) as? [String: Any])?["token"] as? String
+            ?? "missing"
         let imported = "imported-" + Hex.encode(Sodium.randomBytes(16))
         _ = try run(["create", "gamma", "--stdin"], stdin: imported + "\n")
         _ = try run(["zbot", "bot1", "--plain-dir", sandbox.root + "/plain"])
         _ = try run(["zbot", "bot2", "-r", recipient, "--out", sandbox.root + "/bot2.age"])
-        _ = try run(["export", "alpha", "--vault-passphrase-file", sandbox.passphraseFile, "-r", recipient,
-                     "--out", sandbox.root + "/alpha.age"])
+        _ = try run([
+            "export", "alpha", "--vault-passphrase-file", sandbox.passphraseFile, "-r", recipient,
+            "--out", sandbox.root + "/alpha.age",
+        ])
         _ = try run(["backup", "-r", recipient, "--out", sandbox.root + "/backup.age"])
         _ = try run(["backup", "--passphrase-file", backupPassphraseFile, "--out", sandbox.root + "/backup-pass.age"])
-        _ = try run(["restore", sandbox.root + "/backup.age", "-i", key, "--vault", sandbox.root + "/restored",
-                     "--vault-passphrase-file", sandbox.passphraseFile])
+        _ = try run([
+            "restore", sandbox.root + "/backup.age", "-i", key, "--vault", sandbox.root + "/restored",
+            "--vault-passphrase-file", sandbox.passphraseFile,
+        ])
         _ = try run(["revoke", "beta", "--yes"])
         _ = try run(["verify"], stdin: alpha + "\n")
         _ = try run(["list", "--all"])
         _ = try run(["doctor"])
 
         let plainFile = sandbox.root + "/plain/zbot/conf/zbot.properties"
-        let bot1 = String(decoding: Self.contents(plainFile), as: UTF8.self)
-            .split(separator: "\n").first { $0.hasPrefix("zephyrApiToken=") }.map { String($0.dropFirst(15)) } ?? "missing"
-        let bot2 = try ZBotBundleCLITests.extract(sandbox, bundle: sandbox.root + "/bot2.age", key: key,
-                                                  member: "zbot/conf/zbot.properties")
-            .split(separator: "\n").first { $0.hasPrefix("zephyrApiToken=") }.map { String($0.dropFirst(15)) } ?? "missing"
+        let bot1 =
+            String(decoding: Self.contents(plainFile), as: UTF8.self)
+            .split(separator: "\n").first { $0.hasPrefix("zephyrApiToken=") }.map { String($0.dropFirst(15)) }
+            ?? "missing"
+        let bot2 =
+            try ZBotBundleCLITests.extract(
+                sandbox, bundle: sandbox.root + "/bot2.age", key: key,
+                member: "zbot/conf/zbot.properties"
+            )
+            .split(separator: "\n").first { $0.hasPrefix("zephyrApiToken=") }.map { String($0.dropFirst(15)) }
+            ?? "missing"
         let tokens = [alpha, betaToken, imported, bot1, bot2]
         for token in tokens { #expect(token.count >= 16 && token != "missing", "a token was not captured") }
         let secrets = tokens + [vaultPassphrase, backupPassphrase, secretKey]
 
-        let searched = Self.files(under: sandbox.vault) + Self.files(under: sandbox.root + "/restored")
+        let searched =
+            Self.files(under: sandbox.vault) + Self.files(under: sandbox.root + "/restored")
             + ["bot2.age", "alpha.age", "backup.age", "backup-pass.age"].map { sandbox.root + "/" + $0 }
         #expect(searched.count > 10)
         for path in searched {
@@ -170,11 +196,14 @@ struct SecretsHygieneTests {
             for token in tokens {
                 #expect(!Self.occurs(Array(token.utf8), in: result.stderrBytes), "\(command) printed a token on stderr")
                 if command != "create" && command != "keygen" {
-                    #expect(!Self.occurs(Array(token.utf8), in: result.stdoutBytes), "\(command) printed a token on stdout")
+                    #expect(
+                        !Self.occurs(Array(token.utf8), in: result.stdoutBytes), "\(command) printed a token on stdout")
                 }
             }
             for secret in [vaultPassphrase, backupPassphrase, secretKey] {
-                #expect(!Self.occurs(Array(secret.utf8), in: result.stdoutBytes + result.stderrBytes), "\(command) printed a secret")
+                #expect(
+                    !Self.occurs(Array(secret.utf8), in: result.stdoutBytes + result.stderrBytes),
+                    "\(command) printed a secret")
             }
         }
     }

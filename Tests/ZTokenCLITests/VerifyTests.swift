@@ -2,6 +2,7 @@
 // the reason otherwise.
 import Foundation
 import Testing
+
 @testable import TokenVault
 
 @Suite struct VerifyTests {

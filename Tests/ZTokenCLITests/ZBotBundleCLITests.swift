@@ -2,8 +2,8 @@
 // `age` and `tar`, hostile inputs fail with the documented exit code, and a
 // failed command leaves no file behind.
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 @Suite("zbot, export and keygen")
 struct ZBotBundleCLITests {
@@ -13,14 +13,16 @@ struct ZBotBundleCLITests {
         let keygen = try #require(ExternalTools.find("age-keygen"), "age-keygen is not installed (Debian package age)")
         let made = try sandbox.run(["-o", path], executable: keygen)
         try #require(made.status == 0, "age-keygen failed: \(made)")
-        let recipient = try sandbox.run(["-y", path], executable: keygen).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let recipient = try sandbox.run(["-y", path], executable: keygen).stdout.trimmingCharacters(
+            in: .whitespacesAndNewlines)
         return (path, recipient)
     }
 
     /// `age -d -i KEY FILE | tar -xO MEMBER`, with the real tools.
     static func extract(_ sandbox: Sandbox, bundle: String, key: String, member: String) throws -> String {
         let age = try #require(ExternalTools.find("age"), "age is not installed (Debian package age)")
-        let result = try sandbox.run(["-c", "\"$0\" -d -i \"$1\" \"$2\" | tar -xO \"$3\"", age, key, bundle, member], executable: "/bin/sh")
+        let result = try sandbox.run(
+            ["-c", "\"$0\" -d -i \"$1\" \"$2\" | tar -xO \"$3\"", age, key, bundle, member], executable: "/bin/sh")
         try #require(result.status == 0, "age -d | tar -x failed: \(result)")
         return result.stdout
     }
@@ -70,12 +72,18 @@ struct ZBotBundleCLITests {
         let recipients = sandbox.root + "/recipients.txt"
         sandbox.write("# zbot\n\(lowOrder)\n", to: recipients)
         let runs: [(arguments: [String], status: Int32, message: String)] = [
-            (["zbot", "x", "--server", "https://a.example", "-r", lowOrder, "--out", out], 64,
-             "ztoken: error: age recipient \(lowOrder) is a low-order point, not a usable public key\n"),
-            (["zbot", "x", "--server", "https://a.example", "-R", recipients, "--out", out], 65,
-             "ztoken: error: \(recipients): line 2 is a low-order point, not a usable public key\n"),
-            (["backup", "-r", lowOrder, "--out", out], 64,
-             "ztoken: error: age recipient \(lowOrder) is a low-order point, not a usable public key\n"),
+            (
+                ["zbot", "x", "--server", "https://a.example", "-r", lowOrder, "--out", out], 64,
+                "ztoken: error: age recipient \(lowOrder) is a low-order point, not a usable public key\n"
+            ),
+            (
+                ["zbot", "x", "--server", "https://a.example", "-R", recipients, "--out", out], 65,
+                "ztoken: error: \(recipients): line 2 is a low-order point, not a usable public key\n"
+            ),
+            (
+                ["backup", "-r", lowOrder, "--out", out], 64,
+                "ztoken: error: age recipient \(lowOrder) is a low-order point, not a usable public key\n"
+            ),
         ]
         for run in runs {
             let result = try sandbox.run(["60", binary] + run.arguments, executable: timeout)
@@ -96,23 +104,34 @@ struct ZBotBundleCLITests {
         let wrong = sandbox.root + "/wrong-pass"
         sandbox.write("not the passphrase\n", to: wrong)
         let again = sandbox.root + "/again.age"
-        let denied = try sandbox.run(["export", "bot", "--vault-passphrase-file", wrong, "-r", recipient, "--out", again])
+        let denied = try sandbox.run([
+            "export", "bot", "--vault-passphrase-file", wrong, "-r", recipient, "--out", again,
+        ])
         #expect(denied.status == 77, "\(denied)")
         #expect(denied.stderr.contains("ztoken: error: wrong passphrase"))
         #expect(sandbox.bytes(again) == nil, "a failed export left a file behind")
 
-        let exported = try sandbox.run(["export", "bot", "--vault-passphrase-file", sandbox.passphraseFile, "-r", recipient, "--out", again])
+        let exported = try sandbox.run([
+            "export", "bot", "--vault-passphrase-file", sandbox.passphraseFile, "-r", recipient, "--out", again,
+        ])
         #expect(exported.status == 0, "\(exported)")
         let a = try Self.extract(sandbox, bundle: first, key: key, member: "zbot/conf/zbot.properties")
         let b = try Self.extract(sandbox, bundle: again, key: key, member: "zbot/conf/zbot.properties")
-        func token(_ text: String) -> Substring? { text.split(separator: "\n").first { $0.hasPrefix("zephyrApiToken=") } }
+        func token(_ text: String) -> Substring? {
+            text.split(separator: "\n").first { $0.hasPrefix("zephyrApiToken=") }
+        }
         #expect(token(a) != nil && token(a) == token(b))
 
-        let existing = try sandbox.run(["export", "bot", "--vault-passphrase-file", sandbox.passphraseFile, "-r", recipient, "--out", again])
+        let existing = try sandbox.run([
+            "export", "bot", "--vault-passphrase-file", sandbox.passphraseFile, "-r", recipient, "--out", again,
+        ])
         #expect(existing.status == 73, "an existing output must be refused: \(existing)")
 
         #expect(try sandbox.run(["revoke", "bot", "--yes"]).status == 0)
-        let revoked = try sandbox.run(["export", "bot", "--vault-passphrase-file", sandbox.passphraseFile, "-r", recipient, "--out", sandbox.root + "/r.age"])
+        let revoked = try sandbox.run([
+            "export", "bot", "--vault-passphrase-file", sandbox.passphraseFile, "-r", recipient, "--out",
+            sandbox.root + "/r.age",
+        ])
         #expect(revoked.status == 66, "a revoked token cannot be exported: \(revoked)")
         #expect(sandbox.bytes(sandbox.root + "/r.age") == nil)
     }
@@ -121,7 +140,9 @@ struct ZBotBundleCLITests {
         let sandbox = try Sandbox()
         try sandbox.initVault()
         let dir = sandbox.root + "/plain"
-        let result = try sandbox.runWithUmask000(["zbot", "local", "--server", "http://localhost:8080", "--plain-dir", dir])
+        let result = try sandbox.runWithUmask000([
+            "zbot", "local", "--server", "http://localhost:8080", "--plain-dir", dir,
+        ])
         #expect(result.status == 0, "\(result)")
         #expect(FileStatus.mode(dir + "/zbot") == 0o700)
         #expect(FileStatus.mode(dir + "/zbot/conf") == 0o700)
@@ -176,7 +197,9 @@ struct ZBotBundleCLITests {
         #expect(wrongKey.status == 77, "\(wrongKey)")
         let exported = try sandbox.run(["export", "bot", "-i", keyFile, "-r", recipient, "--out", out])
         #expect(exported.status == 0, "\(exported)")
-        #expect(try Self.extract(sandbox, bundle: out, key: key, member: "zbot/conf/zbot.properties").contains("zephyrApiToken=ztk_"))
+        #expect(
+            try Self.extract(sandbox, bundle: out, key: key, member: "zbot/conf/zbot.properties").contains(
+                "zephyrApiToken=ztk_"))
     }
 
     @Test func keygenWritesAnIdentityAgeAccepts() throws {
@@ -188,7 +211,8 @@ struct ZBotBundleCLITests {
         #expect(recipient.hasPrefix("age1"))
         #expect(FileStatus.mode(path) == 0o600)
         let keygen = try #require(ExternalTools.find("age-keygen"))
-        #expect(try sandbox.run(["-y", path], executable: keygen).stdout.trimmingCharacters(in: .newlines) == recipient)
+        #expect(
+            try sandbox.run(["-y", path], executable: keygen).stdout.trimmingCharacters(in: .newlines) == recipient)
         #expect(try sandbox.run(["keygen", "--out", path]).status == 73, "an identity file must never be overwritten")
     }
 }

@@ -28,8 +28,10 @@ public struct BundleManifest: Encodable, Sendable, Equatable, JSONReadable {
     public var agentName: String
 
     /// A manifest of the current version.
-    public init(vaultID: String, tokenID: String, label: String, kind: String,
-                createdAt: Int64, serverURL: String, agentName: String) {
+    public init(
+        vaultID: String, tokenID: String, label: String, kind: String,
+        createdAt: Int64, serverURL: String, agentName: String
+    ) {
         self.version = Self.currentVersion
         self.vaultID = vaultID
         self.tokenID = tokenID
@@ -88,6 +90,7 @@ public struct BundleManifest: Encodable, Sendable, Equatable, JSONReadable {
     /// `VaultError.corrupt` for anything that is not a complete manifest.
     public static func decode<Bytes: Collection>(_ bytes: Bytes, path: String) throws -> BundleManifest
     where Bytes.Element == UInt8 {
-        try VaultJSON.decode(BundleManifest.self, from: Array(bytes), path: path, knownVersions: currentVersion...currentVersion)
+        try VaultJSON.decode(
+            BundleManifest.self, from: Array(bytes), path: path, knownVersions: currentVersion...currentVersion)
     }
 }

@@ -44,8 +44,9 @@ public struct BundleTemplate: Sendable, Equatable {
     public init<Bytes: Collection>(parsing bytes: Bytes, path: String) throws where Bytes.Element == UInt8 {
         func fail(_ why: String, line: Int? = nil) -> VaultError {
             let place = line.map { "line \($0): " } ?? ""
-            return .invalidArgument("template \(path): \(place)\(why)",
-                                    hint: "placeholders are {{server_url}}, {{name}} and {{token}}")
+            return .invalidArgument(
+                "template \(path): \(place)\(why)",
+                hint: "placeholders are {{server_url}}, {{name}} and {{token}}")
         }
         guard bytes.count <= Self.maxSize else { throw fail("larger than 1 MiB") }
         guard let text = String(validating: bytes, as: UTF8.self) else {
@@ -98,7 +99,10 @@ public struct BundleTemplate: Sendable, Equatable {
             guard let placeholder = Placeholder(rawValue: String(name)) else {
                 throw fail("unknown placeholder '{{\(TerminalSafe.escape(inner))}}'", line: line)
             }
-            if !literal.isEmpty { pieces.append(.literal(String(literal))); literal = String.UnicodeScalarView() }
+            if !literal.isEmpty {
+                pieces.append(.literal(String(literal)))
+                literal = String.UnicodeScalarView()
+            }
             pieces.append(.placeholder(placeholder))
             rest = afterOpen[closing.upperBound...]
         }

@@ -79,11 +79,20 @@ enum JavaProperties {
         let backslash = UInt8(ascii: "\\")
         switch scalar.value {
         case 0x5C, 0x3D, 0x3A, 0x23, 0x21:  // \ = : # !
-            emit(backslash); emit(UInt8(scalar.value))
-        case 0x09: emit(backslash); emit(UInt8(ascii: "t"))
-        case 0x0A: emit(backslash); emit(UInt8(ascii: "n"))
-        case 0x0D: emit(backslash); emit(UInt8(ascii: "r"))
-        case 0x0C: emit(backslash); emit(UInt8(ascii: "f"))
+            emit(backslash)
+            emit(UInt8(scalar.value))
+        case 0x09:
+            emit(backslash)
+            emit(UInt8(ascii: "t"))
+        case 0x0A:
+            emit(backslash)
+            emit(UInt8(ascii: "n"))
+        case 0x0D:
+            emit(backslash)
+            emit(UInt8(ascii: "r"))
+        case 0x0C:
+            emit(backslash)
+            emit(UInt8(ascii: "f"))
         case 0x20:
             if role == .key || isFirst { emit(backslash) }
             emit(0x20)
@@ -118,7 +127,11 @@ enum JavaProperties {
             let n = UInt8(nibble & 0xF)
             return n < 10 ? 0x30 + n : 0x37 + n
         }
-        emit(UInt8(ascii: "\\")); emit(UInt8(ascii: "u"))
-        emit(digit(unit >> 12)); emit(digit(unit >> 8)); emit(digit(unit >> 4)); emit(digit(unit))
+        emit(UInt8(ascii: "\\"))
+        emit(UInt8(ascii: "u"))
+        emit(digit(unit >> 12))
+        emit(digit(unit >> 8))
+        emit(digit(unit >> 4))
+        emit(digit(unit))
     }
 }

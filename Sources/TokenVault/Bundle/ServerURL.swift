@@ -58,7 +58,8 @@ package enum ServerURL {
 
     private static func checkPort(_ digits: Substring, whole: Substring, _ fail: (String) -> VaultError) throws {
         guard whole.first == ":", !digits.isEmpty, digits.count <= 5, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
-              let port = Int(digits), (1...65_535).contains(port) else {
+            let port = Int(digits), (1...65_535).contains(port)
+        else {
             throw fail("has an invalid port")
         }
     }

@@ -63,13 +63,17 @@ enum TarArchive {
     static func write(_ entries: [Entry], modificationTime: Int64) throws -> SecureBytes {
         let start = try StreamWriter(modificationTime: modificationTime)
         // Check every entry before anything is assembled.
-        let headers = try entries.map { try start.header(path: $0.path, mode: $0.mode, isDirectory: $0.isDirectory, size: $0.contents.count) }
+        let headers = try entries.map {
+            try start.header(path: $0.path, mode: $0.mode, isDirectory: $0.isDirectory, size: $0.contents.count)
+        }
         return SecureBytes.assemble { out in
             // `assemble` may run this more than once (to measure, then to write).
             var writer = start
             for (entry, header) in zip(entries, headers) {
                 entry.contents.withUnsafeBytes { contents in
-                    writer.add(header: header, contents: entry.isDirectory ? nil : contents) { out.append(contentsOf: $0) }
+                    writer.add(header: header, contents: entry.isDirectory ? nil : contents) {
+                        out.append(contentsOf: $0)
+                    }
                 }
             }
             writer.finish { out.append(contentsOf: $0) }
@@ -87,7 +91,8 @@ enum TarArchive {
 
         init(modificationTime: Int64) throws {
             guard modificationTime >= 0, modificationTime <= 0o77777777777 else {
-                throw VaultError.invalidArgument("tar: modification time \(modificationTime) does not fit a ustar header")
+                throw VaultError.invalidArgument(
+                    "tar: modification time \(modificationTime) does not fit a ustar header")
             }
             self.modificationTime = modificationTime
         }
@@ -95,24 +100,30 @@ enum TarArchive {
         /// The checked header of an entry (see `TarArchive.write`).
         func header(path: String, mode: UInt32, isDirectory: Bool, size: Int) throws -> [UInt8] {
             guard mode <= 0o7777 else {
-                throw VaultError.invalidArgument("tar: mode \(String(mode, radix: 8)) of \(VaultError.quoted(path)) is not a permission mode")
+                throw VaultError.invalidArgument(
+                    "tar: mode \(String(mode, radix: 8)) of \(VaultError.quoted(path)) is not a permission mode")
             }
             if let problem = TarArchive.pathProblem(path) {
                 throw VaultError.invalidArgument("tar: path \(VaultError.quoted(path)): \(problem)")
             }
-            return try TarArchive.header(path: path, mode: mode, isDirectory: isDirectory, size: size, modificationTime: modificationTime)
+            return try TarArchive.header(
+                path: path, mode: mode, isDirectory: isDirectory, size: size, modificationTime: modificationTime)
         }
 
         /// A regular file: header, contents, padding to a whole block.
-        mutating func addFile(_ path: String, mode: UInt32, contents: UnsafeRawBufferPointer,
-                              to sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+        mutating func addFile(
+            _ path: String, mode: UInt32, contents: UnsafeRawBufferPointer,
+            to sink: (UnsafeRawBufferPointer) throws -> Void
+        ) throws {
             let header = try header(path: path, mode: mode, isDirectory: false, size: contents.count)
             try add(header: header, contents: contents, to: sink)
         }
 
         /// An entry whose header was made by `header`; nil contents for a directory.
-        mutating func add(header: [UInt8], contents: UnsafeRawBufferPointer?,
-                          to sink: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+        mutating func add(
+            header: [UInt8], contents: UnsafeRawBufferPointer?,
+            to sink: (UnsafeRawBufferPointer) throws -> Void
+        ) rethrows {
             try header.withUnsafeBytes { try put($0, to: sink) }
             guard let contents else { return }
             try put(contents, to: sink)
@@ -126,7 +137,9 @@ enum TarArchive {
             if remainder != 0 { try pad(recordSize - remainder, to: sink) }
         }
 
-        private mutating func put(_ bytes: UnsafeRawBufferPointer, to sink: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+        private mutating func put(_ bytes: UnsafeRawBufferPointer, to sink: (UnsafeRawBufferPointer) throws -> Void)
+            rethrows
+        {
             try sink(bytes)
             count += bytes.count
         }
@@ -146,15 +159,18 @@ enum TarArchive {
     /// Written through a pointer into one uninitialized array: a backup makes
     /// 100,000 of them, and element-by-element stores into a `[UInt8]` (a
     /// uniqueness and bounds check each) cost more than the record itself.
-    static func header(path: String, mode: UInt32, isDirectory: Bool, size: Int, modificationTime: Int64) throws -> [UInt8] {
+    static func header(path: String, mode: UInt32, isDirectory: Bool, size: Int, modificationTime: Int64) throws
+        -> [UInt8]
+    {
         guard isDirectory || size <= 0o77777777777 else {
             throw VaultError.invalidArgument("tar: \(VaultError.quoted(path)) is too large for a ustar header")
         }
         var stored = isDirectory ? path + "/" : path
         return try stored.withUTF8 { stored in
             guard let (prefix, name) = split(stored) else {
-                throw VaultError.invalidArgument("tar: path \(VaultError.quoted(path)) is too long for a ustar header",
-                                                 hint: "ustar names are at most 100 bytes, or 255 split at a '/'")
+                throw VaultError.invalidArgument(
+                    "tar: path \(VaultError.quoted(path)) is too long for a ustar header",
+                    hint: "ustar names are at most 100 bytes, or 255 split at a '/'")
             }
             return [UInt8](unsafeUninitializedCapacity: blockSize) { block, count in
                 block.initialize(repeating: 0)
@@ -177,11 +193,11 @@ enum TarArchive {
                 }
                 put(name, at: 0)
                 octal(Int64(mode), width: 8, at: 100)
-                octal(0, width: 8, at: 108)                            // uid
-                octal(0, width: 8, at: 116)                            // gid
+                octal(0, width: 8, at: 108)  // uid
+                octal(0, width: 8, at: 116)  // gid
                 octal(Int64(isDirectory ? 0 : size), width: 12, at: 124)
                 octal(modificationTime, width: 12, at: 136)
-                put("        ", at: 148)                               // checksum, as spaces while summing
+                put("        ", at: 148)  // checksum, as spaces while summing
                 block[156] = isDirectory ? UInt8(ascii: "5") : UInt8(ascii: "0")
                 put("ustar\0", at: 257)
                 put("00", at: 263)
@@ -212,7 +228,9 @@ enum TarArchive {
 
     /// Splits a stored name into ustar's (prefix, name) fields, or nil if it
     /// cannot fit: name ≤ 100 bytes, prefix ≤ 155, split at a `/`.
-    private static func split(_ path: UnsafeBufferPointer<UInt8>) -> (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>)? {
+    private static func split(_ path: UnsafeBufferPointer<UInt8>) -> (
+        UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>
+    )? {
         if path.count <= 100 { return (UnsafeBufferPointer(rebasing: path[0..<0]), path) }
         // Try the split that puts the most into the prefix first.
         for index in path.indices.reversed() where path[index] == UInt8(ascii: "/") {
@@ -281,12 +299,15 @@ enum TarArchive {
             try reader.feed(bytes) { event in
                 switch event {
                 case .begin(let header):
-                    entries.append(Entry(path: header.path, mode: header.mode, isDirectory: header.isDirectory,
-                                         contents: SecureBytes(zeroedCount: header.isDirectory ? 0 : header.size)))
+                    entries.append(
+                        Entry(
+                            path: header.path, mode: header.mode, isDirectory: header.isDirectory,
+                            contents: SecureBytes(zeroedCount: header.isDirectory ? 0 : header.size)))
                     filled = 0
                 case .contents(let piece):
                     entries[entries.count - 1].contents.withUnsafeMutableBytes {
-                        $0.baseAddress!.advanced(by: filled).copyMemory(from: piece.baseAddress!, byteCount: piece.count)
+                        $0.baseAddress!.advanced(by: filled).copyMemory(
+                            from: piece.baseAddress!, byteCount: piece.count)
                     }
                     filled += piece.count
                 case .end:
@@ -357,7 +378,8 @@ enum TarArchive {
                 switch state {
                 case .contents(let remaining, let padding):
                     let count = min(remaining, rest.count)
-                    try consumer(.contents(UnsafeRawBufferPointer(rebasing: rest[rest.startIndex..<(rest.startIndex + count)])))
+                    try consumer(
+                        .contents(UnsafeRawBufferPointer(rebasing: rest[rest.startIndex..<(rest.startIndex + count)])))
                     rest = UnsafeRawBufferPointer(rebasing: rest[(rest.startIndex + count)...])
                     offset += count
                     if count == remaining {
@@ -373,7 +395,9 @@ enum TarArchive {
                     offset += count
                     state = count == remaining ? .header : .padding(remaining: remaining - count)
                 case .trailer:
-                    guard rest.allSatisfy({ $0 == 0 }) else { throw corrupt("trailing data after the end of the archive") }
+                    guard rest.allSatisfy({ $0 == 0 }) else {
+                        throw corrupt("trailing data after the end of the archive")
+                    }
                     offset += rest.count
                     rest = UnsafeRawBufferPointer(start: nil, count: 0)
                 case .header, .secondEndBlock:
@@ -407,8 +431,9 @@ enum TarArchive {
                 throw corrupt("\(place): \(VaultError.quoted(parsed.path)) appears twice")
             }
             entryCount += 1
-            let header = MemberHeader(path: parsed.path, mode: parsed.mode, size: parsed.size,
-                                      isDirectory: parsed.isDirectory, place: place)
+            let header = MemberHeader(
+                path: parsed.path, mode: parsed.mode, size: parsed.size,
+                isDirectory: parsed.isDirectory, place: place)
             current = header
             try consumer(.begin(header))
             if parsed.size == 0 {
@@ -443,8 +468,10 @@ enum TarArchive {
         var isDirectory: Bool
     }
 
-    private static func parseHeader(_ block: UnsafeRawBufferPointer, where place: String,
-                                     corrupt: (String) -> VaultError) throws -> Header {
+    private static func parseHeader(
+        _ block: UnsafeRawBufferPointer, where place: String,
+        corrupt: (String) -> VaultError
+    ) throws -> Header {
         func field(_ offset: Int, _ length: Int) -> UnsafeRawBufferPointer {
             UnsafeRawBufferPointer(rebasing: block[offset..<(offset + length)])
         }
@@ -460,7 +487,8 @@ enum TarArchive {
         let sum = Int64(byteSum(block) - field(148, 8).reduce(0) { $0 + Int($1) } + 8 * 32)
         guard recorded == sum else { throw corrupt("\(place): header checksum mismatch") }
 
-        guard field(257, 6).elementsEqual(Array("ustar".utf8) + [0]), field(263, 2).elementsEqual(Array("00".utf8)) else {
+        guard field(257, 6).elementsEqual(Array("ustar".utf8) + [0]), field(263, 2).elementsEqual(Array("00".utf8))
+        else {
             throw corrupt("\(place): not a POSIX ustar header")
         }
         let isDirectory: Bool
@@ -507,8 +535,10 @@ enum TarArchive {
 
     /// A NUL-terminated name field: the bytes before the first NUL, which must
     /// be followed only by NULs (no hidden second name) and be valid UTF-8.
-    private static func nameField(_ bytes: UnsafeRawBufferPointer, place: String,
-                                  corrupt: (String) -> VaultError) throws -> String? {
+    private static func nameField(
+        _ bytes: UnsafeRawBufferPointer, place: String,
+        corrupt: (String) -> VaultError
+    ) throws -> String? {
         let end = bytes.firstIndex(of: 0) ?? bytes.count
         guard bytes[end...].allSatisfy({ $0 == 0 }) else {
             throw corrupt("\(place): name field has data after its NUL terminator")

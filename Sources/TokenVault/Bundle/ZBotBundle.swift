@@ -33,7 +33,8 @@ package struct ZBotConfiguration: Sendable {
         if let template {
             return try template.render(name: name, serverURL: serverURL, token: token)
         }
-        let comment = Array("# zBot configuration written by ztoken on \(RFC3339.format(secondsSince1970: writtenAt))\n".utf8)
+        let comment = Array(
+            "# zBot configuration written by ztoken on \(RFC3339.format(secondsSince1970: writtenAt))\n".utf8)
         let nameLine = JavaProperties.line(key: Self.nameKey, value: name) + [UInt8(ascii: "\n")]
         let urlLine = JavaProperties.line(key: Self.serverURLKey, value: serverURL) + [UInt8(ascii: "\n")]
         let tokenKey = JavaProperties.escapedKey(Self.tokenKey) + [UInt8(ascii: "=")]
@@ -70,13 +71,16 @@ package struct ZBotBundle: Sendable {
     /// A bundle for the zBot `name` at `serverURL` with `token`; the manifest
     /// takes its server URL and agent name from the same arguments, so the two
     /// files cannot disagree.
-    package init(name: String, serverURL: String, token: SecureBytes, template: BundleTemplate?,
-                vaultID: String, tokenID: String, label: String, kind: String, createdAt: Int64,
-                modificationTime: Int64) throws {
+    package init(
+        name: String, serverURL: String, token: SecureBytes, template: BundleTemplate?,
+        vaultID: String, tokenID: String, label: String, kind: String, createdAt: Int64,
+        modificationTime: Int64
+    ) throws {
         configuration = try ZBotConfiguration(name: name, serverURL: serverURL, token: token)
         self.template = template
-        manifest = BundleManifest(vaultID: vaultID, tokenID: tokenID, label: label, kind: kind,
-                                  createdAt: createdAt, serverURL: serverURL, agentName: name)
+        manifest = BundleManifest(
+            vaultID: vaultID, tokenID: tokenID, label: label, kind: kind,
+            createdAt: createdAt, serverURL: serverURL, agentName: name)
         self.modificationTime = modificationTime
     }
 
@@ -88,7 +92,8 @@ package struct ZBotBundle: Sendable {
             File(path: "zbot", mode: 0o700, isDirectory: true, contents: SecureBytes(zeroedCount: 0)),
             File(path: "zbot/conf", mode: 0o700, isDirectory: true, contents: SecureBytes(zeroedCount: 0)),
             File(path: Self.propertiesPath, mode: 0o600, isDirectory: false, contents: properties),
-            File(path: Self.manifestPath, mode: 0o600, isDirectory: false, contents: SecureBytes(copying: manifestBytes)),
+            File(
+                path: Self.manifestPath, mode: 0o600, isDirectory: false, contents: SecureBytes(copying: manifestBytes)),
         ]
     }
 

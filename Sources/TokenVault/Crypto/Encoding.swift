@@ -70,8 +70,9 @@ enum Base64 {
         var end: UnsafePointer<CChar>? = nil
         let status = input.withUnsafeBufferPointer { i in
             i.withMemoryRebound(to: CChar.self) { c in
-                sodium_base642bin(&out, out.count, c.baseAddress, c.count, nil, &length, &end,
-                                  Int32(sodium_base64_VARIANT_ORIGINAL))
+                sodium_base642bin(
+                    &out, out.count, c.baseAddress, c.count, nil, &length, &end,
+                    Int32(sodium_base64_VARIANT_ORIGINAL))
             }
         }
         guard status == 0 else { return nil }

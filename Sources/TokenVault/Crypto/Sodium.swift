@@ -28,9 +28,10 @@ enum Sodium {
         ensureInitialized()
         var out = [UInt8](repeating: 0, count: 32)
         key.withUnsafeBufferPointer { k in
-            _ = crypto_generichash(&out, 32,
-                                   message.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(message.count),
-                                   k.count == 0 ? nil : k.baseAddress, k.count)
+            _ = crypto_generichash(
+                &out, 32,
+                message.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(message.count),
+                k.count == 0 ? nil : k.baseAddress, k.count)
         }
         return out
     }
@@ -50,7 +51,8 @@ enum Sodium {
         }
         deinit { state.deallocate() }
         func update(_ bytes: UnsafeRawBufferPointer) {
-            crypto_generichash_update(OpaquePointer(state), bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(bytes.count))
+            crypto_generichash_update(
+                OpaquePointer(state), bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(bytes.count))
         }
         func finalize() -> [UInt8] {
             var out = [UInt8](repeating: 0, count: 32)
@@ -91,7 +93,9 @@ enum Sodium {
     static func publicKey(of secretKey: SecureBytes) -> [UInt8] {
         ensureInitialized()
         var pk = [UInt8](repeating: 0, count: publicKeyLength)
-        secretKey.withUnsafeBytes { _ = crypto_scalarmult_base(&pk, $0.baseAddress!.assumingMemoryBound(to: UInt8.self)) }
+        secretKey.withUnsafeBytes {
+            _ = crypto_scalarmult_base(&pk, $0.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        }
         return pk
     }
 
@@ -121,7 +125,9 @@ enum Sodium {
         let status = message.withUnsafeBytes { m in
             crypto_box_seal(&out, m.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(m.count), publicKey)
         }
-        guard status == 0 else { throw VaultError.invalidArgument("cannot seal to this public key (a low-order point)") }
+        guard status == 0 else {
+            throw VaultError.invalidArgument("cannot seal to this public key (a low-order point)")
+        }
         return out
     }
 
@@ -131,8 +137,9 @@ enum Sodium {
         let out = SecureBytes(zeroedCount: sealed.count - sealOverhead)
         let status = out.withUnsafeMutableBytes { o in
             secretKey.withUnsafeBytes { sk in
-                crypto_box_seal_open(o.baseAddress!.assumingMemoryBound(to: UInt8.self), sealed, UInt64(sealed.count),
-                                     publicKey, sk.baseAddress!.assumingMemoryBound(to: UInt8.self))
+                crypto_box_seal_open(
+                    o.baseAddress!.assumingMemoryBound(to: UInt8.self), sealed, UInt64(sealed.count),
+                    publicKey, sk.baseAddress!.assumingMemoryBound(to: UInt8.self))
             }
         }
         return status == 0 ? out : nil
@@ -150,9 +157,10 @@ enum Sodium {
         let key = SecureBytes(zeroedCount: 32)
         let status = key.withUnsafeMutableBytes { k in
             passphrase.withUnsafeBytes { p in
-                crypto_pwhash(k.baseAddress!.assumingMemoryBound(to: UInt8.self), 32,
-                              p.baseAddress!.assumingMemoryBound(to: CChar.self), UInt64(p.count),
-                              salt, opsLimit, memLimit, argon2idAlgorithm)
+                crypto_pwhash(
+                    k.baseAddress!.assumingMemoryBound(to: UInt8.self), 32,
+                    p.baseAddress!.assumingMemoryBound(to: CChar.self), UInt64(p.count),
+                    salt, opsLimit, memLimit, argon2idAlgorithm)
             }
         }
         return status == 0 ? key : nil
@@ -162,7 +170,9 @@ enum Sodium {
     static let aeadTagLength = Int(crypto_aead_xchacha20poly1305_ietf_ABYTES)
 
     /// XChaCha20-Poly1305 encryption (`crypto_aead_xchacha20poly1305_ietf_encrypt`).
-    static func xchachaSeal(_ plaintext: SecureBytes, key: SecureBytes, nonce: [UInt8], additionalData: [UInt8]) -> [UInt8] {
+    static func xchachaSeal(_ plaintext: SecureBytes, key: SecureBytes, nonce: [UInt8], additionalData: [UInt8])
+        -> [UInt8]
+    {
         var out = [UInt8](repeating: 0, count: plaintext.count + aeadTagLength)
         var outLength: UInt64 = 0
         plaintext.withUnsafeBytes { p in
@@ -177,7 +187,9 @@ enum Sodium {
     }
 
     /// XChaCha20-Poly1305 decryption; nil when the ciphertext does not authenticate.
-    static func xchachaOpen(_ ciphertext: [UInt8], key: SecureBytes, nonce: [UInt8], additionalData: [UInt8]) -> SecureBytes? {
+    static func xchachaOpen(_ ciphertext: [UInt8], key: SecureBytes, nonce: [UInt8], additionalData: [UInt8])
+        -> SecureBytes?
+    {
         guard ciphertext.count >= aeadTagLength, nonce.count == aeadNonceLength else { return nil }
         let out = SecureBytes(zeroedCount: ciphertext.count - aeadTagLength)
         var outLength: UInt64 = 0

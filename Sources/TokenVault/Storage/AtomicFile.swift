@@ -17,21 +17,26 @@ enum AtomicFile {
     /// renames it to `name` in `directory` (the same directory unless the two
     /// descriptors differ, always on one file system), then fsyncs the
     /// directories involved.
-    static func write(_ contents: UnsafeRawBufferPointer,
-                      to name: String, in directory: Int32,
-                      temporaryDirectory: Int32? = nil,
-                      syncTemporaryDirectory: Bool = true,
-                      displayPath: String) throws {
-        try write(pieces: [contents], to: name, in: directory, temporaryDirectory: temporaryDirectory,
-                  syncTemporaryDirectory: syncTemporaryDirectory, displayPath: displayPath)
+    static func write(
+        _ contents: UnsafeRawBufferPointer,
+        to name: String, in directory: Int32,
+        temporaryDirectory: Int32? = nil,
+        syncTemporaryDirectory: Bool = true,
+        displayPath: String
+    ) throws {
+        try write(
+            pieces: [contents], to: name, in: directory, temporaryDirectory: temporaryDirectory,
+            syncTemporaryDirectory: syncTemporaryDirectory, displayPath: displayPath)
     }
 
     /// `write`, of contents given as pieces written one after another.
-    static func write(pieces: [UnsafeRawBufferPointer],
-                      to name: String, in directory: Int32,
-                      temporaryDirectory: Int32? = nil,
-                      syncTemporaryDirectory: Bool = true,
-                      displayPath: String) throws {
+    static func write(
+        pieces: [UnsafeRawBufferPointer],
+        to name: String, in directory: Int32,
+        temporaryDirectory: Int32? = nil,
+        syncTemporaryDirectory: Bool = true,
+        displayPath: String
+    ) throws {
         let tempDirectory = temporaryDirectory ?? directory
         let tempName = try createTemporary(in: tempDirectory, for: name, pieces: pieces, displayPath: displayPath)
         // The directory fsync comes after the rename, so when it fails the new
@@ -76,12 +81,15 @@ enum AtomicFile {
         if hadOldFile { try? Syscall.unlinkAt(tempDirectory, backupName, displayPath: displayPath) }
     }
 
-    static func write(_ bytes: [UInt8], to name: String, in directory: Int32,
-                      temporaryDirectory: Int32? = nil, syncTemporaryDirectory: Bool = true,
-                      displayPath: String) throws {
+    static func write(
+        _ bytes: [UInt8], to name: String, in directory: Int32,
+        temporaryDirectory: Int32? = nil, syncTemporaryDirectory: Bool = true,
+        displayPath: String
+    ) throws {
         try bytes.withUnsafeBytes {
-            try write($0, to: name, in: directory, temporaryDirectory: temporaryDirectory,
-                      syncTemporaryDirectory: syncTemporaryDirectory, displayPath: displayPath)
+            try write(
+                $0, to: name, in: directory, temporaryDirectory: temporaryDirectory,
+                syncTemporaryDirectory: syncTemporaryDirectory, displayPath: displayPath)
         }
     }
 
@@ -89,18 +97,25 @@ enum AtomicFile {
     /// On any failure the temp file is removed before the error is thrown.
     /// `sync: false` is only for batches that make every temp file durable
     /// with one `syncfs` before renaming any of them.
-    static func createTemporary(in directory: Int32, for name: String,
-                                contents: UnsafeRawBufferPointer, displayPath: String,
-                                sync: Bool = true) throws -> String {
+    static func createTemporary(
+        in directory: Int32, for name: String,
+        contents: UnsafeRawBufferPointer, displayPath: String,
+        sync: Bool = true
+    ) throws -> String {
         try createTemporary(in: directory, for: name, pieces: [contents], displayPath: displayPath, sync: sync)
     }
 
-    static func createTemporary(in directory: Int32, for name: String,
-                                pieces: [UnsafeRawBufferPointer], displayPath: String,
-                                sync: Bool = true) throws -> String {
+    static func createTemporary(
+        in directory: Int32, for name: String,
+        pieces: [UnsafeRawBufferPointer], displayPath: String,
+        sync: Bool = true
+    ) throws -> String {
         let tempName = temporaryPrefix + name + Leftovers.tag()
-        guard let fd = try Syscall.openAt(directory, tempName, flags: O_WRONLY | O_CREAT | O_EXCL,
-                                          mode: 0o600, displayPath: displayPath) else {
+        guard
+            let fd = try Syscall.openAt(
+                directory, tempName, flags: O_WRONLY | O_CREAT | O_EXCL,
+                mode: 0o600, displayPath: displayPath)
+        else {
             throw VaultError.io(path: displayPath, operation: "create", errno: ENOENT)
         }
         do {

@@ -12,8 +12,9 @@ enum Directories {
         let name = String(trimmed[trimmed.index(after: slash)...])
         let parent = slash == trimmed.startIndex ? "/" : String(trimmed[..<slash])
         guard !name.isEmpty, name != ".", name != ".." else {
-            throw VaultError.invalidArgument("\(VaultError.quoted(path)) cannot be a vault location",
-                                             hint: "name a directory, e.g. ~/.local/share/ztoken")
+            throw VaultError.invalidArgument(
+                "\(VaultError.quoted(path)) cannot be a vault location",
+                hint: "name a directory, e.g. ~/.local/share/ztoken")
         }
         return (parent, name)
     }

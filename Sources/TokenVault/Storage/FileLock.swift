@@ -24,11 +24,16 @@ final class FileLock {
     /// Takes the exclusive lock on `.lock` in `directory`, creating the file
     /// 0600 if needed. Calls `onWaiting` once, with the holder's description,
     /// before it starts to wait; throws `.busy` after `timeout` seconds.
-    static func acquire(in directory: Int32, vaultPath: String, timeout: Double,
-                        onWaiting: (String?) -> Void) throws -> FileLock {
+    static func acquire(
+        in directory: Int32, vaultPath: String, timeout: Double,
+        onWaiting: (String?) -> Void
+    ) throws -> FileLock {
         let displayPath = vaultPath + "/" + fileName
-        guard let fd = try Syscall.openAt(directory, fileName, flags: O_RDWR | O_CREAT, mode: 0o600,
-                                          displayPath: displayPath) else {
+        guard
+            let fd = try Syscall.openAt(
+                directory, fileName, flags: O_RDWR | O_CREAT, mode: 0o600,
+                displayPath: displayPath)
+        else {
             throw VaultError.io(path: displayPath, operation: "open", errno: ENOENT)
         }
         do {

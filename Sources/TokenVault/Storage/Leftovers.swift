@@ -21,8 +21,9 @@ enum Leftovers {
     static func owner(of name: String) -> pid_t? {
         let parts = name.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count >= 3, parts[parts.count - 1].utf8.count == 12,
-              parts[parts.count - 1].utf8.allSatisfy(Hex.isDigit),
-              let pid = pid_t(parts[parts.count - 2]), pid > 0 else { return nil }
+            parts[parts.count - 1].utf8.allSatisfy(Hex.isDigit),
+            let pid = pid_t(parts[parts.count - 2]), pid > 0
+        else { return nil }
         return pid
     }
 

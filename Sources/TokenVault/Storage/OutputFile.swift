@@ -69,7 +69,10 @@ public final class OutputFile {
         Leftovers.sweepFiles(in: dirFD, displayPath: parentPath) { $0.hasPrefix("." + base + ".ztoken-") }
         tempName = "." + base + ".ztoken" + Leftovers.tag()
         do {
-            guard let opened = try Syscall.openAt(dirFD, tempName, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o600, displayPath: path) else {
+            guard
+                let opened = try Syscall.openAt(
+                    dirFD, tempName, flags: O_WRONLY | O_CREAT | O_EXCL, mode: 0o600, displayPath: path)
+            else {
                 throw VaultError.fileNotFound(path: parentPath)
             }
             fd = opened
@@ -150,7 +153,10 @@ public final class OutputFile {
         guard !finished else { return }
         finished = true
         guard !isStandardOutput else { return }
-        if fd >= 0 { Syscall.closeQuietly(fd); fd = -1 }
+        if fd >= 0 {
+            Syscall.closeQuietly(fd)
+            fd = -1
+        }
         try? Syscall.unlinkAt(directory, tempName, displayPath: path)
     }
 
@@ -247,14 +253,18 @@ package enum PlainDirectory {
                         throw Syscall.fail(file.shown, "link")
                     }
                     do {
-                        try Syscall.renameAt(file.directory, file.temp, file.directory, file.name, displayPath: file.shown)
+                        try Syscall.renameAt(
+                            file.directory, file.temp, file.directory, file.name, displayPath: file.shown)
                     } catch {
-                        if let backup = file.backup { try? Syscall.unlinkAt(file.directory, backup, displayPath: file.shown) }
+                        if let backup = file.backup {
+                            try? Syscall.unlinkAt(file.directory, backup, displayPath: file.shown)
+                        }
                         throw error
                     }
                 } else {
                     if linkat(file.directory, file.temp, file.directory, file.name, 0) != 0 {
-                        throw errno == EEXIST ? VaultError.alreadyExists(path: file.shown) : Syscall.fail(file.shown, "link")
+                        throw errno == EEXIST
+                            ? VaultError.alreadyExists(path: file.shown) : Syscall.fail(file.shown, "link")
                     }
                     try? Syscall.unlinkAt(file.directory, file.temp, displayPath: file.shown)
                 }

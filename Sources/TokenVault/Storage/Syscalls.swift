@@ -1,3 +1,5 @@
+internal import CProcessShims
+
 // Every raw file system call TokenVault makes goes through this file, as in
 // swift-system: each wrapper retries EINTR in one place, turns errno into a
 // `VaultError` that names the path, and maps ELOOP from O_NOFOLLOW to
@@ -5,7 +7,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-internal import CProcessShims
 
 #if DEBUG
 /// Test-only fault injection: lets unit tests fail the Nth write, fsync or
@@ -63,8 +64,10 @@ enum Syscall {
     /// Here and in the reads below `displayPath` is built only for an error:
     /// a backup opens and reads 100,000 records, and making each one's path
     /// for nothing was a tenth of its instructions.
-    static func openAt(_ directory: Int32, _ name: String, flags: Int32, mode: mode_t = 0o600,
-                       displayPath: @autoclosure () -> String) throws -> Int32? {
+    static func openAt(
+        _ directory: Int32, _ name: String, flags: Int32, mode: mode_t = 0o600,
+        displayPath: @autoclosure () -> String
+    ) throws -> Int32? {
         #if DEBUG
         if let code = FaultInjection.injected(.open) { throw fail(displayPath(), "open", code) }
         #endif
@@ -102,8 +105,10 @@ enum Syscall {
     /// under the lock: writers replace them by rename, never append), so
     /// reading stops at the size fstat gave instead of asking once more for
     /// the end of file; other files are read to their end.
-    static func readAll(_ fd: Int32, limit: Int, displayPath: @autoclosure () -> String, status: stat? = nil,
-                        sizeIsFinal: Bool = false) throws -> [UInt8] {
+    static func readAll(
+        _ fd: Int32, limit: Int, displayPath: @autoclosure () -> String, status: stat? = nil,
+        sizeIsFinal: Bool = false
+    ) throws -> [UInt8] {
         let info = try status ?? fileStatus(fd, displayPath: displayPath())
         guard info.st_size <= limit else {
             throw VaultError.corrupt(path: displayPath(), reason: "file is larger than \(limit) bytes")
@@ -113,14 +118,16 @@ enum Syscall {
         // megabytes-large index just to overwrite it).
         let size = max(Int(info.st_size), 0)
         var full = false
-        var bytes = try readArray(fd, count: size + 1, expecting: sizeIsFinal ? size : nil, displayPath: displayPath(), full: &full)
+        var bytes = try readArray(
+            fd, count: size + 1, expecting: sizeIsFinal ? size : nil, displayPath: displayPath(), full: &full)
         // The file grew after fstat: read on, in growing steps, up to the limit.
         while full {
             guard bytes.count < limit + 1 else {
                 throw VaultError.corrupt(path: displayPath(), reason: "file is larger than \(limit) bytes")
             }
             let step = min(max(bytes.count, 4096), limit + 1 - bytes.count)
-            bytes.append(contentsOf: try readArray(fd, count: step, expecting: nil, displayPath: displayPath(), full: &full))
+            bytes.append(
+                contentsOf: try readArray(fd, count: step, expecting: nil, displayPath: displayPath(), full: &full))
         }
         return bytes
     }
@@ -129,18 +136,23 @@ enum Syscall {
     /// Reading stops once `expecting` bytes (a final size) have come: asking
     /// again for the end of file would cost a system call per file (a backup
     /// reads 100,000 records).
-    private static func readArray(_ fd: Int32, count: Int, expecting: Int?, displayPath: @autoclosure () -> String, full: inout Bool) throws -> [UInt8] {
+    private static func readArray(
+        _ fd: Int32, count: Int, expecting: Int?, displayPath: @autoclosure () -> String, full: inout Bool
+    ) throws -> [UInt8] {
         let bytes = try [UInt8](unsafeUninitializedCapacity: count) { buffer, filled in
-            filled = try readAvailable(fd, into: UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[..<count])),
-                                       expecting: expecting, displayPath: displayPath())
+            filled = try readAvailable(
+                fd, into: UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[..<count])),
+                expecting: expecting, displayPath: displayPath())
         }
         full = bytes.count == count
         return bytes
     }
 
     /// Reads until `buffer` is full, the file ends or `expecting` bytes came; the count read.
-    private static func readAvailable(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, expecting: Int?,
-                                      displayPath: @autoclosure () -> String) throws -> Int {
+    private static func readAvailable(
+        _ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, expecting: Int?,
+        displayPath: @autoclosure () -> String
+    ) throws -> Int {
         var filled = 0
         while filled < buffer.count {
             let n = retryingInterrupts { read(fd, buffer.baseAddress! + filled, buffer.count - filled) }
@@ -213,11 +225,15 @@ enum Syscall {
     /// `close(2)` where an error cannot change the outcome (read-only files, cleanup).
     static func closeQuietly(_ fd: Int32) { _ = close(fd) }
 
-    static func renameAt(_ fromDirectory: Int32, _ from: String, _ toDirectory: Int32, _ to: String, displayPath: String) throws {
+    static func renameAt(
+        _ fromDirectory: Int32, _ from: String, _ toDirectory: Int32, _ to: String, displayPath: String
+    ) throws {
         #if DEBUG
         if let code = FaultInjection.injected(.rename) { throw fail(displayPath, "rename", code) }
         #endif
-        if retryingInterrupts({ renameat(fromDirectory, from, toDirectory, to) }) != 0 { throw fail(displayPath, "rename") }
+        if retryingInterrupts({ renameat(fromDirectory, from, toDirectory, to) }) != 0 {
+            throw fail(displayPath, "rename")
+        }
     }
 
     /// `unlinkat(2)`; a file that is already gone is not an error.

@@ -52,7 +52,9 @@ final class VaultDirectory {
     private func records() throws -> Int32 {
         if recordsFD >= 0 { return recordsFD }
         let shown = displayPath(VaultLayout.records)
-        guard let opened = try Syscall.openAt(fd, VaultLayout.records, flags: O_RDONLY | O_DIRECTORY, displayPath: shown) else {
+        guard
+            let opened = try Syscall.openAt(fd, VaultLayout.records, flags: O_RDONLY | O_DIRECTORY, displayPath: shown)
+        else {
             throw VaultError.corrupt(path: shown, reason: "the records directory is missing")
         }
         do {
@@ -74,19 +76,24 @@ final class VaultDirectory {
     /// the index write that always follows fsyncs it (one fsync fewer per
     /// create). The record itself and records/ are durable before returning.
     func writeRecord(id: String, bytes: [UInt8]) throws {
-        try AtomicFile.write(bytes, to: VaultLayout.recordName(id: id), in: try records(),
-                             temporaryDirectory: fd, syncTemporaryDirectory: false, displayPath: recordPath(id: id))
+        try AtomicFile.write(
+            bytes, to: VaultLayout.recordName(id: id), in: try records(),
+            temporaryDirectory: fd, syncTemporaryDirectory: false, displayPath: recordPath(id: id))
     }
 
     func readRecord(id: String) throws -> [UInt8]? {
-        guard let file = try Syscall.openAt(try records(), VaultLayout.recordName(id: id), flags: O_RDONLY,
-                                            displayPath: recordPath(id: id)) else {
+        guard
+            let file = try Syscall.openAt(
+                try records(), VaultLayout.recordName(id: id), flags: O_RDONLY,
+                displayPath: recordPath(id: id))
+        else {
             return nil
         }
         defer { Syscall.closeQuietly(file) }
         let status = try VaultPermissions.check(fd: file, path: recordPath(id: id), isDirectory: false)
-        return try Syscall.readAll(file, limit: VaultLayout.recordLimit, displayPath: recordPath(id: id),
-                                   status: status, sizeIsFinal: true)
+        return try Syscall.readAll(
+            file, limit: VaultLayout.recordLimit, displayPath: recordPath(id: id),
+            status: status, sizeIsFinal: true)
     }
 
     /// Removes records; the directory is fsynced once after the batch.
@@ -201,19 +208,23 @@ extension VaultDirectory {
         var temporaries: [(temp: String, id: String)] = []
         temporaries.reserveCapacity(records.count)
         defer {
-            for pending in temporaries { try? Syscall.unlinkAt(fd, pending.temp, displayPath: displayPath(pending.temp)) }
+            for pending in temporaries {
+                try? Syscall.unlinkAt(fd, pending.temp, displayPath: displayPath(pending.temp))
+            }
         }
         for record in records {
             let name = try record.bytes.withUnsafeBytes {
-                try AtomicFile.createTemporary(in: fd, for: VaultLayout.recordName(id: record.id), contents: $0,
-                                               displayPath: recordPath(id: record.id), sync: false)
+                try AtomicFile.createTemporary(
+                    in: fd, for: VaultLayout.recordName(id: record.id), contents: $0,
+                    displayPath: recordPath(id: record.id), sync: false)
             }
             temporaries.append((name, record.id))
         }
         try Syscall.syncFileSystem(fd, displayPath: path)
         while let pending = temporaries.last {
-            try Syscall.renameAt(fd, pending.temp, recordsFD, VaultLayout.recordName(id: pending.id),
-                                 displayPath: recordPath(id: pending.id))
+            try Syscall.renameAt(
+                fd, pending.temp, recordsFD, VaultLayout.recordName(id: pending.id),
+                displayPath: recordPath(id: pending.id))
             temporaries.removeLast()
         }
         try Syscall.sync(recordsFD, displayPath: displayPath(VaultLayout.records))

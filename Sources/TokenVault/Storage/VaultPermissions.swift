@@ -21,8 +21,10 @@ enum VaultPermissions {
     /// symlinked or loose `vault-key.json` is refused by `list` as much as by
     /// `export`. A missing file is left to the command that needs it.
     static func checkFiles(in directory: Int32, path: String) throws {
-        let files = [(VaultLayout.metadata, false), (VaultLayout.wrappedKey, false), (VaultLayout.index, false),
-                     (FileLock.fileName, false), (VaultLayout.records, true)]
+        let files = [
+            (VaultLayout.metadata, false), (VaultLayout.wrappedKey, false), (VaultLayout.index, false),
+            (FileLock.fileName, false), (VaultLayout.records, true),
+        ]
         for (name, isDirectory) in files {
             let shown = path + "/" + name
             var info = stat()

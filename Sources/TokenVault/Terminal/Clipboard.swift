@@ -17,14 +17,18 @@ package enum Clipboard {
     static var clearDelay: Int {
         #if DEBUG
         if let text = getenv("ZTOKEN_TESTONLY_CLIPBOARD_CLEAR_SECONDS"),
-           let seconds = Int(String(cString: text)), (0...clearAfterSeconds).contains(seconds) {
+            let seconds = Int(String(cString: text)), (0...clearAfterSeconds).contains(seconds)
+        {
             return seconds
         }
         #endif
         return clearAfterSeconds
     }
 
-    struct Tool { let copy: [String]; let paste: [String] }
+    struct Tool {
+        let copy: [String]
+        let paste: [String]
+    }
 
     static func availableTool() -> Tool? {
         func has(_ name: String) -> Bool {
@@ -35,8 +39,13 @@ package enum Clipboard {
             return Tool(copy: ["wl-copy"], paste: ["wl-paste", "--no-newline"])
         }
         if getenv("DISPLAY") != nil {
-            if has("xclip") { return Tool(copy: ["xclip", "-selection", "clipboard"], paste: ["xclip", "-selection", "clipboard", "-o"]) }
-            if has("xsel") { return Tool(copy: ["xsel", "--clipboard", "--input"], paste: ["xsel", "--clipboard", "--output"]) }
+            if has("xclip") {
+                return Tool(
+                    copy: ["xclip", "-selection", "clipboard"], paste: ["xclip", "-selection", "clipboard", "-o"])
+            }
+            if has("xsel") {
+                return Tool(copy: ["xsel", "--clipboard", "--input"], paste: ["xsel", "--clipboard", "--output"])
+            }
         }
         return nil
     }
@@ -68,30 +77,40 @@ package enum Clipboard {
     static func copyWithTerminalSequence(_ token: SecureBytes) throws -> String {
         let tty = open("/dev/tty", O_WRONLY | O_CLOEXEC | O_NOCTTY)
         guard tty >= 0 else {
-            throw VaultError.invalidArgument("no clipboard tool (wl-copy, xclip, xsel) and no terminal for OSC 52",
-                                             hint: "install wl-clipboard or xclip, or copy the token by hand")
+            throw VaultError.invalidArgument(
+                "no clipboard tool (wl-copy, xclip, xsel) and no terminal for OSC 52",
+                hint: "install wl-clipboard or xclip, or copy the token by hand")
         }
         defer { close(tty) }
         let encoded = SecureBytes(zeroedCount: (token.count + 2) / 3 * 4 + 16)
         var length = 0
         encoded.withUnsafeMutableBytes { out in
-            for byte in Array("\u{1B}]52;c;".utf8) { out[length] = byte; length += 1 }
+            for byte in Array("\u{1B}]52;c;".utf8) {
+                out[length] = byte
+                length += 1
+            }
             let table = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
             token.withUnsafeBytes { input in
                 var i = 0
                 while i < input.count {
-                    let b0 = UInt32(input[i]), b1 = i + 1 < input.count ? UInt32(input[i + 1]) : 0, b2 = i + 2 < input.count ? UInt32(input[i + 2]) : 0
+                    let b0 = UInt32(input[i])
+                    let b1 = i + 1 < input.count ? UInt32(input[i + 1]) : 0
+                    let b2 = i + 2 < input.count ? UInt32(input[i + 2]) : 0
                     let n = b0 << 16 | b1 << 8 | b2
-                    out[length] = table[Int(n >> 18 & 63)]; out[length + 1] = table[Int(n >> 12 & 63)]
+                    out[length] = table[Int(n >> 18 & 63)]
+                    out[length + 1] = table[Int(n >> 12 & 63)]
                     out[length + 2] = i + 1 < input.count ? table[Int(n >> 6 & 63)] : UInt8(ascii: "=")
                     out[length + 3] = i + 2 < input.count ? table[Int(n & 63)] : UInt8(ascii: "=")
                     length += 4
                     i += 3
                 }
             }
-            out[length] = 0x07; length += 1
+            out[length] = 0x07
+            length += 1
         }
-        try encoded.withUnsafeBytes { try Syscall.writeAll(tty, UnsafeRawBufferPointer(rebasing: $0[0..<length]), displayPath: "/dev/tty") }
+        try encoded.withUnsafeBytes {
+            try Syscall.writeAll(tty, UnsafeRawBufferPointer(rebasing: $0[0..<length]), displayPath: "/dev/tty")
+        }
         return "sent to the terminal's clipboard (OSC 52); clear it yourself when done"
     }
 
@@ -113,7 +132,7 @@ package enum Clipboard {
         if detached { posix_spawnattr_setflags(&attributes, 0x80) }
         var pid: pid_t = 0
         let cArgs = argv.map { strdup($0) } + [nil]
-        defer { cArgs.forEach { free($0) } }
+        defer { for argument in cArgs { free(argument) } }
         let status = posix_spawnp(&pid, argv[0], &actions, &attributes, cArgs, environ)
         close(pipeFDs[0])
         guard status == 0 else {
@@ -122,13 +141,17 @@ package enum Clipboard {
         }
         // Write through a buffer that is wiped afterwards.
         let buffer = OutputPiece.assemble(input)
-        let written = Result { try buffer.withUnsafeBytes { try Syscall.writeAll(pipeFDs[1], $0, displayPath: argv[0]) } }
+        let written = Result {
+            try buffer.withUnsafeBytes { try Syscall.writeAll(pipeFDs[1], $0, displayPath: argv[0]) }
+        }
         close(pipeFDs[1])
         if !detached {
             var exitStatus: Int32 = 0
             _ = Syscall.retryingInterrupts { waitpid(pid, &exitStatus, 0) }
             try written.get()
-            guard exitStatus == 0 else { throw VaultError.io(path: argv[0], operation: "copy to the clipboard with", errno: EIO) }
+            guard exitStatus == 0 else {
+                throw VaultError.io(path: argv[0], operation: "copy to the clipboard with", errno: EIO)
+            }
         }
     }
 }

@@ -23,7 +23,8 @@ package enum SecretInput {
         defer { Syscall.closeQuietly(fd) }
         let secret = try readLine(from: fd, displayPath: path, limit: maximumLength, firstLineOnly: true)
         guard secret.count > 0 else {
-            throw VaultError.invalidArgument("\(path): the first line is empty", hint: "put the passphrase on the first line")
+            throw VaultError.invalidArgument(
+                "\(path): the first line is empty", hint: "put the passphrase on the first line")
         }
         return secret
     }
@@ -67,7 +68,8 @@ package enum SecretInput {
         var filled = 0
         try buffer.withUnsafeMutableBytes { out in
             while filled < out.count {
-                let n = try Syscall.readSome(fd, UnsafeMutableRawBufferPointer(rebasing: out[filled...]), displayPath: path)
+                let n = try Syscall.readSome(
+                    fd, UnsafeMutableRawBufferPointer(rebasing: out[filled...]), displayPath: path)
                 if n == 0 { break }
                 filled += n
             }
@@ -80,8 +82,9 @@ package enum SecretInput {
     package static func askOnTerminal(prompt: String) throws -> SecureBytes {
         let tty = Syscall.retryingInterrupts { open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY) }
         guard tty >= 0 else {
-            throw VaultError.invalidArgument("no terminal to ask for the passphrase on",
-                                             hint: "pass --passphrase-file FILE (or --vault-passphrase-file FILE) in scripts")
+            throw VaultError.invalidArgument(
+                "no terminal to ask for the passphrase on",
+                hint: "pass --passphrase-file FILE (or --vault-passphrase-file FILE) in scripts")
         }
         defer { Syscall.closeQuietly(tty) }
         var saved = termios()
@@ -105,7 +108,9 @@ package enum SecretInput {
         let first = try askOnTerminal(prompt: "new \(what) passphrase: ")
         guard first.count > 0 else { throw VaultError.invalidArgument("the passphrase must not be empty") }
         let second = try askOnTerminal(prompt: "repeat the \(what) passphrase: ")
-        guard first.constantTimeEquals(second) else { throw VaultError.invalidArgument("the passphrases did not match") }
+        guard first.constantTimeEquals(second) else {
+            throw VaultError.invalidArgument("the passphrases did not match")
+        }
         return first
     }
 
@@ -116,7 +121,9 @@ package enum SecretInput {
         var filled = 0
         try buffer.withUnsafeMutableBytes { out in
             while filled < out.count {
-                let n = Syscall.retryingInterrupts { read(fd, out.baseAddress! + filled, firstLineOnly ? 1 : out.count - filled) }
+                let n = Syscall.retryingInterrupts {
+                    read(fd, out.baseAddress! + filled, firstLineOnly ? 1 : out.count - filled)
+                }
                 if n < 0 { throw Syscall.fail(displayPath, "read") }
                 if n == 0 { break }
                 filled += n

@@ -1,10 +1,11 @@
+internal import CProcessShims
+
 // The process's terminal and standard streams: whether a human is there,
 // yes/no questions on /dev/tty, writing a secret to standard output straight
 // from its secure buffer, and hardening the process while it holds secrets.
 #if canImport(Glibc)
 import Glibc
 #endif
-internal import CProcessShims
 
 /// A piece of output that may be secret.
 package enum OutputPiece {

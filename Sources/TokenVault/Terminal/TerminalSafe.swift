@@ -32,10 +32,10 @@ package enum TerminalSafe {
     package static func isDangerous(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
         case 0x00...0x1F, 0x7F...0x9F: return true
-        case 0x200E, 0x200F, 0x061C: return true              // LRM, RLM, ALM
-        case 0x202A...0x202E, 0x2066...0x2069: return true    // embeddings, overrides, isolates
-        case 0x2028, 0x2029: return true                      // line and paragraph separators
-        case 0x200B...0x200D, 0x2060, 0xFEFF: return true     // zero-width characters: look-alike labels
+        case 0x200E, 0x200F, 0x061C: return true  // LRM, RLM, ALM
+        case 0x202A...0x202E, 0x2066...0x2069: return true  // embeddings, overrides, isolates
+        case 0x2028, 0x2029: return true  // line and paragraph separators
+        case 0x200B...0x200D, 0x2060, 0xFEFF: return true  // zero-width characters: look-alike labels
         default: return false
         }
     }

@@ -1,3 +1,9 @@
+import Foundation
+import TestSupport
+import Testing
+
+@testable import TokenVault
+
 // Runs the real `ztoken` binary the way a user or script does: in a private
 // temp directory with its own HOME and vault, with a chosen standard input,
 // capturing standard output, standard error and the exit status. Processes
@@ -6,10 +12,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-import Testing
-import TestSupport
-@testable import TokenVault
 
 /// What a finished process left behind.
 struct CLIResult: CustomStringConvertible {
@@ -21,8 +23,12 @@ struct CLIResult: CustomStringConvertible {
     var stderrBytes: [UInt8]
     var stdout: String { String(decoding: stdoutBytes, as: UTF8.self) }
     var stderr: String { String(decoding: stderrBytes, as: UTF8.self) }
-    var stdoutLines: [String] { stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { !$0.isEmpty } }
-    var description: String { "exit \(status)\(signal.map { " (signal \($0))" } ?? "")\n--- stdout\n\(stdout)--- stderr\n\(stderr)" }
+    var stdoutLines: [String] {
+        stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { !$0.isEmpty }
+    }
+    var description: String {
+        "exit \(status)\(signal.map { " (signal \($0))" } ?? "")\n--- stdout\n\(stdout)--- stderr\n\(stderr)"
+    }
 }
 
 enum CLIHarness {
@@ -33,23 +39,28 @@ enum CLIHarness {
         if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
             var dir = (exe as NSString).deletingLastPathComponent
             // The test runner may live inside an .xctest bundle directory.
-            while dir.hasSuffix(".xctest") || dir.contains(".xctest/") { dir = (dir as NSString).deletingLastPathComponent }
+            while dir.hasSuffix(".xctest") || dir.contains(".xctest/") {
+                dir = (dir as NSString).deletingLastPathComponent
+            }
             candidates.append(dir + "/ztoken")
         }
         let packageRoot = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
         candidates.append(packageRoot + "/.build/debug/ztoken")
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? ""
     }()
 
     static let packageRoot: String = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .path
 
     /// Fails the calling test clearly when the binary is missing.
     static func requireBinary(sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
-        try #require(!binary.isEmpty,
-                     "the ztoken binary was not found next to the test bundle or in .build/debug; run 'swift build' or 'swift test' in the package root",
-                     sourceLocation: sourceLocation)
+        try #require(
+            !binary.isEmpty,
+            "the ztoken binary was not found next to the test bundle or in .build/debug; run 'swift build' or 'swift test' in the package root",
+            sourceLocation: sourceLocation)
         return binary
     }
 }
@@ -128,30 +139,36 @@ final class Sandbox: @unchecked Sendable {
     }
 
     /// Starts `ztoken ARGS` (or `executable ARGS` when given) without waiting.
-    func spawn(_ arguments: [String], stdin: [UInt8]? = nil, environment overrides: [String: String?] = [:],
-               executable: String? = nil, directory: String? = nil) throws -> Child {
+    func spawn(
+        _ arguments: [String], stdin: [UInt8]? = nil, environment overrides: [String: String?] = [:],
+        executable: String? = nil, directory: String? = nil
+    ) throws -> Child {
         let program = try executable ?? CLIHarness.requireBinary()
         let input = nextName("stdin")
         let output = nextName("stdout")
         let errors = nextName("stderr")
         if let stdin { _ = FileManager.default.createFile(atPath: input, contents: Data(stdin)) }
-        let pid = try Self.spawn([program] + arguments, environment: environment(overrides),
-                                 stdinPath: stdin == nil ? "/dev/null" : input, stdoutPath: output, stderrPath: errors,
-                                 directory: directory ?? root)
+        let pid = try Self.spawn(
+            [program] + arguments, environment: environment(overrides),
+            stdinPath: stdin == nil ? "/dev/null" : input, stdoutPath: output, stderrPath: errors,
+            directory: directory ?? root)
         return Child(pid: pid, stdoutPath: output, stderrPath: errors)
     }
 
     /// Runs `ztoken ARGS` to completion.
     @discardableResult
-    func run(_ arguments: [String], stdin: String? = nil, environment overrides: [String: String?] = [:],
-             executable: String? = nil) throws -> CLIResult {
+    func run(
+        _ arguments: [String], stdin: String? = nil, environment overrides: [String: String?] = [:],
+        executable: String? = nil
+    ) throws -> CLIResult {
         try spawn(arguments, stdin: stdin.map { Array($0.utf8) }, environment: overrides, executable: executable).wait()
     }
 
     /// Runs ztoken through `sh -c 'umask 000; exec ztoken "$@"'`.
     func runWithUmask000(_ arguments: [String], stdin: String? = nil) throws -> CLIResult {
-        try run(["-c", "umask 000; exec \"$0\" \"$@\"", try CLIHarness.requireBinary()] + arguments,
-                stdin: stdin, executable: "/bin/sh")
+        try run(
+            ["-c", "umask 000; exec \"$0\" \"$@\"", try CLIHarness.requireBinary()] + arguments,
+            stdin: stdin, executable: "/bin/sh")
     }
 
     /// `ztoken init` with the sandbox passphrase file and the minimal KDF; must succeed.
@@ -174,8 +191,9 @@ final class Sandbox: @unchecked Sendable {
         let result = try run(["list", "--json"] + (all ? ["--all"] : []))
         try #require(result.status == 0, "list failed: \(result)", sourceLocation: sourceLocation)
         let parsed = try JSONSerialization.jsonObject(with: Data(result.stdoutBytes))
-        return try #require(parsed as? [[String: Any]], "list --json is not an array of objects: \(result.stdout)",
-                            sourceLocation: sourceLocation)
+        return try #require(
+            parsed as? [[String: Any]], "list --json is not an array of objects: \(result.stdout)",
+            sourceLocation: sourceLocation)
     }
 
     // MARK: Files
@@ -187,7 +205,8 @@ final class Sandbox: @unchecked Sendable {
     /// Starts `flock(1)` holding the vault's lock (as another ztoken would)
     /// and returns once it really holds it. Kill the child to release it.
     func holdVaultLock(sourceLocation: SourceLocation = #_sourceLocation) throws -> Child {
-        let flock = try #require(ExternalTools.find("flock"), "flock(1) (util-linux) is needed", sourceLocation: sourceLocation)
+        let flock = try #require(
+            ExternalTools.find("flock"), "flock(1) (util-linux) is needed", sourceLocation: sourceLocation)
         let lockFile = vault + "/.lock"
         let holder = try spawn([lockFile, "-c", "sleep 30"], executable: flock)
         for _ in 0..<200 {
@@ -204,7 +223,8 @@ final class Sandbox: @unchecked Sendable {
     /// it open for writing: a child spawned by a parallel test would inherit
     /// that descriptor and make exec of the file fail with ETXTBSY.
     func writeExecutable(_ text: String, to path: String) throws {
-        let result = try run(["-c", "printf '%s' \"$0\" > \"$1\" && chmod 700 \"$1\"", text, path], executable: "/bin/sh")
+        let result = try run(
+            ["-c", "printf '%s' \"$0\" > \"$1\" && chmod 700 \"$1\"", text, path], executable: "/bin/sh")
         try #require(result.status == 0, "could not write \(path): \(result)")
     }
 
@@ -225,8 +245,10 @@ final class Sandbox: @unchecked Sendable {
 
     // MARK: Spawning
 
-    static func spawn(_ argv: [String], environment: [String: String], stdinPath: String, stdoutPath: String,
-                      stderrPath: String, directory: String) throws -> pid_t {
+    static func spawn(
+        _ argv: [String], environment: [String: String], stdinPath: String, stdoutPath: String,
+        stderrPath: String, directory: String
+    ) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -236,8 +258,8 @@ final class Sandbox: @unchecked Sendable {
         let cArgs = argv.map { strdup($0) } + [nil]
         let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
-            cArgs.forEach { free($0) }
-            cEnv.forEach { free($0) }
+            for argument in cArgs { free(argument) }
+            for variable in cEnv { free(variable) }
         }
         var pid: pid_t = 0
         let status = posix_spawn(&pid, argv[0], &actions, nil, cArgs, cEnv)
@@ -248,8 +270,9 @@ final class Sandbox: @unchecked Sendable {
     /// Runs a helper program (not ztoken) to completion, without output capture.
     @discardableResult
     static func spawnAndWait(_ argv: [String]) throws -> Int32 {
-        let pid = try spawn(argv, environment: ["PATH": "/usr/bin:/bin"], stdinPath: "/dev/null",
-                            stdoutPath: "/dev/null", stderrPath: "/dev/null", directory: "/")
+        let pid = try spawn(
+            argv, environment: ["PATH": "/usr/bin:/bin"], stdinPath: "/dev/null",
+            stdoutPath: "/dev/null", stderrPath: "/dev/null", directory: "/")
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
@@ -260,8 +283,10 @@ extension Sandbox {
     /// Checks the vault holds exactly what the caller believes: every token in
     /// `live` verifies (through the library, in process), none in `revoked` is
     /// active, `list` exits 0, and after `doctor --repair`, `doctor` exits 0.
-    func checkVaultInvariants(live: [String], revoked: [String], context: String,
-                              sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func checkVaultInvariants(
+        live: [String], revoked: [String], context: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         let list = try run(["list", "--all", "--json"])
         #expect(list.status == 0, "\(context): list failed: \(list)", sourceLocation: sourceLocation)
         let repair = try run(["doctor", "--repair"])
@@ -271,16 +296,22 @@ extension Sandbox {
         let opened = try Vault(openingAt: vault)
         for token in live {
             let answer = try opened.verify(SecureBytes(copying: Array(token.utf8)))
-            if case .valid = answer {} else {
-                Issue.record("\(context): reported token …\(token.suffix(4)) is \(answer.reason ?? "?")", sourceLocation: sourceLocation)
+            if case .valid = answer {
+            } else {
+                Issue.record(
+                    "\(context): reported token …\(token.suffix(4)) is \(answer.reason ?? "?")",
+                    sourceLocation: sourceLocation)
             }
         }
         for token in revoked {
             let answer = try opened.verify(SecureBytes(copying: Array(token.utf8)))
             if case .valid = answer {
-                Issue.record("\(context): revoked token …\(token.suffix(4)) is active again", sourceLocation: sourceLocation)
+                Issue.record(
+                    "\(context): revoked token …\(token.suffix(4)) is active again", sourceLocation: sourceLocation)
             }
         }
-        #expect(temporaries().isEmpty, "\(context): temp files left after repair: \(temporaries())", sourceLocation: sourceLocation)
+        #expect(
+            temporaries().isEmpty, "\(context): temp files left after repair: \(temporaries())",
+            sourceLocation: sourceLocation)
     }
 }

@@ -18,8 +18,9 @@ package final class AgeEncryptor {
     package init(recipients: [AgeRecipient], sink: @escaping AgeSink) throws {
         guard !recipients.isEmpty else { throw VaultError.invalidArgument("no age recipient given") }
         if recipients.count > 1, recipients.contains(where: { if case .scrypt = $0.kind { true } else { false } }) {
-            throw VaultError.invalidArgument("a passphrase cannot be combined with other recipients",
-                                             hint: "encrypt either to a passphrase or to age1… recipients")
+            throw VaultError.invalidArgument(
+                "a passphrase cannot be combined with other recipients",
+                hint: "encrypt either to a passphrase or to age1… recipients")
         }
         let fileKey = SecureBytes.random(count: AgeFileKey.length)
         let stanzas = try recipients.map { try $0.wrap(fileKey) }
@@ -78,13 +79,15 @@ package final class AgeDecryptor {
     /// The file key from the first stanza an identity opens.
     static func unwrapFileKey(_ header: AgeHeader, identities: [AgeIdentity], path: String) throws -> SecureBytes {
         if header.stanzas.contains(where: { $0.type == AgeScrypt.type }) && header.stanzas.count != 1 {
-            throw VaultError.corrupt(path: path, reason: "not a valid age file: a passphrase (scrypt) stanza must be the only one")
+            throw VaultError.corrupt(
+                path: path, reason: "not a valid age file: a passphrase (scrypt) stanza must be the only one")
         }
         for identity in identities {
             for stanza in header.stanzas {
                 if let fileKey = try identity.unwrap(stanza, path: path) {
                     guard fileKey.count == AgeFileKey.length else {
-                        throw VaultError.corrupt(path: path, reason: "not a valid age file: the file key is not 16 bytes")
+                        throw VaultError.corrupt(
+                            path: path, reason: "not a valid age file: the file key is not 16 bytes")
                     }
                     return fileKey
                 }
@@ -119,7 +122,9 @@ package enum Age {
 
     /// Decrypts an age file held in memory; the plaintext comes back as a
     /// secret, and only if the whole file authenticates.
-    package static func decrypt(_ ciphertext: [UInt8], with identities: [AgeIdentity], path: String) throws -> SecureBytes {
+    package static func decrypt(_ ciphertext: [UInt8], with identities: [AgeIdentity], path: String) throws
+        -> SecureBytes
+    {
         let decryptor = try AgeDecryptor(source: AgeReader.source(over: ciphertext), identities: identities, path: path)
         // The plaintext is never longer than the ciphertext.
         let buffer = SecureBytes(zeroedCount: ciphertext.count)
@@ -135,9 +140,13 @@ package enum Age {
 
     /// Encrypts everything readable from `input` to `output`, one 64 KiB
     /// chunk at a time. Paths name the descriptors in errors.
-    package static func encrypt(from input: Int32, inputPath: String, to output: Int32, outputPath: String,
-                               recipients: [AgeRecipient]) throws {
-        let encryptor = try AgeEncryptor(recipients: recipients) { try Syscall.writeAll(output, $0, displayPath: outputPath) }
+    package static func encrypt(
+        from input: Int32, inputPath: String, to output: Int32, outputPath: String,
+        recipients: [AgeRecipient]
+    ) throws {
+        let encryptor = try AgeEncryptor(recipients: recipients) {
+            try Syscall.writeAll(output, $0, displayPath: outputPath)
+        }
         // The plaintext passes through this buffer, so it is a secret too.
         let buffer = SecureBytes(zeroedCount: AgeStream.chunkSize)
         try buffer.withUnsafeMutableBytes { buffer in
@@ -153,10 +162,13 @@ package enum Age {
     /// Decrypts an age file from `input` to `output`, releasing each chunk as
     /// it authenticates. On a failure, `output` holds the chunks released so
     /// far: write to a temporary file and keep it only on success.
-    package static func decrypt(from input: Int32, inputPath: String, to output: Int32, outputPath: String,
-                               identities: [AgeIdentity]) throws {
-        let decryptor = try AgeDecryptor(source: { try Syscall.readSome(input, $0, displayPath: inputPath) },
-                                         identities: identities, path: inputPath)
+    package static func decrypt(
+        from input: Int32, inputPath: String, to output: Int32, outputPath: String,
+        identities: [AgeIdentity]
+    ) throws {
+        let decryptor = try AgeDecryptor(
+            source: { try Syscall.readSome(input, $0, displayPath: inputPath) },
+            identities: identities, path: inputPath)
         try decryptor.decryptAll { try Syscall.writeAll(output, $0, displayPath: outputPath) }
     }
 }
@@ -168,7 +180,9 @@ extension AgeReader {
         return { destination in
             let count = min(destination.count, bytes.count - offset)
             if count > 0 {
-                bytes.withUnsafeBytes { destination.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + count)])) }
+                bytes.withUnsafeBytes {
+                    destination.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[offset..<(offset + count)]))
+                }
                 offset += count
             }
             return count

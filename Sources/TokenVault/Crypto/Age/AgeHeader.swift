@@ -40,13 +40,16 @@ struct AgeHeader: Sendable {
             let line = try reader.readLine(limit: room)
             guard line.last == 0x0A else {
                 if line.count == room { throw fail("the header is larger than \(maximumSize >> 10) KiB") }
-                throw fail(line.isEmpty ? "the file is empty or ends inside the header" : "the header ends without a newline")
+                throw fail(
+                    line.isEmpty ? "the file is empty or ends inside the header" : "the header ends without a newline")
             }
             macInput += line
             return line.dropLast()
         }
 
-        guard try nextLine().elementsEqual(versionLine.utf8) else { throw fail("unknown version line (only age-encryption.org/v1 is supported)") }
+        guard try nextLine().elementsEqual(versionLine.utf8) else {
+            throw fail("unknown version line (only age-encryption.org/v1 is supported)")
+        }
 
         var stanzas: [AgeStanza] = []
         while true {
@@ -54,7 +57,8 @@ struct AgeHeader: Sendable {
             if line.starts(with: "---".utf8) {
                 let parts = line.split(separator: 0x20, omittingEmptySubsequences: false)
                 guard parts.count == 2, parts[0].elementsEqual("---".utf8),
-                      let mac = AgeBase64.decode(parts[1]), mac.count == 32 else {
+                    let mac = AgeBase64.decode(parts[1]), mac.count == 32
+                else {
                     throw fail("malformed closing line")
                 }
                 // The MAC covers the header up to "---", not the space and MAC after it.

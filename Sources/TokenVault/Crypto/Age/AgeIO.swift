@@ -70,7 +70,10 @@ final class AgeReader {
             if sourceEnded { break }
             // Large reads go straight to the destination, not through the buffer.
             let n = try source(UnsafeMutableRawBufferPointer(rebasing: destination[filled...]))
-            if n == 0 { sourceEnded = true; break }
+            if n == 0 {
+                sourceEnded = true
+                break
+            }
             filled += n
         }
         return filled

@@ -27,13 +27,15 @@ public struct AgeX25519Recipient: Sendable, Hashable, CustomStringConvertible {
             let looksSecret = text.uppercased().hasPrefix("AGE-SECRET-KEY-")
             throw VaultError.invalidArgument(
                 looksSecret ? "a secret key was given where a recipient was expected" : "malformed age recipient",
-                hint: looksSecret ? "pass the public key (age1…) that 'age-keygen -y' prints for it"
-                                  : "an X25519 recipient looks like age1 followed by 58 characters")
+                hint: looksSecret
+                    ? "pass the public key (age1…) that 'age-keygen -y' prints for it"
+                    : "an X25519 recipient looks like age1 followed by 58 characters")
         }
         let key = data.withUnsafeBytes { Array($0) }
         guard Sodium.isUsableX25519PublicKey(key) else {
-            throw VaultError.invalidArgument("age recipient \(text) is a low-order point, not a usable public key",
-                                             hint: "pass the recipient that 'age-keygen -y' prints for the key")
+            throw VaultError.invalidArgument(
+                "age recipient \(text) is a low-order point, not a usable public key",
+                hint: "pass the recipient that 'age-keygen -y' prints for the key")
         }
         self.publicKey = key
     }
@@ -101,17 +103,22 @@ public enum AgeKeyFile {
         contents.withUnsafeBytes { bytes in
             forEachLine(bytes) { number, line in
                 if line.isEmpty || line.first == UInt8(ascii: "#") { return true }
-                guard let key = AgeX25519Identity.decode(line) else { failedLine = number; return false }
+                guard let key = AgeX25519Identity.decode(line) else {
+                    failedLine = number
+                    return false
+                }
                 identities.append(AgeX25519Identity(secretKey: key))
                 return true
             }
         }
         if let failedLine {
-            throw VaultError.invalidArgument("\(path): line \(failedLine) is not an age identity (AGE-SECRET-KEY-1…)",
-                                             hint: "an identity file holds the lines age-keygen writes; the line is not shown as it may be secret")
+            throw VaultError.invalidArgument(
+                "\(path): line \(failedLine) is not an age identity (AGE-SECRET-KEY-1…)",
+                hint: "an identity file holds the lines age-keygen writes; the line is not shown as it may be secret")
         }
         guard !identities.isEmpty else {
-            throw VaultError.invalidArgument("\(path): no age identity found", hint: "pass the file age-keygen or 'ztoken keygen' wrote")
+            throw VaultError.invalidArgument(
+                "\(path): no age identity found", hint: "pass the file age-keygen or 'ztoken keygen' wrote")
         }
         return identities
     }
@@ -130,7 +137,10 @@ public enum AgeKeyFile {
                 if line.isEmpty || line.first == UInt8(ascii: "#") { return true }
                 if let (prefix, data) = Bech32.decode(line), prefix == AgeX25519Recipient.hrp, data.count == 32 {
                     let key = data.withUnsafeBytes { Array($0) }
-                    guard Sodium.isUsableX25519PublicKey(key) else { lowOrderLine = number; return false }
+                    guard Sodium.isUsableX25519PublicKey(key) else {
+                        lowOrderLine = number
+                        return false
+                    }
                     recipients.append(AgeX25519Recipient(publicKey: key))
                     return true
                 }
@@ -140,13 +150,15 @@ public enum AgeKeyFile {
             }
         }
         if let lowOrderLine {
-            throw VaultError.corrupt(path: path,
-                                     reason: "line \(lowOrderLine) is a low-order point, not a usable public key")
+            throw VaultError.corrupt(
+                path: path,
+                reason: "line \(lowOrderLine) is a low-order point, not a usable public key")
         }
         if let failure {
             if failure.secret {
-                throw VaultError.invalidArgument("\(path): line \(failure.line) is a secret key, not a recipient",
-                                                 hint: "put the public key (age1…) in a recipients file; 'age-keygen -y' prints it")
+                throw VaultError.invalidArgument(
+                    "\(path): line \(failure.line) is a secret key, not a recipient",
+                    hint: "put the public key (age1…) in a recipients file; 'age-keygen -y' prints it")
             }
             throw VaultError.invalidArgument("\(path): line \(failure.line) is not an age recipient (age1…)")
         }
@@ -160,7 +172,9 @@ public enum AgeKeyFile {
     /// `# created: <RFC 3339>`, `# public key: age1…`, then the secret key.
     /// `created` is seconds since 1970 and is written in UTC.
     public static func render(_ identity: AgeX25519Identity, created: Int64 = Int64(time(nil))) -> SecureBytes {
-        let head = Array("# created: \(RFC3339.format(secondsSince1970: created))\n# public key: \(identity.recipient.encoded)\n".utf8)
+        let head = Array(
+            "# created: \(RFC3339.format(secondsSince1970: created))\n# public key: \(identity.recipient.encoded)\n"
+                .utf8)
         let secret = identity.encoded()
         let out = SecureBytes(zeroedCount: head.count + secret.count + 1)
         out.withUnsafeMutableBytes { o in
@@ -172,7 +186,6 @@ public enum AgeKeyFile {
         }
         return out
     }
-
 
     /// Calls `body` with each line (1-based number, bytes without LF or a
     /// trailing CR) until it returns false.

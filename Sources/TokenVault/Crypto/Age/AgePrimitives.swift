@@ -25,7 +25,8 @@ extension Sodium {
             crypto_hash_sha256_init(&state)
         }
         mutating func update(_ bytes: UnsafeRawBufferPointer) {
-            crypto_hash_sha256_update(&state, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(bytes.count))
+            crypto_hash_sha256_update(
+                &state, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(bytes.count))
         }
         mutating func finalize() -> [UInt8] {
             var out = [UInt8](repeating: 0, count: 32)
@@ -48,17 +49,22 @@ extension Sodium {
             crypto_auth_hmacsha256_init(&state, &zero, 0)
         }
         for part in parts where part.count > 0 {
-            crypto_auth_hmacsha256_update(&state, part.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(part.count))
+            crypto_auth_hmacsha256_update(
+                &state, part.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(part.count))
         }
         let out = SecureBytes(zeroedCount: 32)
-        out.withUnsafeMutableBytes { _ = crypto_auth_hmacsha256_final(&state, $0.baseAddress!.assumingMemoryBound(to: UInt8.self)) }
+        out.withUnsafeMutableBytes {
+            _ = crypto_auth_hmacsha256_final(&state, $0.baseAddress!.assumingMemoryBound(to: UInt8.self))
+        }
         return out
     }
 
     /// HKDF-SHA256 (RFC 5869) from `hmacSHA256`: extract with `salt` (empty
     /// means HashLen zero bytes, which HMAC treats identically), then expand
     /// `info` to `count` bytes (at most 255 × 32).
-    static func hkdfSHA256(secret ikm: SecureBytes, salt: UnsafeRawBufferPointer, info: String, count: Int = 32) -> SecureBytes {
+    static func hkdfSHA256(secret ikm: SecureBytes, salt: UnsafeRawBufferPointer, info: String, count: Int = 32)
+        -> SecureBytes
+    {
         precondition(count > 0 && count <= 255 * 32)
         let prk = ikm.withUnsafeBytes { hmacSHA256(key: salt, [$0]) }
         let out = SecureBytes(zeroedCount: count)
@@ -77,7 +83,8 @@ extension Sodium {
             let take = min(32, count - filled)
             out.withUnsafeMutableBytes { o in
                 block.withUnsafeBytes { b in
-                    UnsafeMutableRawBufferPointer(rebasing: o[filled..<(filled + take)]).copyMemory(from: UnsafeRawBufferPointer(rebasing: b[0..<take]))
+                    UnsafeMutableRawBufferPointer(rebasing: o[filled..<(filled + take)]).copyMemory(
+                        from: UnsafeRawBufferPointer(rebasing: b[0..<take]))
                 }
             }
             filled += take
@@ -108,11 +115,11 @@ extension Sodium {
             passphrase.withUnsafeBytes { p in
                 salt.withUnsafeBufferPointer { s in
                     fallback.withUnsafeBufferPointer { f in
-                    crypto_pwhash_scryptsalsa208sha256_ll(
-                        p.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? f.baseAddress!, p.count,
-                        s.baseAddress!, s.count,
-                        UInt64(1) << UInt64(logN), 8, 1,
-                        k.baseAddress!.assumingMemoryBound(to: UInt8.self), k.count)
+                        crypto_pwhash_scryptsalsa208sha256_ll(
+                            p.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? f.baseAddress!, p.count,
+                            s.baseAddress!, s.count,
+                            UInt64(1) << UInt64(logN), 8, 1,
+                            k.baseAddress!.assumingMemoryBound(to: UInt8.self), k.count)
                     }
                 }
             }
@@ -129,8 +136,10 @@ extension Sodium {
     /// Encrypts `plaintext` into `ciphertext` (same length, may be the same
     /// memory) and writes the 16-byte tag to `tag`
     /// (`crypto_aead_chacha20poly1305_ietf_encrypt_detached`, no associated data).
-    static func chachaSeal(_ plaintext: UnsafeRawBufferPointer, into ciphertext: UnsafeMutableRawPointer, tag: UnsafeMutableRawPointer,
-                           nonce: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer) {
+    static func chachaSeal(
+        _ plaintext: UnsafeRawBufferPointer, into ciphertext: UnsafeMutableRawPointer, tag: UnsafeMutableRawPointer,
+        nonce: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer
+    ) {
         precondition(nonce.count == chachaNonceLength && key.count == chachaKeyLength)
         var tagLength: UInt64 = 0
         // A zero-length message may have no address; libsodium reads none of it.
@@ -138,21 +147,25 @@ extension Sodium {
         _ = crypto_aead_chacha20poly1305_ietf_encrypt_detached(
             ciphertext.assumingMemoryBound(to: UInt8.self), tag.assumingMemoryBound(to: UInt8.self), &tagLength,
             message, UInt64(plaintext.count), nil, 0, nil,
-            nonce.baseAddress!.assumingMemoryBound(to: UInt8.self), key.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            nonce.baseAddress!.assumingMemoryBound(to: UInt8.self), key.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        )
     }
 
     /// Checks `tag` over `ciphertext` and only then decrypts it into
     /// `plaintext` (`crypto_aead_chacha20poly1305_ietf_decrypt_detached`).
     /// Returns false, having released nothing, when it does not authenticate.
-    static func chachaOpen(_ ciphertext: UnsafeRawBufferPointer, tag: UnsafeRawPointer, into plaintext: UnsafeMutableRawPointer,
-                           nonce: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer) -> Bool {
+    static func chachaOpen(
+        _ ciphertext: UnsafeRawBufferPointer, tag: UnsafeRawPointer, into plaintext: UnsafeMutableRawPointer,
+        nonce: UnsafeRawBufferPointer, key: UnsafeRawBufferPointer
+    ) -> Bool {
         precondition(nonce.count == chachaNonceLength && key.count == chachaKeyLength)
         // An empty chunk has no ciphertext; the tag's address stands in, unread.
         let c = ciphertext.baseAddress?.assumingMemoryBound(to: UInt8.self) ?? tag.assumingMemoryBound(to: UInt8.self)
         return crypto_aead_chacha20poly1305_ietf_decrypt_detached(
             plaintext.assumingMemoryBound(to: UInt8.self), nil, c, UInt64(ciphertext.count),
             tag.assumingMemoryBound(to: UInt8.self), nil, 0,
-            nonce.baseAddress!.assumingMemoryBound(to: UInt8.self), key.baseAddress!.assumingMemoryBound(to: UInt8.self)) == 0
+            nonce.baseAddress!.assumingMemoryBound(to: UInt8.self), key.baseAddress!.assumingMemoryBound(to: UInt8.self)
+        ) == 0
     }
 
     /// Seals a small secret (a file key) under a one-time key with the all-zero
@@ -184,8 +197,9 @@ extension Sodium {
             out.withUnsafeMutableBytes { o in
                 key.withUnsafeBytes { k in
                     nonce.withUnsafeBytes { n in
-                        chachaOpen(UnsafeRawBufferPointer(rebasing: s[0..<count]), tag: s.baseAddress! + count,
-                                   into: o.baseAddress!, nonce: n, key: k)
+                        chachaOpen(
+                            UnsafeRawBufferPointer(rebasing: s[0..<count]), tag: s.baseAddress! + count,
+                            into: o.baseAddress!, nonce: n, key: k)
                     }
                 }
             }
@@ -203,11 +217,14 @@ extension Sodium {
         let shared = SecureBytes(zeroedCount: 32)
         let status = shared.withUnsafeMutableBytes { q in
             scalar.withUnsafeBytes { n in
-                crypto_scalarmult(q.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                                  n.baseAddress!.assumingMemoryBound(to: UInt8.self), point)
+                crypto_scalarmult(
+                    q.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                    n.baseAddress!.assumingMemoryBound(to: UInt8.self), point)
             }
         }
-        let isZero = shared.withUnsafeBytes { sodium_is_zero($0.baseAddress!.assumingMemoryBound(to: UInt8.self), 32) == 1 }
+        let isZero = shared.withUnsafeBytes {
+            sodium_is_zero($0.baseAddress!.assumingMemoryBound(to: UInt8.self), 32) == 1
+        }
         return status == 0 && !isZero ? shared : nil
     }
 

@@ -14,7 +14,9 @@ public struct AgeRecipient: Sendable {
     let kind: Kind
 
     /// Encrypts to an `age1…` recipient.
-    public static func x25519(_ recipient: AgeX25519Recipient) -> AgeRecipient { AgeRecipient(kind: .x25519(recipient)) }
+    public static func x25519(_ recipient: AgeX25519Recipient) -> AgeRecipient {
+        AgeRecipient(kind: .x25519(recipient))
+    }
 
     /// Encrypts to a passphrase with scrypt at age's default work factor (2^18).
     /// A file encrypted to a passphrase can have no other recipient.
@@ -33,7 +35,8 @@ public struct AgeRecipient: Sendable {
     func wrap(_ fileKey: SecureBytes) throws -> AgeStanza {
         switch kind {
         case .x25519(let recipient): return try AgeX25519Stanza.wrap(fileKey, to: recipient)
-        case .scrypt(let passphrase, let workFactor): return try AgeScrypt.wrap(fileKey, passphrase: passphrase, workFactor: workFactor)
+        case .scrypt(let passphrase, let workFactor):
+            return try AgeScrypt.wrap(fileKey, passphrase: passphrase, workFactor: workFactor)
         }
     }
 }
@@ -50,7 +53,9 @@ public struct AgeIdentity: Sendable {
     public static func x25519(_ identity: AgeX25519Identity) -> AgeIdentity { AgeIdentity(kind: .x25519(identity)) }
 
     /// Opens files encrypted to this passphrase (work factor at most 2^22, as age).
-    public static func passphrase(_ passphrase: SecureBytes) -> AgeIdentity { AgeIdentity(kind: .scrypt(passphrase: passphrase)) }
+    public static func passphrase(_ passphrase: SecureBytes) -> AgeIdentity {
+        AgeIdentity(kind: .scrypt(passphrase: passphrase))
+    }
 
     var isPassphrase: Bool { if case .scrypt = kind { return true } else { return false } }
 
@@ -84,16 +89,21 @@ enum AgeX25519Stanza {
                 "age recipient \(recipient.encoded) is a low-order point, not a usable public key")
         }
         let key = Sodium.hkdfSHA256(secret: shared, salt: share + recipient.publicKey, info: label)
-        return AgeStanza(type: type, arguments: [AgeBase64.encode(share)],
-                         body: Sodium.chachaSealWithZeroNonce(fileKey, key: key))
+        return AgeStanza(
+            type: type, arguments: [AgeBase64.encode(share)],
+            body: Sodium.chachaSealWithZeroNonce(fileKey, key: key))
     }
 
     static func unwrap(_ stanza: AgeStanza, with identity: AgeX25519Identity, path: String) throws -> SecureBytes? {
         guard stanza.type == type else { return nil }
         func fail(_ reason: String) -> VaultError { .corrupt(path: path, reason: "invalid X25519 stanza: \(reason)") }
         guard stanza.arguments.count == 1 else { throw fail("expected one argument") }
-        guard let share = AgeBase64.decode(stanza.arguments[0]), share.count == 32 else { throw fail("the share is not 32 bytes of canonical base64") }
-        guard stanza.body.count == AgeFileKey.wrappedLength else { throw fail("the wrapped file key has the wrong size") }
+        guard let share = AgeBase64.decode(stanza.arguments[0]), share.count == 32 else {
+            throw fail("the share is not 32 bytes of canonical base64")
+        }
+        guard stanza.body.count == AgeFileKey.wrappedLength else {
+            throw fail("the wrapped file key has the wrong size")
+        }
         guard let shared = Sodium.x25519(scalar: identity.secretKey, point: share) else {
             throw fail("the share is a low-order point")
         }
@@ -117,8 +127,9 @@ enum AgeScrypt {
         guard let key = Sodium.scrypt(passphrase: passphrase, salt: Array(label.utf8) + salt, logN: workFactor) else {
             throw VaultError.io(path: "scrypt", operation: "allocate", errno: 12)  // ENOMEM
         }
-        return AgeStanza(type: type, arguments: [AgeBase64.encode(salt), String(workFactor)],
-                         body: Sodium.chachaSealWithZeroNonce(fileKey, key: key))
+        return AgeStanza(
+            type: type, arguments: [AgeBase64.encode(salt), String(workFactor)],
+            body: Sodium.chachaSealWithZeroNonce(fileKey, key: key))
     }
 
     static func unwrap(_ stanza: AgeStanza, passphrase: SecureBytes, path: String) throws -> SecureBytes? {
@@ -131,13 +142,16 @@ enum AgeScrypt {
         let factor = Array(stanza.arguments[1].utf8)
         // Decimal with no sign and no leading zero, so one value has one spelling.
         guard let first = factor.first, first >= 0x31 && first <= 0x39, factor.count <= 2,
-              factor.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let workFactor = Int(stanza.arguments[1]) else {
+            factor.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let workFactor = Int(stanza.arguments[1])
+        else {
             throw fail("the work factor is not a decimal number")
         }
         guard workFactor <= maximumWorkFactor else {
             throw fail("the work factor 2^\(workFactor) is above the limit of 2^\(maximumWorkFactor)")
         }
-        guard stanza.body.count == AgeFileKey.wrappedLength else { throw fail("the wrapped file key has the wrong size") }
+        guard stanza.body.count == AgeFileKey.wrappedLength else {
+            throw fail("the wrapped file key has the wrong size")
+        }
         guard let key = Sodium.scrypt(passphrase: passphrase, salt: Array(label.utf8) + salt, logN: workFactor) else {
             throw fail("scrypt could not run with work factor \(workFactor)")
         }

@@ -26,7 +26,7 @@ enum AgeStream {
 
     /// Calls `body` with the nonce of chunk `counter`.
     static func withNonce<R>(counter: UInt64, last: Bool, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        var nonce = (UInt64(0), UInt32(0))     // 12 bytes, on the stack
+        var nonce = (UInt64(0), UInt32(0))  // 12 bytes, on the stack
         return try withUnsafeMutableBytes(of: &nonce) { n in
             fillNonce(n, counter: counter, last: last)
             return try body(UnsafeRawBufferPointer(rebasing: n[0..<12]))
@@ -80,8 +80,9 @@ final class AgeStreamEncryptor {
         try AgeStream.withNonce(counter: counter, last: last) { nonce in
             try chunk.withUnsafeMutableBytes { c in
                 key.withUnsafeBytes { k in
-                    Sodium.chachaSeal(UnsafeRawBufferPointer(rebasing: c[0..<count]), into: c.baseAddress!,
-                                      tag: c.baseAddress! + count, nonce: nonce, key: k)
+                    Sodium.chachaSeal(
+                        UnsafeRawBufferPointer(rebasing: c[0..<count]), into: c.baseAddress!,
+                        tag: c.baseAddress! + count, nonce: nonce, key: k)
                 }
                 try sink(UnsafeRawBufferPointer(rebasing: c[0..<(count + AgeStream.tagSize)]))
             }
@@ -167,8 +168,9 @@ final class AgeStreamDecryptor {
             ciphertext.withUnsafeBytes { c in
                 plaintext.withUnsafeMutableBytes { p in
                     key.withUnsafeBytes { k in
-                        Sodium.chachaOpen(UnsafeRawBufferPointer(rebasing: c[0..<length]), tag: c.baseAddress! + length,
-                                          into: p.baseAddress!, nonce: nonce, key: k)
+                        Sodium.chachaOpen(
+                            UnsafeRawBufferPointer(rebasing: c[0..<length]), tag: c.baseAddress! + length,
+                            into: p.baseAddress!, nonce: nonce, key: k)
                     }
                 }
             }

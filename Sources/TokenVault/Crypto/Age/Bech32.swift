@@ -19,7 +19,7 @@ enum Bech32 {
     }()
 
     private static func polymod(_ values: UnsafeRawBufferPointer, into start: UInt32 = 1) -> UInt32 {
-        let generator: [UInt32] = [0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3]
+        let generator: [UInt32] = [0x3b6a_57b2, 0x2650_8e6d, 0x1ea1_19fa, 0x3d42_33dd, 0x2a14_62b3]
         var checksum = start
         for value in values {
             let top = checksum >> 25
@@ -54,7 +54,10 @@ enum Bech32 {
                     }
                     accumulator &= (1 << UInt32(bits)) - 1
                 }
-                if bits > 0 { v[index] = UInt8((accumulator << UInt32(5 - bits)) & 31); index += 1 }
+                if bits > 0 {
+                    v[index] = UInt8((accumulator << UInt32(5 - bits)) & 31)
+                    index += 1
+                }
                 accumulator = 0
             }
             var check = expandedHRP(hrpBytes).withUnsafeBytes { polymod($0) }
@@ -66,9 +69,16 @@ enum Bech32 {
         out.withUnsafeMutableBytes { o in
             values.withUnsafeBytes { v in
                 var index = 0
-                for byte in hrpBytes { o[index] = uppercase ? upper(byte) : byte; index += 1 }
-                o[index] = 0x31; index += 1  // "1"
-                for value in v { o[index] = uppercase ? upper(charset[Int(value)]) : charset[Int(value)]; index += 1 }
+                for byte in hrpBytes {
+                    o[index] = uppercase ? upper(byte) : byte
+                    index += 1
+                }
+                o[index] = 0x31
+                index += 1  // "1"
+                for value in v {
+                    o[index] = uppercase ? upper(charset[Int(value)]) : charset[Int(value)]
+                    index += 1
+                }
             }
         }
         return out
@@ -80,14 +90,17 @@ enum Bech32 {
     /// was written) and its 8-bit data. Nil for a bad checksum, mixed case,
     /// characters outside the charset, or non-zero padding bits.
     static func decode(_ text: UnsafeRawBufferPointer) -> (hrp: String, data: SecureBytes)? {
-        var hasLower = false, hasUpper = false
+        var hasLower = false
+        var hasUpper = false
         for byte in text {
             guard byte >= 33 && byte <= 126 else { return nil }
             if byte >= 0x61 && byte <= 0x7A { hasLower = true }
             if byte >= 0x41 && byte <= 0x5A { hasUpper = true }
         }
         guard !(hasLower && hasUpper) else { return nil }
-        guard let separator = text.lastIndex(of: 0x31), separator >= 1, text.count - separator - 1 >= 6 else { return nil }
+        guard let separator = text.lastIndex(of: 0x31), separator >= 1, text.count - separator - 1 >= 6 else {
+            return nil
+        }
         let hrpBytes = Array(text[0..<separator])
         let lowerHRP = hrpBytes.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 0x20 : $0 }
         let valueCount = text.count - separator - 1
