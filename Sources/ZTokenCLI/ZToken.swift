@@ -39,9 +39,9 @@ public struct ZToken: ParsableCommand {
     }
 
     /// Parses a command line that names a subcommand with that subcommand
-    /// alone. ArgumentParser's parse from the root builds every command's
+    /// alone: ArgumentParser's parse from the root builds every command's
     /// arguments by reflection and tries two completion-script commands
-    /// first, which was half of the instructions `ztoken list` ran; the
+    /// first, about as much work as the rest of `ztoken list`. The
     /// subcommands carry the root's name (`_superCommandName`), so their
     /// usage, help and errors read as from the root. Anything else (no
     /// subcommand, `help`, root options such as --version or

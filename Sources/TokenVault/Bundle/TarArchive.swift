@@ -156,9 +156,8 @@ enum TarArchive {
 
     /// The 512-byte ustar header of an entry. Headers carry no secret.
     ///
-    /// Written through a pointer into one uninitialized array: a backup makes
-    /// 100,000 of them, and element-by-element stores into a `[UInt8]` (a
-    /// uniqueness and bounds check each) cost more than the record itself.
+    /// Written through a pointer into one uninitialized 512-byte array: one
+    /// header per record of a backup.
     static func header(path: String, mode: UInt32, isDirectory: Bool, size: Int, modificationTime: Int64) throws
         -> [UInt8]
     {
@@ -246,9 +245,8 @@ enum TarArchive {
         if path.isEmpty { return "is empty" }
         if path.utf8.first == UInt8(ascii: "/") { return "is absolute" }
         var path = path
-        // One pass over the bytes: a backup checks 100,000 paths, and
-        // splitting Strings took a sixth of its time. Only a path with a
-        // byte outside printable ASCII needs its scalars looked at.
+        // One pass over the bytes, component by component; only a path with
+        // a byte outside printable ASCII needs its scalars looked at.
         let (needsScalars, problem) = path.withUTF8 { bytes -> (Bool, String?) in
             var needsScalars = false
             var start = 0

@@ -61,9 +61,8 @@ enum Syscall {
     /// `openat(2)` relative to a directory descriptor. ENOENT is returned as nil
     /// so callers decide what a missing file means.
     ///
-    /// Here and in the reads below `displayPath` is built only for an error:
-    /// a backup opens and reads 100,000 records, and making each one's path
-    /// for nothing was a tenth of its instructions.
+    /// Here and in the reads below `displayPath` is built only for an error,
+    /// since a backup opens every record and most opens succeed.
     static func openAt(
         _ directory: Int32, _ name: String, flags: Int32, mode: mode_t = 0o600,
         displayPath: @autoclosure () -> String
@@ -133,9 +132,8 @@ enum Syscall {
     }
 
     /// Up to `count` bytes, fewer at end of file; `full` tells whether all came.
-    /// Reading stops once `expecting` bytes (a final size) have come: asking
-    /// again for the end of file would cost a system call per file (a backup
-    /// reads 100,000 records).
+    /// Reading stops once `expecting` bytes (a final size) have come, rather
+    /// than asking again for the end of the file.
     private static func readArray(
         _ fd: Int32, count: Int, expecting: Int?, displayPath: @autoclosure () -> String, full: inout Bool
     ) throws -> [UInt8] {

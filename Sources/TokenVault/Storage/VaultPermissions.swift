@@ -50,6 +50,6 @@ enum VaultPermissions {
         }
     }
 
-    /// Who we are; asked once (a backup checks 100,000 records).
+    /// Who we are; asked once, since a backup checks every record.
     private static let effectiveUser = geteuid()
 }
