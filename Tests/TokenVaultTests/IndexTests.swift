@@ -195,6 +195,19 @@ import Glibc
         }
     }
 
+    /// Duplicates are found by sorting, but reported as an in-order check
+    /// meets them: the first entry whose id or label came before.
+    @Test func theFirstDuplicateInFileOrderIsReported() {
+        let ids = ["cccccccccccc", "aaaaaaaaaaaa", "bbbbbbbbbbbb", "dddddddddddd", "bbbbbbbbbbbb", "aaaaaaaaaaaa"]
+        #expect(throws: VaultError.corrupt(path: Self.path, reason: "token #5: duplicate id bbbbbbbbbbbb")) {
+            try Self.validate(ids.enumerated().map { Self.entry($1, "l\($0)", state: .revoked) })
+        }
+        let labels = ["z", "y", "x", "y", "z", "y"]
+        #expect(throws: VaultError.corrupt(path: Self.path, reason: "token #4: duplicate active label")) {
+            try Self.validate(labels.enumerated().map { Self.entry(ids[0].dropLast() + "\($0 + 2)", $1) })
+        }
+    }
+
     @Test func aDuplicateActiveLabelIsCorrupt() {
         #expect(throws: VaultError.corrupt(path: Self.path, reason: "token #3: duplicate active label")) {
             try Self.validate([

@@ -82,3 +82,12 @@ enum Base64 {
         return decoded
     }
 }
+
+extension String {
+    /// Whether every byte of the UTF-8 form passes `test`, read from the
+    /// string's own storage where it is contiguous (byte by byte through
+    /// the UTF-8 view costs several times more).
+    func allUTF8(_ test: (UInt8) -> Bool) -> Bool {
+        utf8.withContiguousStorageIfAvailable { $0.allSatisfy(test) } ?? utf8.allSatisfy(test)
+    }
+}

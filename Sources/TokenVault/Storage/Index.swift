@@ -62,7 +62,7 @@ struct Index: Codable, Equatable, JSONReadable {
             guard !entry.label.isEmpty, entry.label.utf8.count <= LabelRules.maximumBytes else {
                 throw bad("the label is empty or longer than \(LabelRules.maximumBytes) bytes")
             }
-            guard entry.digest.utf8.count == 64, entry.digest.utf8.allSatisfy(Hex.isDigit) else {
+            guard entry.digest.utf8.count == 64, entry.digest.allUTF8(Hex.isDigit) else {
                 throw bad("malformed digest")
             }
             if entry.isActive {

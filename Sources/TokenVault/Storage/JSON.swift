@@ -305,16 +305,23 @@ struct JSONObject {
     let members: [(key: String, value: JSONValue)]
     /// The file, for errors.
     let file: String
-    /// Where this object is in the file: "" at the top, else "tokens.3.".
-    let prefix: String
+    /// Where this object is in the file, for errors: "" at the top, else
+    /// the path of its parent ("tokens.") and, in an array, its position.
+    private let parent: String
+    private let position: Int?
 
-    init(_ value: JSONValue, file: String, prefix: String = "") throws {
+    /// "tokens.3." (made only for an error message).
+    private var prefix: String { position.map { "\(parent)\($0)." } ?? parent }
+
+    init(_ value: JSONValue, file: String, parent: String = "", position: Int? = nil) throws {
+        self.file = file
+        self.parent = parent
+        self.position = position
         guard case .object(let members) = value else {
+            self.members = []
             throw VaultError.corrupt(path: file, reason: "field \"\(prefix.dropLast())\" has the wrong type")
         }
         self.members = members
-        self.file = file
-        self.prefix = prefix
     }
 
     func value(_ key: String) -> JSONValue? {
@@ -364,14 +371,15 @@ struct JSONObject {
 
     func optionalObject(_ key: String) throws -> JSONObject? {
         guard let found = value(key) else { return nil }
-        return try JSONObject(found, file: file, prefix: prefix + key + ".")
+        return try JSONObject(found, file: file, parent: prefix + key + ".")
     }
 
     /// An array of objects, each for `T.init(json:)`.
     func array<T: JSONReadable>(_ key: String, of type: T.Type) throws -> [T] {
         guard case .array(let elements) = try required(key) else { throw wrongType(key) }
+        let parent = prefix + key + "."
         return try elements.enumerated().map { position, element in
-            try T(json: JSONObject(element, file: file, prefix: "\(prefix)\(key).\(position)."))
+            try T(json: JSONObject(element, file: file, parent: parent, position: position))
         }
     }
 }

@@ -125,6 +125,6 @@ enum TokenID {
     }
 
     static func isValid(_ text: String) -> Bool {
-        text.utf8.count == length && text.utf8.allSatisfy { (0x61...0x7A).contains($0) || (0x32...0x37).contains($0) }
+        text.utf8.count == length && text.allUTF8 { (0x61...0x7A).contains($0) || (0x32...0x37).contains($0) }
     }
 }
