@@ -16,7 +16,10 @@ let package = Package(
         .executable(name: "ztoken", targets: ["ztoken"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // Plugin only (`swift package generate-documentation`): no target
+        // depends on it, so it adds nothing to what builds or links.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(
@@ -57,6 +60,20 @@ let package = Package(
             name: "ztoken-bench-setup",
             dependencies: ["TokenVault"]
         ),
+        // The README's library example, byte for byte (ReadmeExampleTests
+        // checks that and runs it). An executable target of the root
+        // package only: `swift build` compiles it, users never install it.
+        .executableTarget(
+            name: "ztoken-example-zbot",
+            dependencies: ["TokenVault"],
+            path: "Examples/zbot-bundle"
+        ),
+        // Example: a token and a bundle for every agent listed in a file.
+        .executableTarget(
+            name: "ztoken-example-fleet",
+            dependencies: ["TokenVault"],
+            path: "Examples/zbot-fleet"
+        ),
         // What both test targets use: tool lookup, temp directories, file
         // modes and inodes, the minimal-KDF switch.
         .target(
@@ -69,12 +86,17 @@ let package = Package(
         ),
         .testTarget(
             name: "ZTokenCLITests",
-            // Depending on the executable makes `swift test` build `ztoken`
-            // first; the tests run that binary from the build directory.
-            dependencies: ["TokenVault", "ZTokenCLI", "ztoken", "TestSupport"],
+            // Depending on the executables makes `swift test` build `ztoken`
+            // and the examples first; the tests run them from the build directory.
+            dependencies: [
+                "TokenVault", "ZTokenCLI", "ztoken", "ztoken-example-zbot", "ztoken-example-fleet", "TestSupport",
+            ],
             exclude: ["Snapshots"]
         ),
-    ]
+    ],
+    // Swift 6 mode (complete strict concurrency checking) for every target,
+    // said outright rather than left to the tools version's default.
+    swiftLanguageModes: [.v6]
 )
 
 // Fuzz targets (docs/fuzzing in scripts/fuzz): one executable per parser,

@@ -12,7 +12,9 @@ public enum TokenKind: String, Sendable, CaseIterable, Codable {
 
 /// Whether a token still grants access.
 public enum TokenState: String, Sendable, Codable {
+    /// Valid: `verify` accepts it, and its sealed record can be exported.
     case active
+    /// Revoked for good: its sealed record is deleted and `verify` refuses it.
     case revoked
 }
 
@@ -27,11 +29,13 @@ public struct TokenInfo: Sendable, Equatable {
     public var id: String { entry.id }
     /// The user's name for the token; unique among active tokens.
     public var label: String { entry.label }
+    /// What the token is for: an API token or a zBot's.
     public var kind: TokenKind { entry.kind }
     /// Creation time, RFC 3339 UTC.
     public var createdAt: String { entry.createdAt }
     /// The token's last four characters, as token pages show them.
     public var last4: String { entry.last4 }
+    /// Whether the token is active or revoked.
     public var state: TokenState { entry.state }
     /// Revocation time, RFC 3339 UTC, for revoked tokens.
     public var revokedAt: String? { entry.revokedAt }
@@ -43,6 +47,7 @@ public struct TokenInfo: Sendable, Equatable {
 
 /// A token just created: its metadata and, this once, its plaintext.
 public struct CreatedToken: Sendable {
+    /// The new token's index entry.
     public let info: TokenInfo
     /// The plaintext token. It is shown once and can never be read back.
     public let token: SecureBytes
@@ -83,6 +88,7 @@ public enum KDFLevel: String, Sendable, CaseIterable {
 /// Label rules: 1 to 100 characters after trimming, no control or
 /// bidirectional-formatting characters. Labels are never used in paths.
 public enum LabelRules {
+    /// The most characters (grapheme clusters) a label may have after trimming.
     public static let maximumLength = 100
     /// A cap on the UTF-8 size too: one "character" (grapheme cluster) can be
     /// any number of combining marks, so 100 characters alone bound nothing.

@@ -64,8 +64,11 @@ extension BackupManifest.File {
 
 /// What a backup or restore did.
 public struct BackupSummary: Sendable {
+    /// The id of the vault in the backup.
     public let vaultID: String
+    /// How many files the backup holds (metadata, wrapped key, index, records).
     public let files: Int
+    /// How many active tokens the backed-up index holds.
     public let activeTokens: Int
 }
 
@@ -376,6 +379,8 @@ public struct RestoreOptions: Sendable {
     /// How long to wait for the replaced vault's lock.
     public var lockTimeout: Double
 
+    /// Options for ``Vault/prepareRestore(from:identities:to:options:credentials:)``; by default
+    /// only an empty location is restored into.
     public init(replaceExisting: Bool = false, replaceDifferentVault: Bool = false, lockTimeout: Double = 10) {
         self.replaceExisting = replaceExisting
         self.replaceDifferentVault = replaceDifferentVault
@@ -385,13 +390,17 @@ public struct RestoreOptions: Sendable {
 
 /// What proves the user owns a vault: its passphrase, or its offline key files.
 public enum VaultCredential: Sendable {
+    /// The vault passphrase (Argon2id unwraps the secret key with it).
     case passphrase(SecureBytes)
+    /// The age identity files of an offline-key vault (`init --offline-key`).
     case identityFiles([String])
 }
 
 /// A token named in a restore plan.
 public struct RestoredToken: Sendable, Equatable {
+    /// The token's id.
     public let id: String
+    /// The token's label.
     public let label: String
 
     init(_ entry: Index.Entry) {

@@ -19,9 +19,11 @@ public struct DoctorFinding: Sendable, Equatable, Codable {
 
 /// The result of `Vault.doctor`.
 public struct DoctorReport: Sendable, Codable {
+    /// What was found, in the order the checks ran; empty for a healthy vault.
     public var findings: [DoctorFinding]
-    /// Active and revoked token counts seen in the index.
+    /// Active tokens seen in the index.
     public var activeTokens: Int
+    /// Revoked tokens seen in the index.
     public var revokedTokens: Int
     /// Vaults a restore replaced and kept aside beside this one: not a
     /// problem (the user removes them by hand), but worth knowing about.

@@ -16,11 +16,16 @@ public struct VaultSetup: Sendable {
         case offline(identityPath: String)
     }
 
+    /// The user the vault is for, recorded in its metadata.
     public var user: String
+    /// The default server URL for zBot bundles, or nil to give one each time.
     public var serverURL: String?
+    /// The cost of deriving the key from the passphrase; ignored for an offline key.
     public var kdf: KDFLevel
+    /// How the vault secret key is kept.
     public var keyProtection: KeyProtection
 
+    /// Describes a vault to make; `kdf` defaults to ``KDFLevel/moderate``.
     public init(user: String, serverURL: String? = nil, kdf: KDFLevel = .moderate, keyProtection: KeyProtection) {
         self.user = user
         self.serverURL = serverURL

@@ -9,12 +9,24 @@ import Glibc
 #endif
 
 /// An open token vault.
+///
+/// Open one with ``init(openingAt:)`` (no passphrase needed) or make one with
+/// ``initialize(at:setup:)``. Every method reads the vault's files anew, so a
+/// `Vault` always sees what other writers did; every write takes the vault
+/// lock and is durable on disk before the method returns.
+///
+/// A `Vault` is not `Sendable`: it holds open descriptors and mutable
+/// settings, so use it from one task or thread at a time. To use a vault from
+/// several tasks, open a `Vault` in each; they exclude each other's writes
+/// through the vault lock as separate processes do (see <doc:Concurrency>).
 public final class Vault {
     /// The vault directory, as the caller named it.
     public let path: String
-    /// How long a writer waits for another ztoken's lock before giving up.
+    /// How many seconds a writer waits for another writer's lock before it
+    /// throws ``VaultError/busy(path:holder:seconds:)``; 10 by default.
     public var lockTimeout: Double = 10
-    /// Called once when a writer has to wait for the lock, with who holds it.
+    /// Called once when a writer has to wait for the lock, with a description
+    /// of who holds it (a process id) when known.
     public var onLockWait: (String?) -> Void = { _ in }
     /// Told, during `revoke`, how many of the revoked tokens' records are
     /// deleted so far (every few hundred, and once at the end), so that a

@@ -184,6 +184,7 @@ public enum VaultError: Error, Sendable, Equatable {
 }
 
 extension VaultError: CustomStringConvertible {
+    /// The same as ``message``.
     public var description: String { message }
 }
 

@@ -28,3 +28,12 @@ package enum VaultLocation {
         return text.isEmpty ? nil : text
     }
 }
+
+extension Vault {
+    /// The vault location `ztoken` uses when none is given: `$ZTOKEN_VAULT`,
+    /// else `$XDG_DATA_HOME/ztoken`, else `~/.local/share/ztoken`.
+    ///
+    /// Read from the environment each time it is asked for. Open it with
+    /// ``Vault/init(openingAt:)`` to work on the same vault as the command line.
+    public static var defaultPath: String { VaultLocation.resolve(explicit: nil) }
+}

@@ -26,7 +26,8 @@ public struct ZToken: ParsableCommand {
     public init() {}
 
     static let name = "ztoken"
-    static let version = "0.1.0"
+    /// The library's version: one number for the CLI and TokenVault.
+    static let version = Vault.libraryVersion
 
     /// The subcommands by name, for `parseSubcommand`.
     static let subcommandsByName: [String: ParsableCommand.Type] = Dictionary(

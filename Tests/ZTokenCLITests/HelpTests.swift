@@ -3,6 +3,7 @@
 // running the binary with --help and copying its standard output.
 import Foundation
 import Testing
+import TokenVault
 
 @Suite struct HelpTests {
     static let commands = [
@@ -27,7 +28,7 @@ import Testing
             #expect(fromRoot.status == 0)
             #expect(fromRoot.stdout == expected)
             let version = try box.run([command, "--version"])
-            #expect(version.status == 0 && version.stdout == "0.1.0\n")
+            #expect(version.status == 0 && version.stdout == Vault.libraryVersion + "\n")
         }
     }
 
@@ -38,6 +39,6 @@ import Testing
         #expect(help.stdout.hasPrefix("OVERVIEW: Create a token and show it once."))
         let version = try box.run(["--version"])
         #expect(version.status == 0)
-        #expect(version.stdout == "0.1.0\n")
+        #expect(version.stdout == Vault.libraryVersion + "\n")
     }
 }

@@ -67,6 +67,7 @@ public struct BundleManifest: Encodable, Sendable, Equatable, JSONReadable {
         agentName = try json.string("agent_name")
     }
 
+    /// Encodes the manifest's JSON keys (`vault_id`, `created_at` as RFC 3339, …).
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(version, forKey: .version)

@@ -14,8 +14,11 @@
 public struct BundleTemplate: Sendable, Equatable {
     /// The values a template can insert.
     public enum Placeholder: String, Sendable, CaseIterable {
+        /// `{{server_url}}`: the server the zBot talks to.
         case serverURL = "server_url"
+        /// `{{name}}`: the zBot's name.
         case name
+        /// `{{token}}`: the token; a template must contain it.
         case token
     }
 

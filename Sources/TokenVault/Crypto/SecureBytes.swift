@@ -79,6 +79,8 @@ public final class SecureBytes: @unchecked Sendable, CustomStringConvertible, Cu
         withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
     }
 
+    /// `SecureBytes(N bytes, redacted)`: the length, never the contents.
     public var description: String { "SecureBytes(\(count) bytes, redacted)" }
+    /// The same as ``description``: the contents never show in a debugger either.
     public var debugDescription: String { description }
 }

@@ -34,7 +34,12 @@ struct CLIResult: CustomStringConvertible {
 enum CLIHarness {
     /// The `ztoken` built by `swift test`: next to the test bundle, else in
     /// `.build/debug` of the package that holds this file.
-    static let binary: String = {
+    static let binary: String = builtExecutable("ztoken")
+
+    /// An executable of this package built by `swift test` (ztoken, the
+    /// examples): next to the test bundle, else in `.build/debug`; "" when
+    /// neither exists.
+    static func builtExecutable(_ name: String) -> String {
         var candidates: [String] = []
         if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
             var dir = (exe as NSString).deletingLastPathComponent
@@ -42,14 +47,11 @@ enum CLIHarness {
             while dir.hasSuffix(".xctest") || dir.contains(".xctest/") {
                 dir = (dir as NSString).deletingLastPathComponent
             }
-            candidates.append(dir + "/ztoken")
+            candidates.append(dir + "/" + name)
         }
-        let packageRoot = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().path
-        candidates.append(packageRoot + "/.build/debug/ztoken")
+        candidates.append(packageRoot + "/.build/debug/" + name)
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? ""
-    }()
+    }
 
     static let packageRoot: String = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -45,6 +45,7 @@ public struct AgeX25519Recipient: Sendable, Hashable, CustomStringConvertible {
         Bech32.encode(hrp: Self.hrp, data: SecureBytes(copying: publicKey), uppercase: false).unsafeRevealedString()
     }
 
+    /// The `age1…` form, the same as ``encoded``.
     public var description: String { encoded }
 }
 
@@ -88,6 +89,7 @@ public struct AgeX25519Identity: Sendable, CustomStringConvertible {
         Bech32.encode(hrp: Self.hrp, data: secretKey, uppercase: true)
     }
 
+    /// The recipient and the words "secret redacted": never the secret key.
     public var description: String { "AgeX25519Identity(\(recipient.encoded), secret redacted)" }
 }
 
