@@ -12,22 +12,32 @@ public enum TokenKind: String, Sendable, CaseIterable, Codable {
 
 /// Whether a token still grants access.
 public enum TokenState: String, Sendable, Codable {
-    /// Valid: `verify` accepts it, and its sealed record can be exported.
+    /// Valid: not revoked and not past its expiry; `verify` accepts it, and
+    /// its sealed record can be exported.
     case active
     /// Revoked for good: its sealed record is deleted and `verify` refuses it.
     case revoked
+    /// Its expiry time has passed. Derived from the time, never written to
+    /// the index (where the token stays `active`); permanent too. An expired
+    /// token keeps its label until it is revoked or rotated.
+    case expired
 }
 
 /// Everything the vault knows about a token except its secret: a read-only
-/// view of its index entry.
+/// view of its index entry, with its state as of when it was read.
 public struct TokenInfo: Sendable, Equatable {
     let entry: Index.Entry
+    /// The effective state at the time the view was made.
+    public let state: TokenState
 
-    init(_ entry: Index.Entry) { self.entry = entry }
+    init(_ entry: Index.Entry, at now: Int64 = Int64(Clock.seconds())) {
+        self.entry = entry
+        state = entry.effectiveState(at: now)
+    }
 
     /// Short random id (12 lowercase base32 characters); files are named by it.
     public var id: String { entry.id }
-    /// The user's name for the token; unique among active tokens.
+    /// The user's name for the token; unique among tokens not revoked.
     public var label: String { entry.label }
     /// What the token is for: an API token or a zBot's.
     public var kind: TokenKind { entry.kind }
@@ -35,14 +45,20 @@ public struct TokenInfo: Sendable, Equatable {
     public var createdAt: String { entry.createdAt }
     /// The token's last four characters, as token pages show them.
     public var last4: String { entry.last4 }
-    /// Whether the token is active or revoked.
-    public var state: TokenState { entry.state }
     /// Revocation time, RFC 3339 UTC, for revoked tokens.
     public var revokedAt: String? { entry.revokedAt }
     /// For zBot tokens: the agent's name.
     public var agentName: String? { entry.agent }
     /// For zBot tokens: the server the agent talks to.
     public var serverURL: String? { entry.serverURL }
+    /// The user's note about the token, if any.
+    public var note: String? { entry.note }
+    /// When the token expires (or expired), RFC 3339 UTC; nil if it never does.
+    public var expiresAt: String? { entry.expiresAt }
+    /// The id of the token this one replaced when it was rotated, if any.
+    public var rotatedFrom: String? { entry.rotatedFrom }
+    /// The id of the token that replaced this one when it was rotated, if any.
+    public var rotatedTo: String? { entry.rotatedTo }
 }
 
 /// A token just created: its metadata and, this once, its plaintext.
@@ -63,6 +79,8 @@ public enum Verification: Sendable, Equatable {
     case unknown
     /// The token was in this vault and has been revoked.
     case revoked(TokenInfo)
+    /// The token is in this vault but its expiry time has passed.
+    case expired(TokenInfo)
 
     /// A short reason for a negative answer ("malformed", "revoked", …).
     public var reason: String? {
@@ -71,6 +89,7 @@ public enum Verification: Sendable, Equatable {
         case .malformed(let problem): return problem.rawValue
         case .unknown: return "unknown"
         case .revoked: return "revoked"
+        case .expired: return "expired"
         }
     }
 }
@@ -96,25 +115,50 @@ public enum LabelRules {
 
     /// Returns the trimmed label, or throws `.invalidArgument` saying why not.
     public static func validated(_ raw: String) throws -> String {
-        let label = raw.trimmingWhitespace()
-        if label.isEmpty {
-            throw VaultError.invalidArgument(
-                "a label must not be empty", hint: "give the token a name, e.g. 'ztoken create ci-runner'")
+        try TextRules.validated(
+            raw, what: "label", maximumLength: maximumLength, maximumBytes: maximumBytes,
+            emptyHint: "give the token a name, e.g. 'ztoken create ci-runner'")
+    }
+}
+
+/// Note rules: the label's character rules, up to 1,000 characters (and
+/// 8 KiB of UTF-8, for the same reason as labels).
+public enum NoteRules {
+    public static let maximumLength = 1000
+    public static let maximumBytes = 8192
+
+    /// Returns the trimmed note, or throws `.invalidArgument` saying why not.
+    public static func validated(_ raw: String) throws -> String {
+        try TextRules.validated(
+            raw, what: "note", maximumLength: maximumLength, maximumBytes: maximumBytes,
+            emptyHint: "to remove a note, give no text")
+    }
+}
+
+/// The checks labels and notes share: trimmed, not empty, no control or
+/// bidirectional-formatting characters, within a length in characters and bytes.
+enum TextRules {
+    static func validated(
+        _ raw: String, what: String, maximumLength: Int, maximumBytes: Int, emptyHint: String
+    ) throws -> String {
+        let text = raw.trimmingWhitespace()
+        if text.isEmpty {
+            throw VaultError.invalidArgument("a \(what) must not be empty", hint: emptyHint)
         }
-        if let bad = label.unicodeScalars.first(where: TerminalSafe.isDangerous) {
+        if let bad = text.unicodeScalars.first(where: TerminalSafe.isDangerous) {
             throw VaultError.invalidArgument(
-                "label \(VaultError.quoted(String(label.prefix(40)))) contains the control character U+\(String(bad.value, radix: 16, uppercase: true))",
+                "\(what) \(VaultError.quoted(String(text.prefix(40)))) contains the control character U+\(String(bad.value, radix: 16, uppercase: true))",
                 hint: "use printable characters only")
         }
-        if label.utf8.count > maximumBytes {
+        if text.utf8.count > maximumBytes {
             throw VaultError.invalidArgument(
-                "a label must be at most \(maximumBytes) bytes of UTF-8 (this one has \(label.utf8.count))")
+                "a \(what) must be at most \(maximumBytes) bytes of UTF-8 (this one has \(text.utf8.count))")
         }
-        if label.count > maximumLength {
+        if text.count > maximumLength {
             throw VaultError.invalidArgument(
-                "a label must be at most \(maximumLength) characters (this one has \(label.count))")
+                "a \(what) must be at most \(maximumLength) characters (this one has \(text.count))")
         }
-        return label
+        return text
     }
 }
 

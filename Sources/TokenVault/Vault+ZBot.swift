@@ -31,14 +31,16 @@ extension Vault {
         return try ServerURL.validate(url)
     }
 
-    /// Mints a `zbot` token labelled `name` and writes its bundle.
+    /// Mints a `zbot` token labelled `name` (with an optional note and
+    /// expiry time, as `create` takes them) and writes its bundle.
     public func createZBot(
         name: String, serverURL: String?, template: BundleTemplate?,
-        destination: BundleDestination
+        destination: BundleDestination, note: String? = nil, expiresAt: Int64? = nil
     ) throws -> TokenInfo {
         let url = try bundleServerURL(serverURL)
         try destination.checkWritable()
-        let created = try create(label: name, kind: .zbot, agentName: name, serverURL: url)
+        let created = try create(
+            label: name, kind: .zbot, agentName: name, serverURL: url, note: note, expiresAt: expiresAt)
         do {
             try writeBundle(
                 for: created.info, token: created.token, serverURL: url, template: template, to: destination)
@@ -51,14 +53,13 @@ extension Vault {
         return created.info
     }
 
-    /// Writes the bundle of an existing active token again.
+    /// Writes the bundle of an existing active token again (not of a
+    /// revoked or expired one: see `activeToken`).
     public func exportZBot(
         reference: String, key: VaultKey, serverURL: String?, template: BundleTemplate?,
         destination: BundleDestination
     ) throws -> TokenInfo {
-        guard let info = try resolve([reference]).first, info.state == .active else {
-            throw VaultError.noSuchToken(reference)
-        }
+        let info = try activeToken(reference)
         let url = try bundleServerURL(serverURL ?? info.serverURL)
         try destination.checkWritable()
         let token = try revealToken(id: info.id, with: key)

@@ -85,7 +85,7 @@ public final class Vault {
     public var vaultID: String { metadata.vaultID }
     /// The user named at `init`.
     public var user: String { metadata.user }
-    /// The default server URL for zBots, set at `init`.
+    /// The default server URL for zBots, set at `init` or by `setDefaultServerURL`.
     public var defaultServerURL: String? { metadata.serverURL }
     /// True when the secret key is kept off the machine (`init --offline-key`).
     public var isOfflineKey: Bool { metadata.keyProtection == "offline" }
@@ -101,13 +101,15 @@ public final class Vault {
         return try Index.decode(bytes, path: path)
     }
 
-    /// The tokens in creation order: active ones, or all with `includeRevoked`.
+    /// The tokens in creation order: those not revoked (active or expired),
+    /// or all with `includeRevoked`.
     public func tokens(includeRevoked: Bool = false) throws -> [TokenInfo] {
-        try readIndex().tokens.filter { includeRevoked || $0.isActive }.map(TokenInfo.init)
+        let now = Int64(Clock.seconds())
+        return try readIndex().tokens.filter { includeRevoked || $0.isActive }.map { TokenInfo($0, at: now) }
     }
 
     /// Finds the tokens that `references` name: each is an id (of any token)
-    /// or the label of an active token. A reference that is both one token's
+    /// or the label of a token not revoked (active or expired). A reference that is both one token's
     /// id and another's label is refused as ambiguous.
     public func resolve(_ references: [String]) throws -> [TokenInfo] {
         let index = try readIndex()
@@ -139,7 +141,11 @@ public final class Vault {
             return .unknown
         }
         let info = TokenInfo(index.tokens[position])
-        return info.state == .active ? .valid(info) : .revoked(info)
+        switch info.state {
+        case .active: return .valid(info)
+        case .revoked: return .revoked(info)
+        case .expired: return .expired(info)
+        }
     }
 
     // MARK: Writing
@@ -159,13 +165,17 @@ public final class Vault {
     }
 
     /// Creates a token labelled `label`: mints one, or stores `importing` (a
-    /// token made elsewhere). The sealed record and then the index are
-    /// durable on disk before this returns, so the caller may show the token.
+    /// token made elsewhere), with an optional note and expiry time (seconds
+    /// since 1970, from `Expiry.deadline`). The sealed record and then the
+    /// index are durable on disk before this returns, so the caller may show
+    /// the token.
     public func create(
         label rawLabel: String, kind: TokenKind = .api, importing: SecureBytes? = nil,
-        agentName: String? = nil, serverURL: String? = nil
+        agentName: String? = nil, serverURL: String? = nil, note rawNote: String? = nil, expiresAt: Int64? = nil
     ) throws -> CreatedToken {
         let label = try LabelRules.validated(rawLabel)
+        let note = try rawNote.map(NoteRules.validated)
+        let expiry = try expiresAt.map(Self.checkedExpiry)
         let token: SecureBytes
         if let importing {
             if let problem = TokenFormat.problem(with: importing) {
@@ -184,9 +194,7 @@ public final class Vault {
         let record = RecordFormat.encode(try Sodium.seal(token, to: publicKey))
 
         return try withWriteLock { index in
-            if index.activePosition(ofLabel: label) != nil {
-                throw VaultError.labelInUse(label)
-            }
+            try Self.checkLabelIsFree(label, in: index)
             if let twin = index.activePosition(ofDigest: digest) {
                 throw VaultError.invalidArgument(
                     "this token is already in the vault as \(VaultError.quoted(index.tokens[twin].label))")
@@ -194,7 +202,7 @@ public final class Vault {
             let id = index.newID()
             let entry = Index.Entry(
                 id: id, label: label, kind: kind, createdAt: Clock.now(), last4: TokenFormat.lastFour(of: token),
-                digest: digest, state: .active, agent: agentName, serverURL: serverURL)
+                digest: digest, state: .active, agent: agentName, serverURL: serverURL, note: note, expiresAt: expiry)
             do {
                 try directory.writeRecord(id: id, bytes: record)
             } catch {

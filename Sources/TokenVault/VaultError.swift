@@ -31,12 +31,16 @@ public enum VaultError: Error, Sendable, Equatable {
     case noSuchToken(String)
     /// An input file (identity, recipients, template, backup) does not exist.
     case fileNotFound(path: String)
+    /// The token's expiry time has passed, so it can no longer be used or changed.
+    case tokenExpired(label: String, id: String, expiresAt: String)
 
     // 73 — cannot create
     /// The vault, or an output file, already exists.
     case alreadyExists(path: String)
     /// An active token already has this label.
     case labelInUse(String)
+    /// An expired token (not yet revoked or rotated) still has this label.
+    case labelOfExpiredToken(String)
 
     // 74 — I/O
     /// A system call failed; `operation` names it ("write", "fsync", "rename"…).
@@ -67,8 +71,8 @@ public enum VaultError: Error, Sendable, Equatable {
         switch self {
         case .invalidArgument: return 64
         case .corrupt, .unsupportedVersion, .weakKeyDerivation, .differentVault, .unverifiableVault: return 65
-        case .vaultNotFound, .noSuchToken, .fileNotFound: return 66
-        case .alreadyExists, .labelInUse: return 73
+        case .vaultNotFound, .noSuchToken, .fileNotFound, .tokenExpired: return 66
+        case .alreadyExists, .labelInUse, .labelOfExpiredToken: return 73
         case .io: return 74
         case .busy, .vaultReplaced, .vaultChanged: return 75
         case .wrongPassphrase, .wrongIdentity, .unsafePermissions, .foreignOwner, .symlink: return 77
@@ -96,10 +100,14 @@ public enum VaultError: Error, Sendable, Equatable {
             return "no active token \(Self.quoted(reference))"
         case .fileNotFound(let path):
             return "\(path): no such file"
+        case .tokenExpired(let label, let id, let expiresAt):
+            return "token \(Self.quoted(label)) (\(id)) expired at \(expiresAt)"
         case .alreadyExists(let path):
             return "\(path) already exists"
         case .labelInUse(let label):
             return "an active token is already labelled \(Self.quoted(label))"
+        case .labelOfExpiredToken(let label):
+            return "an expired token is still labelled \(Self.quoted(label))"
         case .io(let path, let operation, let errno):
             return "\(path): \(operation) failed: \(Self.describe(errno: errno))"
         case .busy(let path, let holder, let seconds):
@@ -143,10 +151,14 @@ public enum VaultError: Error, Sendable, Equatable {
             return "list all tokens to see labels, ids and states"
         case .fileNotFound:
             return nil
+        case .tokenExpired:
+            return "expiry is never undone: rotate the token to get a new one under its label, or revoke it"
         case .alreadyExists:
             return "choose another path"
         case .labelInUse:
             return "choose another label, or revoke the existing token first"
+        case .labelOfExpiredToken(let label):
+            return "rotate \(Self.quoted(label)) to replace it, or revoke it first to free the label"
         case .io(_, _, let errno):
             if errno == ENOSPC || errno == EDQUOT { return "free some disk space and try again; nothing was changed" }
             return nil

@@ -34,11 +34,14 @@ struct Create: ParsableCommand {
     @Flag(help: "Also put the token on the clipboard, cleared after 45 seconds.")
     var copy = false
 
+    @OptionGroup var lifetime: LifetimeOptions
+
     @Flag(help: "Print the token and its metadata as JSON.")
     var json = false
 
     func run() throws {
         let vault = try vaultOptions.open()
+        let expiresAt = try lifetime.deadline()
         var imported: SecureBytes?
         if stdin {
             imported =
@@ -46,7 +49,8 @@ struct Create: ParsableCommand {
                 ? try SecretInput.askOnTerminal(prompt: "token to import: ")
                 : try SecretInput.readStandardInput(limit: 4096)
         }
-        let created = try vault.create(label: label, kind: kind, importing: imported)
+        let created = try vault.create(
+            label: label, kind: kind, importing: imported, note: lifetime.note, expiresAt: expiresAt)
         do {
             try show(created)
         } catch {
@@ -68,11 +72,15 @@ struct Create: ParsableCommand {
     private func show(_ created: CreatedToken) throws {
         let info = created.info
         if json {
+            // Every other key sorts before "token", which is written last as a secret.
+            let fields = JSONText.object([
+                ("createdAt", JSONText.quote(info.createdAt)), ("id", JSONText.quote(info.id)),
+                ("kind", JSONText.quote(info.kind.rawValue)), ("label", JSONText.quote(info.label)),
+                ("last4", JSONText.quote(info.last4)), ("expiresAt", info.expiresAt.map(JSONText.quote)),
+                ("note", info.note.map(JSONText.quote)),
+            ])
             try Terminal.writeToStandardOutput([
-                .text(
-                    "{\"createdAt\":\(JSONText.quote(info.createdAt)),\"id\":\(JSONText.quote(info.id)),"
-                        + "\"kind\":\(JSONText.quote(info.kind.rawValue)),\"label\":\(JSONText.quote(info.label)),"
-                        + "\"last4\":\(JSONText.quote(info.last4)),\"token\":\""),
+                .text(String(fields.dropLast()) + ",\"token\":\""),
                 .jsonEscapedSecret(created.token),
                 .text("\"}\n"),
             ])

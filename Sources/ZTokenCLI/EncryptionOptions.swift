@@ -69,7 +69,7 @@ struct BundleOptions: ParsableArguments {
             "A zbot.properties template with {{server_url}}, {{name}} and {{token}} placeholders.", valueName: "file"))
     var template: String?
 
-    @Option(help: ArgumentHelp("The zBot's server URL (default: the vault's, set at init).", valueName: "url"))
+    @Option(help: ArgumentHelp("The zBot's server URL (default: the vault's, see 'ztoken config').", valueName: "url"))
     var server: String?
 
     func validate() throws {

@@ -9,7 +9,7 @@ struct Export: ParsableCommand {
         abstract: "Write the zBot bundle of an existing active token again.",
         discussion: """
             Opens the token's sealed record, so it needs the vault passphrase (asked on the terminal, or \
-            --vault-passphrase-file), or -i/--identity FILE for an offline-key vault. Revoked tokens cannot be exported.
+            --vault-passphrase-file), or -i/--identity FILE for an offline-key vault. Revoked and expired tokens cannot be exported.
             """,
         version: ZToken.version)
 
@@ -29,7 +29,8 @@ struct Export: ParsableCommand {
     func run() throws {
         let vault = try vaultOptions.open()
         let template = try bundle.parsedTemplate()
-        guard (try vault.resolve([token]).first?.state) == .active else { throw VaultError.noSuchToken(token) }
+        // A revoked or expired token is refused before the passphrase is asked.
+        _ = try vault.activeToken(token)
         let key: VaultKey
         if vault.isOfflineKey {
             guard !identities.isEmpty else {

@@ -31,14 +31,17 @@ enum JSONText {
 
     static func array(_ items: [String]) -> String { "[" + items.joined(separator: ",") + "]" }
 
-    /// A token as `list --json` shows it.
+    /// A token as `list --json` and `show --json` show it: every field the
+    /// token has, none it has not.
     static func object(_ token: TokenInfo) -> String {
         object([
             ("id", quote(token.id)), ("label", quote(token.label)), ("kind", quote(token.kind.rawValue)),
             ("createdAt", quote(token.createdAt)), ("last4", quote(token.last4)),
             ("state", quote(token.state.rawValue)),
             ("revokedAt", token.revokedAt.map(quote)), ("agent", token.agentName.map(quote)),
-            ("serverURL", token.serverURL.map(quote)),
+            ("serverURL", token.serverURL.map(quote)), ("note", token.note.map(quote)),
+            ("expiresAt", token.expiresAt.map(quote)), ("rotatedFrom", token.rotatedFrom.map(quote)),
+            ("rotatedTo", token.rotatedTo.map(quote)),
         ])
     }
 }

@@ -66,6 +66,11 @@ extension VaultError {
         case .alreadyExists: "choose another path, or pass --force where the command allows it"
         case .busy: "wait for the other ztoken to finish, or raise --lock-timeout"
         case .wrongIdentity: "pass the identity file the file was encrypted to with -i"
+        case .tokenExpired(_, let id, _):
+            "expiry is never undone: run 'ztoken rotate \(id)' for a new token under its label, "
+                + "or 'ztoken revoke \(id)'"
+        case .labelOfExpiredToken:
+            "replace the expired token with 'ztoken rotate LABEL', or free the label with 'ztoken revoke LABEL'"
         case .symlink:
             "ztoken never follows links in a vault: pass the real directory with --vault, "
                 + "or put the real file in place of the link"

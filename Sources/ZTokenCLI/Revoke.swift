@@ -10,7 +10,7 @@ struct Revoke: ParsableCommand {
         discussion: """
             Asks [y/N] on a terminal. Off a terminal it refuses unless --yes is given. A revoked token's \
             sealed record is deleted, so it can never be exported again. --all revokes every active token \
-            in one atomic rewrite of the index.
+            in one atomic rewrite of the index; --expired revokes every expired token the same way.
             """,
         version: ZToken.version)
 
@@ -22,12 +22,18 @@ struct Revoke: ParsableCommand {
     @Flag(help: "Revoke every active token.")
     var all = false
 
+    @Flag(help: "Revoke every expired token.")
+    var expired = false
+
     @Flag(help: "Do not ask for confirmation.")
     var yes = false
 
     func validate() throws {
-        if all && !tokens.isEmpty { throw ValidationError("give labels or ids, or --all, not both") }
-        if !all && tokens.isEmpty { throw ValidationError("name the tokens to revoke, or pass --all") }
+        if all && expired { throw ValidationError("give --all or --expired, not both") }
+        if (all || expired) && !tokens.isEmpty {
+            throw ValidationError("give labels or ids, or \(all ? "--all" : "--expired"), not both")
+        }
+        if !all && !expired && tokens.isEmpty { throw ValidationError("name the tokens to revoke, or pass --all") }
     }
 
     func run() throws {
@@ -35,8 +41,10 @@ struct Revoke: ParsableCommand {
         // The tokens asked about: with --all, every active one.
         let ids: [String]
         let first: TokenInfo?
-        if all {
-            let tokens = try vault.tokens()
+        if all || expired {
+            // --all: every token not revoked (an expired one too); --expired:
+            // the expired ones, which stay expired, so the set cannot change.
+            let tokens = try vault.tokens().filter { all || $0.state == .expired }
             ids = tokens.map(\.id)
             first = tokens.first
         } else {
@@ -49,10 +57,13 @@ struct Revoke: ParsableCommand {
             first = targets.first
         }
         guard let first else {
-            Output.note("no active tokens to revoke")
+            Output.note(expired ? "no expired tokens to revoke" : "no active tokens to revoke")
             return
         }
-        let what = ids.count == 1 ? "token \(VaultError.quotedLabel(first.label)) (\(first.id))" : "\(ids.count) tokens"
+        let what =
+            ids.count == 1
+            ? "\(expired ? "expired " : "")token \(VaultError.quotedLabel(first.label)) (\(first.id))"
+            : "\(ids.count) \(expired ? "expired " : "")tokens"
         if !yes {
             guard Terminal.standardInputIsTerminal else {
                 throw VaultError.invalidArgument(

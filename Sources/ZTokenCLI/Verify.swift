@@ -9,7 +9,7 @@ struct Verify: ParsableCommand {
         abstract: "Check a token read from standard input.",
         discussion: """
             Exit 0 and print the token's id and label when it is active in this vault; exit 1 with the \
-            reason (malformed, bad checksum, unknown, revoked) otherwise. Needs no passphrase.
+            reason (malformed, bad checksum, unknown, revoked, expired) otherwise. Needs no passphrase.
             """,
         version: ZToken.version)
 
@@ -27,7 +27,7 @@ struct Verify: ParsableCommand {
         let answer = try vault.verify(presented)
         let token: TokenInfo?
         switch answer {
-        case .valid(let info), .revoked(let info): token = info
+        case .valid(let info), .revoked(let info), .expired(let info): token = info
         case .malformed, .unknown: token = nil
         }
         if json {

@@ -21,15 +21,21 @@ struct ZBot: ParsableCommand {
 
     @OptionGroup var bundle: BundleOptions
 
+    @OptionGroup var lifetime: LifetimeOptions
+
     func run() throws {
         let vault = try vaultOptions.open()
+        let expiresAt = try lifetime.deadline()
         if bundle.server == nil && vault.defaultServerURL == nil {
-            throw VaultError.invalidArgument("no server URL for the zBot", hint: "pass --server URL")
+            throw VaultError.invalidArgument(
+                "no server URL for the zBot",
+                hint: "pass --server URL, or set a default with 'ztoken config server-url URL'")
         }
         let template = try bundle.parsedTemplate()
         let destination = try bundle.destination()
         let info = try vault.createZBot(
-            name: name, serverURL: bundle.server, template: template, destination: destination)
+            name: name, serverURL: bundle.server, template: template, destination: destination,
+            note: lifetime.note, expiresAt: expiresAt)
         Output.note("created zBot token \(Output.safe(info.label)) (id \(info.id)); \(bundle.describe(destination))")
     }
 }

@@ -18,8 +18,8 @@ public struct ZToken: ParsableCommand {
             """,
         version: version,
         subcommands: [
-            Init.self, Create.self, List.self, Revoke.self, Verify.self, ZBot.self, Export.self, Keygen.self,
-            Backup.self, Restore.self, Doctor.self,
+            Init.self, Create.self, List.self, Show.self, Rename.self, Note.self, Expire.self, Revoke.self,
+            Verify.self, ZBot.self, Export.self, Keygen.self, Backup.self, Restore.self, Doctor.self, Config.self,
         ]
     )
 

@@ -245,6 +245,73 @@ import Glibc
         }
     }
 
+    // MARK: Notes, expiry, rotation links
+
+    @Test func theNewFieldsRoundTripAndAreWrittenOnlyWhenSet() throws {
+        var entry = Self.entry("aaaaaaaaaaaa", "ci")
+        let plain = try Index(tokens: [entry]).encoded()
+        #expect(!String(decoding: plain, as: UTF8.self).contains("note"))
+        entry.note = "deploys \"prod\" é"
+        entry.expiresAt = "2027-01-01T00:00:00Z"
+        entry.rotatedFrom = "bbbbbbbbbbbb"
+        entry.rotatedTo = "cccccccccccc"
+        let bytes = try Index(tokens: [entry]).encoded()
+        let text = String(decoding: bytes, as: UTF8.self)
+        #expect(text.contains(#""expiresAt" : "2027-01-01T00:00:00Z""#))
+        #expect(text.contains(#""rotatedFrom" : "bbbbbbbbbbbb""#) && text.contains(#""rotatedTo" : "cccccccccccc""#))
+        #expect(try Index.decode(bytes, path: Self.path).tokens == [entry])
+    }
+
+    @Test func anExpiredTokenIsDerivedFromTheTimeAndStaysActiveOnDisk() {
+        var entry = Self.entry("aaaaaaaaaaaa", "ci")
+        #expect(!entry.isExpired(at: Int64.max) && entry.effectiveState(at: 0) == .active)
+        entry.expiresAt = "2027-01-01T00:00:00Z"
+        let deadline = RFC3339.parse("2027-01-01T00:00:00Z")!
+        #expect(entry.effectiveState(at: deadline - 1) == .active)
+        #expect(entry.effectiveState(at: deadline) == .expired)
+        #expect(entry.state == .active)
+        entry.state = .revoked
+        #expect(entry.effectiveState(at: deadline) == .revoked)
+    }
+
+    @Test func anExpiredTokenKeepsItsLabel() {
+        var expired = Self.entry("aaaaaaaaaaaa", "ci")
+        expired.expiresAt = "2000-01-01T00:00:00Z"
+        #expect(throws: VaultError.corrupt(path: Self.path, reason: "token #2: duplicate active label")) {
+            try Self.validate([expired, Self.entry("bbbbbbbbbbbb", "ci")])
+        }
+    }
+
+    @Test func aWrittenExpiredStateIsCorrupt() {
+        let reason = #"token #1: the state "expired" is derived from the time and never written"#
+        #expect(throws: VaultError.corrupt(path: Self.path, reason: reason)) {
+            try Self.decode(Self.document(Self.goodFields.replacingOccurrences(of: "active", with: "expired")))
+        }
+    }
+
+    @Test(arguments: [
+        (#","note":"""#, "token #1: the note is empty or longer than \(NoteRules.maximumBytes) bytes"),
+        (
+            #","note":"\#(String(repeating: "x", count: NoteRules.maximumBytes + 1))""#,
+            "token #1: the note is empty or longer than \(NoteRules.maximumBytes) bytes"
+        ),
+        (#","expiresAt":"2027-01-01""#, "token #1: malformed expiry time"),
+        (#","expiresAt":"2027-02-30T00:00:00Z""#, "token #1: malformed expiry time"),
+        (#","rotatedFrom":"../x""#, "token #1: malformed rotation link"),
+        (#","rotatedTo":"ABCDEFGHIJKL""#, "token #1: malformed rotation link"),
+        (#","expiresAt":7"#, #"expiresAt" has the wrong type"#),
+    ])
+    func badNewFieldsAreCorrupt(extra: String, reason: String) {
+        do {
+            _ = try Self.decode(Self.document(Self.goodFields + extra))
+            Issue.record("accepted \(extra)")
+        } catch let error as VaultError {
+            #expect(error.exitCode == 65 && error.message.hasSuffix(reason), "\(error.message)")
+        } catch {
+            Issue.record("\(error)")
+        }
+    }
+
     @Test func verifyFindsEveryEntryAndOnlyThose() {
         let entries = (0..<50).map { Self.entry(TokenID.make(), "t\($0)", state: $0 % 3 == 0 ? .revoked : .active) }
         let index = Index(tokens: entries)

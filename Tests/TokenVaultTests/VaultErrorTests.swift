@@ -9,6 +9,7 @@ import Testing
         .invalidArgument("x"), .corrupt(path: "/v", reason: "r"), .unsupportedVersion(path: "/v", version: 9),
         .weakKeyDerivation(path: "/v", reason: "r"), .vaultNotFound(path: "/v"), .noSuchToken("t"),
         .fileNotFound(path: "/f"), .alreadyExists(path: "/f"), .labelInUse("l"),
+        .labelOfExpiredToken("l"), .tokenExpired(label: "l", id: "aaaaaaaaaaaa", expiresAt: "2026-01-01T00:00:00Z"),
         .io(path: "/f", operation: "write", errno: 28),
         .busy(path: "/v", holder: nil, seconds: 10), .vaultReplaced(path: "/v"), .wrongPassphrase(path: "/v"),
         .wrongIdentity(path: "/f"), .unsafePermissions(path: "/v", mode: 0o40755, expected: 0o700),

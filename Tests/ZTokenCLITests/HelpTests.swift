@@ -7,7 +7,8 @@ import TokenVault
 
 @Suite struct HelpTests {
     static let commands = [
-        "", "init", "create", "list", "revoke", "verify", "zbot", "export", "keygen", "backup", "restore", "doctor",
+        "", "init", "create", "list", "show", "rename", "note", "expire", "revoke", "verify", "zbot", "export",
+        "keygen", "backup", "restore", "doctor", "config",
     ]
 
     @Test(arguments: commands)

@@ -22,14 +22,35 @@ struct Index: Codable, Equatable, JSONReadable {
         var last4: String
         /// BLAKE2b-256 of the token, 64 lowercase hex digits.
         var digest: String
+        /// `active` or `revoked`; `expired` is derived from `expiresAt` and
+        /// the time, never written.
         var state: TokenState
         var revokedAt: String?
         /// For a zBot token: the agent's name.
         var agent: String?
         /// For a zBot token: the server the agent talks to.
         var serverURL: String?
+        /// The user's description of the token (NoteRules).
+        var note: String?
+        /// RFC 3339, UTC: from this second on the token is expired.
+        var expiresAt: String?
+        /// The id of the token this one replaced (`rotate`).
+        var rotatedFrom: String?
+        /// The id of the token that replaced this one (`rotate`).
+        var rotatedTo: String?
 
+        /// Not revoked: the token is live or expired, holds its label and
+        /// keeps its sealed record (expiry is derived, the state stays `active`).
         var isActive: Bool { state == .active }
+
+        /// True when the token is not revoked and its expiry has come.
+        func isExpired(at now: Int64) -> Bool {
+            guard isActive, let expiresAt, let deadline = RFC3339.parse(expiresAt) else { return false }
+            return deadline <= now
+        }
+
+        /// The state a user sees at `now`: `expired` once an active token's expiry has come.
+        func effectiveState(at now: Int64) -> TokenState { isExpired(at: now) ? .expired : state }
     }
 
     init(tokens: [Entry] = []) { self.tokens = tokens }
@@ -49,7 +70,9 @@ struct Index: Codable, Equatable, JSONReadable {
     func encoded() throws -> [UInt8] { try VaultJSON.encode(self) }
 
     /// What the JSON schema cannot say: well-formed ids and digests, labels
-    /// within the label limits, unique ids, labels unique among active tokens.
+    /// and notes within their limits, expiry times in RFC 3339, no written
+    /// `expired` state, unique ids, labels unique among tokens not revoked
+    /// (active or expired: an expired token keeps its label until revoked).
     func validate(path: String) throws {
         var ids = Set<String>(minimumCapacity: tokens.count)
         var activeLabels = Set<String>(minimumCapacity: tokens.count)
@@ -65,8 +88,22 @@ struct Index: Codable, Equatable, JSONReadable {
             guard entry.digest.utf8.count == 64, entry.digest.allUTF8(Hex.isDigit) else {
                 throw bad("malformed digest")
             }
-            if entry.isActive {
+            if let note = entry.note, note.isEmpty || note.utf8.count > NoteRules.maximumBytes {
+                throw bad("the note is empty or longer than \(NoteRules.maximumBytes) bytes")
+            }
+            if let expiresAt = entry.expiresAt, RFC3339.parse(expiresAt) == nil {
+                throw bad("malformed expiry time")
+            }
+            for link in [entry.rotatedFrom, entry.rotatedTo] {
+                if let link, !TokenID.isValid(link) { throw bad("malformed rotation link") }
+            }
+            switch entry.state {
+            case .active:
                 guard activeLabels.insert(entry.label).inserted else { throw bad("duplicate active label") }
+            case .revoked:
+                break
+            case .expired:
+                throw bad("the state \"expired\" is derived from the time and never written")
             }
         }
     }
@@ -111,5 +148,9 @@ extension Index.Entry {
         revokedAt = try json.optionalString("revokedAt")
         agent = try json.optionalString("agent")
         serverURL = try json.optionalString("serverURL")
+        note = try json.optionalString("note")
+        expiresAt = try json.optionalString("expiresAt")
+        rotatedFrom = try json.optionalString("rotatedFrom")
+        rotatedTo = try json.optionalString("rotatedTo")
     }
 }
