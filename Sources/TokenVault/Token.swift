@@ -39,6 +39,14 @@ public struct TokenInfo: Sendable, Equatable {
     public var agentName: String? { entry.agent }
     /// For zBot tokens: the server the agent talks to.
     public var serverURL: String? { entry.serverURL }
+    /// For a token made by `rotate`: the id of the token it replaced.
+    public var rotatedFrom: String? { entry.rotatedFrom }
+    /// For a token revoked by `rotate`: the id of the token that replaced it.
+    public var rotatedTo: String? { entry.rotatedTo }
+    /// True when `rotate` made this token but stopped before showing it (it
+    /// was interrupted between storing it and printing it or writing its
+    /// bundle): nobody has it, so rotate it again.
+    public var wasNeverDisplayed: Bool { entry.neverDisplayed == true }
 }
 
 /// A token just created: its metadata and, this once, its plaintext.

@@ -21,6 +21,8 @@ struct ZBot: ParsableCommand {
 
     @OptionGroup var bundle: BundleOptions
 
+    func validate() throws { try bundle.validateDestination() }
+
     func run() throws {
         let vault = try vaultOptions.open()
         if bundle.server == nil && vault.defaultServerURL == nil {

@@ -28,6 +28,15 @@ struct Index: Codable, Equatable, JSONReadable {
         var agent: String?
         /// For a zBot token: the server the agent talks to.
         var serverURL: String?
+        /// For a token made by `rotate`: the id of the token it replaced.
+        var rotatedFrom: String?
+        /// For a token revoked by `rotate`: the id of its replacement.
+        var rotatedTo: String?
+        /// True on a token `rotate` made until it has been shown (printed or
+        /// written into its bundle); absent otherwise, never written false. It
+        /// stays true when ztoken stopped between the durable rotation and the
+        /// display: nobody has the token, and rotating again replaces it.
+        var neverDisplayed: Bool?
 
         var isActive: Bool { state == .active }
     }
@@ -64,6 +73,9 @@ struct Index: Codable, Equatable, JSONReadable {
             }
             guard entry.digest.utf8.count == 64, entry.digest.utf8.allSatisfy(Hex.isDigit) else {
                 throw bad("malformed digest")
+            }
+            for link in [entry.rotatedFrom, entry.rotatedTo] {
+                if let link, !TokenID.isValid(link) { throw bad("malformed rotation link") }
             }
             if entry.isActive {
                 guard activeLabels.insert(entry.label).inserted else { throw bad("duplicate active label") }
@@ -111,5 +123,9 @@ extension Index.Entry {
         revokedAt = try json.optionalString("revokedAt")
         agent = try json.optionalString("agent")
         serverURL = try json.optionalString("serverURL")
+        rotatedFrom = try json.optionalString("rotatedFrom")
+        rotatedTo = try json.optionalString("rotatedTo")
+        // false is the same as absent, and is never written back.
+        neverDisplayed = try json.optionalBool("neverDisplayed") == true ? true : nil
     }
 }
