@@ -59,6 +59,10 @@ public struct TokenInfo: Sendable, Equatable {
     public var rotatedFrom: String? { entry.rotatedFrom }
     /// The id of the token that replaced this one when it was rotated, if any.
     public var rotatedTo: String? { entry.rotatedTo }
+    /// True when `rotate` made this token but stopped before showing it (it
+    /// was interrupted between storing it and printing it or writing its
+    /// bundle): nobody has it, so rotate it again.
+    public var wasNeverDisplayed: Bool { entry.neverDisplayed == true }
 }
 
 /// A token just created: its metadata and, this once, its plaintext.

@@ -192,6 +192,10 @@ extension Vault {
             differentVault =
                 current.vaultID != backup.metadata.vaultID || current.metadata.publicKey != backup.metadata.publicKey
             if differentVault && !options.replaceDifferentVault {
+                // Same id, other key: a backup from before `passwd --rekey`.
+                if current.vaultID == backup.metadata.vaultID {
+                    throw VaultError.earlierKeyPair(path: shown, vaultID: current.vaultID)
+                }
                 throw VaultError.differentVault(
                     path: shown, backupID: backup.metadata.vaultID, vaultID: current.vaultID)
             }
@@ -295,15 +299,11 @@ extension Vault {
             let secret = try OfflineKey.vaultKey(fromIdentityFiles: files, publicKey: publicKey)
             return try VaultKey(secretKey: secret, expectedPublicKey: publicKey, source: files.joined(separator: ", "))
         case .passphrase(let passphrase):
-            guard let kdf = backup.metadata.kdf, let bytes = backup.keyBytes else {
+            guard backup.metadata.keyProtection == "passphrase", let bytes = backup.keyBytes else {
                 throw VaultError.invalidArgument("the vault in \(shown) keeps its secret key offline")
             }
-            let file = try VaultJSON.decode(
-                WrappedKeyFile.self, from: bytes, path: keyPath,
-                knownVersions: 1...WrappedKeyFile.currentVersion)
             let secret = try KeyWrap.unwrap(
-                file, kdf: kdf, passphrase: passphrase,
-                associatedData: KeyWrap.associatedData(vaultID: backup.metadata.vaultID, publicKey: publicKey),
+                keyFile: bytes, metadata: backup.metadata, passphrase: passphrase,
                 metadataPath: shown + ":" + VaultLayout.metadata, keyPath: keyPath)
             return try VaultKey(secretKey: secret, expectedPublicKey: publicKey, source: keyPath)
         }
@@ -534,8 +534,9 @@ private final class ReplacedVault {
     }
 }
 
-/// The staging directory a restore builds its vault in, beside the target.
-private final class Staging {
+/// The staging directory a restore (or `passwd --rekey`) builds its vault
+/// in, beside the target.
+final class Staging {
     let parentPath: String
     let name: String
     private let parent: Int32
@@ -544,12 +545,12 @@ private final class Staging {
     private let records: Int32
     private var present = true
 
-    init(parentPath: String, name: String) throws {
+    init(parentPath: String, name: String, purpose: String = "restore") throws {
         self.parentPath = parentPath
         self.name = name
         parent = try Syscall.openDirectory(parentPath)
         Leftovers.sweepStaging(in: parent, parentPath: parentPath, vaultName: name)
-        stagingName = Leftovers.stagingName(of: name, "restore")
+        stagingName = Leftovers.stagingName(of: name, purpose)
         let path = parentPath + "/" + stagingName
         do {
             try Syscall.makeDirectoryAt(parent, stagingName, displayPath: path)
@@ -659,6 +660,17 @@ private final class Staging {
             throw failure
         }
         present = false
+        try Syscall.sync(parent, displayPath: parentPath)
+    }
+
+    /// Swaps the staged vault with the one at `name` in one
+    /// renameat2(RENAME_EXCHANGE), leaving the replaced vault at the staging
+    /// name: `remove` (or, after a crash, a sweep) deletes it. For `passwd
+    /// --rekey`, whose replaced vault holds only the retired key.
+    func exchangeReplacingVault() throws {
+        if ztoken_rename_exchange(parent, stagingName, parent, name) != 0 {
+            throw Syscall.fail(parentPath + "/" + name, "exchange")
+        }
         try Syscall.sync(parent, displayPath: parentPath)
     }
 
@@ -814,9 +826,9 @@ final class BackupReader {
         let keyBytes = files[VaultLayout.wrappedKey]
         if metadata.keyProtection == "passphrase" {
             guard let keyBytes else { throw corrupt("no vault-key.json") }
-            _ = try VaultJSON.decode(
-                WrappedKeyFile.self, from: keyBytes, path: inside(VaultLayout.wrappedKey),
-                knownVersions: 1...WrappedKeyFile.currentVersion)
+            _ = try KeyWrap.decodeKeyFile(
+                keyBytes, metadata: metadata, metadataPath: inside(VaultLayout.metadata),
+                keyPath: inside(VaultLayout.wrappedKey))
         }
         guard let indexBytes = files[VaultLayout.index] else { throw corrupt("no index.json") }
         let index = try Index.decode(indexBytes, path: inside(VaultLayout.index))

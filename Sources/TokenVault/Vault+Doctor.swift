@@ -111,8 +111,9 @@ extension Vault {
             switch (isOfflineKey, bytes) {
             case (false, nil): try note(keyPath, "missing: the vault key cannot be unlocked")
             case (false, let bytes?):
-                let file = try VaultJSON.decode(
-                    WrappedKeyFile.self, from: bytes, path: keyPath, knownVersions: 1...WrappedKeyFile.currentVersion)
+                let (file, _, _) = try KeyWrap.decodeKeyFile(
+                    bytes, metadata: metadata, metadataPath: directory.displayPath(VaultLayout.metadata),
+                    keyPath: keyPath)
                 guard file.cipher == KeyWrap.cipher, Base64.decode(file.nonce)?.count == Sodium.aeadNonceLength,
                     Base64.decode(file.ciphertext)?.count == Sodium.secretKeyLength + Sodium.aeadTagLength
                 else {

@@ -53,11 +53,9 @@ extension Vault {
         var wrappedKey: WrappedKeyFile?
         switch setup.keyProtection {
         case .passphrase(let passphrase):
-            let (kdf, wrapped) = try KeyWrap.wrap(
+            wrappedKey = try KeyWrap.wrap(
                 secretKey, passphrase: passphrase, level: setup.kdf,
                 associatedData: KeyWrap.associatedData(vaultID: vaultID, publicKey: publicKey))
-            metadata.kdf = kdf
-            wrappedKey = wrapped
         case .offline(let identityPath):
             metadata.keyProtection = "offline"
             try OfflineKey.writeIdentity(secretKey, to: identityPath)

@@ -74,7 +74,7 @@ extension Vault {
             secretKey: secret, expectedPublicKey: publicKey, source: identityFiles.joined(separator: ", "))
     }
 
-    private func writeBundle(
+    func writeBundle(
         for info: TokenInfo, token: SecureBytes, serverURL: String, template: BundleTemplate?,
         to destination: BundleDestination
     ) throws {

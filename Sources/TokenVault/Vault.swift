@@ -66,10 +66,13 @@ public final class Vault {
         }
         switch file.keyProtection {
         case "passphrase":
-            guard let kdf = file.kdf else {
-                throw VaultError.corrupt(path: path, reason: "missing key-derivation parameters")
+            // Version 1 keeps the parameters here; version 2 in vault-key.json.
+            if file.version == 1 {
+                guard let kdf = file.kdf else {
+                    throw VaultError.corrupt(path: path, reason: "missing key-derivation parameters")
+                }
+                try KeyWrap.checkParameters(kdf, path: path)
             }
-            try KeyWrap.checkParameters(kdf, path: path)
         case "offline":
             break
         default:
@@ -286,19 +289,12 @@ public final class Vault {
                 "this vault keeps its secret key offline",
                 hint: "unlock it with the key file written when the vault was made")
         }
-        guard let kdf = metadata.kdf else {
-            throw VaultError.corrupt(
-                path: directory.displayPath(VaultLayout.metadata), reason: "missing key-derivation parameters")
-        }
         let keyPath = directory.displayPath(VaultLayout.wrappedKey)
         guard let bytes = try directory.read(VaultLayout.wrappedKey) else {
             throw VaultError.corrupt(path: keyPath, reason: "missing")
         }
-        let file = try VaultJSON.decode(
-            WrappedKeyFile.self, from: bytes, path: keyPath, knownVersions: 1...WrappedKeyFile.currentVersion)
         let secret = try KeyWrap.unwrap(
-            file, kdf: kdf, passphrase: passphrase,
-            associatedData: KeyWrap.associatedData(vaultID: metadata.vaultID, publicKey: publicKey),
+            keyFile: bytes, metadata: metadata, passphrase: passphrase,
             metadataPath: directory.displayPath(VaultLayout.metadata), keyPath: keyPath)
         return try VaultKey(secretKey: secret, expectedPublicKey: publicKey, source: keyPath)
     }
@@ -310,7 +306,12 @@ public final class Vault {
         guard let position = index.position(ofID: id), index.tokens[position].isActive else {
             throw VaultError.noSuchToken(id)
         }
-        let entry = index.tokens[position]
+        return try openRecord(of: index.tokens[position], with: key)
+    }
+
+    /// Opens the sealed record of `entry` and checks it against its digest.
+    func openRecord(of entry: Index.Entry, with key: VaultKey) throws -> SecureBytes {
+        let id = entry.id
         let path = directory.recordPath(id: id)
         guard let bytes = try directory.readRecord(id: id) else {
             throw VaultError.corrupt(

@@ -21,6 +21,9 @@ public enum VaultError: Error, Sendable, Equatable {
     case weakKeyDerivation(path: String, reason: String)
     /// A backup (at `path`) is of another vault than the one it would replace.
     case differentVault(path: String, backupID: String, vaultID: String)
+    /// A backup (at `path`) is of this vault from before `passwd --rekey`
+    /// gave it a new key pair: its records are sealed to the old key.
+    case earlierKeyPair(path: String, vaultID: String)
     /// The vault a restore would replace cannot be identified (its vault.json is unreadable).
     case unverifiableVault(path: String, problem: String)
 
@@ -70,7 +73,8 @@ public enum VaultError: Error, Sendable, Equatable {
     public var exitCode: Int32 {
         switch self {
         case .invalidArgument: return 64
-        case .corrupt, .unsupportedVersion, .weakKeyDerivation, .differentVault, .unverifiableVault: return 65
+        case .corrupt, .unsupportedVersion, .weakKeyDerivation, .differentVault, .earlierKeyPair, .unverifiableVault:
+            return 65
         case .vaultNotFound, .noSuchToken, .fileNotFound, .tokenExpired: return 66
         case .alreadyExists, .labelInUse, .labelOfExpiredToken: return 73
         case .io: return 74
@@ -92,6 +96,9 @@ public enum VaultError: Error, Sendable, Equatable {
             return "\(path): refusing key-derivation parameters: \(reason)"
         case .differentVault(let path, let backupID, let vaultID):
             return "\(path): the backup is of another vault (id \(Self.quoted(backupID)), not \(Self.quoted(vaultID)))"
+        case .earlierKeyPair(let path, let vaultID):
+            return
+                "\(path): the backup is of this vault (id \(Self.quoted(vaultID))) from before its key pair was replaced; its tokens are sealed to the old key"
         case .unverifiableVault(let path, let problem):
             return "cannot check that the backup is of the vault at \(path): \(problem)"
         case .vaultNotFound(let path):
@@ -143,7 +150,7 @@ public enum VaultError: Error, Sendable, Equatable {
             return "this file was written by a newer ztoken; upgrade ztoken to read it"
         case .weakKeyDerivation:
             return "the file may have been tampered with; restore it from a backup"
-        case .differentVault, .unverifiableVault:
+        case .differentVault, .earlierKeyPair, .unverifiableVault:
             return "nothing was changed"
         case .vaultNotFound:
             return "run 'ztoken init' to make one"

@@ -72,21 +72,30 @@ struct BundleOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The zBot's server URL (default: the vault's, see 'ztoken config').", valueName: "url"))
     var server: String?
 
+    /// True when any bundle option was given (`rotate` takes them for zBot tokens only).
+    var isGiven: Bool {
+        encryption.isGiven || out != nil || force || plainDir != nil || template != nil || server != nil
+    }
+
     func validate() throws {
-        if plainDir != nil {
-            if encryption.isGiven || out != nil {
-                throw ValidationError("--plain-dir writes an unencrypted configuration; drop -r/-R/-p/--out")
-            }
-        } else {
-            guard encryption.isGiven else {
-                throw ValidationError(
-                    "say how to encrypt the bundle (-r, -R, -p or --passphrase-file), or use --plain-dir DIR")
-            }
-            guard out != nil else {
-                throw ValidationError("say where to write the bundle with --out FILE (or --out - for standard output)")
-            }
+        if plainDir != nil && (encryption.isGiven || out != nil) {
+            throw ValidationError("--plain-dir writes an unencrypted configuration; drop -r/-R/-p/--out")
         }
+        if plainDir == nil && isGiven { try validateDestination() }
         if let server { _ = try ServerURL.validate(server) }
+    }
+
+    /// Says where the bundle goes: --plain-dir, or an encryption and --out.
+    /// `zbot` and `export` always need one; `rotate` for a zBot token.
+    func validateDestination() throws {
+        guard plainDir == nil else { return }
+        guard encryption.isGiven else {
+            throw ValidationError(
+                "say how to encrypt the bundle (-r, -R, -p or --passphrase-file), or use --plain-dir DIR")
+        }
+        guard out != nil else {
+            throw ValidationError("say where to write the bundle with --out FILE (or --out - for standard output)")
+        }
     }
 
     func parsedTemplate() throws -> BundleTemplate? {

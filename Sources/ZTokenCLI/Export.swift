@@ -26,6 +26,8 @@ struct Export: ParsableCommand {
 
     @OptionGroup var bundle: BundleOptions
 
+    func validate() throws { try bundle.validateDestination() }
+
     func run() throws {
         let vault = try vaultOptions.open()
         let template = try bundle.parsedTemplate()

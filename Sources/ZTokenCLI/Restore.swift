@@ -87,6 +87,12 @@ struct Restore: ParsableCommand {
             }
         } catch let error as VaultError {
             switch error {
+            case .earlierKeyPair:
+                Output.error(error.message)
+                Output.hint(
+                    "to go back to the backup's key pair and passphrase all the same (this vault is kept aside), "
+                        + "add --replace-different-vault")
+                throw ExitCode(error.exitCode)
             case .differentVault, .unverifiableVault:
                 Output.error(error.message)
                 Output.hint("to replace it all the same (it is kept aside), add --replace-different-vault")
@@ -144,7 +150,7 @@ struct Restore: ParsableCommand {
         for note in plan.notes { Output.note(note) }
         guard plan.replacesVault else { return }
         if plan.isDifferentVault {
-            Output.note("the backup is of another vault (id \(plan.vaultID)); this one is replaced")
+            Output.note("the backup is of another vault or key pair (id \(plan.vaultID)); this one is replaced")
         }
         func list(_ tokens: [RestoredToken]) -> String {
             let shown = tokens.prefix(10).map { "\(Output.safe($0.label)) (\($0.id))" }.joined(separator: ", ")

@@ -23,6 +23,8 @@ struct ZBot: ParsableCommand {
 
     @OptionGroup var lifetime: LifetimeOptions
 
+    func validate() throws { try bundle.validateDestination() }
+
     func run() throws {
         let vault = try vaultOptions.open()
         let expiresAt = try lifetime.deadline()

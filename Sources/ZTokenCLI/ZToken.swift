@@ -18,8 +18,9 @@ public struct ZToken: ParsableCommand {
             """,
         version: version,
         subcommands: [
-            Init.self, Create.self, List.self, Show.self, Rename.self, Note.self, Expire.self, Revoke.self,
-            Verify.self, ZBot.self, Export.self, Keygen.self, Backup.self, Restore.self, Doctor.self, Config.self,
+            Init.self, Create.self, List.self, Show.self, Rename.self, Note.self, Expire.self, Rotate.self,
+            Revoke.self, Verify.self, ZBot.self, Export.self, Keygen.self, Backup.self, Restore.self, Doctor.self,
+            Config.self, Passwd.self,
         ]
     )
 

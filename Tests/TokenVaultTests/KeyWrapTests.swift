@@ -27,9 +27,10 @@ import Testing
 
     static func wrapped() throws -> Wrapped {
         let (publicKey, secretKey) = Sodium.boxKeyPair()
-        let (kdf, file) = try KeyWrap.wrap(
+        let file = try KeyWrap.wrap(
             secretKey, passphrase: passphrase, level: .interactive,
             associatedData: KeyWrap.associatedData(vaultID: vaultID, publicKey: publicKey))
+        let kdf = try #require(file.kdf, "a version 2 key file carries its KDF parameters")
         return Wrapped(secretKey: secretKey, publicKey: publicKey, kdf: kdf, file: file)
     }
 
@@ -59,9 +60,9 @@ import Testing
         let ad = KeyWrap.associatedData(vaultID: Self.vaultID, publicKey: publicKey)
         let a = try KeyWrap.wrap(secretKey, passphrase: Self.passphrase, level: .interactive, associatedData: ad)
         let b = try KeyWrap.wrap(secretKey, passphrase: Self.passphrase, level: .interactive, associatedData: ad)
-        #expect(a.0.salt != b.0.salt)
-        #expect(a.1.nonce != b.1.nonce)
-        #expect(a.1.ciphertext != b.1.ciphertext)
+        #expect(a.kdf?.salt != b.kdf?.salt)
+        #expect(a.nonce != b.nonce)
+        #expect(a.ciphertext != b.ciphertext)
     }
 
     @Test(arguments: [

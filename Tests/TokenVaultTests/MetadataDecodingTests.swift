@@ -80,8 +80,8 @@ import Testing
     }
 
     @Test func aNewerVersionIsUnsupported() {
-        #expect(throws: VaultError.unsupportedVersion(path: Self.path, version: 2)) {
-            _ = try Self.decode(#"{"version":2,"whatever":true}"#)
+        #expect(throws: VaultError.unsupportedVersion(path: Self.path, version: 3)) {
+            _ = try Self.decode(#"{"version":3,"whatever":true}"#)
         }
     }
 }

@@ -14,6 +14,7 @@ import Testing
         .busy(path: "/v", holder: nil, seconds: 10), .vaultReplaced(path: "/v"), .wrongPassphrase(path: "/v"),
         .wrongIdentity(path: "/f"), .unsafePermissions(path: "/v", mode: 0o40755, expected: 0o700),
         .foreignOwner(path: "/v", owner: 0), .symlink(path: "/v"),
+        .earlierKeyPair(path: "/b", vaultID: "v"),
     ]
 
     @Test(arguments: every)

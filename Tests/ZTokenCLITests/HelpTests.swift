@@ -7,8 +7,8 @@ import TokenVault
 
 @Suite struct HelpTests {
     static let commands = [
-        "", "init", "create", "list", "show", "rename", "note", "expire", "revoke", "verify", "zbot", "export",
-        "keygen", "backup", "restore", "doctor", "config",
+        "", "init", "create", "list", "show", "rename", "note", "expire", "rotate", "revoke", "verify", "zbot",
+        "export", "keygen", "backup", "restore", "doctor", "config", "passwd",
     ]
 
     @Test(arguments: commands)

@@ -18,7 +18,8 @@ import Testing
         }
         let meta = try #require(
             try JSONSerialization.jsonObject(with: Data(box.bytes(box.vault + "/vault.json") ?? [])) as? [String: Any])
-        #expect(meta["version"] as? Int == 1)
+        #expect(meta["version"] as? Int == 2)
+        #expect(meta["kdf"] == nil, "version 2 keeps the KDF parameters in vault-key.json")
         #expect(meta["user"] as? String == "tester")
         let index = String(decoding: box.bytes(box.vault + "/index.json") ?? [], as: UTF8.self)
         #expect(index.contains("\"version\" : 1"))
@@ -100,9 +101,11 @@ import Testing
             ["init", "--kdf", "interactive", "--vault-passphrase-file", box.passphraseFile],
             environment: [MinimalKDF.environmentName: nil])
         try #require(result.status == 0, "\(result)")
-        let meta = try #require(
-            try JSONSerialization.jsonObject(with: Data(box.bytes(box.vault + "/vault.json") ?? [])) as? [String: Any])
-        let kdf = try #require(meta["kdf"] as? [String: Any])
+        // The parameters live in the key file (version 2), beside the key they unwrap.
+        let keyFile = try #require(
+            try JSONSerialization.jsonObject(with: Data(box.bytes(box.vault + "/vault-key.json") ?? []))
+                as? [String: Any])
+        let kdf = try #require(keyFile["kdf"] as? [String: Any])
         #expect(kdf["memLimit"] as? Int == 67_108_864)
         #expect(kdf["algorithm"] as? String == "argon2id13")
         // And the vault made that way is usable by a run that does set the hook.

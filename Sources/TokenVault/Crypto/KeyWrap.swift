@@ -48,25 +48,32 @@ enum KeyWrap {
         Array("ztoken-vault-key-v1:\(vaultID):".utf8) + publicKey
     }
 
-    /// Wraps `secretKey` under `passphrase`; returns the KDF parameters for
-    /// the metadata file and the wrapped-key file.
+    /// Wraps `secretKey` under `passphrase` at the cost of `level`, with a
+    /// fresh salt; the key file carries its own KDF parameters (version 2).
     static func wrap(
         _ secretKey: SecureBytes, passphrase: SecureBytes, level: KDFLevel,
         associatedData: [UInt8]
-    ) throws -> (KDFParameters, WrappedKeyFile) {
+    ) throws -> WrappedKeyFile {
         let (ops, mem) = limits(for: level)
+        return try wrap(secretKey, passphrase: passphrase, ops: ops, mem: mem, associatedData: associatedData)
+    }
+
+    /// Wraps `secretKey` at an explicit Argon2id cost (`passwd` without a
+    /// new level keeps the vault's), with a fresh salt and nonce.
+    static func wrap(
+        _ secretKey: SecureBytes, passphrase: SecureBytes, ops: UInt64, mem: Int,
+        associatedData: [UInt8]
+    ) throws -> WrappedKeyFile {
         let salt = Sodium.randomBytes(Sodium.pwhashSaltLength)
         guard let key = Sodium.argon2id(passphrase: passphrase, salt: salt, opsLimit: ops, memLimit: mem) else {
             throw VaultError.io(path: "argon2id", operation: "allocate \(mem >> 20) MiB for", errno: ENOMEM)
         }
         let nonce = Sodium.randomBytes(Sodium.aeadNonceLength)
         let sealed = Sodium.xchachaSeal(secretKey, key: key, nonce: nonce, additionalData: associatedData)
-        return (
-            .init(algorithm: algorithm, opsLimit: ops, memLimit: mem, salt: Base64.encode(salt)),
-            .init(
-                version: WrappedKeyFile.currentVersion, cipher: cipher,
-                nonce: Base64.encode(nonce), ciphertext: Base64.encode(sealed))
-        )
+        return WrappedKeyFile(
+            version: WrappedKeyFile.currentVersion, cipher: cipher,
+            nonce: Base64.encode(nonce), ciphertext: Base64.encode(sealed),
+            kdf: KDFParameters(algorithm: algorithm, opsLimit: ops, memLimit: mem, salt: Base64.encode(salt)))
     }
 
     /// Refuses parameters weaker than `interactive`, stronger than the
@@ -118,7 +125,40 @@ enum KeyWrap {
     }
 }
 
-/// Argon2id parameters, as vault.json keeps them.
+extension KeyWrap {
+    /// Reads a vault-key.json of either version against its vault.json: the
+    /// file, and the KDF parameters that derive its key (checked against the
+    /// floor and ceiling), with the path they were read from for messages.
+    static func decodeKeyFile(
+        _ bytes: [UInt8], metadata: MetadataFile, metadataPath: String, keyPath: String
+    ) throws -> (file: WrappedKeyFile, kdf: KDFParameters, kdfPath: String) {
+        let file = try VaultJSON.decode(
+            WrappedKeyFile.self, from: bytes, path: keyPath, knownVersions: 1...WrappedKeyFile.currentVersion)
+        let kdfPath = file.kdf == nil ? metadataPath : keyPath
+        guard let kdf = file.parameters(metadata: metadata) else {
+            throw VaultError.corrupt(path: kdfPath, reason: "missing key-derivation parameters")
+        }
+        try checkParameters(kdf, path: kdfPath)
+        return (file, kdf, kdfPath)
+    }
+
+    /// Opens the vault secret key in a vault-key.json of either version.
+    static func unwrap(
+        keyFile bytes: [UInt8], metadata: MetadataFile, passphrase: SecureBytes,
+        metadataPath: String, keyPath: String
+    ) throws -> SecureBytes {
+        let (file, kdf, kdfPath) = try decodeKeyFile(
+            bytes, metadata: metadata, metadataPath: metadataPath, keyPath: keyPath)
+        let publicKey = Base64.decode(metadata.publicKey) ?? []
+        return try unwrap(
+            file, kdf: kdf, passphrase: passphrase,
+            associatedData: associatedData(vaultID: metadata.vaultID, publicKey: publicKey),
+            metadataPath: kdfPath, keyPath: keyPath)
+    }
+}
+
+/// Argon2id parameters: in vault-key.json (version 2), or in vault.json
+/// (version 1, the layout of ztoken 0.1).
 struct KDFParameters: Codable, Equatable {
     var algorithm: String
     var opsLimit: UInt64
@@ -128,10 +168,19 @@ struct KDFParameters: Codable, Equatable {
 }
 
 /// `vault-key.json`: the vault secret key sealed by a passphrase-derived key.
+/// Version 2 also holds the KDF parameters (salt included), so that a new
+/// passphrase replaces everything it changes in one atomic rename; version 1
+/// (ztoken 0.1) left them in vault.json and is still read.
 struct WrappedKeyFile: Codable, Equatable {
-    static let currentVersion = 1
+    static let currentVersion = 2
     var version: Int
     var cipher: String
     var nonce: String
     var ciphertext: String
+    /// Version 2 only; nil in a version 1 file (never written then).
+    var kdf: KDFParameters?
+
+    /// The parameters that derive the wrapping key: this file's own, or for
+    /// a version 1 file those in vault.json. Nil when neither has them.
+    func parameters(metadata: MetadataFile) -> KDFParameters? { kdf ?? metadata.kdf }
 }

@@ -38,6 +38,11 @@ struct Index: Codable, Equatable, JSONReadable {
         var rotatedFrom: String?
         /// The id of the token that replaced this one (`rotate`).
         var rotatedTo: String?
+        /// True on a token `rotate` made until it has been shown (printed or
+        /// written into its bundle); absent otherwise, never written false. It
+        /// stays true when ztoken stopped between the durable rotation and the
+        /// display: nobody has the token, and rotating again replaces it.
+        var neverDisplayed: Bool?
 
         /// Not revoked: the token is live or expired, holds its label and
         /// keeps its sealed record (expiry is derived, the state stays `active`).
@@ -152,5 +157,7 @@ extension Index.Entry {
         expiresAt = try json.optionalString("expiresAt")
         rotatedFrom = try json.optionalString("rotatedFrom")
         rotatedTo = try json.optionalString("rotatedTo")
+        // false is the same as absent, and is never written back.
+        neverDisplayed = try json.optionalBool("neverDisplayed") == true ? true : nil
     }
 }

@@ -356,6 +356,12 @@ struct JSONObject {
         return text
     }
 
+    func optionalBool(_ key: String) throws -> Bool? {
+        guard let found = value(key) else { return nil }
+        guard case .bool(let flag) = found else { throw wrongType(key) }
+        return flag
+    }
+
     func integer(_ key: String) throws -> Int {
         guard let number = try required(key).integer else { throw wrongType(key) }
         return number

@@ -45,8 +45,9 @@ enum Leftovers {
         if removed { try? Syscall.sync(directory, displayPath: displayPath) }
     }
 
-    /// Removes abandoned staging directories of `init` and `restore` (and
-    /// the old vault a restore --force swapped out) beside the vault `name`.
+    /// Removes abandoned staging directories of `init`, `restore` and
+    /// `passwd --rekey` (and the old vault a rekey swapped out) beside the
+    /// vault `name`.
     static func sweepStaging(in parent: Int32, parentPath: String, vaultName name: String) {
         guard let names = try? Syscall.directoryEntries(parent, displayPath: parentPath) else { return }
         var removed = false
@@ -62,6 +63,6 @@ enum Leftovers {
     }
 
     static func isStagingName(_ entry: String, of vaultName: String) -> Bool {
-        entry.hasPrefix("." + vaultName + ".init-") || entry.hasPrefix("." + vaultName + ".restore-")
+        ["init", "restore", "rekey"].contains { entry.hasPrefix("." + vaultName + "." + $0 + "-") }
     }
 }

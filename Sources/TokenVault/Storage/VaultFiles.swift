@@ -64,8 +64,11 @@ enum VaultJSON {
 }
 
 /// `vault.json`: who the vault belongs to and how its key is protected.
+/// Version 2 no longer holds the KDF parameters (vault-key.json version 2
+/// does); version 1 (ztoken 0.1) holds them and is still read, and is
+/// rewritten as version 2 by the first `passwd`.
 struct MetadataFile: Codable, Equatable, JSONReadable {
-    static let currentVersion = 1
+    static let currentVersion = 2
 
     var version: Int
     var vaultID: String
@@ -76,7 +79,8 @@ struct MetadataFile: Codable, Equatable, JSONReadable {
     var publicKey: String
     /// "passphrase" (the secret key is in vault-key.json) or "offline".
     var keyProtection: String
-    /// Argon2id parameters; absent in offline-key mode.
+    /// Version 1 only: the Argon2id parameters (absent in offline-key mode).
+    /// Never written by version 2, whose key file holds them.
     var kdf: KDFParameters?
 }
 
@@ -100,7 +104,9 @@ extension MetadataFile {
         serverURL = try json.optionalString("serverURL")
         publicKey = try json.string("publicKey")
         keyProtection = try json.string("keyProtection")
-        kdf = try json.optionalObject("kdf").map(KDFParameters.init(json:))
+        // Version 2 keeps no parameters here: a stray "kdf" is not read, so
+        // it can never stand in for the key file's.
+        kdf = version == 1 ? try json.optionalObject("kdf").map(KDFParameters.init(json:)) : nil
     }
 }
 
@@ -110,6 +116,12 @@ extension WrappedKeyFile: JSONReadable {
         cipher = try json.string("cipher")
         nonce = try json.string("nonce")
         ciphertext = try json.string("ciphertext")
+        if version >= 2 {
+            guard let parameters = try json.optionalObject("kdf") else { throw json.missing("kdf") }
+            kdf = try KDFParameters(json: parameters)
+        } else {
+            kdf = nil
+        }
     }
 }
 

@@ -1,0 +1,192 @@
+// `passwd` end to end: the new passphrase opens every record and the old one
+// is refused (77); --kdf changes the cost; --rekey gives the vault a new key
+// pair and keeps every token; a vault of ztoken 0.1 (parameters in
+// vault.json) is upgraded in place by its first passwd; refusals change nothing.
+import Foundation
+import TestSupport
+import Testing
+
+@Suite struct PasswdTests {
+    static func writeSecret(_ box: Sandbox, _ name: String, _ text: String) -> String {
+        let path = box.root + "/" + name
+        box.write(text + "\n", to: path)
+        return path
+    }
+
+    /// `export LABEL` with a passphrase file into a fresh plain directory.
+    static func export(_ box: Sandbox, _ label: String, passphraseFile: String) throws -> CLIResult {
+        try box.run([
+            "export", label, "--vault-passphrase-file", passphraseFile, "--server", "https://z.example",
+            "--plain-dir", box.nextName("plain"),
+        ])
+    }
+
+    static func keyFile(_ box: Sandbox) throws -> [String: Any] {
+        try #require(
+            try JSONSerialization.jsonObject(with: Data(box.bytes(box.vault + "/vault-key.json") ?? []))
+                as? [String: Any])
+    }
+
+    @Test func theNewPassphraseOpensEveryRecordAndTheOldOneIsRefused() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        let tokens = try ["a", "b"].map { try box.create($0) }
+        let new = Self.writeSecret(box, "new", "a new passphrase")
+        let before = try Self.keyFile(box)
+        let result = try box.run([
+            "passwd", "--vault-passphrase-file", box.passphraseFile, "--new-passphrase-file", new,
+        ])
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.contains("ztoken: changed the vault passphrase\n"))
+        #expect(result.stderr.contains("backups made before still open with the old passphrase"))
+        let after = try Self.keyFile(box)
+        #expect(
+            (after["kdf"] as? [String: Any])?["salt"] as? String != (before["kdf"] as? [String: Any])?["salt"]
+                as? String)
+
+        #expect(try Self.export(box, "a", passphraseFile: box.passphraseFile).status == 77)
+        for label in ["a", "b"] { #expect(try Self.export(box, label, passphraseFile: new).status == 0) }
+        for token in tokens { #expect(try box.run(["verify"], stdin: token).status == 0) }
+        #expect(try box.run(["doctor"]).status == 0)
+    }
+
+    @Test func aWrongOldPassphraseIsRefusedAndChangesNothing() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        let wrong = Self.writeSecret(box, "wrong", "not it")
+        let new = Self.writeSecret(box, "new", "a new passphrase")
+        let before = box.bytes(box.vault + "/vault-key.json")
+        let result = try box.run(["passwd", "--vault-passphrase-file", wrong, "--new-passphrase-file", new])
+        #expect(result.status == 77, "\(result)")
+        #expect(result.stderr.hasPrefix("ztoken: error: wrong passphrase for "))
+        #expect(box.bytes(box.vault + "/vault-key.json") == before)
+        #expect(box.temporaries().isEmpty)
+    }
+
+    @Test func refusals() throws {
+        let box = try Sandbox()
+        #expect(try box.run(["passwd", "--vault-passphrase-file", box.passphraseFile]).status == 66)
+        try box.initVault()
+        // No terminal to ask the new passphrase on.
+        let noTerminal = try box.run(["passwd", "--vault-passphrase-file", box.passphraseFile])
+        #expect(noTerminal.status == 64, "\(noTerminal)")
+        #expect(try box.run(["passwd", "--kdf", "weak"]).status == 64)
+        let missing = try box.run([
+            "passwd", "--vault-passphrase-file", box.passphraseFile, "--new-passphrase-file", box.root + "/none",
+        ])
+        #expect(missing.status == 66, "\(missing)")
+        let loose = Self.writeSecret(box, "loose", "a new passphrase")
+        chmod(loose, 0o644)
+        #expect(
+            try box.run(["passwd", "--vault-passphrase-file", box.passphraseFile, "--new-passphrase-file", loose])
+                .status == 77)
+
+        let offline = try Sandbox()
+        #expect(try offline.run(["init", "--offline-key", offline.root + "/key.txt"]).status == 0)
+        let result = try offline.run([
+            "passwd", "--vault-passphrase-file", offline.passphraseFile, "--new-passphrase-file",
+            offline.passphraseFile,
+        ])
+        #expect(result.status == 64, "\(result)")
+        #expect(result.stderr.contains("keeps its secret key offline"))
+    }
+
+    @Test func kdfChangesTheCostUpOrDown() throws {
+        let box = try Sandbox()
+        try box.initVault(["--kdf", "interactive"])
+        _ = try box.create("a")
+        let new = Self.writeSecret(box, "new", "a new passphrase")
+        // Without the test hook the floor is the real one, which the test
+        // vault's minimal parameters are below: opening them is refused.
+        let result = try box.run(
+            [
+                "passwd", "--kdf", "interactive", "--vault-passphrase-file", box.passphraseFile,
+                "--new-passphrase-file", new,
+            ],
+            environment: [MinimalKDF.environmentName: nil])
+        #expect(result.status == 65, "a vault made with the minimal cost is below the real floor: \(result)")
+        let changed = try box.run([
+            "passwd", "--kdf", "moderate", "--vault-passphrase-file", box.passphraseFile, "--new-passphrase-file", new,
+        ])
+        #expect(changed.status == 0, "\(changed)")
+        #expect(try Self.export(box, "a", passphraseFile: new).status == 0)
+    }
+
+    @Test func rekeyMakesANewKeyPairAndKeepsEveryToken() throws {
+        let box = try Sandbox()
+        try box.initVault(["--server", "https://zephyr.example.com"])
+        let tokens = try ["a", "b", "c"].map { try box.create($0) }
+        #expect(try box.run(["revoke", "c", "--yes"]).status == 0)
+        let backup = box.root + "/before.age"
+        #expect(try box.run(["backup", "--out", backup, "--passphrase-file", box.passphraseFile]).status == 0)
+        let metadata = box.bytes(box.vault + "/vault.json")
+        let index = box.bytes(box.vault + "/index.json")
+        let new = Self.writeSecret(box, "new", "a new passphrase")
+        let result = try box.run([
+            "passwd", "--rekey", "--vault-passphrase-file", box.passphraseFile, "--new-passphrase-file", new,
+        ])
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stderr.contains("sealed 2 tokens to the new key"))
+        #expect(box.bytes(box.vault + "/vault.json") != metadata, "a new public key")
+        #expect(box.bytes(box.vault + "/index.json") == index, "the same tokens")
+        #expect(FileStatus.mode(box.vault) == 0o700)
+        // Nothing of the old vault is left beside the new one.
+        let parent = try FileManager.default.contentsOfDirectory(atPath: box.root)
+        #expect(!parent.contains { $0.hasPrefix(".vault.") }, "\(parent)")
+
+        #expect(try Self.export(box, "a", passphraseFile: box.passphraseFile).status == 77)
+        for label in ["a", "b"] { #expect(try Self.export(box, label, passphraseFile: new).status == 0) }
+        #expect(try box.run(["verify"], stdin: tokens[0]).status == 0)
+        #expect(try box.run(["verify"], stdin: tokens[2]).status == 1)
+        #expect(try box.run(["doctor"]).status == 0)
+        #expect(try box.run(["create", "d"]).status == 0)
+        #expect(try Self.export(box, "d", passphraseFile: new).status == 0)
+
+        // A backup from before is of the same vault id but the old key pair.
+        let restore = try box.run([
+            "restore", backup, "--passphrase-file", box.passphraseFile, "--force", "--yes",
+            "--vault-passphrase-file", new,
+        ])
+        #expect(restore.status == 65, "\(restore)")
+        #expect(restore.stderr.contains("from before its key pair was replaced"), "\(restore.stderr)")
+        #expect(restore.stderr.contains("ztoken: hint: to go back to the backup's key pair"))
+    }
+
+    @Test func aVaultOfZtoken01IsUpgradedByItsFirstPasswd() throws {
+        let box = try LegacyVaultTests.sandbox()
+        let old = box.root + "/old-passphrase"
+        #expect(
+            try Sandbox.spawnAndWait(["/bin/cp", LegacyVaultTests.fixture + "/passphrase.txt", old]) == 0)
+        chmod(old, 0o600)
+        let new = Self.writeSecret(box, "new", "a new passphrase")
+        let result = try box.run(
+            ["passwd", "--vault-passphrase-file", old, "--new-passphrase-file", new, "--kdf", "interactive"],
+            environment: [MinimalKDF.environmentName: nil])
+        #expect(result.status == 0, "\(result)")
+        let metadata = try #require(
+            try JSONSerialization.jsonObject(with: Data(box.bytes(box.vault + "/vault.json") ?? []))
+                as? [String: Any])
+        #expect(metadata["version"] as? Int == 2)
+        #expect(metadata["kdf"] == nil, "the parameters moved to the key file")
+        let key = try Self.keyFile(box)
+        #expect(key["version"] as? Int == 2)
+        #expect((key["kdf"] as? [String: Any])?["memLimit"] as? Int == 67_108_864)
+
+        let environment: [String: String?] = [MinimalKDF.environmentName: nil]
+        let plain = box.root + "/plain"
+        let refused = try box.run(
+            ["export", "ci-runner", "--vault-passphrase-file", old, "--plain-dir", plain], environment: environment)
+        #expect(refused.status == 77, "\(refused)")
+        for label in ["ci-runner", "jira", "build-agent-7"] {
+            let exported = try box.run(
+                ["export", label, "--vault-passphrase-file", new, "--plain-dir", plain, "--force"],
+                environment: environment)
+            #expect(exported.status == 0, "\(label): \(exported)")
+            let properties = try String(contentsOfFile: plain + "/zbot/conf/zbot.properties", encoding: .utf8)
+            let token = try LegacyVaultTests.token(label).trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(properties.contains("zephyrApiToken=" + token))
+        }
+        #expect(try box.run(["doctor"]).status == 0)
+    }
+}
