@@ -7,7 +7,7 @@ import TestSupport
 import Testing
 
 @Suite struct CrashDriverTests {
-    @Test(.timeLimit(.minutes(10)))
+    @Test(.timeLimit(.minutes(20)))
     func everyMutatingCommandSurvivesEveryCrashAndFaultPoint() throws {
         let binary = try CLIHarness.requireBinary()
         try #require(ExternalTools.find("strace") != nil, "strace is needed for crash tests")
