@@ -28,6 +28,10 @@ struct Index: Codable, Equatable, JSONReadable {
         var agent: String?
         /// For a zBot token: the server the agent talks to.
         var serverURL: String?
+        /// For an imported token not in ztoken's own form: its length, so
+        /// that `scan` can find it (with `last4` and `digest`) in any text.
+        /// Absent in entries made before scan existed, and for minted tokens.
+        var length: Int?
 
         var isActive: Bool { state == .active }
     }
@@ -64,6 +68,11 @@ struct Index: Codable, Equatable, JSONReadable {
             }
             guard entry.digest.utf8.count == 64, entry.digest.utf8.allSatisfy(Hex.isDigit) else {
                 throw bad("malformed digest")
+            }
+            if let length = entry.length {
+                guard TokenFormat.importedLengthRange.contains(length), entry.last4.utf8.count == 4 else {
+                    throw bad("an imported token's length must be \(TokenFormat.importedLengthRange), with a last4")
+                }
             }
             if entry.isActive {
                 guard activeLabels.insert(entry.label).inserted else { throw bad("duplicate active label") }
@@ -111,5 +120,6 @@ extension Index.Entry {
         revokedAt = try json.optionalString("revokedAt")
         agent = try json.optionalString("agent")
         serverURL = try json.optionalString("serverURL")
+        length = try json.optionalInteger("length")
     }
 }
