@@ -19,7 +19,7 @@ public struct ZToken: ParsableCommand {
         version: version,
         subcommands: [
             Init.self, Create.self, List.self, Revoke.self, Verify.self, ZBot.self, Export.self, Keygen.self,
-            Backup.self, Restore.self, Doctor.self,
+            Backup.self, Restore.self, Doctor.self, Scan.self,
         ]
     )
 

@@ -33,3 +33,20 @@ static inline int ztoken_start_writeback(int fd, long long offset, long long cou
     return sync_file_range(fd, (off_t)offset, (off_t)count, SYNC_FILE_RANGE_WRITE);
 }
 
+
+#include <string.h>
+
+/// memmem(3) and memrchr(3), glibc's vectorised searches that `scan` is
+/// built on; GNU extensions, so Swift's Glibc module does not export them.
+static inline void *ztoken_memmem(const void *haystack, size_t length, const void *needle, size_t needle_length) {
+    return memmem(haystack, length, needle, needle_length);
+}
+static inline void *ztoken_memrchr(const void *bytes, int byte, size_t length) {
+    return memrchr(bytes, byte, length);
+}
+
+#include <sys/mman.h>
+
+/// memfd_create(2) (glibc ≥ 2.27, _GNU_SOURCE only): an anonymous file that
+/// feeds `git cat-file --batch` its list of objects as standard input.
+static inline int ztoken_memfd(const char *name) { return memfd_create(name, MFD_CLOEXEC); }
