@@ -7,6 +7,7 @@ import Testing
 @Suite struct HelpTests {
     static let commands = [
         "", "init", "create", "list", "revoke", "verify", "zbot", "export", "keygen", "backup", "restore", "doctor",
+        "scan",
     ]
 
     @Test(arguments: commands)
