@@ -87,7 +87,7 @@ package enum FuzzEntryPoints {
     /// The scanner's search: the input (its first byte picks the chunk
     /// size, its second the size of each read) searched with an imported
     /// shape taken from its own bytes must give exactly what one read of
-    /// the whole input through a large chunk gives, each candidate inside
+    /// the whole input through one chunk gives, each candidate inside
     /// the input with a line and column that agree with its offset.
     package static func scanner(_ data: [UInt8]) {
         guard data.count >= 2 else { return }
@@ -113,7 +113,7 @@ package enum FuzzEntryPoints {
             search.search(final: true, found: record)
             return found
         }
-        let whole = run(chunk: 1 << 20, step: 1 << 20)
+        let whole = run(chunk: max(input.count, 1), step: max(input.count, 1))
         precondition(run(chunk: chunk, step: step) == whole, "fuzz-scanner: the answer depends on the chunking")
         var previous = -1
         for found in whole {
