@@ -2,6 +2,8 @@
 """Helpers for scripts/bench.
 
   bench_report.py populate-pass STORE ENTRY.gpg N   copy one gpg file to N pass entries
+  bench_report.py scan-tree DIR [MiB]               make the scan benchmark's tree (default 1024 MiB)
+  bench_report.py scan-report RAW_DIR OUT.json      the scan table on stdout, JSON to OUT.json
   bench_report.py report MANIFEST OUT.json [...]    table on stdout, JSON to OUT.json
 """
 import argparse
@@ -9,8 +11,10 @@ import datetime
 import json
 import os
 import platform
+import random
 import shutil
 import sys
+import zlib
 
 # ztoken command -> the pass command it is compared with.
 PAIRS = {"create": "generate", "list": "ls", "verify": "show", "revoke": "rm"}
@@ -41,6 +45,102 @@ def populate_pass(store, entry, count):
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.write(fd, data)
         os.close(fd)
+
+
+BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+SCAN_TOKENS = 8
+
+
+def scan_token(rng):
+    """A well-formed token: ztk_ + 33 base62 + the base62 CRC32 of the rest (docs/SPEC.md §4)."""
+    body = "ztk_" + "".join(rng.choice(BASE62) for _ in range(33))
+    crc, digits = zlib.crc32(body.encode()), ""
+    for _ in range(6):
+        crc, digit = divmod(crc, 62)
+        digits = BASE62[digit] + digits
+    return body + digits
+
+
+def scan_tree(root, mib=1024):
+    """A tree of about `mib` MiB: three quarters text (lines of words, code and
+    config, \n and some \r\n), a quarter binary (random bytes); SCAN_TOKENS
+    tokens planted in text and binary files, and look-alikes with a wrong
+    checksum. Deterministic (seeded), written once: the caller caches it."""
+    rng = random.Random(15)
+    words = ["token", "zephyr", "the", "vault", "id", "return", "func", "let", "x", "=", "{", "}", "if", "else",
+             "https://example.com/api", "ztk", "config", "0x1f", "label", "import", "#", "//", "value:", "zt_k",
+             "for", "in", "while", "self", "error", "print", "data", "path", "name", "a", "of", "to"]
+    lines = []
+    for _ in range(60000):
+        lines.append(" ".join(rng.choice(words) for _ in range(rng.randint(2, 16))))
+    corpus = ("\n".join(lines) + "\n").encode()
+    total, target, n = 0, mib << 20, 0
+    plants = []
+    os.makedirs(root, exist_ok=True)
+    while total < target:
+        binary = n % 4 == 3
+        directory = os.path.join(root, "bin" if binary else "text", "d%02d" % (n % 37))
+        os.makedirs(directory, exist_ok=True)
+        size = min(int(rng.lognormvariate(11.5, 1.3)) + 64, 8 << 20, target - total)
+        if binary:
+            data = bytearray(os.urandom(size))
+        else:
+            start = rng.randrange(len(corpus))
+            data = bytearray((corpus[start:] + corpus) * (size // len(corpus) + 1))[:size]
+            if n % 5 == 0:
+                data = bytearray(bytes(data).replace(b"\n", b"\r\n")[:size])
+        if n % 97 == 5 and len(plants) < SCAN_TOKENS and size > 200:
+            token = scan_token(rng).encode()
+            at = rng.randrange(size - 100)
+            data[at:at + len(token) + 2] = b" " + token + b" "
+            plants.append(token.decode())
+        if n % 13 == 2 and size > 200:
+            fake = bytearray(scan_token(rng).encode())
+            fake[-1] = ord("0") if fake[-1] != ord("0") else ord("1")
+            at = rng.randrange(size - 100)
+            data[at:at + len(fake)] = fake
+        path = os.path.join(directory, "f%05d.%s" % (n, "bin" if binary else "txt"))
+        with open(path, "wb") as f:
+            f.write(data)
+        total += size
+        n += 1
+    with open(os.path.join(root, "PLANTED"), "w") as f:
+        f.write("%d\n" % len(plants))
+    print("scan tree: %d files, %.0f MiB, %d tokens planted" % (n, total / (1 << 20), len(plants)), file=sys.stderr)
+
+
+def scan_report(raw, out_path):
+    """Medians of the scan runs (hyperfine exports scan-*.json in RAW), GB/s
+    over the tree's size, and ztoken's time over each other tool's."""
+    with open(os.path.join(raw, "scan-sizes.json")) as f:
+        sizes = json.load(f)
+    results = {}
+    for name in sorted(os.listdir(raw)):
+        if not (name.startswith("scan-") and name.endswith(".json")) or name == "scan-sizes.json":
+            continue
+        for result in json.load(open(os.path.join(raw, name)))["results"]:
+            times = sorted(result["times"])
+            results[result["command"]] = {"median_s": times[len(times) // 2], "runs": len(times),
+                                          "tree": name[len("scan-"):-len(".json")].split("--")[0]}
+    lines = ["scan (median of %s runs; cached; GB = 10^9 bytes):" % ", ".join(sorted({str(r["runs"]) for r in results.values()})),
+             "  %-34s %-5s %9s %8s %14s" % ("command", "tree", "median s", "GB/s", "ztoken / this")]
+    out = {"trees": sizes, "commands": {}}
+    for command, r in results.items():
+        gbps = sizes[r["tree"]]["bytes"] / r["median_s"] / 1e9
+        ztoken = [x for c, x in results.items() if c.startswith("ztoken") and x["tree"] == r["tree"]]
+        ratio = ztoken[0]["median_s"] / r["median_s"] if ztoken else None
+        out["commands"][command] = dict(r, gb_per_s=gbps, ztoken_time_ratio=ratio)
+        lines.append("  %-34s %-5s %9.3f %8.2f %14s" % (command, r["tree"], r["median_s"], gbps,
+                                                         "%.2f" % ratio if ratio is not None else ""))
+    text = [c for c, r in out["commands"].items() if c.startswith("ztoken") and r["tree"] == "text"]
+    if text:
+        gbps = out["commands"][text[0]]["gb_per_s"]
+        out["target"] = {"target": "scan >= 1 GB/s on cached text, one core", "met": gbps >= 1.0, "gb_per_s": gbps}
+        lines.append("%-4s scan >= 1 GB/s on cached text (one core)   %.2f GB/s" % ("ok" if gbps >= 1.0 else "MISS", gbps))
+    with open(out_path, "w") as f:
+        json.dump(out, f, indent=2, sort_keys=True)
+        f.write("\n")
+    print("\n".join(lines))
 
 
 def load(manifest):
@@ -182,6 +282,12 @@ def report(args):
 def main():
     if len(sys.argv) > 1 and sys.argv[1] == "populate-pass":
         populate_pass(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "scan-tree":
+        scan_tree(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 1024)
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "scan-report":
+        scan_report(sys.argv[2], sys.argv[3])
         return
     parser = argparse.ArgumentParser()
     parser.add_argument("mode", choices=["report"])

@@ -1,7 +1,7 @@
 // The parsers that read files a user may be handed, as the fuzz targets
 // (Sources/fuzz-*) and the fuzz regression tests call them. `package`, not
 // public: only targets of this package see them, and no `@testable` is needed.
-// Each entry feeds arbitrary bytes to one parser: a thrown `VaultError` is the
+// Each entry feeds arbitrary bytes to one parser (or the scanner's search): a thrown `VaultError` is the
 // expected answer to bad input; anything else (a trap, an overflow, an
 // out-of-bounds read, a failed round-trip check below) is a bug. Where a
 // parser accepts the input, the entry also checks a property that must hold
@@ -81,6 +81,56 @@ package enum FuzzEntryPoints {
         rendered.withUnsafeBytes { bytes in
             precondition(bytes.allSatisfy { $0 < 0x80 }, "fuzz-template: rendered file is not ASCII")
             precondition(bytes.count >= token.count, "fuzz-template: rendered file cannot hold the token")
+        }
+    }
+
+    /// The scanner's search: the input (its first byte picks the chunk
+    /// size, its second the size of each read) searched with an imported
+    /// shape taken from its own bytes must give exactly what one read of
+    /// the whole input through one chunk gives, each candidate inside
+    /// the input with a line and column that agree with its offset.
+    package static func scanner(_ data: [UInt8]) {
+        guard data.count >= 2 else { return }
+        let chunk = Int(data[0]) + 1
+        let step = Int(data[1]) + 1
+        let input = Array(data[2...])
+        var shapes = Set<ImportedShape>()
+        if input.count >= 20 { shapes.insert(ImportedShape(length: 16, last4: Array(input[16..<20]))) }
+        func run(chunk: Int, step: Int) -> [[Int]] {
+            let search = TokenSearch(shapes: shapes, chunkSize: chunk)
+            var found: [[Int]] = []
+            let record = { (candidate: TokenCandidate) in
+                found.append([candidate.offset, candidate.token.count, candidate.line, candidate.column])
+            }
+            input.withUnsafeBytes { all in
+                var offset = 0
+                while offset < all.count {
+                    let end = min(offset + step, all.count)
+                    search.feed(UnsafeRawBufferPointer(rebasing: all[offset..<end]), found: record)
+                    offset = end
+                }
+            }
+            search.search(final: true, found: record)
+            return found
+        }
+        let whole = run(chunk: max(input.count, 1), step: max(input.count, 1))
+        precondition(run(chunk: chunk, step: step) == whole, "fuzz-scanner: the answer depends on the chunking")
+        var previous = -1
+        for found in whole {
+            let (offset, length, line, column) = (found[0], found[1], found[2], found[3])
+            precondition(offset >= previous, "fuzz-scanner: candidates out of order")
+            previous = offset
+            precondition(offset >= 0 && offset + length <= input.count, "fuzz-scanner: a candidate outside the input")
+            precondition(column >= 1 && column <= offset + 1 && line >= 1, "fuzz-scanner: impossible line or column")
+            // The column is counted from the last line break before the candidate.
+            let head = input[0..<offset]
+            let lineStart = (head.lastIndex { $0 == 0x0A || $0 == 0x0D }).map { $0 + 1 } ?? 0
+            precondition(column == offset - lineStart + 1, "fuzz-scanner: wrong column")
+            var breaks = 0
+            for (position, byte) in head.enumerated() where byte == 0x0A || byte == 0x0D {
+                if byte == 0x0A || position + 1 == offset || input[position + 1] != 0x0A { breaks += 1 }
+            }
+            precondition(line == breaks + 1, "fuzz-scanner: wrong line")
         }
     }
 

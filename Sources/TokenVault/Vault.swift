@@ -194,6 +194,9 @@ public final class Vault {
             token = TokenFormat.mint()
         }
         let digest = TokenFormat.digest(of: token)
+        // `scan` finds minted-form tokens by their prefix and checksum; any
+        // other imported token by its length, last four and digest.
+        let importedLength = importing != nil && !TokenFormat.isMintedForm(token) ? token.count : nil
         let record = RecordFormat.encode(try Sodium.seal(token, to: publicKey))
 
         return try withWriteLock { index in
@@ -205,7 +208,8 @@ public final class Vault {
             let id = index.newID()
             let entry = Index.Entry(
                 id: id, label: label, kind: kind, createdAt: Clock.now(), last4: TokenFormat.lastFour(of: token),
-                digest: digest, state: .active, agent: agentName, serverURL: serverURL, note: note, expiresAt: expiry)
+                digest: digest, state: .active, agent: agentName, serverURL: serverURL, note: note, expiresAt: expiry,
+                length: importedLength)
             do {
                 try directory.writeRecord(id: id, bytes: record)
             } catch {

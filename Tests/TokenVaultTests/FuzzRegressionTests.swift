@@ -22,6 +22,7 @@ import Glibc
         case "fuzz-age-stream": return FuzzEntryPoints.ageStream
         case "fuzz-template": return FuzzEntryPoints.template
         case "fuzz-backup": return FuzzEntryPoints.backupArchive
+        case "fuzz-scanner": return FuzzEntryPoints.scanner
         default: return nil
         }
     }
@@ -44,7 +45,9 @@ import Glibc
         return (0..<Int(matches.gl_pathc)).compactMap { matches.gl_pathv[$0].map { String(cString: $0) } }
     }
 
-    @Test(arguments: ["fuzz-index", "fuzz-age-header", "fuzz-age-stream", "fuzz-template", "fuzz-backup"])
+    @Test(arguments: [
+        "fuzz-index", "fuzz-age-header", "fuzz-age-stream", "fuzz-template", "fuzz-backup", "fuzz-scanner",
+    ])
     func corpusAndCrashesPassTheEntryPoint(_ target: String) throws {
         let entry = try #require(Self.entry(target))
         let crashes = Self.root + "/fixtures/bad/fuzz/" + target

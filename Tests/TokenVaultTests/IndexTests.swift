@@ -48,6 +48,23 @@ import Glibc
         #expect(try index.encoded() == Array(bytes))
     }
 
+    /// An imported token's length (for scan) is written only when known,
+    /// and read back; one out of the imported-token bounds is refused.
+    @Test func anImportedTokensLengthRoundTrips() throws {
+        var imported = Self.entry("abcdefghijk2", "jira")
+        imported.length = 30
+        let index = Index(tokens: [Self.entry("abcdefghijk3", "ci"), imported])
+        let text = String(decoding: try index.encoded(), as: UTF8.self)
+        #expect(text.components(separatedBy: "\"length\" : 30").count == 2)
+        #expect(try Index.decode(index.encoded(), path: Self.path) == index)
+        #expect(try Self.decode(Self.document(Self.goodFields + #","length":16"#)).tokens[0].length == 16)
+        for bad in ["15", "513", #""30""#, "1.5", "-1"] {
+            #expect(throws: VaultError.self, "\(bad)") {
+                try Self.decode(Self.document(Self.goodFields + ",\"length\":\(bad)"))
+            }
+        }
+    }
+
     @Test func anEmptyIndexHasTheLayoutOfZtoken01() throws {
         #expect(try Index().encoded() == Array("{\n  \"tokens\" : [\n\n  ],\n  \"version\" : 1\n}\n".utf8))
     }

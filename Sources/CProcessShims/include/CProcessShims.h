@@ -26,10 +26,20 @@ static inline int ztoken_rename_exchange(int olddirfd, const char *oldpath, int 
 /// Flushes the file system holding `fd` (syncfs(2)).
 static inline int ztoken_syncfs(int fd) { return syncfs(fd); }
 
-/// Starts write-back of `count` bytes of `fd` from `offset` without waiting
-/// for it (sync_file_range(2) with SYNC_FILE_RANGE_WRITE, also _GNU_SOURCE
-/// only). Durability still comes from fsync; this only starts the disk early.
-static inline int ztoken_start_writeback(int fd, long long offset, long long count) {
-    return sync_file_range(fd, (off_t)offset, (off_t)count, SYNC_FILE_RANGE_WRITE);
+
+#include <string.h>
+
+/// memmem(3) and memrchr(3), glibc's vectorised searches that `scan` is
+/// built on; GNU extensions, so Swift's Glibc module does not export them.
+static inline void *ztoken_memmem(const void *haystack, size_t length, const void *needle, size_t needle_length) {
+    return memmem(haystack, length, needle, needle_length);
+}
+static inline void *ztoken_memrchr(const void *bytes, int byte, size_t length) {
+    return memrchr(bytes, byte, length);
 }
 
+#include <sys/mman.h>
+
+/// memfd_create(2) (glibc ≥ 2.27, _GNU_SOURCE only): an anonymous file that
+/// feeds `git cat-file --batch` its list of objects as standard input.
+static inline int ztoken_memfd(const char *name) { return memfd_create(name, MFD_CLOEXEC); }

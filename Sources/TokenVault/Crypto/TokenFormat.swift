@@ -54,11 +54,7 @@ public enum TokenFormat {
             if bytes.count == mintedLength, bytes.starts(with: prefix.utf8) {
                 let digits = bytes[4...]
                 guard digits.allSatisfy({ isBase62($0) }) else { return .malformed }
-                let body = UnsafeRawBufferPointer(rebasing: bytes[0..<(4 + randomDigitCount)])
-                var expected = [UInt8](repeating: 0, count: checksumDigitCount)
-                expected.withUnsafeMutableBytes { writeChecksum(crc32(body), into: $0) }
-                let actual = Array(bytes[(4 + randomDigitCount)...])
-                return Sodium.constantTimeEquals(expected, actual) ? nil : .badChecksum
+                return hasValidChecksum(bytes) ? nil : .badChecksum
             }
             if bytes.starts(with: prefix.utf8) && bytes.allSatisfy({ isBase62($0) || $0 == UInt8(ascii: "_") }) {
                 // Shaped like ours but the wrong length: a truncated copy-paste.
@@ -66,6 +62,29 @@ public enum TokenFormat {
             }
             return isAcceptableImport(bytes) ? nil : .malformed
         }
+    }
+
+    /// True for a token of the minted form (`ztk_`, base62, the length of a
+    /// minted token) whose checksum is right, whether minted here or imported.
+    static func isMintedForm(_ token: SecureBytes) -> Bool {
+        token.withUnsafeBytes { isWellFormedMinted($0) }
+    }
+
+    /// The test `scan` applies to `mintedLength` bytes that start with the
+    /// prefix: base62 digits after it, and a checksum that matches.
+    static func isWellFormedMinted(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        bytes.count == mintedLength && bytes.starts(with: prefix.utf8) && bytes[4...].allSatisfy { isBase62($0) }
+            && hasValidChecksum(bytes)
+    }
+
+    /// The last six digits are the base62 CRC32 of the rest; compared in
+    /// constant time, as a presented token is a secret.
+    private static func hasValidChecksum(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let body = UnsafeRawBufferPointer(rebasing: bytes[0..<(4 + randomDigitCount)])
+        var expected = [UInt8](repeating: 0, count: checksumDigitCount)
+        expected.withUnsafeMutableBytes { writeChecksum(crc32(body), into: $0) }
+        let actual = Array(bytes[(4 + randomDigitCount)...])
+        return Sodium.constantTimeEquals(expected, actual)
     }
 
     /// An imported token: 16 to 512 printable ASCII characters, no spaces.

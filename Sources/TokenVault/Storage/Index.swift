@@ -43,6 +43,10 @@ struct Index: Codable, Equatable, JSONReadable {
         /// stays true when ztoken stopped between the durable rotation and the
         /// display: nobody has the token, and rotating again replaces it.
         var neverDisplayed: Bool?
+        /// For an imported token not in ztoken's own form: its length, so
+        /// that `scan` can find it (with `last4` and `digest`) in any text.
+        /// Absent in entries made before scan existed, and for minted tokens.
+        var length: Int?
 
         /// Not revoked: the token is live or expired, holds its label and
         /// keeps its sealed record (expiry is derived, the state stays `active`).
@@ -92,6 +96,11 @@ struct Index: Codable, Equatable, JSONReadable {
             }
             guard entry.digest.utf8.count == 64, entry.digest.allUTF8(Hex.isDigit) else {
                 throw bad("malformed digest")
+            }
+            if let length = entry.length {
+                guard TokenFormat.importedLengthRange.contains(length), entry.last4.utf8.count == 4 else {
+                    throw bad("an imported token's length must be \(TokenFormat.importedLengthRange), with a last4")
+                }
             }
             if let note = entry.note, note.isEmpty || note.utf8.count > NoteRules.maximumBytes {
                 throw bad("the note is empty or longer than \(NoteRules.maximumBytes) bytes")
@@ -159,5 +168,6 @@ extension Index.Entry {
         rotatedTo = try json.optionalString("rotatedTo")
         // false is the same as absent, and is never written back.
         neverDisplayed = try json.optionalBool("neverDisplayed") == true ? true : nil
+        length = try json.optionalInteger("length")
     }
 }

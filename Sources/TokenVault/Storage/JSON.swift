@@ -367,6 +367,12 @@ struct JSONObject {
         return number
     }
 
+    func optionalInteger(_ key: String) throws -> Int? {
+        guard let found = value(key) else { return nil }
+        guard let number = found.integer else { throw wrongType(key) }
+        return number
+    }
+
     /// A string that must be one of an enum's raw values.
     func value<T: RawRepresentable>(_ key: String) throws -> T where T.RawValue == String {
         guard let value = T(rawValue: try string(key)) else {

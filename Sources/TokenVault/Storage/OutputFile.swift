@@ -19,15 +19,6 @@ public final class OutputFile {
     private let overwrite: Bool
     private var fd: Int32
     private var finished = false
-    /// Bytes written, and how many of them write-back has been started for.
-    private var written = 0
-    /// How many bytes write-back has been started for (read by tests).
-    private(set) var writebackStarted = 0
-    /// Once this many bytes are written and not yet handed to write-back, the
-    /// disk is asked to start on them. A 150 MB backup's final fsync then
-    /// waits for the last few megabytes instead of all of them (it took
-    /// ~90 ms of a one-second backup here).
-    static let writebackStep = 8 << 20
 
     /// True for "-" (standard output).
     package var isStandardOutput: Bool { directory < 0 }
@@ -91,11 +82,6 @@ public final class OutputFile {
     /// Appends bytes.
     package func write(_ bytes: UnsafeRawBufferPointer) throws {
         try Syscall.writeAll(fd, bytes, displayPath: path)
-        written += bytes.count
-        if !isStandardOutput, written - writebackStarted >= Self.writebackStep {
-            Syscall.startWriteback(fd, from: writebackStarted, count: written - writebackStarted)
-            writebackStarted = written
-        }
     }
 
     package func write(_ bytes: [UInt8]) throws {

@@ -197,13 +197,6 @@ enum Syscall {
         if retryingInterrupts({ fsync(fd) }) != 0 { throw fail(displayPath, "fsync") }
     }
 
-    /// Starts write-back of a range of a file and returns without waiting
-    /// (`sync_file_range(2)`, `SYNC_FILE_RANGE_WRITE`). Advisory: a failure
-    /// is ignored, since only `sync` makes data durable and reports errors.
-    static func startWriteback(_ fd: Int32, from offset: Int, count: Int) {
-        _ = ztoken_start_writeback(fd, Int64(offset), Int64(count))
-    }
-
     /// `syncfs(2)`: flushes the whole file system holding `fd` and reports
     /// any write-back error since the descriptor was opened (Linux ≥ 5.8).
     /// Never retried, for the same reason as `sync`.
