@@ -128,7 +128,10 @@ public enum LabelRules {
 /// Note rules: the label's character rules, up to 1,000 characters (and
 /// 8 KiB of UTF-8, for the same reason as labels).
 public enum NoteRules {
+    /// The most characters a note may have after trimming.
     public static let maximumLength = 1000
+    /// A cap on the UTF-8 size too, since one character can carry any number
+    /// of combining marks.
     public static let maximumBytes = 8192
 
     /// Returns the trimmed note, or throws `.invalidArgument` saying why not.
