@@ -222,6 +222,7 @@ extension Vault {
         // there (same id, or the same token under another id) stays revoked.
         var index = backup.index
         var carried = 0
+        var carriedExpiries = 0
         if let old = replaced?.index {
             var byID: [String: Int] = [:]
             var activeByDigest: [String: Int] = [:]
@@ -241,6 +242,18 @@ extension Vault {
                     index.tokens.append(entry)
                 }
                 carried += 1
+            }
+            // Expiry is never undone either: a token of both vaults keeps
+            // the earlier of its two expiry times.
+            for entry in old.tokens where entry.isActive {
+                guard let expires = entry.expiresAt.flatMap(RFC3339.parse),
+                    let position = byID[entry.id] ?? activeByDigest[entry.digest], index.tokens[position].isActive
+                else { continue }
+                let restored = index.tokens[position].expiresAt.flatMap(RFC3339.parse)
+                if restored.map({ expires < $0 }) ?? true {
+                    index.tokens[position].expiresAt = entry.expiresAt
+                    carriedExpiries += 1
+                }
             }
         }
         try index.validate(path: shown + ":" + VaultLayout.index)
@@ -264,7 +277,8 @@ extension Vault {
         return RestorePlan(
             stage: stage, replaced: replaced, path: path, vaultID: backup.metadata.vaultID,
             activeTokens: index.tokens.count(where: \.isActive), files: backup.fileCount,
-            lost: lost, gained: gained, carriedRevocations: carried, isDifferentVault: differentVault,
+            lost: lost, gained: gained, carriedRevocations: carried, carriedExpiries: carriedExpiries,
+            isDifferentVault: differentVault,
             notes: notes, lockTimeout: options.lockTimeout)
     }
 
@@ -425,6 +439,9 @@ public final class RestorePlan {
     public let gained: [RestoredToken]
     /// Revocations of the replaced vault carried into the restored one.
     public let carriedRevocations: Int
+    /// Expiry times of the replaced vault, earlier than the backup's, carried
+    /// into the restored one (expiry is never undone).
+    public let carriedExpiries: Int
     /// True when the backup is of another vault than the one it replaces.
     public let isDifferentVault: Bool
     /// What could not be checked or carried, one line each.
@@ -441,7 +458,8 @@ public final class RestorePlan {
 
     fileprivate init(
         stage: Staging, replaced: ReplacedVault?, path: String, vaultID: String, activeTokens: Int, files: Int,
-        lost: [RestoredToken], gained: [RestoredToken], carriedRevocations: Int, isDifferentVault: Bool,
+        lost: [RestoredToken], gained: [RestoredToken], carriedRevocations: Int, carriedExpiries: Int,
+        isDifferentVault: Bool,
         notes: [String], lockTimeout: Double
     ) {
         self.stage = stage
@@ -453,6 +471,7 @@ public final class RestorePlan {
         self.lost = lost
         self.gained = gained
         self.carriedRevocations = carriedRevocations
+        self.carriedExpiries = carriedExpiries
         self.isDifferentVault = isDifferentVault
         self.notes = notes
         self.lockTimeout = lockTimeout
@@ -480,9 +499,11 @@ public final class RestorePlan {
         }
         let lock = try replaced.directory.lock(timeout: lockTimeout, onWaiting: { _ in })
         defer { lock.unlock() }
-        // The plan was shown for the index read then; a writer since then
-        // would make it wrong (a token created meanwhile would be lost unseen).
-        guard try replaced.readIndexDigest() == replaced.indexDigest else {
+        // The plan was shown for the vault read then; a writer since then
+        // would make it wrong: a token created meanwhile would be lost unseen,
+        // and a passwd or config meanwhile undone (the kept key and settings
+        // are the ones read then).
+        guard try replaced.readStateDigest() == replaced.stateDigest else {
             throw VaultError.vaultChanged(path: path)
         }
         let keptName = stage.keptAsideName()
@@ -500,7 +521,8 @@ private final class ReplacedVault {
     let metadataProblem: String?
     let index: Index?
     let indexProblem: String?
-    let indexDigest: [UInt8]?
+    /// vault.json, vault-key.json and index.json as read when the plan was made.
+    let stateDigest: [UInt8]?
 
     init(path: String) throws {
         directory = try VaultDirectory(path: path)
@@ -513,24 +535,31 @@ private final class ReplacedVault {
         }
         var index: Index?
         var problem: String?
-        var digest: [UInt8]?
+        stateDigest = try? Self.stateDigest(of: directory)
         do {
             let indexPath = directory.displayPath(VaultLayout.index)
             guard let bytes = try directory.read(VaultLayout.index, limit: VaultLayout.indexLimit) else {
                 throw VaultError.corrupt(path: indexPath, reason: "missing")
             }
-            digest = Sodium.blake2b256(bytes)
             index = try Index.decode(bytes, path: indexPath)
         } catch let error as VaultError where error.exitCode == 65 {
             problem = error.message
         }
         self.index = index
         indexProblem = problem
-        indexDigest = digest
     }
 
-    func readIndexDigest() throws -> [UInt8]? {
-        try directory.read(VaultLayout.index, limit: VaultLayout.indexLimit).map { Sodium.blake2b256($0) }
+    func readStateDigest() throws -> [UInt8]? { try Self.stateDigest(of: directory) }
+
+    /// One digest of the files a writer may change, each with its length
+    /// (a missing file counts as its own state).
+    private static func stateDigest(of directory: VaultDirectory) throws -> [UInt8] {
+        var all: [UInt8] = []
+        for name in [VaultLayout.metadata, VaultLayout.wrappedKey, VaultLayout.index] {
+            let bytes = try directory.read(name, limit: VaultLayout.indexLimit)
+            all += Sodium.blake2b256(Array(String(bytes?.count ?? -1).utf8)) + Sodium.blake2b256(bytes ?? [])
+        }
+        return Sodium.blake2b256(all)
     }
 }
 
@@ -671,7 +700,16 @@ final class Staging {
         if ztoken_rename_exchange(parent, stagingName, parent, name) != 0 {
             throw Syscall.fail(parentPath + "/" + name, "exchange")
         }
-        try Syscall.sync(parent, displayPath: parentPath)
+        do {
+            try Syscall.sync(parent, displayPath: parentPath)
+        } catch {
+            // The exchange may or may not be durable: what now sits at the
+            // staging name may be the old vault, or (after a crash) the new
+            // one again. Leave it for the sweep (doctor --repair), whose
+            // process-name check removes it only once this process is gone.
+            present = false
+            throw error
+        }
     }
 
     func remove() {

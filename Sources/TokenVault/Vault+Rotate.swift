@@ -70,7 +70,10 @@ extension Vault {
                 if (try? writeIndex(index)) != nil { try? directory.removeRecords(ids: [id]) }
                 throw error
             }
-            try directory.removeRecords(ids: [previous.id])
+            // The rotation is committed: a record left by a failed unlink is
+            // garbage `doctor --repair` removes, and must not hide the new
+            // token from the caller, who alone can show it.
+            try? directory.removeRecords(ids: [previous.id])
             return RotatedToken(
                 created: CreatedToken(info: TokenInfo(entry), token: token),
                 replaced: TokenInfo(changed.tokens[position]))
@@ -108,6 +111,6 @@ extension Vault {
         guard let expires = old.expiresAt.flatMap(RFC3339.parse), let created = RFC3339.parse(old.createdAt),
             let start = RFC3339.parse(now)
         else { return nil }
-        return RFC3339.format(secondsSince1970: start + max(expires - created, 1))
+        return RFC3339.format(secondsSince1970: min(start + max(expires - created, 1), Expiry.latest))
     }
 }

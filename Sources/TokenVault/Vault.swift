@@ -164,6 +164,9 @@ public final class Vault {
 
     /// Atomically replaces index.json with `index`.
     func writeIndex(_ index: Index) throws {
+        // No writer may store an index the reader would refuse: that would
+        // leave every command, doctor --repair included, unable to open it.
+        try index.validate(path: directory.displayPath(VaultLayout.index))
         try directory.replace(VaultLayout.index, with: try index.encoded())
     }
 
@@ -201,9 +204,13 @@ public final class Vault {
 
         return try withWriteLock { index in
             try Self.checkLabelIsFree(label, in: index)
-            if let twin = index.activePosition(ofDigest: digest) {
+            // Any entry, revoked ones too: a revoked token imported again
+            // would be active under a new id while verify found the old one.
+            if let twin = index.tokens.firstIndex(where: { $0.digest == digest }) {
+                let twinEntry = index.tokens[twin]
                 throw VaultError.invalidArgument(
-                    "this token is already in the vault as \(VaultError.quoted(index.tokens[twin].label))")
+                    "this token is already in the vault as \(VaultError.quoted(twinEntry.label))"
+                        + (twinEntry.isActive ? "" : " (revoked)"))
             }
             let id = index.newID()
             let entry = Index.Entry(

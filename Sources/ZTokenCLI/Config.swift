@@ -27,7 +27,8 @@ struct Config: ParsableCommand {
 
     func validate() throws {
         if let key, !Self.keys.contains(key) {
-            throw ValidationError("unknown setting '\(key)'; settings: \(Self.keys.joined(separator: ", "))")
+            throw ValidationError(
+                "unknown setting \(VaultError.quotedLabel(key)); settings: \(Self.keys.joined(separator: ", "))")
         }
     }
 

@@ -41,7 +41,7 @@ enum JSONText {
             ("revokedAt", token.revokedAt.map(quote)), ("agent", token.agentName.map(quote)),
             ("serverURL", token.serverURL.map(quote)), ("note", token.note.map(quote)),
             ("expiresAt", token.expiresAt.map(quote)), ("rotatedFrom", token.rotatedFrom.map(quote)),
-            ("rotatedTo", token.rotatedTo.map(quote)),
+            ("rotatedTo", token.rotatedTo.map(quote)), ("neverDisplayed", token.wasNeverDisplayed ? "true" : nil),
         ])
     }
 }

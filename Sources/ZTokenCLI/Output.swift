@@ -65,7 +65,6 @@ extension VaultError {
         case .noSuchToken: "run 'ztoken list --all' to see labels, ids and states"
         case .alreadyExists: "choose another path, or pass --force where the command allows it"
         case .busy: "wait for the other ztoken to finish, or raise --lock-timeout"
-        case .wrongIdentity: "pass the identity file the file was encrypted to with -i"
         case .tokenExpired(_, let id, _):
             "expiry is never undone: run 'ztoken rotate \(id)' for a new token under its label, "
                 + "or 'ztoken revoke \(id)'"

@@ -167,5 +167,8 @@ struct Restore: ParsableCommand {
             Output.note("\(plan.gained.count) tokens the backup has that this vault never had: " + list(plan.gained))
         }
         Output.note("carries \(plan.carriedRevocations) revocations of this vault into the restored one")
+        if plan.carriedExpiries > 0 {
+            Output.note("keeps the earlier expiry of \(plan.carriedExpiries) tokens, as this vault has them")
+        }
     }
 }

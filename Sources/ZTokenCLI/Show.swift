@@ -34,6 +34,7 @@ struct Show: ParsableCommand {
             ("created", info.createdAt), ("expires", info.expiresAt ?? "never"), ("revoked", info.revokedAt),
             ("last4", info.last4), ("note", info.note), ("agent", info.agentName), ("server", info.serverURL),
             ("rotated from", info.rotatedFrom), ("rotated to", info.rotatedTo),
+            ("displayed", info.wasNeverDisplayed ? "never: ztoken stopped before showing it; rotate it again" : nil),
         ]
         let shown = fields.compactMap { name, value in value.map { (name, $0) } }
         let width = shown.map(\.0.count).max() ?? 0

@@ -87,6 +87,25 @@ import Testing
         #expect(try box.listJSON(all: false).map { $0["state"] as? String } == ["active"])
     }
 
+    /// A rotation stopped between storing the new token and showing it
+    /// leaves a token nobody has: show says so, in text and JSON.
+    @Test func showNamesATokenThatWasNeverDisplayed() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        _ = try box.create("ci")
+        #expect(try box.run(["rotate", "ci"]).status == 0)
+        let vault = try Vault(openingAt: box.vault)
+        var index = try vault.readIndex()
+        index.tokens[1].neverDisplayed = true
+        try vault.writeIndex(index)
+        let show = try box.run(["show", "ci"])
+        #expect(
+            show.stdout.contains("displayed     never: ztoken stopped before showing it; rotate it again\n"), "\(show)")
+        let json = try box.run(["show", "ci", "--json"])
+        #expect(json.stdout.contains("\"neverDisplayed\":true"))
+        #expect(!(try box.run(["show", "ci"]).stdout.isEmpty))
+    }
+
     @Test func aZBotTokenGetsANewBundleWithTheSameSettings() throws {
         let box = try Sandbox()
         try box.initVault()

@@ -128,8 +128,6 @@ struct Index: Codable, Equatable, JSONReadable {
 
     func activePosition(ofLabel label: String) -> Int? { tokens.firstIndex { $0.isActive && $0.label == label } }
 
-    func activePosition(ofDigest digest: String) -> Int? { tokens.firstIndex { $0.isActive && $0.digest == digest } }
-
     /// The entry whose digest is `digest`, comparing with every entry in
     /// constant time, so the time taken does not tell where (or whether) a
     /// presented token matched.
