@@ -56,10 +56,15 @@ import Testing
                 ["init", "--kdf", "interactive", "--vault-passphrase-file", box.passphraseFile],
                 environment: [MinimalKDF.environmentName: nil]
             ).status == 0)
-        let path = box.vault + "/vault.json"
+        // The parameters live in vault-key.json (version 2); they are checked
+        // before any key is derived from them, so export refuses.
+        _ = try box.create("a")
+        let path = box.vault + "/vault-key.json"
         let text = String(decoding: box.bytes(path) ?? [], as: UTF8.self)
         box.write(text.replacingOccurrences(of: "67108864", with: "8192"), to: path)
-        let result = try box.run(["list"], environment: [MinimalKDF.environmentName: nil])
+        let result = try box.run(
+            ["export", "a", "--vault-passphrase-file", box.passphraseFile, "--plain-dir", box.root + "/p"],
+            environment: [MinimalKDF.environmentName: nil])
         #expect(result.status == 65)
         #expect(
             result.stderr.hasPrefix(
