@@ -272,7 +272,7 @@ extension Vault {
             gained = index.tokens.filter { $0.isActive && !oldIDs.contains($0.id) }.map(RestoredToken.init)
         }
 
-        try stage.finish(metadata: metadataBytes, wrappedKey: keyBytes, index: try index.encoded())
+        try stage.finish(metadata: metadataBytes, wrappedKey: keyBytes, index: index.encoded())
         handedOver = true
         return RestorePlan(
             stage: stage, replaced: replaced, path: path, vaultID: backup.metadata.vaultID,

@@ -167,7 +167,7 @@ public final class Vault {
         // No writer may store an index the reader would refuse: that would
         // leave every command, doctor --repair included, unable to open it.
         try index.validate(path: directory.displayPath(VaultLayout.index))
-        try directory.replace(VaultLayout.index, with: try index.encoded())
+        try directory.replace(VaultLayout.index, with: index.encoded())
     }
 
     /// Creates a token labelled `label`: mints one, or stores `importing` (a

@@ -395,3 +395,33 @@ struct JSONObject {
         }
     }
 }
+
+/// JSON strings as JSONEncoder writes them.
+enum JSONString {
+    /// A JSON string as JSONEncoder writes it (slashes unescaped): `"` and
+    /// `\` escaped, control characters as \b \t \n \f \r or \u00xx,
+    /// everything else as UTF-8.
+    static func append(_ text: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        // Nearly every value (ids, times, digests, most labels) needs no escape.
+        let plain = text.allUTF8 { $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
+        if plain {
+            out += text.utf8
+        } else {
+            let hex = Array("0123456789abcdef".utf8)
+            for byte in text.utf8 {
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), byte]
+                case 0x08: out += [UInt8(ascii: "\\"), UInt8(ascii: "b")]
+                case 0x09: out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
+                case 0x0A: out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
+                case 0x0C: out += [UInt8(ascii: "\\"), UInt8(ascii: "f")]
+                case 0x0D: out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
+                case 0x00..<0x20: out += Array("\\u00".utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 15)]]
+                default: out.append(byte)
+                }
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+}
