@@ -2,7 +2,7 @@
 // Versioned JSON in the SwiftPM storage style: `"version": 1` on top,
 // decoding reads the version first and refuses one it does not know, keys are
 // sorted and snake_case, times are RFC 3339 UTC with whole seconds. Written by
-// JSONEncoder, read by the strict reader (Storage/JSON.swift).
+// JSONEncoder, read by the strict reader (Format/JSON.swift).
 import FoundationEssentials
 
 /// The description of a bundle's contents, written as `manifest.json`.
