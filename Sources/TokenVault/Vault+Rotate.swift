@@ -49,27 +49,13 @@ extension Vault {
             entry.rotatedFrom = previous.id
             entry.neverDisplayed = true
             entry.expiresAt = expiry ?? Self.carriedLifetime(of: previous, from: now)
-            do {
-                try directory.writeRecord(id: id, bytes: record)
-            } catch {
-                // The rename may have happened before a failed directory fsync.
-                try? directory.removeRecords(ids: [id])
-                throw error
-            }
             var changed = index
             changed.tokens[position].state = .revoked
             changed.tokens[position].revokedAt = now
             changed.tokens[position].rotatedTo = id
             changed.tokens.append(entry)
-            do {
-                try writeIndex(changed)
-            } catch {
-                // As in `create`: the new index may be in place after a failed
-                // directory fsync; put the old one back (the old token stays
-                // active, the label has one token) and only then drop the record.
-                if (try? writeIndex(index)) != nil { try? directory.removeRecords(ids: [id]) }
-                throw error
-            }
+            // On failure the old token stays active: the label has one token.
+            try addRecord(id: id, record, replacing: index, with: changed)
             // The rotation is committed: a record left by a failed unlink is
             // garbage `doctor --repair` removes, and must not hide the new
             // token from the caller, who alone can show it.

@@ -162,6 +162,28 @@ public final class Vault {
         return try body(try readIndex())
     }
 
+    /// Adds a new token's sealed record, then `changed` (the index that names
+    /// it) in place of `index`, the order of SPEC §9. If either write fails,
+    /// the vault is left as it was: a failed directory fsync comes after a
+    /// rename, so the new index may be in place, and the old one is put back;
+    /// the record goes only once the index no longer names it, otherwise it
+    /// stays, consistent with the index. No token nobody has seen stays active.
+    func addRecord(id: String, _ record: [UInt8], replacing index: Index, with changed: Index) throws {
+        do {
+            try directory.writeRecord(id: id, bytes: record)
+        } catch {
+            // The rename may have happened before a failed directory fsync.
+            try? directory.removeRecords(ids: [id])
+            throw error
+        }
+        do {
+            try writeIndex(changed)
+        } catch {
+            if (try? writeIndex(index)) != nil { try? directory.removeRecords(ids: [id]) }
+            throw error
+        }
+    }
+
     /// Atomically replaces index.json with `index`.
     func writeIndex(_ index: Index) throws {
         // No writer may store an index the reader would refuse: that would
@@ -217,26 +239,9 @@ public final class Vault {
                 id: id, label: label, kind: kind, createdAt: Clock.now(), last4: TokenFormat.lastFour(of: token),
                 digest: digest, state: .active, agent: agentName, serverURL: serverURL, note: note, expiresAt: expiry,
                 length: importedLength)
-            do {
-                try directory.writeRecord(id: id, bytes: record)
-            } catch {
-                // The rename may have happened before a failed directory fsync.
-                try? directory.removeRecords(ids: [id])
-                throw error
-            }
             var changed = index
             changed.tokens.append(entry)
-            do {
-                try writeIndex(changed)
-            } catch {
-                // A failed directory fsync comes after the rename, so the new
-                // index may be in place: put the old one back so a failed
-                // create leaves no active token nobody has seen (its label
-                // stays free). Drop the record only once the index no longer
-                // names it; otherwise it stays, consistent with the index.
-                if (try? writeIndex(index)) != nil { try? directory.removeRecords(ids: [id]) }
-                throw error
-            }
+            try addRecord(id: id, record, replacing: index, with: changed)
             return CreatedToken(info: TokenInfo(entry), token: token)
         }
     }
