@@ -522,7 +522,7 @@ private final class ReplacedVault {
     let index: Index?
     let indexProblem: String?
     /// vault.json, vault-key.json and index.json as read when the plan was made.
-    let stateDigest: [UInt8]?
+    let stateDigest: [UInt8]
 
     init(path: String) throws {
         directory = try VaultDirectory(path: path)
@@ -535,7 +535,7 @@ private final class ReplacedVault {
         }
         var index: Index?
         var problem: String?
-        stateDigest = try? Self.stateDigest(of: directory)
+        stateDigest = try Self.stateDigest(of: directory)
         do {
             let indexPath = directory.displayPath(VaultLayout.index)
             guard let bytes = try directory.read(VaultLayout.index, limit: VaultLayout.indexLimit) else {
@@ -549,7 +549,7 @@ private final class ReplacedVault {
         indexProblem = problem
     }
 
-    func readStateDigest() throws -> [UInt8]? { try Self.stateDigest(of: directory) }
+    func readStateDigest() throws -> [UInt8] { try Self.stateDigest(of: directory) }
 
     /// One digest of the files a writer may change, each with its length
     /// (a missing file counts as its own state).
