@@ -120,6 +120,19 @@ import Glibc
         Self.expectNoSecret(result, [token])
     }
 
+    /// With no path, scan reads the current directory: the harness runs
+    /// the binary in the directory a test names.
+    @Test func noPathMeansTheCurrentDirectory() throws {
+        let box = try Sandbox()
+        let here = box.root + "/here"
+        Self.mkdir(here)
+        let stranger = TokenFormat.mint().unsafeRevealedString()
+        box.write("T=\(stranger)\n", to: here + "/leak.env")
+        let result = try box.run(["scan"], directory: here)
+        #expect(result.stdoutLines == ["./leak.env:1:3: ztk_…\(stranger.suffix(4)) unknown"], "\(result)")
+        Self.expectNoSecret(result, [stranger])
+    }
+
     @Test func exitCodesAndStrict() throws {
         let box = try Sandbox()
         let (_, revoked, _) = try Self.vault(box)

@@ -161,9 +161,12 @@ final class Sandbox: @unchecked Sendable {
     @discardableResult
     func run(
         _ arguments: [String], stdin: String? = nil, environment overrides: [String: String?] = [:],
-        executable: String? = nil
+        executable: String? = nil, directory: String? = nil
     ) throws -> CLIResult {
-        try spawn(arguments, stdin: stdin.map { Array($0.utf8) }, environment: overrides, executable: executable).wait()
+        try spawn(
+            arguments, stdin: stdin.map { Array($0.utf8) }, environment: overrides, executable: executable,
+            directory: directory
+        ).wait()
     }
 
     /// Runs ztoken through `sh -c 'umask 000; exec ztoken "$@"'`.
@@ -257,6 +260,10 @@ final class Sandbox: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, stdinPath, O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        // posix_spawn has no portable chdir action: GNU env changes directory
+        // (-C) and then executes the program itself.
+        let program = argv[0]
+        let argv = ["/usr/bin/env", "-C", directory, "--"] + argv
         let cArgs = argv.map { strdup($0) } + [nil]
         let cEnv = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
@@ -265,7 +272,7 @@ final class Sandbox: @unchecked Sendable {
         }
         var pid: pid_t = 0
         let status = posix_spawn(&pid, argv[0], &actions, nil, cArgs, cEnv)
-        guard status == 0 else { throw VaultError.io(path: argv[0], operation: "posix_spawn", errno: status) }
+        guard status == 0 else { throw VaultError.io(path: program, operation: "posix_spawn", errno: status) }
         return pid
     }
 
