@@ -74,10 +74,7 @@ extension Vault {
             guard !entry.isExpired(at: now) else {
                 throw VaultError.tokenExpired(label: entry.label, id: entry.id, expiresAt: entry.expiresAt ?? "")
             }
-            // A deadline checked before the lock may have passed while waiting for it.
-            if let expiresAt, expiresAt <= now {
-                throw VaultError.invalidArgument("the expiry time \(expiry ?? "") is no longer in the future")
-            }
+            try Self.checkStillFuture(expiresAt)
             entry.expiresAt = expiry
         }
     }
@@ -104,6 +101,14 @@ extension Vault {
             throw VaultError.labelOfExpiredToken(label)
         }
         throw VaultError.labelInUse(label)
+    }
+
+    /// Under the lock: a deadline checked before it may have passed while
+    /// waiting for it, and a token must not be stored already expired.
+    static func checkStillFuture(_ expiresAt: Int64?) throws {
+        if let expiresAt, expiresAt <= Int64(Clock.seconds()) {
+            throw VaultError.invalidArgument("the expiry time \(Expiry.format(expiresAt)) is no longer in the future")
+        }
     }
 
     /// The stored form of an expiry time, refusing one not in the future.

@@ -34,6 +34,7 @@ extension Vault {
         let record = RecordFormat.encode(try Sodium.seal(token, to: publicKey))
 
         return try withWriteLock { index in
+            try Self.checkStillFuture(expiresAt)
             // Another writer may have revoked or rotated it since it was resolved.
             guard let position = index.position(ofID: old.id), index.tokens[position].isActive else {
                 throw VaultError.noSuchToken(reference)

@@ -225,6 +225,7 @@ public final class Vault {
         let record = RecordFormat.encode(try Sodium.seal(token, to: publicKey))
 
         return try withWriteLock { index in
+            try Self.checkStillFuture(expiresAt)
             try Self.checkLabelIsFree(label, in: index)
             // Any entry, revoked ones too: a revoked token imported again
             // would be active under a new id while verify found the old one.

@@ -4,6 +4,7 @@
 // the index through the library (as time passing would), except in one test
 // that waits for a one-second expiry for real.
 import Foundation
+import TestSupport
 import Testing
 
 @testable import TokenVault
@@ -33,6 +34,25 @@ import Glibc
     }
 
     func index(_ box: Sandbox) -> [UInt8]? { box.bytes(box.vault + "/index.json") }
+
+    /// An expiry checked before the lock can pass while waiting for it: the
+    /// token must not be stored already expired.
+    @Test func aDeadlineThatPassesWhileWaitingForTheLockIsRefused() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        // A holder that lets go by itself after 3 s (its sleep holds the lock).
+        let flock = try ExternalTools.locate("flock", package: "util-linux")
+        let lockFile = box.vault + "/.lock"
+        let holder = try box.spawn([lockFile, "-c", "sleep 3"], executable: flock)
+        while try Sandbox.spawnAndWait([flock, "-n", lockFile, "true"]) == 0 { usleep(20_000) }
+        let waiting = try box.spawn(["create", "brief", "--expires", "2s", "--lock-timeout", "20"])
+        _ = holder.wait()
+        let result = waiting.wait()
+        #expect(result.status == 64, "\(result)")
+        #expect(result.stderr.contains("is no longer in the future"), "\(result.stderr)")
+        #expect(result.stdout.isEmpty)
+        #expect(try box.listJSON().isEmpty, "no token was stored")
+    }
 
     // MARK: show
 
