@@ -15,8 +15,8 @@ struct Scan: ParsableCommand {
         discussion: """
             Reads files and directories (recursively, without following symbolic links below the paths \
             given) for ztoken tokens with a valid checksum and for this vault's imported tokens, and \
-            prints each as FILE:LINE:COLUMN, the token redacted, and its state: active, revoked, or \
-            unknown (not a token of this vault). Works without a vault, reporting every token as \
+            prints each as FILE:LINE:COLUMN, the token redacted, and its state: active, expired, \
+            revoked, or unknown (not a token of this vault). Works without a vault, reporting every token as \
             unknown. Needs no passphrase. Exit 1 when an active token of this vault was found.
             """,
         version: ZToken.version)
@@ -106,14 +106,16 @@ struct Scan: ParsableCommand {
             Output.error("nothing could be read")
             throw ExitCode(74)
         }
-        let revoked = findings.count - active - unknown
+        let expired = findings.filter { $0.token?.state == .expired }.count
+        let revoked = findings.filter { $0.token?.state == .revoked }.count
         Output.note(
             "scanned \(scanner.filesScanned) file\(scanner.filesScanned == 1 ? "" : "s") "
                 + "(\(scanner.bytesScanned) bytes): "
                 + (findings.isEmpty
                     ? "no tokens found"
                     : "\(findings.count) token\(findings.count == 1 ? "" : "s") found: "
-                        + "\(active) active, \(revoked) revoked, \(unknown) unknown"))
+                        + "\(active) active, " + (expired > 0 ? "\(expired) expired, " : "")
+                        + "\(revoked) revoked, \(unknown) unknown"))
         if active > 0 {
             Output.hint("revoke (or rotate) each active token found, then remove it from where it leaked")
             throw ExitCode(1)
