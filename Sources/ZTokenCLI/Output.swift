@@ -63,6 +63,11 @@ extension VaultError {
         switch self {
         case .vaultNotFound: "run 'ztoken init' to make one, or pass --vault DIR"
         case .noSuchToken: "run 'ztoken list --all' to see labels, ids and states"
+        case .earlierKeyPair:
+            "to go back to the backup's key pair and passphrase all the same (this vault is kept aside), "
+                + "add --replace-different-vault"
+        case .differentVault, .unverifiableVault:
+            "to replace it all the same (it is kept aside), add --replace-different-vault"
         case .alreadyExists: "choose another path, or pass --force where the command allows it"
         case .busy: "wait for the other ztoken to finish, or raise --lock-timeout"
         case .tokenExpired(_, let id, _):

@@ -80,26 +80,8 @@ struct Restore: ParsableCommand {
         let options = RestoreOptions(
             replaceExisting: force || dryRun, replaceDifferentVault: replaceDifferentVault,
             lockTimeout: vaultOptions.lockTimeout.value)
-        let plan: RestorePlan
-        do {
-            plan = try Vault.prepareRestore(from: input, identities: keys, to: location, options: options) { offline in
-                try credential(offline: offline)
-            }
-        } catch let error as VaultError {
-            switch error {
-            case .earlierKeyPair:
-                Output.error(error.message)
-                Output.hint(
-                    "to go back to the backup's key pair and passphrase all the same (this vault is kept aside), "
-                        + "add --replace-different-vault")
-                throw ExitCode(error.exitCode)
-            case .differentVault, .unverifiableVault:
-                Output.error(error.message)
-                Output.hint("to replace it all the same (it is kept aside), add --replace-different-vault")
-                throw ExitCode(error.exitCode)
-            default:
-                throw error
-            }
+        let plan = try Vault.prepareRestore(from: input, identities: keys, to: location, options: options) {
+            offline in try credential(offline: offline)
         }
         describe(plan)
         if dryRun {
@@ -111,19 +93,20 @@ struct Restore: ParsableCommand {
             guard Terminal.standardInputIsTerminal else {
                 plan.discard()
                 throw VaultError.invalidArgument(
-                    "refusing to replace the vault at \(location) without confirmation off a terminal",
+                    "refusing to replace the vault at \(Output.safe(location)) without confirmation off a terminal",
                     hint: "check the differences above, then pass --yes to restore from a script")
             }
-            guard try Terminal.confirm("replace the vault at \(location)?") else {
+            guard try Terminal.confirm("replace the vault at \(Output.safe(location))?") else {
                 plan.discard()
                 Output.note("nothing restored")
                 throw ExitCode(1)
             }
         }
         let keptAside = try plan.install()
-        Output.note("restored \(plan.activeTokens) active tokens into \(location)")
+        Output.note("restored \(plan.activeTokens) active tokens into \(Output.safe(location))")
         if let keptAside {
-            Output.note("the replaced vault is kept aside at \(keptAside); remove it once you no longer need it")
+            Output.note(
+                "the replaced vault is kept aside at \(Output.safe(keptAside)); remove it once you no longer need it")
         }
     }
 
@@ -150,7 +133,9 @@ struct Restore: ParsableCommand {
         for note in plan.notes { Output.note(note) }
         guard plan.replacesVault else { return }
         if plan.isDifferentVault {
-            Output.note("the backup is of another vault or key pair (id \(plan.vaultID)); this one is replaced")
+            Output.note(
+                "the backup is of another vault or key pair (id \(VaultError.quotedLabel(plan.vaultID))); this one is replaced"
+            )
         }
         func list(_ tokens: [RestoredToken]) -> String {
             let shown = tokens.prefix(10).map { "\(Output.safe($0.label)) (\($0.id))" }.joined(separator: ", ")
