@@ -108,7 +108,7 @@ if fuzzing {
     for (name, directory) in [
         ("fuzz-index", "fuzz-index"), ("fuzz-age-header", "fuzz-age-header"),
         ("fuzz-age-stream", "fuzz-age-stream"), ("fuzz-template", "fuzz-template"),
-        ("fuzz-backup", "fuzz-backup"), ("fuzz-scanner", "fuzz-scanner"),
+        ("fuzz-backup", "fuzz-backup"), ("fuzz-scanner", "fuzz-scanner"), ("fuzz-log", "fuzz-log"),
     ] {
         package.targets.append(
             .executableTarget(name: name, dependencies: ["TokenVault"], path: "Sources/" + directory))

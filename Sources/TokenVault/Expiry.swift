@@ -12,6 +12,17 @@ public enum Expiry {
         try deadline(text, from: Int64(Clock.seconds()))
     }
 
+    /// Seconds since 1970 of a moment in the past as a user writes it: a
+    /// duration before now (`7d`: a week ago) or a date or time (`log --since`).
+    public static func start(_ text: String) throws -> Int64 {
+        guard let seconds = duration(text).map({ Int64(Clock.seconds()) - $0 }) ?? moment(text) else {
+            throw VaultError.invalidArgument(
+                "\(VaultError.quoted(text)) is not a duration or a date",
+                hint: "give a duration such as 12h, 7d or 2w (that long ago), or a date such as 2026-12-31")
+        }
+        return seconds
+    }
+
     /// The RFC 3339 UTC form the vault stores for `seconds` since 1970.
     public static func format(_ seconds: Int64) -> String { RFC3339.format(secondsSince1970: seconds) }
 

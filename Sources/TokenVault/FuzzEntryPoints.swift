@@ -45,6 +45,25 @@ package enum FuzzEntryPoints {
         precondition(again == index, "fuzz-index: an accepted index changed on a write/read round trip")
     }
 
+    /// log.jsonl: parse and check the links; for every accepted line, its
+    /// event written again (in the writer's form) reads back the same.
+    package static func eventLog(_ data: [UInt8]) {
+        guard let lines = try? EventLog.parse(data[...], path: "fuzz/log.jsonl"), let last = lines.last else { return }
+        let anchor = LogAnchor(lines: lines.count, bytes: data.count, head: last.hash)
+        _ = try? EventLog.verify(lines, byteCount: data.count, anchor: anchor, vaultID: "fuzz", path: "fuzz/log.jsonl")
+        _ = EventLog.replay(lines, against: Index())
+        for line in lines {
+            var again = EventLog.encode(line.event, prev: line.prev, prior: line.prior, merged: line.merged)
+            again.append(UInt8(ascii: "\n"))
+            guard let read = try? EventLog.parse(again[...], path: "fuzz/log.jsonl"), read.count == 1 else {
+                fatalError("fuzz-log: an accepted line does not read back after writing")
+            }
+            precondition(
+                read[0].event == line.event && read[0].prev == line.prev && read[0].prior == line.prior
+                    && read[0].merged == line.merged, "fuzz-log: a line changed on a write/read round trip")
+        }
+    }
+
     /// The age header: parse, and for an accepted header check that it has
     /// exactly one spelling (re-encoding gives back the bytes the MAC covers).
     package static func ageHeader(_ data: [UInt8]) {

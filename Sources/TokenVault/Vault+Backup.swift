@@ -87,9 +87,19 @@ extension Vault {
         var contents: [[UInt8]] = []
         var active = 0
         try withWriteLock { index in
+            // The backup carries its own event: restoring it shows when it was made.
+            let activeCount = index.tokens.count(where: \.isActive)
+            try record(
+                [
+                    HistoryEvent(
+                        .backup,
+                        detail: "\(activeCount) active token\(activeCount == 1 ? "" : "s"), "
+                            + "to \(recipients.count) recipient\(recipients.count == 1 ? "" : "s")")
+                ], in: index)
             for (name, limit) in [
                 (VaultLayout.metadata, VaultLayout.smallFileLimit),
                 (VaultLayout.wrappedKey, VaultLayout.smallFileLimit),
+                (VaultLayout.log, EventLog.maximumBytes),
                 (VaultLayout.index, VaultLayout.indexLimit),
             ] {
                 guard let bytes = try directory.read(name, limit: limit) else { continue }
@@ -223,6 +233,8 @@ extension Vault {
         var index = backup.index
         var carried = 0
         var carriedExpiries = 0
+        var events = [HistoryEvent(.restore, detail: "from a backup made \(backup.createdAt)")]
+        let fromReplaced = "carried over from the vault the restore replaced"
         if let old = replaced?.index {
             var byID: [String: Int] = [:]
             var activeByDigest: [String: Int] = [:]
@@ -237,9 +249,12 @@ extension Vault {
                     index.tokens[position].revokedAt = entry.revokedAt
                     activeByDigest[index.tokens[position].digest] = nil
                     try stage.removeRecord(id: index.tokens[position].id)
+                    events.append(HistoryEvent(.revoke, index.tokens[position], detail: fromReplaced))
                 } else {
                     byID[entry.id] = index.tokens.count
                     index.tokens.append(entry)
+                    // A restore event with a token brings in a revoked one.
+                    events.append(HistoryEvent(.restore, entry, detail: "revoked; " + fromReplaced))
                 }
                 carried += 1
             }
@@ -253,9 +268,17 @@ extension Vault {
                 if restored.map({ expires < $0 }) ?? true {
                     index.tokens[position].expiresAt = entry.expiresAt
                     carriedExpiries += 1
+                    events.append(
+                        HistoryEvent(
+                            .expire, index.tokens[position],
+                            detail: "expires \(entry.expiresAt ?? ""); " + fromReplaced))
                 }
             }
         }
+        // The restored vault's history: the backup's, then this restore.
+        let (lines, anchor) = EventLog.append(
+            events, after: backup.index.log, index: backup.index, vaultID: backup.metadata.vaultID)
+        index.anchor(at: anchor)
         try index.validate(path: shown + ":" + VaultLayout.index)
 
         // What the user gains and loses, by token.
@@ -272,7 +295,8 @@ extension Vault {
             gained = index.tokens.filter { $0.isActive && !oldIDs.contains($0.id) }.map(RestoredToken.init)
         }
 
-        try stage.finish(metadata: metadataBytes, wrappedKey: keyBytes, index: index.encoded())
+        try stage.finish(
+            metadata: metadataBytes, wrappedKey: keyBytes, log: backup.logBytes + lines, index: index.encoded())
         handedOver = true
         return RestorePlan(
             stage: stage, replaced: replaced, path: path, vaultID: backup.metadata.vaultID,
@@ -347,6 +371,7 @@ extension Vault {
         let checked = try reader.finish()
         var contents: [(String, [UInt8])] = [(VaultLayout.metadata, checked.metadataBytes)]
         if let key = checked.keyBytes { contents.append((VaultLayout.wrappedKey, key)) }
+        if !checked.logBytes.isEmpty { contents.append((VaultLayout.log, checked.logBytes)) }
         contents.append((VaultLayout.index, checked.indexBytes))
         return (checked.metadata.vaultID, checked.activeTokens, contents + records)
     }
@@ -638,10 +663,12 @@ final class Staging {
         try Syscall.unlinkAt(records, VaultLayout.recordName(id: id), displayPath: directory.recordPath(id: id))
     }
 
-    /// Writes the top files and the lock, then makes everything durable.
-    func finish(metadata: [UInt8], wrappedKey: [UInt8]?, index: [UInt8]) throws {
+    /// Writes the top files (the log before the index that anchors it) and
+    /// the lock, then makes everything durable.
+    func finish(metadata: [UInt8], wrappedKey: [UInt8]?, log: [UInt8], index: [UInt8]) throws {
         try directory.replace(VaultLayout.metadata, with: metadata)
         if let wrappedKey { try directory.replace(VaultLayout.wrappedKey, with: wrappedKey) }
+        try directory.appendLog(log, committed: 0, head: nil)
         try directory.replace(VaultLayout.index, with: index)
         try directory.lock(timeout: 0, onWaiting: { _ in }).unlock()
         // One syncfs for all records rather than an fsync each.
@@ -734,6 +761,10 @@ final class BackupReader {
         var keyBytes: [UInt8]?
         var index: Index
         var indexBytes: [UInt8]
+        /// The backup's log.jsonl; empty for a vault made before the log.
+        var logBytes: [UInt8]
+        /// When the backup was made (RFC 3339).
+        var createdAt: String
         var activeTokens: Int
         var fileCount: Int
     }
@@ -831,6 +862,7 @@ final class BackupReader {
             switch relative {
             case VaultLayout.metadata, VaultLayout.wrappedKey: limit = VaultLayout.smallFileLimit
             case VaultLayout.index: limit = VaultLayout.indexLimit
+            case VaultLayout.log: limit = EventLog.maximumBytes
             default:
                 guard relative.hasPrefix(VaultLayout.records + "/"),
                     VaultLayout.recordID(fromName: String(relative.dropFirst(VaultLayout.records.count + 1))) != nil
@@ -870,6 +902,19 @@ final class BackupReader {
         }
         guard let indexBytes = files[VaultLayout.index] else { throw corrupt("no index.json") }
         let index = try Index.decode(indexBytes, path: inside(VaultLayout.index))
+        // The history travels with the vault, checked as `doctor` checks it.
+        let logBytes = files[VaultLayout.log] ?? []
+        if let anchor = index.log {
+            let lines = try EventLog.parse(logBytes[...], path: inside(VaultLayout.log))
+            try EventLog.verify(
+                lines, byteCount: logBytes.count, anchor: anchor, vaultID: metadata.vaultID,
+                path: inside(VaultLayout.log))
+            if let problem = EventLog.replay(lines, against: index) {
+                throw corrupt("its log disagrees with its index: \(problem)")
+            }
+        } else if !logBytes.isEmpty {
+            throw corrupt("it holds a log but its index.json has no anchor for it")
+        }
         var unclaimed = records
         for entry in index.tokens where entry.isActive {
             guard unclaimed.remove(VaultLayout.records + "/" + VaultLayout.recordName(id: entry.id)) != nil else {
@@ -881,6 +926,7 @@ final class BackupReader {
         }
         return Checked(
             metadata: metadata, metadataBytes: metadataBytes, keyBytes: keyBytes, index: index,
-            indexBytes: indexBytes, activeTokens: manifest.activeTokens, fileCount: manifest.files.count)
+            indexBytes: indexBytes, logBytes: logBytes, createdAt: manifest.createdAt,
+            activeTokens: manifest.activeTokens, fileCount: manifest.files.count)
     }
 }

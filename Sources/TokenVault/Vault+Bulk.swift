@@ -37,7 +37,9 @@ extension Vault {
                 created.append(CreatedToken(info: TokenInfo(entry), token: token))
             }
             try directory.writeRecords(records)
-            try writeIndex(changed)
+            try commit(
+                changed, over: index,
+                events: created.map { HistoryEvent(.create, time: now, tokenID: $0.info.id, label: $0.info.label) })
             return created
         }
     }

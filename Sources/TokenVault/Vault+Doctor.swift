@@ -2,8 +2,10 @@
 // is provably garbage — leftovers that the write order of docs/SPEC.md §9
 // guarantees no reported state depends on: temp files of interrupted writes,
 // sealed records of revoked tokens (revoke writes the index first), and
-// records with no index entry (create writes the index last). It never
-// rewrites the index or touches a record an active token needs.
+// records with no index entry (create writes the index last), and a log tail
+// past the index's anchor (an interrupted write's). It never changes a
+// token, rewrites committed history or touches a record an active token
+// needs; what it removed it records as a `repair` event.
 
 /// One thing `doctor` found.
 public struct DoctorFinding: Sendable, Equatable, Codable {
@@ -61,9 +63,24 @@ extension Vault {
                 Leftovers.sweepStaging(in: parent, parentPath: parentPath, vaultName: name)
                 Syscall.closeQuietly(parent)
             }
-            return try examine(repair: true)
+            let report = try examine(repair: true)
+            try recordRepair(report)
+            return report
         }
         return try examine(repair: false)
+    }
+
+    /// What repair removed is history too, once the log can take it (a log
+    /// with a problem left is not written to).
+    private func recordRepair(_ report: DoctorReport) throws {
+        let repaired = report.findings.count(where: \.repaired)
+        let logPath = directory.displayPath(VaultLayout.log)
+        guard repaired > 0, !report.findings.contains(where: { $0.path == logPath && !$0.repaired }) else { return }
+        let index = try readIndex()
+        guard index.log != nil else { return }
+        try commit(
+            index, over: index,
+            events: [HistoryEvent(.repair, detail: "removed \(repaired) leftover\(repaired == 1 ? "" : "s")")])
     }
 
     private func examine(repair: Bool) throws -> DoctorReport {
@@ -176,6 +193,24 @@ extension Vault {
         } catch let error as VaultError where error.exitCode != 74 {
             try note(indexPath, problem(error, at: indexPath))
             return report
+        }
+        // The history: a tail past the anchor is an interrupted write's; the
+        // committed part must verify link by link and agree with the index.
+        // Repair may cut off that tail, never rewrite what was committed.
+        let logPath = directory.displayPath(VaultLayout.log)
+        try check(logPath) {
+            let committed = index.log?.bytes ?? 0
+            if let size = directory.entryStatus(VaultLayout.log).map({ Int($0.st_size) }), size > committed {
+                try note(
+                    logPath,
+                    "\(size - committed) bytes past index.json's anchor never became history "
+                        + "(an interrupted write)", repairable: true
+                ) { try self.directory.truncateLog(to: committed) }
+            }
+            let lines = try readLog(for: index)
+            if index.log != nil, let problem = EventLog.replay(lines, against: index) {
+                try note(logPath, "the log and index.json disagree: \(problem)")
+            }
         }
         let recordsPath = directory.displayPath(VaultLayout.records)
         let recordNames: [String]

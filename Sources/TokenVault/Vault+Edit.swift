@@ -49,7 +49,9 @@ extension Vault {
         let label = try LabelRules.validated(rawLabel)
         return try changeEntry(id: id) { entry, index in
             if entry.isActive, entry.label != label { try Self.checkLabelIsFree(label, in: index) }
+            let old = entry.label
             entry.label = label
+            return HistoryEvent(.rename, entry, detail: "was \(VaultError.quoted(old))")
         }
     }
 
@@ -58,7 +60,10 @@ extension Vault {
     @discardableResult
     public func setNote(id: String, to rawNote: String?) throws -> TokenInfo {
         let note = try rawNote.map(NoteRules.validated)
-        return try changeEntry(id: id) { entry, _ in entry.note = note }
+        return try changeEntry(id: id) { entry, _ in
+            entry.note = note
+            return HistoryEvent(.note, entry, detail: note == nil ? "note cleared" : "note set")
+        }
     }
 
     /// Sets when the token with this id expires (seconds since 1970, from
@@ -76,19 +81,21 @@ extension Vault {
             }
             try Self.checkStillFuture(expiresAt)
             entry.expiresAt = expiry
+            return HistoryEvent(.expire, entry, detail: expiry.map { "expires \($0)" } ?? "never expires")
         }
     }
 
-    /// Runs `change` on the entry with `id` under the write lock and writes
-    /// the index if the entry changed. Unknown ids are `.noSuchToken`.
+    /// Runs `change` on the entry with `id` under the write lock and, if the
+    /// entry changed, commits the index with the event `change` returns.
+    /// Unknown ids are `.noSuchToken`.
     private func changeEntry(
-        id: String, _ change: (inout Index.Entry, Index) throws -> Void
+        id: String, _ change: (inout Index.Entry, Index) throws -> HistoryEvent
     ) throws -> TokenInfo {
         try withWriteLock { index in
             guard let position = index.position(ofID: id) else { throw VaultError.noSuchToken(id) }
             var changed = index
-            try change(&changed.tokens[position], index)
-            if changed != index { try writeIndex(changed) }
+            let event = try change(&changed.tokens[position], index)
+            if changed != index { try commit(changed, over: index, events: [event]) }
             return TokenInfo(changed.tokens[position])
         }
     }
@@ -128,7 +135,7 @@ extension Vault {
     /// does) by rewriting vault.json under the lock, as read under it.
     public func setDefaultServerURL(_ url: String) throws {
         let checked = try ServerURL.validate(url)
-        try withWriteLock { _ in
+        try withWriteLock { index in
             let path = directory.displayPath(VaultLayout.metadata)
             guard let bytes = try directory.read(VaultLayout.metadata) else {
                 throw VaultError.corrupt(path: path, reason: "missing")
@@ -136,6 +143,7 @@ extension Vault {
             var file = try Self.decodeMetadata(bytes, path: path)
             guard file.serverURL != checked else { return }
             file.serverURL = checked
+            try record([HistoryEvent(.config, detail: "default server URL \(checked)")], in: index)
             try directory.replace(VaultLayout.metadata, with: VaultJSON.encode(file))
         }
     }

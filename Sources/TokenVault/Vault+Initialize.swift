@@ -74,7 +74,13 @@ extension Vault {
             let staging = try VaultDirectory(path: tempPath)
             try staging.replace(VaultLayout.metadata, with: VaultJSON.encode(metadata))
             if let wrappedKey { try staging.replace(VaultLayout.wrappedKey, with: VaultJSON.encode(wrappedKey)) }
-            try staging.replace(VaultLayout.index, with: Index().encoded())
+            var index = Index()
+            let (log, anchor) = EventLog.append(
+                [HistoryEvent(.initialize, detail: "vault \(vaultID) of \(VaultError.quoted(setup.user))")],
+                after: nil, index: index, vaultID: vaultID)
+            try staging.appendLog(log, committed: 0, head: nil)
+            index.anchor(at: anchor)
+            try staging.replace(VaultLayout.index, with: index.encoded())
             try Syscall.makeDirectoryAt(
                 staging.fd, VaultLayout.records, displayPath: staging.displayPath(VaultLayout.records))
             try staging.lock(timeout: 0, onWaiting: { _ in }).unlock()

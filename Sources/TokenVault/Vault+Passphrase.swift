@@ -63,13 +63,14 @@ extension Vault {
             let cost = level.map(KeyWrap.limits(for:)) ?? (kdf.opsLimit, kdf.memLimit)
             if rekey {
                 let count = try replaceKeyPair(
-                    index: index, metadata: metadata, oldKey: key, passphrase: new, cost: cost)
+                    index: index, metadata: metadata, oldKey: key, passphrase: new, cost: cost, level: level)
                 return PassphraseChange(rekeyed: true, resealedRecords: count, unfinishedUpgrade: nil)
             }
 
             let wrapped = try KeyWrap.wrap(
                 secret, passphrase: new, ops: cost.0, mem: cost.1,
                 associatedData: KeyWrap.associatedData(vaultID: metadata.vaultID, publicKey: vaultPublicKey))
+            try record([HistoryEvent(.passwd, detail: Self.passwdDetail(level, rekeyed: nil))], in: index)
             do {
                 // The one step that switches passphrases.
                 try directory.replace(VaultLayout.wrappedKey, with: VaultJSON.encode(wrapped))
@@ -94,6 +95,14 @@ extension Vault {
         }
     }
 
+    /// The log's words for a passwd.
+    static func passwdDetail(_ level: KDFLevel?, rekeyed: Int?) -> String {
+        var detail = "passphrase changed"
+        if let level { detail += "; key derivation \(level.rawValue)" }
+        if let rekeyed { detail += "; new key pair, \(rekeyed) record\(rekeyed == 1 ? "" : "s") sealed again" }
+        return detail
+    }
+
     /// Builds the rekeyed vault in a staging directory beside this one (every
     /// active record sealed to a new key pair, the index as it is, vault.json
     /// with the new public key, the new key file), makes it durable, then
@@ -105,12 +114,8 @@ extension Vault {
     /// Writers that waited for the old vault's lock stop with "run again".
     private func replaceKeyPair(
         index: Index, metadata: MetadataFile, oldKey: VaultKey, passphrase: SecureBytes,
-        cost: (UInt64, Int)
+        cost: (UInt64, Int), level: KDFLevel?
     ) throws -> Int {
-        let indexPath = directory.displayPath(VaultLayout.index)
-        guard let indexBytes = try directory.read(VaultLayout.index, limit: VaultLayout.indexLimit) else {
-            throw VaultError.corrupt(path: indexPath, reason: "missing")
-        }
         let (parentPath, name) = try Directories.splitParent(of: path)
         let stage = try Staging(parentPath: parentPath, name: name, purpose: "rekey")
         defer { stage.remove() }
@@ -128,7 +133,17 @@ extension Vault {
         let wrapped = try KeyWrap.wrap(
             newSecretKey, passphrase: passphrase, ops: cost.0, mem: cost.1,
             associatedData: KeyWrap.associatedData(vaultID: metadata.vaultID, publicKey: newPublicKey))
-        try stage.finish(metadata: VaultJSON.encode(rekeyed), wrappedKey: VaultJSON.encode(wrapped), index: indexBytes)
+        // The new vault's history is the old one's and this event.
+        var log = try committedLog(of: index).bytes
+        let (lines, anchor) = EventLog.append(
+            [HistoryEvent(.passwd, detail: Self.passwdDetail(level, rekeyed: resealed))], after: index.log,
+            index: index, vaultID: vaultID)
+        log += lines
+        var changed = index
+        changed.anchor(at: anchor)
+        try stage.finish(
+            metadata: VaultJSON.encode(rekeyed), wrappedKey: VaultJSON.encode(wrapped), log: log,
+            index: changed.encoded())
         try stage.exchangeReplacingVault()
         return resealed
     }

@@ -56,7 +56,9 @@ extension Vault {
             changed.tokens[position].rotatedTo = id
             changed.tokens.append(entry)
             // On failure the old token stays active: the label has one token.
-            try addRecord(id: id, record, replacing: index, with: changed)
+            try addRecord(
+                id: id, record, replacing: index, with: changed,
+                events: [HistoryEvent(.rotate, entry, replacedID: previous.id)])
             // The rotation is committed: a record left by a failed unlink is
             // garbage `doctor --repair` removes, and must not hide the new
             // token from the caller, who alone can show it.

@@ -12,6 +12,15 @@ public enum BundleDestination {
     /// Unencrypted files under a directory (0700 directories, 0600 files).
     case plainDirectory(path: String, overwrite: Bool)
 
+    /// Where the bundle went, in words, for the vault's history.
+    var summary: String {
+        switch self {
+        case .encrypted(let recipients, _):
+            "encrypted to \(recipients.count) recipient\(recipients.count == 1 ? "" : "s")"
+        case .plainDirectory: "unencrypted, to a directory"
+        }
+    }
+
     /// Refuses an existing plain configuration before any work is done.
     public func checkWritable() throws {
         if case .plainDirectory(let path, let overwrite) = self, !overwrite {
@@ -63,6 +72,14 @@ extension Vault {
         let url = try bundleServerURL(serverURL ?? info.serverURL)
         try destination.checkWritable()
         let token = try revealToken(id: info.id, with: key)
+        // Recorded before the bundle is written: the log may name an export
+        // a crash cut short, never miss one that happened.
+        try withWriteLock { index in
+            guard let position = index.position(ofID: info.id), index.tokens[position].isActive else {
+                throw VaultError.noSuchToken(reference)
+            }
+            try record([HistoryEvent(.export, index.tokens[position], detail: destination.summary)], in: index)
+        }
         try writeBundle(for: info, token: token, serverURL: url, template: template, to: destination)
         return info
     }

@@ -163,12 +163,14 @@ public final class Vault {
     }
 
     /// Adds a new token's sealed record, then `changed` (the index that names
-    /// it) in place of `index`, the order of SPEC §9. If either write fails,
+    /// it, with `events` in the log) in place of `index`, the order of SPEC §9. If either write fails,
     /// the vault is left as it was: a failed directory fsync comes after a
     /// rename, so the new index may be in place, and the old one is put back;
     /// the record goes only once the index no longer names it, otherwise it
     /// stays, consistent with the index. No token nobody has seen stays active.
-    func addRecord(id: String, _ record: [UInt8], replacing index: Index, with changed: Index) throws {
+    func addRecord(
+        id: String, _ record: [UInt8], replacing index: Index, with changed: Index, events: [HistoryEvent]
+    ) throws {
         do {
             try directory.writeRecord(id: id, bytes: record)
         } catch {
@@ -177,14 +179,17 @@ public final class Vault {
             throw error
         }
         do {
-            try writeIndex(changed)
+            try commit(changed, over: index, events: events)
         } catch {
+            // The old index's anchor makes any line appended a tail that
+            // never became history.
             if (try? writeIndex(index)) != nil { try? directory.removeRecords(ids: [id]) }
             throw error
         }
     }
 
-    /// Atomically replaces index.json with `index`.
+    /// Atomically replaces index.json with `index`, whose log anchor must
+    /// be the one on disk (use `commit` for a change the log records).
     func writeIndex(_ index: Index) throws {
         // No writer may store an index the reader would refuse: that would
         // leave every command, doctor --repair included, unable to open it.
@@ -242,7 +247,10 @@ public final class Vault {
                 length: importedLength)
             var changed = index
             changed.tokens.append(entry)
-            try addRecord(id: id, record, replacing: index, with: changed)
+            let event: HistoryEvent.Kind = kind == .zbot ? .zbot : importing != nil ? .import : .create
+            try addRecord(
+                id: id, record, replacing: index, with: changed,
+                events: [HistoryEvent(event, entry, detail: serverURL.map { "server \($0)" })])
             return CreatedToken(info: TokenInfo(entry), token: token)
         }
     }
@@ -258,8 +266,10 @@ public final class Vault {
                 index.tokens[position].digest == digest
             else { return }
             var changed = index
-            changed.tokens.remove(at: position)
-            try writeIndex(changed)
+            let removed = changed.tokens.remove(at: position)
+            try commit(
+                changed, over: index,
+                events: [HistoryEvent(.discard, removed, detail: "never shown: its display or bundle failed")])
             try directory.removeRecords(ids: [created.info.id])
         }
     }
@@ -284,7 +294,11 @@ public final class Vault {
                 changed.tokens[position].revokedAt = now
                 revoked.append(TokenInfo(changed.tokens[position]))
             }
-            try writeIndex(changed)
+            try commit(
+                changed, over: index,
+                events: revoked.map {
+                    HistoryEvent(.revoke, time: now, tokenID: $0.id, label: $0.label)
+                })
             try directory.removeRecords(ids: revoked.map(\.id), onProgress: onRecordRemoval)
             return revoked
         }

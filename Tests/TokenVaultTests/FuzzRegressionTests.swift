@@ -23,6 +23,7 @@ import Glibc
         case "fuzz-template": return FuzzEntryPoints.template
         case "fuzz-backup": return FuzzEntryPoints.backupArchive
         case "fuzz-scanner": return FuzzEntryPoints.scanner
+        case "fuzz-log": return FuzzEntryPoints.eventLog
         default: return nil
         }
     }
@@ -47,6 +48,7 @@ import Glibc
 
     @Test(arguments: [
         "fuzz-index", "fuzz-age-header", "fuzz-age-stream", "fuzz-template", "fuzz-backup", "fuzz-scanner",
+        "fuzz-log",
     ])
     func corpusAndCrashesPassTheEntryPoint(_ target: String) throws {
         let entry = try #require(Self.entry(target))

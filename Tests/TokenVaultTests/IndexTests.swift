@@ -177,7 +177,7 @@ import Glibc
         #expect(throws: VaultError.self) { try Self.decode(tooDeep) }
     }
 
-    @Test(arguments: [2, 0, -1, 99])
+    @Test(arguments: [3, 0, -1, 99])
     func refusesUnknownVersionsBeforeTheSchema(version: Int) {
         // Another version may have another schema: the version is reported, not the fields.
         #expect(throws: VaultError.unsupportedVersion(path: Self.path, version: version)) {

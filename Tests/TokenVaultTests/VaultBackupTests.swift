@@ -93,7 +93,7 @@ import Testing
             to: OutputFile(path: scratch.root + "/b.age", overwrite: false),
             recipients: [.x25519(identity.recipient)])
         #expect(summary.activeTokens == 1)
-        #expect(summary.files == 4)  // vault.json, vault-key.json, index.json, one record
+        #expect(summary.files == 5)  // vault.json, vault-key.json, log.jsonl, index.json, one record
         try Vault.restore(
             from: scratch.root + "/b.age", identities: [.x25519(identity)], to: scratch.root + "/r",
             options: RestoreOptions(), credential: Self.passphrase)

@@ -175,6 +175,8 @@ struct SmallDisk {
         for arguments in [
             ["create", "t2"], ["revoke", "t1", "--yes"], ["revoke", "--all", "--yes"], ["doctor", "--repair"],
             ["zbot", "bot", "-r", recipient, "--out", box.root + "/bot.age"],
+            // export records its event first, so it needs a writable vault (SPEC §10).
+            ["export", "t1", "--vault-passphrase-file", box.passphraseFile, "--plain-dir", box.root + "/plain"],
         ] {
             let result = try box.run(arguments)
             #expect(result.status == 74, "\(arguments): \(result)")
@@ -186,10 +188,7 @@ struct SmallDisk {
         #expect(try box.run(["list"]).status == 0)
         #expect(try box.run(["verify"], stdin: token + "\n").status == 0)
         #expect(try box.run(["doctor"]).status == 0)
-        let exported = try box.run([
-            "export", "t1", "--vault-passphrase-file", box.passphraseFile, "--plain-dir", box.root + "/plain",
-        ])
-        #expect(exported.status == 0, "\(exported)")
+        #expect(!FileManager.default.fileExists(atPath: box.root + "/plain"))
         try disk.remount(readOnly: false)
         try box.checkVaultInvariants(live: [token], revoked: [], context: "after the read-only remount")
         #expect(try box.run(["create", "t2"]).status == 0)

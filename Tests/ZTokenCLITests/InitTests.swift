@@ -10,10 +10,10 @@ import Testing
         let result = try box.initVault()
         #expect(result.stdout.isEmpty)
         #expect(result.stderr == "ztoken: made a vault at \(box.vault)\n")
-        #expect(box.tree() == [".lock", "index.json", "records", "vault-key.json", "vault.json"])
+        #expect(box.tree() == [".lock", "index.json", "log.jsonl", "records", "vault-key.json", "vault.json"])
         #expect(FileStatus.mode(box.vault) == 0o700)
         #expect(FileStatus.mode(box.vault + "/records") == 0o700)
-        for file in [".lock", "index.json", "vault-key.json", "vault.json"] {
+        for file in [".lock", "index.json", "log.jsonl", "vault-key.json", "vault.json"] {
             #expect(FileStatus.mode(box.vault + "/" + file) == 0o600, "\(file)")
         }
         let meta = try #require(
@@ -22,7 +22,7 @@ import Testing
         #expect(meta["kdf"] == nil, "version 2 keeps the KDF parameters in vault-key.json")
         #expect(meta["user"] as? String == "tester")
         let index = String(decoding: box.bytes(box.vault + "/index.json") ?? [], as: UTF8.self)
-        #expect(index.contains("\"version\" : 1"))
+        #expect(index.contains("\"version\" : 2") && index.contains("\"log\" : {"), "anchored at the init event")
         // Nothing is left beside the vault: the staging directory was renamed into place.
         #expect(try FileManager.default.contentsOfDirectory(atPath: box.root).filter { $0.contains(".init-") }.isEmpty)
     }

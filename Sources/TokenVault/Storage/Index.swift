@@ -10,9 +10,15 @@
 
 /// The token index, in creation order.
 struct Index: Codable, Equatable, JSONReadable {
-    static let currentVersion = 1
+    /// Version 2 added the log anchor; a version 1 index (no history yet)
+    /// is read, and its first write starts the log.
+    static let currentVersion = 2
 
-    var version = Index.currentVersion
+    /// 1 until the index has a log anchor (`Vault.commit` sets both).
+    var version = 1
+    /// Where log.jsonl ends, as of this index (EventLog.swift); nil only in
+    /// a version 1 index.
+    var log: LogAnchor?
     var tokens: [Entry] = []
 
     /// One token as the index keeps it. Never its plaintext.
@@ -67,8 +73,15 @@ struct Index: Codable, Equatable, JSONReadable {
 
     init(tokens: [Entry] = []) { self.tokens = tokens }
 
+    /// Anchors the index at the log's new last line (a version 2 index).
+    mutating func anchor(at log: LogAnchor) {
+        self.log = log
+        version = Index.currentVersion
+    }
+
     init(json: JSONObject) throws {
         version = try json.integer("version")
+        log = try json.optionalObject("log").map(LogAnchor.init(json:))
         tokens = try json.array("tokens", of: Entry.self)
     }
 
@@ -83,7 +96,13 @@ struct Index: Codable, Equatable, JSONReadable {
     func encoded() -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(64 + tokens.count * 320)
-        out += "{\n  \"tokens\" : [".utf8
+        out += "{\n".utf8
+        if let log {
+            out += "  \"log\" : {\n    \"bytes\" : \(log.bytes),\n    \"head\" : ".utf8
+            JSONString.append(log.head, to: &out)
+            out += ",\n    \"lines\" : \(log.lines)\n  },\n".utf8
+        }
+        out += "  \"tokens\" : [".utf8
         for (position, entry) in tokens.enumerated() {
             out += (position == 0 ? "\n    {" : ",\n    {").utf8
             var first = true
@@ -102,6 +121,13 @@ struct Index: Codable, Equatable, JSONReadable {
     /// `expired` state, unique ids, labels unique among tokens not revoked
     /// (active or expired: an expired token keeps its label until revoked).
     func validate(path: String) throws {
+        if let log {
+            guard version == 2, log.lines > 0, log.bytes >= log.lines, log.head.utf8.count == 64,
+                log.head.allUTF8(Hex.isDigit)
+            else { throw VaultError.corrupt(path: path, reason: "malformed log anchor") }
+        } else if version >= 2 {
+            throw VaultError.corrupt(path: path, reason: "missing field \"log\"")
+        }
         var ids = Set<String>(minimumCapacity: tokens.count)
         var activeLabels = Set<String>(minimumCapacity: tokens.count)
         for (position, entry) in tokens.enumerated() {
@@ -164,6 +190,28 @@ struct Index: Codable, Equatable, JSONReadable {
         var id = TokenID.make()
         while position(ofID: id) != nil { id = TokenID.make() }
         return id
+    }
+}
+
+/// Where log.jsonl ends as of an index: the log's own checks (EventLog.swift)
+/// hold its last line, count and length to these.
+struct LogAnchor: Codable, Equatable, Sendable, JSONReadable {
+    /// How many lines the log holds.
+    var lines: Int
+    /// The log's length in bytes.
+    var bytes: Int
+    /// BLAKE2b-256 of the last line (without its newline), 64 hex digits.
+    var head: String
+
+    init(lines: Int, bytes: Int, head: String) {
+        self.lines = lines
+        self.bytes = bytes
+        self.head = head
+    }
+
+    init(json: JSONObject) throws {
+        self.init(
+            lines: try json.integer("lines"), bytes: try json.integer("bytes"), head: try json.string("head"))
     }
 }
 

@@ -129,6 +129,76 @@ final class VaultDirectory {
     /// The open records/ directory (checked once, then kept open).
     func recordsDirectory() throws -> Int32 { try records() }
 
+    // MARK: The log
+
+    /// Appends `lines` to log.jsonl and makes them durable, after cutting the
+    /// log back to `committed` bytes: a tail past index.json's anchor never
+    /// became history (a writer died between its append and its index). The
+    /// committed part must end with the line whose hash is `head`; a log
+    /// shorter than that, or ending otherwise, was truncated or edited, and
+    /// nothing is appended (65).
+    func appendLog(_ lines: [UInt8], committed: Int, head: String?) throws {
+        let shown = displayPath(VaultLayout.log)
+        var created = false
+        var opened = try Syscall.openAt(fd, VaultLayout.log, flags: O_RDWR | O_APPEND, displayPath: shown)
+        if opened == nil {
+            guard committed == 0 else { throw VaultError.corrupt(path: shown, reason: "missing") }
+            opened = try Syscall.openAt(
+                fd, VaultLayout.log, flags: O_RDWR | O_APPEND | O_CREAT | O_EXCL, displayPath: shown)
+            created = true
+        }
+        guard let file = opened else { throw VaultError.corrupt(path: shown, reason: "missing") }
+        defer { Syscall.closeQuietly(file) }
+        let size = Int(try VaultPermissions.check(fd: file, path: shown, isDirectory: false).st_size)
+        guard size >= committed else {
+            throw VaultError.corrupt(
+                path: shown,
+                reason: "it holds \(size) bytes but index.json says \(committed): it was truncated or replaced")
+        }
+        if let head { try checkLastLine(file, end: committed, head: head, path: shown) }
+        if size > committed { try truncate(file, to: committed, path: shown) }
+        do {
+            try lines.withUnsafeBytes { try Syscall.writeAll(file, $0, displayPath: shown) }
+            try Syscall.sync(file, displayPath: shown)
+        } catch {
+            // What reached the file is past the anchor: cut it off now if we
+            // can, else the next writer does.
+            try? truncate(file, to: committed, path: shown)
+            throw error
+        }
+        if created { try Syscall.sync(fd, displayPath: path) }
+    }
+
+    /// Cuts log.jsonl back to `length` bytes, durably (doctor --repair).
+    func truncateLog(to length: Int) throws {
+        let shown = displayPath(VaultLayout.log)
+        guard let file = try Syscall.openAt(fd, VaultLayout.log, flags: O_RDWR, displayPath: shown) else { return }
+        defer { Syscall.closeQuietly(file) }
+        try VaultPermissions.check(fd: file, path: shown, isDirectory: false)
+        try truncate(file, to: length, path: shown)
+        try Syscall.sync(file, displayPath: shown)
+    }
+
+    private func truncate(_ file: Int32, to length: Int, path: String) throws {
+        if Syscall.retryingInterrupts({ ftruncate(file, off_t(length)) }) != 0 { throw Syscall.fail(path, "truncate") }
+    }
+
+    /// Checks that the bytes before `end` finish with a line whose hash is `head`.
+    private func checkLastLine(_ file: Int32, end: Int, head: String, path: String) throws {
+        let count = min(end, EventLog.maximumLineBytes + 2)
+        var tail = [UInt8](repeating: 0, count: count)
+        let got = tail.withUnsafeMutableBytes { pread(file, $0.baseAddress, count, off_t(end - count)) }
+        guard got == count else { throw Syscall.fail(path, "read") }
+        guard tail.last == UInt8(ascii: "\n") else {
+            throw VaultError.corrupt(path: path, reason: "its last line is not the one index.json names")
+        }
+        let body = tail.dropLast()
+        let start = body.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? body.startIndex
+        guard start > body.startIndex || count == end, EventLog.hash(body[start...]) == head else {
+            throw VaultError.corrupt(path: path, reason: "its last line is not the one index.json names")
+        }
+    }
+
     // MARK: Leftovers and locking
 
     /// Temp files left by interrupted writes.

@@ -9,6 +9,8 @@ enum VaultLayout {
     static let metadata = "vault.json"
     static let wrappedKey = "vault-key.json"
     static let index = "index.json"
+    /// The history: one event per line, appended (EventLog.swift).
+    static let log = "log.jsonl"
     static let records = "records"
     static let recordSuffix = ".sealed"
 

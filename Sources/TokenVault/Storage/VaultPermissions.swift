@@ -23,7 +23,7 @@ enum VaultPermissions {
     static func checkFiles(in directory: Int32, path: String) throws {
         let files = [
             (VaultLayout.metadata, false), (VaultLayout.wrappedKey, false), (VaultLayout.index, false),
-            (FileLock.fileName, false), (VaultLayout.records, true),
+            (VaultLayout.log, false), (FileLock.fileName, false), (VaultLayout.records, true),
         ]
         for (name, isDirectory) in files {
             let shown = path + "/" + name

@@ -203,6 +203,14 @@ final class Sandbox: @unchecked Sendable {
 
     // MARK: Files
 
+    /// index.json's tokens, for comparing states without the log anchor.
+    func indexTokens() -> NSArray? {
+        guard let bytes = bytes(vault + "/index.json"),
+            let index = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any]
+        else { return nil }
+        return index["tokens"] as? NSArray
+    }
+
     func bytes(_ path: String) -> [UInt8]? {
         (try? Data(contentsOf: URL(fileURLWithPath: path))).map(Array.init)
     }
