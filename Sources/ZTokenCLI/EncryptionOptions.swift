@@ -1,5 +1,6 @@
 // How an export or backup is encrypted, named as age names it: -r, -R, -p,
-// or --passphrase-file for scripts. One place turns them into age recipients.
+// or --passphrase-file for scripts, and -a/--armor for text output. One place
+// turns them into age recipients, and one refuses binary output on a terminal.
 import ArgumentParser
 import TokenVault
 
@@ -22,7 +23,23 @@ struct EncryptionOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Encrypt with the passphrase on the first line of this file.", valueName: "file"))
     var passphraseFile: String?
 
+    @Flag(
+        name: [.customShort("a"), .customLong("armor")],
+        help: "Write age's ASCII armor (text that age -d reads) instead of binary.")
+    var armor = false
+
+    /// True when the command line says how to encrypt (`--armor` alone does not).
     var isGiven: Bool { !recipients.isEmpty || !recipientsFiles.isEmpty || passphrase || passphraseFile != nil }
+
+    /// Refuses to write binary age output to a terminal, as age does: with
+    /// standard output on a terminal, `--out -` needs `--armor`. Checked
+    /// before anything costly runs.
+    func refuseBinaryOnTerminal(out: String?, what: String) throws {
+        guard out == "-", !armor, Terminal.standardOutputIsTerminal else { return }
+        throw VaultError.invalidArgument(
+            "refusing to write the encrypted \(what) to a terminal",
+            hint: "add -a/--armor to write it as text, or write it to a file with --out FILE")
+    }
 
     func validate() throws {
         let usesKeys = !recipients.isEmpty || !recipientsFiles.isEmpty
@@ -74,12 +91,13 @@ struct BundleOptions: ParsableArguments {
 
     /// True when any bundle option was given (`rotate` takes them for zBot tokens only).
     var isGiven: Bool {
-        encryption.isGiven || out != nil || force || plainDir != nil || template != nil || server != nil
+        encryption.isGiven || encryption.armor || out != nil || force || plainDir != nil || template != nil
+            || server != nil
     }
 
     func validate() throws {
-        if plainDir != nil && (encryption.isGiven || out != nil) {
-            throw ValidationError("--plain-dir writes an unencrypted configuration; drop -r/-R/-p/--out")
+        if plainDir != nil && (encryption.isGiven || encryption.armor || out != nil) {
+            throw ValidationError("--plain-dir writes an unencrypted configuration; drop -r/-R/-p/--armor/--out")
         }
         if plainDir == nil && isGiven { try validateDestination() }
         if let server { _ = try ServerURL.validate(server) }
@@ -98,6 +116,12 @@ struct BundleOptions: ParsableArguments {
         }
     }
 
+    /// Refuses a binary bundle on a terminal (see `EncryptionOptions`).
+    func refuseBinaryOnTerminal() throws {
+        guard plainDir == nil else { return }
+        try encryption.refuseBinaryOnTerminal(out: out, what: "bundle")
+    }
+
     func parsedTemplate() throws -> BundleTemplate? {
         guard let template else { return nil }
         return try BundleTemplate(contentsOfFile: template)
@@ -108,13 +132,15 @@ struct BundleOptions: ParsableArguments {
     func destination() throws -> BundleDestination {
         if let plainDir { return .plainDirectory(path: plainDir, overwrite: force) }
         let recipients = try encryption.ageRecipients()
-        return .encrypted(recipients: recipients, output: try OutputFile(path: out ?? "-", overwrite: force))
+        return .encrypted(
+            recipients: recipients, output: try OutputFile(path: out ?? "-", overwrite: force),
+            armored: encryption.armor)
     }
 
     func describe(_ destination: BundleDestination) -> String {
         switch destination {
         case .plainDirectory(let path, _): return "configuration written under \(path)"
-        case .encrypted(_, let output):
+        case .encrypted(_, let output, _):
             return output.isStandardOutput ? "bundle written to standard output" : "bundle written to \(output.path)"
         }
     }

@@ -91,6 +91,23 @@ struct AgeInteropTests {
         #expect(decrypted == plaintext)
     }
 
+    @Test("armor: age -d reads our armored files, we read age -a files", arguments: [0, 47, 48, 65_537])
+    func armorBothWays(_ size: Int) throws {
+        let directory = try TemporaryDirectory()
+        let identity = AgeX25519Identity.generate()
+        let keyFile = try directory.write("key.txt", AgeKeyFile.render(identity).withUnsafeBytes { Array($0) })
+        let plaintext = randomPlaintext(size)
+        let ours = try Age.encrypt(SecureBytes(copying: plaintext), to: [.x25519(identity.recipient)], armored: true)
+        #expect(try Tool.run("age", ["-d", "-i", keyFile], input: ours).stdout == plaintext)
+        let theirs = try Tool.run("age", ["-e", "-a", "-r", identity.recipient.encoded], input: plaintext).stdout
+        #expect(theirs.starts(with: Array("-----BEGIN AGE ENCRYPTED FILE-----\n".utf8)))
+        #expect(
+            try Age.decrypt(theirs, with: [.x25519(identity)], path: "f").withUnsafeBytes { Array($0) } == plaintext)
+        // The same bytes, line for line: our armor is age's armor.
+        let dearmored = try AgeArmor.dearmor(theirs, path: "f")
+        #expect(AgeArmor.armor(dearmored) == theirs)
+    }
+
     @Test("age rejects our file when it is tampered with")
     func ageRejectsTampering() throws {
         let directory = try TemporaryDirectory()

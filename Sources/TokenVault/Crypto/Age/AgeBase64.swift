@@ -1,7 +1,8 @@
 // Base64 as the age header writes it: the standard alphabet, no padding, and
 // canonical only — a decoder that accepts exactly one spelling for each byte
 // string (no '=', no CR/LF, no stray bits in the last character), so a header
-// cannot be altered without changing its bytes. Only non-secret header data
+// cannot be altered without changing its bytes. The padded form is for the
+// armor, canonical too. Only non-secret data (headers, armored ciphertext)
 // passes through here.
 
 enum AgeBase64 {
@@ -55,4 +56,22 @@ enum AgeBase64 {
 
     /// Decodes canonical unpadded base64 from a string; nil for anything else.
     static func decode(_ text: String) -> [UInt8]? { decode(Array(text.utf8)) }
+}
+
+extension AgeBase64 {
+    /// Encodes `bytes` with `=` padding, as PEM and age's armor write it.
+    static func encodePadded<Bytes: Collection>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        let text = encode(bytes)
+        return text + String(repeating: "=", count: (4 - text.utf8.count % 4) % 4)
+    }
+
+    /// Decodes canonical padded base64 (a multiple of four characters, the
+    /// padding `=` only at the end, no stray bits); nil for anything else.
+    static func decodePadded<Text: Collection>(_ text: Text) -> [UInt8]? where Text.Element == UInt8 {
+        let characters = Array(text)
+        guard characters.count % 4 == 0 else { return nil }
+        var end = characters.count
+        while end > 0 && characters.count - end < 2 && characters[end - 1] == UInt8(ascii: "=") { end -= 1 }
+        return decode(characters[0..<end])
+    }
 }
