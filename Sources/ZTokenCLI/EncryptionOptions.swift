@@ -7,12 +7,16 @@ import TokenVault
 struct EncryptionOptions: ParsableArguments {
     @Option(
         name: [.customShort("r"), .customLong("recipient")],
-        help: ArgumentHelp("Encrypt to this age recipient (age1…); repeatable.", valueName: "recipient"))
+        help: ArgumentHelp(
+            "Encrypt to this age recipient (age1…) or SSH key (\"ssh-ed25519 …\"); repeatable.",
+            valueName: "recipient"))
     var recipients: [String] = []
 
     @Option(
         name: [.customShort("R"), .customLong("recipients-file")],
-        help: ArgumentHelp("Encrypt to the recipients listed in this file; repeatable.", valueName: "file"))
+        help: ArgumentHelp(
+            "Encrypt to the recipients listed in this file (age1… or ssh-ed25519 lines, so also a .pub file); "
+                + "repeatable.", valueName: "file"))
     var recipientsFiles: [String] = []
 
     @Flag(
@@ -54,12 +58,12 @@ struct EncryptionOptions: ParsableArguments {
     func ageRecipients() throws -> [AgeRecipient] {
         if let passphraseFile { return [.passphrase(try SecretInput.readFirstLine(ofFile: passphraseFile))] }
         if passphrase { return [.passphrase(try SecretInput.askNewPassphrase(what: "file"))] }
-        var parsed = try recipients.map { AgeRecipient.x25519(try AgeX25519Recipient(parsing: $0)) }
+        var parsed = try recipients.map { try AgeRecipient(parsing: $0) }
         for path in recipientsFiles {
             let list = try AgeKeyFile.parseRecipients(
                 Array(try SecretInput.readFile(path, isSecret: false).unsafeRevealedString().utf8), path: path)
             guard !list.isEmpty else { throw VaultError.invalidArgument("\(path): no recipients in the file") }
-            parsed += list.map(AgeRecipient.x25519)
+            parsed += list
         }
         return parsed
     }

@@ -12,7 +12,8 @@ enum Tool {
     struct Failure: Error, CustomStringConvertible { let description: String }
 
     static func path(_ name: String) throws -> String {
-        try ExternalTools.locate(name, package: ["script": "util-linux", "bash": "bash"][name] ?? "age")
+        try ExternalTools.locate(
+            name, package: ["script": "util-linux", "bash": "bash", "ssh-keygen": "openssh-client"][name] ?? "age")
     }
 
     /// Runs a tool with `arguments`, feeding `input` on stdin; returns status, stdout, stderr.
@@ -154,7 +155,7 @@ struct AgeInteropTests {
         let text = "# team\n\(a.recipient)\n\n\(b.recipient)\n"
         let path = try directory.write("recipients.txt", Array(text.utf8))
         let recipients = try AgeKeyFile.parseRecipients(Array(text.utf8), path: path)
-        #expect(recipients == [a.recipient, b.recipient])
+        #expect(recipients.map(\.description) == [a.recipient.encoded, b.recipient.encoded])
         let file = try Tool.run("age", ["-e", "-R", path], input: Array("to both".utf8)).stdout
         #expect(try Age.decrypt(file, with: [.x25519(b)], path: "f").unsafeRevealedString() == "to both")
     }
