@@ -45,9 +45,13 @@ struct AgeArmorCLITests {
         #expect(Self.isArmor(exported.stdout), "\(exported.stdout)")
         let exportedFile = sandbox.root + "/export.txt"
         sandbox.write(exported.stdout, to: exportedFile)
-        #expect(
-            try ZBotBundleCLITests.extract(sandbox, bundle: exportedFile, key: key, member: "zbot/conf/zbot.properties")
-                == properties)
+        // The same token (the comment line holds the time of writing, so the files may differ there).
+        let again = try ZBotBundleCLITests.extract(
+            sandbox, bundle: exportedFile, key: key, member: "zbot/conf/zbot.properties")
+        func token(_ text: String) -> Substring? {
+            text.split(separator: "\n").first { $0.hasPrefix("zephyrApiToken=") }
+        }
+        #expect(token(properties) != nil && token(again) == token(properties))
 
         let backup = sandbox.root + "/backup.txt"
         let backedUp = try sandbox.run(["backup", "-r", recipient, "--armor", "--out", backup])
