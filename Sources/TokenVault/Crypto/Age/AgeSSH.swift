@@ -165,7 +165,7 @@ enum SSHPrivateKeyFile {
         // The base64 between the BEGIN and END lines, into a secret.
         let base64 = SecureBytes(zeroedCount: contents.count)
         var filled = 0
-        var state = 0  // 0 before BEGIN, 1 inside, 2 after END
+        var state = 0  // 0 before BEGIN, 1 inside, 2 after END, 3 not an OpenSSH key
         var firstLine: [UInt8] = []
         contents.withUnsafeBytes { bytes in
             base64.withUnsafeMutableBytes { out in
