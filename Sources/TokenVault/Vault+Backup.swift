@@ -73,7 +73,8 @@ public struct BackupSummary: Sendable {
 }
 
 extension Vault {
-    /// Writes the whole vault, encrypted to `recipients`, to `output`, and commits it.
+    /// Writes the whole vault, encrypted to `recipients`, to `output`, and commits it;
+    /// with `armored`, in age's ASCII armor (`age -a`).
     ///
     /// The files are read under the lock; the archive is then streamed into
     /// the age encryptor piece by piece and never exists whole in memory (at
@@ -81,7 +82,9 @@ extension Vault {
     /// Nothing in it is plaintext: the records are sealed boxes and the key
     /// is wrapped, as on disk.
     @discardableResult
-    public func backup(to output: OutputFile, recipients: [AgeRecipient]) throws -> BackupSummary {
+    public func backup(to output: OutputFile, recipients: [AgeRecipient], armored: Bool = false) throws
+        -> BackupSummary
+    {
         // Archive paths ("vault/…") and contents, in archive order.
         var paths: [String] = []
         var contents: [[UInt8]] = []
@@ -126,7 +129,7 @@ extension Vault {
         let manifest = BackupManifest(
             version: BackupManifest.currentVersion, vaultID: vaultID, createdAt: Clock.now(),
             activeTokens: active, files: listed)
-        let encryptor = try AgeEncryptor(recipients: recipients) { try output.write($0) }
+        let encryptor = try AgeEncryptor(recipients: recipients, armored: armored) { try output.write($0) }
         var tar = try TarArchive.StreamWriter(modificationTime: Int64(Clock.seconds()))
         try (try manifest.encoded()).withUnsafeBytes {
             try tar.addFile(BackupManifest.path, mode: 0o600, contents: $0, to: encryptor.write)

@@ -7,15 +7,16 @@
 
 /// Where a bundle goes.
 public enum BundleDestination {
-    /// Encrypted with age to these recipients, into a prepared output file.
-    case encrypted(recipients: [AgeRecipient], output: OutputFile)
+    /// Encrypted with age to these recipients, into a prepared output file;
+    /// with `armored`, in age's ASCII armor (`age -a`), which may be shown on a terminal.
+    case encrypted(recipients: [AgeRecipient], output: OutputFile, armored: Bool = false)
     /// Unencrypted files under a directory (0700 directories, 0600 files).
     case plainDirectory(path: String, overwrite: Bool)
 
     /// Where the bundle went, in words, for the vault's history.
     var summary: String {
         switch self {
-        case .encrypted(let recipients, _):
+        case .encrypted(let recipients, _, _):
             "encrypted to \(recipients.count) recipient\(recipients.count == 1 ? "" : "s")"
         case .plainDirectory: "unencrypted, to a directory"
         }
@@ -103,8 +104,8 @@ extension Vault {
         switch destination {
         case .plainDirectory(let path, let overwrite):
             try PlainDirectory.write(bundle.files(), to: path, overwrite: overwrite)
-        case .encrypted(let recipients, let output):
-            let encryptor = try AgeEncryptor(recipients: recipients) { try output.write($0) }
+        case .encrypted(let recipients, let output, let armored):
+            let encryptor = try AgeEncryptor(recipients: recipients, armored: armored) { try output.write($0) }
             try bundle.tarPayload().withUnsafeBytes { try encryptor.write($0) }
             try encryptor.finish()
             try output.commit()

@@ -29,10 +29,11 @@ struct Backup: ParsableCommand {
     }
 
     func run() throws {
+        try encryption.refuseBinaryOnTerminal(out: out, what: "backup")
         let vault = try vaultOptions.open()
         let recipients = try encryption.ageRecipients()
         let output = try OutputFile(path: out, overwrite: force)
-        let summary = try vault.backup(to: output, recipients: recipients)
+        let summary = try vault.backup(to: output, recipients: recipients, armored: encryption.armor)
         Output.note(
             "backed up \(summary.activeTokens) active tokens (\(summary.files) files) to \(output.isStandardOutput ? "standard output" : out)"
         )

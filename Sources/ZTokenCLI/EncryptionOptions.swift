@@ -1,17 +1,22 @@
 // How an export or backup is encrypted, named as age names it: -r, -R, -p,
-// or --passphrase-file for scripts. One place turns them into age recipients.
+// or --passphrase-file for scripts, and -a/--armor for text output. One place
+// turns them into age recipients, and one refuses binary output on a terminal.
 import ArgumentParser
 import TokenVault
 
 struct EncryptionOptions: ParsableArguments {
     @Option(
         name: [.customShort("r"), .customLong("recipient")],
-        help: ArgumentHelp("Encrypt to this age recipient (age1…); repeatable.", valueName: "recipient"))
+        help: ArgumentHelp(
+            "Encrypt to this age recipient (age1…) or SSH key (\"ssh-ed25519 …\"); repeatable.",
+            valueName: "recipient"))
     var recipients: [String] = []
 
     @Option(
         name: [.customShort("R"), .customLong("recipients-file")],
-        help: ArgumentHelp("Encrypt to the recipients listed in this file; repeatable.", valueName: "file"))
+        help: ArgumentHelp(
+            "Encrypt to the recipients listed in this file (age1… or ssh-ed25519 lines, so also a .pub file); "
+                + "repeatable.", valueName: "file"))
     var recipientsFiles: [String] = []
 
     @Flag(
@@ -22,7 +27,23 @@ struct EncryptionOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Encrypt with the passphrase on the first line of this file.", valueName: "file"))
     var passphraseFile: String?
 
+    @Flag(
+        name: [.customShort("a"), .customLong("armor")],
+        help: "Write age's ASCII armor (text that age -d reads) instead of binary.")
+    var armor = false
+
+    /// True when the command line says how to encrypt (`--armor` alone does not).
     var isGiven: Bool { !recipients.isEmpty || !recipientsFiles.isEmpty || passphrase || passphraseFile != nil }
+
+    /// Refuses to write binary age output to a terminal, as age does: with
+    /// standard output on a terminal, `--out -` needs `--armor`. Checked
+    /// before anything costly runs.
+    func refuseBinaryOnTerminal(out: String?, what: String) throws {
+        guard out == "-", !armor, Terminal.standardOutputIsTerminal else { return }
+        throw VaultError.invalidArgument(
+            "refusing to write the encrypted \(what) to a terminal",
+            hint: "add -a/--armor to write it as text, or write it to a file with --out FILE")
+    }
 
     func validate() throws {
         let usesKeys = !recipients.isEmpty || !recipientsFiles.isEmpty
@@ -37,12 +58,12 @@ struct EncryptionOptions: ParsableArguments {
     func ageRecipients() throws -> [AgeRecipient] {
         if let passphraseFile { return [.passphrase(try SecretInput.readFirstLine(ofFile: passphraseFile))] }
         if passphrase { return [.passphrase(try SecretInput.askNewPassphrase(what: "file"))] }
-        var parsed = try recipients.map { AgeRecipient.x25519(try AgeX25519Recipient(parsing: $0)) }
+        var parsed = try recipients.map { try AgeRecipient(parsing: $0) }
         for path in recipientsFiles {
             let list = try AgeKeyFile.parseRecipients(
                 Array(try SecretInput.readFile(path, isSecret: false).unsafeRevealedString().utf8), path: path)
             guard !list.isEmpty else { throw VaultError.invalidArgument("\(path): no recipients in the file") }
-            parsed += list.map(AgeRecipient.x25519)
+            parsed += list
         }
         return parsed
     }
@@ -74,12 +95,13 @@ struct BundleOptions: ParsableArguments {
 
     /// True when any bundle option was given (`rotate` takes them for zBot tokens only).
     var isGiven: Bool {
-        encryption.isGiven || out != nil || force || plainDir != nil || template != nil || server != nil
+        encryption.isGiven || encryption.armor || out != nil || force || plainDir != nil || template != nil
+            || server != nil
     }
 
     func validate() throws {
-        if plainDir != nil && (encryption.isGiven || out != nil) {
-            throw ValidationError("--plain-dir writes an unencrypted configuration; drop -r/-R/-p/--out")
+        if plainDir != nil && (encryption.isGiven || encryption.armor || out != nil) {
+            throw ValidationError("--plain-dir writes an unencrypted configuration; drop -r/-R/-p/--armor/--out")
         }
         if plainDir == nil && isGiven { try validateDestination() }
         if let server { _ = try ServerURL.validate(server) }
@@ -98,6 +120,12 @@ struct BundleOptions: ParsableArguments {
         }
     }
 
+    /// Refuses a binary bundle on a terminal (see `EncryptionOptions`).
+    func refuseBinaryOnTerminal() throws {
+        guard plainDir == nil else { return }
+        try encryption.refuseBinaryOnTerminal(out: out, what: "bundle")
+    }
+
     func parsedTemplate() throws -> BundleTemplate? {
         guard let template else { return nil }
         return try BundleTemplate(contentsOfFile: template)
@@ -108,13 +136,15 @@ struct BundleOptions: ParsableArguments {
     func destination() throws -> BundleDestination {
         if let plainDir { return .plainDirectory(path: plainDir, overwrite: force) }
         let recipients = try encryption.ageRecipients()
-        return .encrypted(recipients: recipients, output: try OutputFile(path: out ?? "-", overwrite: force))
+        return .encrypted(
+            recipients: recipients, output: try OutputFile(path: out ?? "-", overwrite: force),
+            armored: encryption.armor)
     }
 
     func describe(_ destination: BundleDestination) -> String {
         switch destination {
         case .plainDirectory(let path, _): return "configuration written under \(path)"
-        case .encrypted(_, let output):
+        case .encrypted(_, let output, _):
             return output.isStandardOutput ? "bundle written to standard output" : "bundle written to \(output.path)"
         }
     }

@@ -29,6 +29,7 @@ struct Export: ParsableCommand {
     func validate() throws { try bundle.validateDestination() }
 
     func run() throws {
+        try bundle.refuseBinaryOnTerminal()
         let vault = try vaultOptions.open()
         let template = try bundle.parsedTemplate()
         // A revoked or expired token is refused before the passphrase is asked.

@@ -27,7 +27,9 @@ struct Restore: ParsableCommand {
 
     @Option(
         name: [.customShort("i"), .customLong("identity")],
-        help: ArgumentHelp("Decrypt with this age identity file; repeatable.", valueName: "file"))
+        help: ArgumentHelp(
+            "Decrypt with this age identity file, or an ed25519 SSH key without a passphrase; repeatable.",
+            valueName: "file"))
     var identities: [String] = []
 
     @Flag(
@@ -72,8 +74,7 @@ struct Restore: ParsableCommand {
             keys = [.passphrase(try SecretInput.askOnTerminal(prompt: "backup passphrase: "))]
         } else {
             for path in identities {
-                keys += try AgeKeyFile.parseIdentities(try SecretInput.readFile(path, isSecret: true), path: path).map(
-                    AgeIdentity.x25519)
+                keys += try AgeKeyFile.parseIdentityFile(try SecretInput.readFile(path, isSecret: true), path: path)
             }
         }
         let location = vaultOptions.location

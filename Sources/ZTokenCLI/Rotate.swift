@@ -57,6 +57,7 @@ struct Rotate: ParsableCommand {
         case .zbot:
             // Everything the bundle needs is checked before anything is minted.
             try bundle.validateDestination()
+            try bundle.refuseBinaryOnTerminal()
             if bundle.server == nil && old.serverURL == nil && vault.defaultServerURL == nil {
                 throw VaultError.invalidArgument("no server URL for the zBot", hint: "pass --server URL")
             }

@@ -26,6 +26,7 @@ struct ZBot: ParsableCommand {
     func validate() throws { try bundle.validateDestination() }
 
     func run() throws {
+        try bundle.refuseBinaryOnTerminal()
         let vault = try vaultOptions.open()
         let expiresAt = try lifetime.deadline()
         if bundle.server == nil && vault.defaultServerURL == nil {

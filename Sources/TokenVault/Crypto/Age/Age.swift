@@ -12,16 +12,21 @@
 /// they are ready.
 package final class AgeEncryptor {
     private let stream: AgeStreamEncryptor
+    private let armor: AgeArmor.Writer?
 
-    /// Writes the header and payload nonce to `sink` at once.
+    /// Writes the header and payload nonce to `sink` at once; with `armored`,
+    /// as age's ASCII armor (`age -a`).
     /// Throws `.invalidArgument` for no recipients, or a passphrase mixed with others.
-    package init(recipients: [AgeRecipient], sink: @escaping AgeSink) throws {
+    package init(recipients: [AgeRecipient], armored: Bool = false, sink: @escaping AgeSink) throws {
         guard !recipients.isEmpty else { throw VaultError.invalidArgument("no age recipient given") }
         if recipients.count > 1, recipients.contains(where: { if case .scrypt = $0.kind { true } else { false } }) {
             throw VaultError.invalidArgument(
                 "a passphrase cannot be combined with other recipients",
                 hint: "encrypt either to a passphrase or to age1… recipients")
         }
+        let armor = armored ? AgeArmor.Writer(sink: sink) : nil
+        self.armor = armor
+        let sink: AgeSink = armor.map { armor in { try armor.write($0) } } ?? sink
         let fileKey = SecureBytes.random(count: AgeFileKey.length)
         let stanzas = try recipients.map { try $0.wrap(fileKey) }
         let header = AgeHeader.encode(stanzas, fileKey: fileKey)
@@ -42,6 +47,7 @@ package final class AgeEncryptor {
     package func finish() throws {
         guard !stream.finished else { return }
         try stream.finish()
+        try armor?.finish()
     }
 }
 
@@ -52,9 +58,10 @@ package final class AgeDecryptor {
 
     /// Reads the header from `source`, finds the file key with `identities`,
     /// checks the header MAC and reads the payload nonce. `path` names the
-    /// input in errors. The payload is then read one chunk at a time.
+    /// input in errors. The payload is then read one chunk at a time. An
+    /// armored input (`age -a`) is recognised by its first line, as age does.
     package init(source: @escaping AgeSource, identities: [AgeIdentity], path: String) throws {
-        let reader = AgeReader(source)
+        let reader = AgeReader(try AgeArmor.detecting(source, path: path))
         let header = try AgeHeader.parse(reader, path: path)
         let fileKey = try Self.unwrapFileKey(header, identities: identities, path: path)
         try header.verifyMAC(fileKey: fileKey, path: path)
@@ -110,11 +117,14 @@ package final class AgeDecryptor {
 
 /// Whole-buffer and file-descriptor age encryption and decryption.
 package enum Age {
-    /// Encrypts a secret held in memory to `recipients`; returns the age file.
-    package static func encrypt(_ plaintext: SecureBytes, to recipients: [AgeRecipient]) throws -> [UInt8] {
+    /// Encrypts a secret held in memory to `recipients`; returns the age file,
+    /// with `armored` in age's ASCII armor.
+    package static func encrypt(_ plaintext: SecureBytes, to recipients: [AgeRecipient], armored: Bool = false) throws
+        -> [UInt8]
+    {
         var out: [UInt8] = []
         out.reserveCapacity(plaintext.count + (plaintext.count / AgeStream.chunkSize + 1) * AgeStream.tagSize + 512)
-        let encryptor = try AgeEncryptor(recipients: recipients) { out.append(contentsOf: $0) }
+        let encryptor = try AgeEncryptor(recipients: recipients, armored: armored) { out.append(contentsOf: $0) }
         try plaintext.withUnsafeBytes { try encryptor.write($0) }
         try encryptor.finish()
         return out

@@ -125,15 +125,18 @@ public enum AgeKeyFile {
         return identities
     }
 
-    /// Parses a recipients file as `age -R` does: one `age1…` per line, blank
-    /// lines and `#` comments ignored. Throws `VaultError.invalidArgument`
-    /// naming `path` and the line number for anything else (without echoing
-    /// the line), or when the file holds no recipient; `.corrupt` for a key
-    /// that is a low-order point (see `Sodium.isUsableX25519PublicKey`).
-    public static func parseRecipients(_ contents: [UInt8], path: String) throws -> [AgeX25519Recipient] {
-        var recipients: [AgeX25519Recipient] = []
+    /// Parses a recipients file as `age -R` does: one `age1…` or OpenSSH
+    /// `ssh-ed25519` public key (a `.pub` file) per line, blank lines and `#`
+    /// comments ignored. Throws `VaultError.invalidArgument` naming `path`
+    /// and the line number for anything else (without echoing the line), an
+    /// SSH key of another type included, or when the file holds no
+    /// recipient; `.corrupt` for a key that is a low-order point (see
+    /// `Sodium.isUsableX25519PublicKey`).
+    public static func parseRecipients(_ contents: [UInt8], path: String) throws -> [AgeRecipient] {
+        var recipients: [AgeRecipient] = []
         var failure: (line: Int, secret: Bool)?
         var lowOrderLine: Int?
+        var sshFailure: (line: Int, error: VaultError)?
         contents.withUnsafeBytes { bytes in
             forEachLine(bytes) { number, line in
                 if line.isEmpty || line.first == UInt8(ascii: "#") { return true }
@@ -143,8 +146,18 @@ public enum AgeKeyFile {
                         lowOrderLine = number
                         return false
                     }
-                    recipients.append(AgeX25519Recipient(publicKey: key))
+                    recipients.append(.x25519(AgeX25519Recipient(publicKey: key)))
                     return true
+                }
+                if line.starts(with: "ssh-".utf8) {
+                    do {
+                        recipients.append(
+                            .sshEd25519(try AgeSSHEd25519Recipient(parsing: String(decoding: line, as: UTF8.self))))
+                        return true
+                    } catch let error as VaultError {
+                        sshFailure = (number, error)
+                    } catch {}
+                    return false
                 }
                 let secret = line.count >= 15 && line[0..<15].elementsEqual("AGE-SECRET-KEY-".utf8)
                 failure = (number, secret)
@@ -156,18 +169,35 @@ public enum AgeKeyFile {
                 path: path,
                 reason: "line \(lowOrderLine) is a low-order point, not a usable public key")
         }
+        if let sshFailure {
+            throw VaultError.invalidArgument(
+                "\(path): line \(sshFailure.line): \(sshFailure.error.message)", hint: sshFailure.error.hint)
+        }
         if let failure {
             if failure.secret {
                 throw VaultError.invalidArgument(
                     "\(path): line \(failure.line) is a secret key, not a recipient",
                     hint: "put the public key (age1…) in a recipients file; 'age-keygen -y' prints it")
             }
-            throw VaultError.invalidArgument("\(path): line \(failure.line) is not an age recipient (age1…)")
+            throw VaultError.invalidArgument(
+                "\(path): line \(failure.line) is not an age recipient (age1… or ssh-ed25519 …)")
         }
         guard !recipients.isEmpty else {
             throw VaultError.invalidArgument("\(path): no age recipient found")
         }
         return recipients
+    }
+
+    /// Parses an identity file as `age -i` reads it for decryption: an
+    /// unencrypted OpenSSH ed25519 private key (`ssh-keygen -t ed25519`), or
+    /// else age identities (see ``parseIdentities(_:path:)``). Throws
+    /// `VaultError.invalidArgument` naming `path`, with a hint, for a
+    /// passphrase-protected or RSA key and for anything malformed.
+    public static func parseIdentityFile(_ contents: SecureBytes, path: String) throws -> [AgeIdentity] {
+        if contents.withUnsafeBytes({ SSHPrivateKeyFile.looksLikePEM($0) }) {
+            return [.sshEd25519(try SSHPrivateKeyFile.parse(contents, path: path))]
+        }
+        return try parseIdentities(contents, path: path).map(AgeIdentity.x25519)
     }
 
     /// Renders an identity file the way age-keygen does:

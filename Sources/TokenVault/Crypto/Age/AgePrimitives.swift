@@ -228,6 +228,35 @@ extension Sodium {
         return status == 0 && !isZero ? shared : nil
     }
 
+    // MARK: Ed25519 keys as X25519 keys (age's ssh-ed25519 recipients)
+
+    /// The X25519 public key of an Ed25519 public key
+    /// (`crypto_sign_ed25519_pk_to_curve25519`); nil when it is not a valid
+    /// point or is of small order.
+    static func x25519PublicKey(fromEd25519 publicKey: [UInt8]) -> [UInt8]? {
+        ensureInitialized()
+        guard publicKey.count == 32 else { return nil }
+        var out = [UInt8](repeating: 0, count: 32)
+        return crypto_sign_ed25519_pk_to_curve25519(&out, publicKey) == 0 ? out : nil
+    }
+
+    /// The X25519 scalar of an Ed25519 secret key (seed ‖ public key, 64
+    /// bytes): the clamped first half of SHA-512 of the seed
+    /// (`crypto_sign_ed25519_sk_to_curve25519`).
+    static func x25519SecretKey(fromEd25519 secretKey: SecureBytes) -> SecureBytes {
+        ensureInitialized()
+        precondition(secretKey.count == 64)
+        let out = SecureBytes(zeroedCount: 32)
+        out.withUnsafeMutableBytes { o in
+            secretKey.withUnsafeBytes { s in
+                _ = crypto_sign_ed25519_sk_to_curve25519(
+                    o.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                    s.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            }
+        }
+        return out
+    }
+
     /// Wipes a buffer the caller owns (`sodium_memzero`).
     static func wipe(_ bytes: UnsafeMutableRawBufferPointer) {
         if let base = bytes.baseAddress, bytes.count > 0 { sodium_memzero(base, bytes.count) }

@@ -1,14 +1,16 @@
 // Wrapping and unwrapping the file key in recipient stanzas: `X25519` and
-// `scrypt`, exactly as age-encryption.org/v1 defines them. Unwrapping returns
+// `scrypt`, exactly as age-encryption.org/v1 defines them (`ssh-ed25519` is
+// in AgeSSH.swift). Unwrapping returns
 // nil when a stanza is simply not for this identity (another type, a tag that
 // does not open), and throws `.corrupt` when a stanza of our type is malformed
 // (wrong argument count, non-canonical or mis-sized values, a low-order share,
 // an out-of-range work factor): those files are refused, not skipped.
 
-/// What may receive an age file: an X25519 recipient or a passphrase.
-public struct AgeRecipient: Sendable {
+/// What may receive an age file: an X25519 recipient, an ssh-ed25519 key or a passphrase.
+public struct AgeRecipient: Sendable, CustomStringConvertible {
     enum Kind: Sendable {
         case x25519(AgeX25519Recipient)
+        case sshEd25519(AgeSSHEd25519Recipient)
         case scrypt(passphrase: SecureBytes, workFactor: Int)
     }
     let kind: Kind
@@ -16,6 +18,33 @@ public struct AgeRecipient: Sendable {
     /// Encrypts to an `age1…` recipient.
     public static func x25519(_ recipient: AgeX25519Recipient) -> AgeRecipient {
         AgeRecipient(kind: .x25519(recipient))
+    }
+
+    /// Encrypts to an `ssh-ed25519` public key, as `age -r "ssh-ed25519 …"` does.
+    public static func sshEd25519(_ recipient: AgeSSHEd25519Recipient) -> AgeRecipient {
+        AgeRecipient(kind: .sshEd25519(recipient))
+    }
+
+    /// Parses a recipient as `age -r` takes it: `age1…`, or an OpenSSH
+    /// public key line starting with `ssh-`. Throws `VaultError.invalidArgument`
+    /// when it is neither, or an SSH key of a type ztoken does not support.
+    public init(parsing text: String) throws {
+        if text.hasPrefix("ssh-") {
+            kind = .sshEd25519(try AgeSSHEd25519Recipient(parsing: text))
+        } else {
+            kind = .x25519(try AgeX25519Recipient(parsing: text))
+        }
+    }
+
+    init(kind: Kind) { self.kind = kind }
+
+    /// The recipient as `age -r` takes it (`age1…`, `ssh-ed25519 …`), or "passphrase".
+    public var description: String {
+        switch kind {
+        case .x25519(let recipient): recipient.encoded
+        case .sshEd25519(let recipient): recipient.description
+        case .scrypt: "passphrase"
+        }
     }
 
     /// Encrypts to a passphrase with scrypt at age's default work factor (2^18).
@@ -35,22 +64,29 @@ public struct AgeRecipient: Sendable {
     func wrap(_ fileKey: SecureBytes) throws -> AgeStanza {
         switch kind {
         case .x25519(let recipient): return try AgeX25519Stanza.wrap(fileKey, to: recipient)
+        case .sshEd25519(let recipient): return try AgeSSHEd25519Stanza.wrap(fileKey, to: recipient)
         case .scrypt(let passphrase, let workFactor):
             return try AgeScrypt.wrap(fileKey, passphrase: passphrase, workFactor: workFactor)
         }
     }
 }
 
-/// What may open an age file: an X25519 identity or a passphrase.
+/// What may open an age file: an X25519 identity, an ssh-ed25519 private key or a passphrase.
 public struct AgeIdentity: Sendable {
     enum Kind: Sendable {
         case x25519(AgeX25519Identity)
+        case sshEd25519(AgeSSHEd25519Identity)
         case scrypt(passphrase: SecureBytes)
     }
     let kind: Kind
 
     /// Opens files encrypted to this identity's recipient.
     public static func x25519(_ identity: AgeX25519Identity) -> AgeIdentity { AgeIdentity(kind: .x25519(identity)) }
+
+    /// Opens files encrypted to this SSH key's `ssh-ed25519` recipient.
+    public static func sshEd25519(_ identity: AgeSSHEd25519Identity) -> AgeIdentity {
+        AgeIdentity(kind: .sshEd25519(identity))
+    }
 
     /// Opens files encrypted to this passphrase (work factor at most 2^22, as age).
     public static func passphrase(_ passphrase: SecureBytes) -> AgeIdentity {
@@ -63,6 +99,7 @@ public struct AgeIdentity: Sendable {
     func unwrap(_ stanza: AgeStanza, path: String) throws -> SecureBytes? {
         switch kind {
         case .x25519(let identity): return try AgeX25519Stanza.unwrap(stanza, with: identity, path: path)
+        case .sshEd25519(let identity): return try AgeSSHEd25519Stanza.unwrap(stanza, with: identity, path: path)
         case .scrypt(let passphrase): return try AgeScrypt.unwrap(stanza, passphrase: passphrase, path: path)
         }
     }
