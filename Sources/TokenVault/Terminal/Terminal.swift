@@ -57,6 +57,15 @@ package enum Terminal {
     package static var standardOutputIsTerminal: Bool { isTerminal(STDOUT_FILENO) }
     package static var standardErrorIsTerminal: Bool { isTerminal(STDERR_FILENO) }
 
+    /// The width in columns of the terminal standard output is, or nil off a
+    /// terminal (or when the terminal does not say).
+    package static var standardOutputColumns: Int? {
+        guard standardOutputIsTerminal else { return nil }
+        var size = winsize()
+        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
+        return Int(size.ws_col)
+    }
+
     /// Asks a `[y/N]` question on /dev/tty; anything but y/yes is no.
     package static func confirm(_ question: String) throws -> Bool {
         let tty = Syscall.retryingInterrupts { open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY) }
