@@ -45,6 +45,7 @@ struct Passwd: ParsableCommand {
         } else {
             // On a terminal, a wrong old passphrase is refused before the new one is asked.
             _ = try vault.unlock(passphrase: old)
+            try Output.requireTerminal(toAskFor: "new vault passphrase", inScripts: "--new-passphrase-file FILE")
             new = try SecretInput.askNewPassphrase(what: "vault")
         }
         if Terminal.standardErrorIsTerminal && rekey { Output.note("sealing every token to a new key pair…") }

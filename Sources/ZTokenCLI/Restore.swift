@@ -69,6 +69,7 @@ struct Restore: ParsableCommand {
         if let passphraseFile {
             keys = [.passphrase(try SecretInput.readFirstLine(ofFile: passphraseFile))]
         } else if passphrase {
+            try Output.requireTerminal(toAskFor: "backup passphrase", inScripts: "--passphrase-file FILE")
             keys = [.passphrase(try SecretInput.askOnTerminal(prompt: "backup passphrase: "))]
         } else {
             for path in identities {

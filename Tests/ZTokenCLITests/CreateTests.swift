@@ -114,7 +114,7 @@ import Testing
         try box.initVault()
         for arguments in [
             ["create"], ["create", "a", "--kind", "robot"], ["create", "a", "--nope"], ["create", "a", "b"],
-            ["create", "a", "--lock-timeout", "-1"], ["frobnicate"],
+            ["create", "a", "--lock-timeout", "-1"],
         ] {
             let result = try box.run(arguments)
             #expect(result.status == 64, "\(arguments): \(result)")

@@ -66,6 +66,14 @@ package enum Terminal {
         return Int(size.ws_col)
     }
 
+    /// True when the process has a controlling terminal to ask questions on.
+    package static var hasTerminalToAskOn: Bool {
+        let tty = Syscall.retryingInterrupts { open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY) }
+        guard tty >= 0 else { return false }
+        Syscall.closeQuietly(tty)
+        return true
+    }
+
     /// Asks a `[y/N]` question on /dev/tty; anything but y/yes is no.
     package static func confirm(_ question: String) throws -> Bool {
         let tty = Syscall.retryingInterrupts { open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY) }
