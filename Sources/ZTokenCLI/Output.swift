@@ -48,6 +48,18 @@ enum Output {
         toStandardError("\rztoken: " + text, newline: last)
     }
 
+    /// "1 token", "2 tokens": a count with its noun in the right number.
+    /// The one place messages pluralise; `plural` for an irregular noun.
+    static func count(_ n: Int, _ singular: String, plural: String? = nil) -> String {
+        "\(n) " + (n == 1 ? singular : plural ?? singular + "s")
+    }
+
+    /// Tokens named as `'label' (id)`, the first ten, then "and N more".
+    static func named(_ tokens: [(label: String, id: String)], limit: Int = 10) -> String {
+        let shown = tokens.prefix(limit).map { "\(VaultError.quotedLabel($0.label)) (\($0.id))" }
+        return shown.joined(separator: ", ") + (tokens.count > limit ? ", and \(tokens.count - limit) more" : "")
+    }
+
     /// A label made safe to print on a terminal. Printable ASCII other than
     /// a backslash is its own escape (the common case, checked without Unicode).
     static func safe(_ label: String) -> String {

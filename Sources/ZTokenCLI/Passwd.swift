@@ -58,7 +58,7 @@ struct Passwd: ParsableCommand {
         }
         Output.note(
             change.rekeyed
-                ? "changed the vault passphrase and key pair; sealed \(change.resealedRecords) tokens to the new key"
+                ? "changed the vault passphrase and key pair; sealed \(Output.count(change.resealedRecords, "token")) to the new key"
                 : "changed the vault passphrase")
         Output.note(
             change.rekeyed

@@ -83,7 +83,17 @@ package enum Terminal {
         _ = prompt.withCString { write(tty, $0, strlen($0)) }
         var answer: [UInt8] = []
         var byte: UInt8 = 0
-        while read(tty, &byte, 1) == 1 && byte != UInt8(ascii: "\n") && answer.count < 16 { answer.append(byte) }
+        var ended = false
+        while read(tty, &byte, 1) == 1 {
+            if byte == UInt8(ascii: "\n") {
+                ended = true
+                break
+            }
+            if answer.count < 16 { answer.append(byte) }
+        }
+        // Ctrl-D (end of input) leaves the cursor after the question: end
+        // the line, so the next message starts on a line of its own.
+        if !ended { _ = "\n".withCString { write(tty, $0, 1) } }
         let text = String(decoding: answer, as: UTF8.self).trimmingWhitespace().lowercased()
         return text == "y" || text == "yes"
     }
