@@ -23,11 +23,15 @@ import Glibc
         try String(contentsOfFile: fixture + "/token-\(label).txt", encoding: .utf8)
     }
 
+    /// The JSON of 0.1, with `serverURL` renamed `serverUrl` (0.2's one
+    /// naming rule for JSON fields): every other byte is the same.
     @Test func itListsTheSameBytesAsZtoken01() throws {
         let box = try Self.sandbox()
         let json = try box.run(["list", "--all", "--json"])
         #expect(json.status == 0, "\(json)")
-        #expect(json.stdoutBytes == box.bytes(Self.fixture + "/list-all.json"))
+        let old = try String(contentsOfFile: Self.fixture + "/list-all.json", encoding: .utf8)
+        #expect(old.contains("\"serverURL\":"))
+        #expect(json.stdout == old.replacingOccurrences(of: "\"serverURL\":", with: "\"serverUrl\":"))
         #expect(try box.run(["doctor"]).status == 0)
     }
 
