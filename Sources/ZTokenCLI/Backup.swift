@@ -35,7 +35,7 @@ struct Backup: ParsableCommand {
         let output = try OutputFile(path: out, overwrite: force)
         let summary = try vault.backup(to: output, recipients: recipients, armored: encryption.armor)
         Output.note(
-            "backed up \(summary.activeTokens) active tokens (\(summary.files) files) to \(output.isStandardOutput ? "standard output" : out)"
+            "backed up \(Output.count(summary.activeTokens, "active token")) (\(Output.count(summary.files, "file"))) to \(output.isStandardOutput ? "standard output" : out)"
         )
     }
 }

@@ -14,9 +14,11 @@ struct Create: ParsableCommand {
         _superCommandName: ZToken.name,
         abstract: "Create a token and show it once.",
         discussion: """
-            Mints a new token (or, with --stdin, imports one made elsewhere) and prints it. It is shown \
-            only this once: the vault keeps it sealed and no command prints it again. On a terminal a \
-            notice says so; off a terminal the token is printed alone on one line, so T=$(ztoken create ci) works.
+            Mints a new token and prints it. It is shown only this once: the vault keeps it sealed and \
+            no command prints it again. On a terminal a notice says so; off a terminal the token is \
+            printed alone on one line, so T=$(ztoken create ci) works. With --stdin it imports a token \
+            made elsewhere (surrounding whitespace trimmed) and prints only the new id and label: you \
+            already have the token.
             """,
         version: ZToken.version)
 
@@ -31,23 +33,35 @@ struct Create: ParsableCommand {
     @Flag(help: "Import a token read from standard input instead of minting one.")
     var stdin = false
 
-    @Flag(help: "Also put the token on the clipboard, cleared after 45 seconds.")
+    @Flag(help: "Also put the token on the clipboard, cleared after 45 seconds (not with --stdin).")
     var copy = false
 
     @OptionGroup var lifetime: LifetimeOptions
 
-    @Flag(help: "Print the token and its metadata as JSON.")
+    @Flag(help: "Print the token (not an imported one) and its metadata as JSON.")
     var json = false
+
+    func validate() throws {
+        if stdin && copy {
+            throw ValidationError("--copy is for a minted token; an imported one is already yours to paste")
+        }
+    }
 
     func run() throws {
         let vault = try vaultOptions.open()
         let expiresAt = try lifetime.deadline()
         var imported: SecureBytes?
         if stdin {
-            imported =
+            let input =
                 Terminal.standardInputIsTerminal
                 ? try SecretInput.askOnTerminal(prompt: "token to import: ")
                 : try SecretInput.readStandardInput(limit: 4096)
+            let token = input.trimmingASCIIWhitespace()
+            guard token.count > 0 else {
+                throw VaultError.invalidArgument(
+                    "no token given", hint: "pipe the token in, as in 'ztoken create LABEL --stdin < token.txt'")
+            }
+            imported = token
         }
         let created = try vault.create(
             label: label, kind: kind, importing: imported, note: lifetime.note, expiresAt: expiresAt)
@@ -71,6 +85,16 @@ struct Create: ParsableCommand {
 
     private func show(_ created: CreatedToken) throws {
         let info = created.info
+        if stdin {
+            // The user gave the token: printing it back would only put it on
+            // one more screen or log. The id and label are what is new.
+            if json {
+                print(JSONText.object(info))
+            } else {
+                print(info.id + "\t" + Output.safe(info.label))
+            }
+            return
+        }
         if json {
             // Every other key sorts before "token", which is written last as a secret.
             let fields = JSONText.object([

@@ -57,7 +57,10 @@ struct EncryptionOptions: ParsableArguments {
     /// Parses every recipient (failing before anything is written) or reads the passphrase.
     func ageRecipients() throws -> [AgeRecipient] {
         if let passphraseFile { return [.passphrase(try SecretInput.readFirstLine(ofFile: passphraseFile))] }
-        if passphrase { return [.passphrase(try SecretInput.askNewPassphrase(what: "file"))] }
+        if passphrase {
+            try Output.requireTerminal(toAskFor: "file passphrase", inScripts: "--passphrase-file FILE")
+            return [.passphrase(try SecretInput.askNewPassphrase(what: "file"))]
+        }
         var parsed = try recipients.map { try AgeRecipient(parsing: $0) }
         for path in recipientsFiles {
             let list = try AgeKeyFile.parseRecipients(

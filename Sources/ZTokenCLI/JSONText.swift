@@ -1,5 +1,7 @@
 // JSON for command output, compact, one object per call: keys sorted,
-// strings escaped by one function (`quote`).
+// strings escaped by one function (`quote`). Field names follow one rule
+// in every command (docs/SPEC.md §5): camelCase, an acronym written as a
+// word (`serverUrl`, not `serverURL`), the same name for the same thing.
 import TokenVault
 
 enum JSONText {
@@ -39,7 +41,7 @@ enum JSONText {
             ("createdAt", quote(token.createdAt)), ("last4", quote(token.last4)),
             ("state", quote(token.state.rawValue)),
             ("revokedAt", token.revokedAt.map(quote)), ("agent", token.agentName.map(quote)),
-            ("serverURL", token.serverURL.map(quote)), ("note", token.note.map(quote)),
+            ("serverUrl", token.serverURL.map(quote)), ("note", token.note.map(quote)),
             ("expiresAt", token.expiresAt.map(quote)), ("rotatedFrom", token.rotatedFrom.map(quote)),
             ("rotatedTo", token.rotatedTo.map(quote)), ("neverDisplayed", token.wasNeverDisplayed ? "true" : nil),
         ])

@@ -9,14 +9,15 @@ struct List: ParsableCommand {
         abstract: "List tokens.",
         discussion: """
             Shows id, label, kind, creation time, last four characters and state (active or expired; \
-            with --all also revoked), then the expiry time and the note when a token has them. Labels \
-            and notes are printed with control characters escaped.
+            with --all also revoked, and a REVOKED column with the time), then the expiry time and the \
+            note when a token has them. Labels and notes are printed with control characters escaped. \
+            On a terminal, labels too long for its width are cut with "…" (show prints them whole).
             """,
         version: ZToken.version)
 
     @OptionGroup var vaultOptions: VaultOptions
 
-    @Flag(help: "Include revoked tokens.")
+    @Flag(help: "Include revoked tokens, and when each was revoked.")
     var all = false
 
     @Option(
@@ -58,6 +59,10 @@ struct List: ParsableCommand {
         }
         var header = ["ID", "LABEL", "KIND", "CREATED", "LAST4", "STATE"]
         var rows = tokens.map { [$0.id, $0.label, $0.kind.rawValue, $0.createdAt, $0.last4, $0.state.rawValue] }
+        if all {
+            header.append("REVOKED")
+            for (row, token) in tokens.enumerated() { rows[row].append(token.revokedAt ?? "-") }
+        }
         // The newer columns appear only when a listed token has a value for
         // them, so the table of a vault that uses neither stays as it was.
         if tokens.contains(where: { $0.expiresAt != nil }) {
@@ -68,7 +73,10 @@ struct List: ParsableCommand {
             header.append("NOTE")
             for (row, token) in tokens.enumerated() { rows[row].append(Self.shortened(token.note ?? "")) }
         }
-        Output.toStandardOutput(Table.render(header: header, rows: rows))
+        // On a terminal, long labels are cut to fit its width; a pipe or a
+        // file gets every label whole, as --json does.
+        Output.toStandardOutput(
+            Table.render(header: header, rows: rows, fitting: Terminal.standardOutputColumns, shrinking: 1))
     }
 
     /// A note cut to `noteWidth` characters, with "…" where it was cut.
@@ -78,14 +86,32 @@ struct List: ParsableCommand {
 }
 
 /// Left-aligned columns separated by two spaces, no trailing spaces; widths
-/// in characters. Every cell is made terminal-safe (`Output.safe`), so text
-/// from a file cannot move the cursor or recolour the screen.
+/// in terminal columns (`DisplayWidth`). Every cell is made terminal-safe
+/// (`Output.safe`), so text from a file cannot move the cursor or recolour
+/// the screen.
 enum Table {
-    static func render(header: [String], rows: [[String]]) -> [UInt8] {
-        let lines = ([header] + rows).map { $0.map(shown) }
+    /// The narrowest a shrinking column gets, so a label stays recognisable
+    /// on a narrow terminal (the line wraps instead).
+    static let minimumShrunkWidth = 12
+
+    /// Renders the table; when `width` is given and the table is wider, the
+    /// cells of column `shrinking` are cut (with "…") until it fits.
+    static func render(header: [String], rows: [[String]], fitting width: Int? = nil, shrinking: Int = 0)
+        -> [UInt8]
+    {
+        var lines = ([header] + rows).map { $0.map(shown) }
         var widths = header.map { _ in 0 }
         for line in lines {
             for (column, cell) in line.enumerated() { widths[column] = max(widths[column], cell.width) }
+        }
+        let total = widths.reduce(0, +) + 2 * (widths.count - 1)
+        if let width, total > width, shrinking < widths.count {
+            let target = max(widths[shrinking] - (total - width), min(widths[shrinking], minimumShrunkWidth))
+            for row in lines.indices.dropFirst() where lines[row][shrinking].width > target {
+                let cut = DisplayWidth.truncated(lines[row][shrinking].text, toWidth: target)
+                lines[row][shrinking] = (cut, DisplayWidth.of(cut))
+            }
+            widths[shrinking] = lines.map { $0[shrinking].width }.max() ?? target
         }
         var out: [UInt8] = []
         out.reserveCapacity(lines.count * (widths.reduce(0, +) + 2 * widths.count))
@@ -103,13 +129,13 @@ enum Table {
         return out
     }
 
-    /// A cell as printed, and the columns it takes: one a character.
+    /// A cell as printed, and the columns it takes.
     private static func shown(_ cell: String) -> (text: String, width: Int) {
         let plain = cell.utf8.withContiguousStorageIfAvailable { bytes in
             bytes.allSatisfy { $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\\") }
         }
         if plain ?? false { return (cell, cell.utf8.count) }
         let text = Output.safe(cell)
-        return (text, text.count)
+        return (text, DisplayWidth.of(text))
     }
 }

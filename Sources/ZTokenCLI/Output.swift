@@ -1,3 +1,4 @@
+import ArgumentParser
 import TokenVault
 
 // Where output goes and how it is worded (as age's tui.go states it): data
@@ -9,6 +10,23 @@ import Glibc
 #endif
 
 enum Output {
+    /// The subcommand being run (set once, before it runs), so that a hint
+    /// names only the flags that command has.
+    nonisolated(unsafe) static var command: ParsableCommand.Type = ZToken.self
+
+    /// True when the running command has the option or flag `name` (`--force`).
+    static func offers(_ name: String) -> Bool {
+        command.helpMessage(columns: 10_000).split { !($0.isLetter || $0.isNumber || $0 == "-") }
+            .contains { $0 == name }
+    }
+
+    /// Refuses, before asking, a prompt for a secret that no terminal can
+    /// answer, naming the flag that gives it in a script.
+    static func requireTerminal(toAskFor what: String, inScripts flag: String) throws {
+        guard !Terminal.hasTerminalToAskOn else { return }
+        throw VaultError.invalidArgument("no terminal to ask for the \(what) on", hint: "in scripts, pass \(flag)")
+    }
+
     static func error(_ text: String) { toStandardError("ztoken: error: " + text) }
     static func hint(_ text: String) { toStandardError("ztoken: hint: " + text) }
     static func note(_ text: String) { toStandardError("ztoken: " + text) }
@@ -28,6 +46,18 @@ enum Output {
     /// `ztoken: …` note, ending it with a newline when `last`.
     static func progress(_ text: String, last: Bool) {
         toStandardError("\rztoken: " + text, newline: last)
+    }
+
+    /// "1 token", "2 tokens": a count with its noun in the right number.
+    /// The one place messages pluralise; `plural` for an irregular noun.
+    static func count(_ n: Int, _ singular: String, plural: String? = nil) -> String {
+        "\(n) " + (n == 1 ? singular : plural ?? singular + "s")
+    }
+
+    /// Tokens named as `'label' (id)`, the first ten, then "and N more".
+    static func named(_ tokens: [(label: String, id: String)], limit: Int = 10) -> String {
+        let shown = tokens.prefix(limit).map { "\(VaultError.quotedLabel($0.label)) (\($0.id))" }
+        return shown.joined(separator: ", ") + (tokens.count > limit ? ", and \(tokens.count - limit) more" : "")
     }
 
     /// A label made safe to print on a terminal. Printable ASCII other than
@@ -61,15 +91,20 @@ extension VaultError {
     /// The library's hint, or one that names the flag of ztoken that helps.
     var commandLineHint: String? {
         switch self {
-        case .vaultNotFound: "run 'ztoken init' to make one, or pass --vault DIR"
+        case .vaultNotFound:
+            Output.offers("--vault")
+                ? "run 'ztoken init' to make one, or pass --vault DIR" : "run 'ztoken init' to make one"
         case .noSuchToken: "run 'ztoken list --all' to see labels, ids and states"
         case .earlierKeyPair:
             "to go back to the backup's key pair and passphrase all the same (this vault is kept aside), "
                 + "add --replace-different-vault"
         case .differentVault, .unverifiableVault:
             "to replace it all the same (it is kept aside), add --replace-different-vault"
-        case .alreadyExists: "choose another path, or pass --force where the command allows it"
-        case .busy: "wait for the other ztoken to finish, or raise --lock-timeout"
+        case .alreadyExists:
+            Output.offers("--force") ? "choose another path, or pass --force to replace it" : "choose another path"
+        case .busy:
+            Output.offers("--lock-timeout")
+                ? "wait for the other ztoken to finish, or raise --lock-timeout" : "wait for the other ztoken to finish"
         case .tokenExpired(_, let id, _):
             "expiry is never undone: run 'ztoken rotate \(id)' for a new token under its label, "
                 + "or 'ztoken revoke \(id)'"

@@ -45,6 +45,7 @@ struct Passwd: ParsableCommand {
         } else {
             // On a terminal, a wrong old passphrase is refused before the new one is asked.
             _ = try vault.unlock(passphrase: old)
+            try Output.requireTerminal(toAskFor: "new vault passphrase", inScripts: "--new-passphrase-file FILE")
             new = try SecretInput.askNewPassphrase(what: "vault")
         }
         if Terminal.standardErrorIsTerminal && rekey { Output.note("sealing every token to a new key pair…") }
@@ -57,7 +58,7 @@ struct Passwd: ParsableCommand {
         }
         Output.note(
             change.rekeyed
-                ? "changed the vault passphrase and key pair; sealed \(change.resealedRecords) tokens to the new key"
+                ? "changed the vault passphrase and key pair; sealed \(Output.count(change.resealedRecords, "token")) to the new key"
                 : "changed the vault passphrase")
         Output.note(
             change.rekeyed

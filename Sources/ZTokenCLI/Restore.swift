@@ -71,6 +71,7 @@ struct Restore: ParsableCommand {
         if let passphraseFile {
             keys = [.passphrase(try SecretInput.readFirstLine(ofFile: passphraseFile))]
         } else if passphrase {
+            try Output.requireTerminal(toAskFor: "backup passphrase", inScripts: "--passphrase-file FILE")
             keys = [.passphrase(try SecretInput.askOnTerminal(prompt: "backup passphrase: "))]
         } else {
             for path in identities {
@@ -104,7 +105,7 @@ struct Restore: ParsableCommand {
             }
         }
         let keptAside = try plan.install()
-        Output.note("restored \(plan.activeTokens) active tokens into \(Output.safe(location))")
+        Output.note("restored \(Output.count(plan.activeTokens, "active token")) into \(Output.safe(location))")
         if let keptAside {
             Output.note(
                 "the replaced vault is kept aside at \(Output.safe(keptAside)); remove it once you no longer need it")
@@ -138,23 +139,25 @@ struct Restore: ParsableCommand {
                 "the backup is of another vault or key pair (id \(VaultError.quotedLabel(plan.vaultID))); this one is replaced"
             )
         }
-        func list(_ tokens: [RestoredToken]) -> String {
-            let shown = tokens.prefix(10).map { "\(Output.safe($0.label)) (\($0.id))" }.joined(separator: ", ")
-            return tokens.count > 10 ? shown + ", and \(tokens.count - 10) more" : shown
-        }
+        func list(_ tokens: [RestoredToken]) -> String { Output.named(tokens.map { ($0.label, $0.id) }) }
         if plan.lost.isEmpty {
             Output.note("no active token would be lost")
         } else {
             Output.note(
-                "\(plan.lost.count) active tokens the backup lacks would be lost (kept only in the replaced vault): "
+                "\(Output.count(plan.lost.count, "active token")) the backup lacks would be lost "
+                    + "(kept only in the replaced vault): "
                     + list(plan.lost))
         }
         if !plan.gained.isEmpty {
-            Output.note("\(plan.gained.count) tokens the backup has that this vault never had: " + list(plan.gained))
+            Output.note(
+                "\(Output.count(plan.gained.count, "token")) the backup has that this vault never had: "
+                    + list(plan.gained))
         }
-        Output.note("carries \(plan.carriedRevocations) revocations of this vault into the restored one")
+        Output.note(
+            "carries \(Output.count(plan.carriedRevocations, "revocation")) of this vault into the restored one")
         if plan.carriedExpiries > 0 {
-            Output.note("keeps the earlier expiry of \(plan.carriedExpiries) tokens, as this vault has them")
+            Output.note(
+                "keeps the earlier expiry of \(Output.count(plan.carriedExpiries, "token")), as this vault has them")
         }
     }
 }

@@ -39,38 +39,36 @@ struct Revoke: ParsableCommand {
     func run() throws {
         let vault = try vaultOptions.open()
         // The tokens asked about: with --all, every active one.
-        let ids: [String]
-        let first: TokenInfo?
+        let targets: [TokenInfo]
         if all || expired {
             // --all: every token not revoked (an expired one too); --expired:
             // the expired ones, which stay expired, so the set cannot change.
-            let tokens = try vault.tokens().filter { all || $0.state == .expired }
-            ids = tokens.map(\.id)
-            first = tokens.first
+            targets = try vault.tokens().filter { all || $0.state == .expired }
         } else {
-            let targets = try vault.resolve(tokens)
+            targets = try vault.resolve(tokens)
             if let done = targets.first(where: { $0.state == .revoked }) {
                 throw VaultError.invalidArgument(
                     "token \(VaultError.quotedLabel(done.label)) (\(done.id)) is already revoked")
             }
-            ids = targets.map(\.id)
-            first = targets.first
         }
-        guard let first else {
+        let ids = targets.map(\.id)
+        guard let first = targets.first else {
             Output.note(expired ? "no expired tokens to revoke" : "no active tokens to revoke")
             return
         }
         let what =
             ids.count == 1
             ? "\(expired ? "expired " : "")token \(VaultError.quotedLabel(first.label)) (\(first.id))"
-            : "\(ids.count) \(expired ? "expired " : "")tokens"
+            : Output.count(ids.count, expired ? "expired token" : "token")
         if !yes {
             guard Terminal.standardInputIsTerminal else {
                 throw VaultError.invalidArgument(
                     "refusing to revoke \(what) without confirmation off a terminal",
                     hint: "pass --yes to revoke from a script")
             }
-            guard try Terminal.confirm("revoke \(all ? "all " : "")\(what)?") else {
+            // The question names what it revokes (ten at most), as the answer covers exactly those.
+            let names = ids.count == 1 ? "" : ": " + Output.named(targets.map { ($0.label, $0.id) })
+            guard try Terminal.confirm("revoke \(all ? "all " : "")\(what)\(names)?") else {
                 Output.note("nothing revoked")
                 throw ExitCode(1)
             }

@@ -109,11 +109,11 @@ struct Scan: ParsableCommand {
         let expired = findings.filter { $0.token?.state == .expired }.count
         let revoked = findings.filter { $0.token?.state == .revoked }.count
         Output.note(
-            "scanned \(scanner.filesScanned) file\(scanner.filesScanned == 1 ? "" : "s") "
-                + "(\(scanner.bytesScanned) bytes): "
+            "scanned \(Output.count(scanner.filesScanned, "file")) "
+                + "(\(Output.count(scanner.bytesScanned, "byte"))): "
                 + (findings.isEmpty
                     ? "no tokens found"
-                    : "\(findings.count) token\(findings.count == 1 ? "" : "s") found: "
+                    : "\(Output.count(findings.count, "token")) found: "
                         + "\(active) active, " + (expired > 0 ? "\(expired) expired, " : "")
                         + "\(revoked) revoked, \(unknown) unknown"))
         if active > 0 {

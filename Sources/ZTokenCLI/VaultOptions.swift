@@ -62,6 +62,7 @@ struct VaultPassphraseOptions: ParsableArguments {
         if let path = vaultPassphraseFile ?? VaultLocation.passphraseFileFromEnvironment {
             return try SecretInput.readFirstLine(ofFile: path)
         }
+        try Output.requireTerminal(toAskFor: "vault passphrase", inScripts: "--vault-passphrase-file FILE")
         return new
             ? try SecretInput.askNewPassphrase(what: "vault")
             : try SecretInput.askOnTerminal(prompt: "vault passphrase: ")

@@ -197,14 +197,14 @@ struct BackupRestoreCLITests {
         ])
         #expect(unconfirmed.status == 64, "\(unconfirmed)")
         #expect(
-            unconfirmed.stderr.contains("solo3") && unconfirmed.stderr.contains("carries 1 revocations"),
+            unconfirmed.stderr.contains("solo3") && unconfirmed.stderr.contains("carries 1 revocation of"),
             "\(unconfirmed.stderr)")
         let dry = try sandbox.run([
             "restore", backup, "-i", key, "--dry-run", "--vault-passphrase-file", sandbox.passphraseFile,
         ])
         #expect(dry.status == 0, "\(dry)")
         #expect(
-            dry.stderr.contains("1 active tokens the backup lacks would be lost") && dry.stderr.contains("solo3"),
+            dry.stderr.contains("1 active token the backup lacks would be lost") && dry.stderr.contains("solo3"),
             "\(dry.stderr)")
         #expect(
             BackupRestoreCLITests.snapshot(sandbox, sandbox.vault) == live,
@@ -215,7 +215,7 @@ struct BackupRestoreCLITests {
             "restore", backup, "-i", key, "--force", "--yes", "--vault-passphrase-file", sandbox.passphraseFile,
         ])
         #expect(forced.status == 0, "\(forced)")
-        #expect(forced.stderr.contains("carries 1 revocations"), "\(forced.stderr)")
+        #expect(forced.stderr.contains("carries 1 revocation of"), "\(forced.stderr)")
         #expect(try sandbox.run(["verify"], stdin: solo1 + "\n").status == 0)
         let revoked = try sandbox.run(["verify"], stdin: solo2 + "\n")
         #expect(

@@ -36,7 +36,7 @@ import Testing
 
         let bot = try box.run(["zbot", "bot", "--plain-dir", box.root + "/p"])
         #expect(bot.status == 0, "\(bot)")
-        #expect(try box.listJSON().first?["serverURL"] as? String == "https://zephyr.example.com:8443")
+        #expect(try box.listJSON().first?["serverUrl"] as? String == "https://zephyr.example.com:8443")
         #expect(try box.run(["config", "server-url", "http://other.example"]).status == 0)
         #expect(try box.run(["config", "server-url"]).stdout == "http://other.example\n")
     }

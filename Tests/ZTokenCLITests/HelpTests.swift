@@ -33,6 +33,58 @@ import TokenVault
         }
     }
 
+    @Test(arguments: [("creat", "create"), ("lsit", "list"), ("revok", "revoke"), ("rot", "rotate")])
+    func aMistypedCommandGetsTheClosestOne(typed: String, meant: String) throws {
+        let box = try Sandbox()
+        for arguments in [[typed], [typed, "x", "--json"], ["--vault", box.vault, typed], ["help", typed]] {
+            let result = try box.run(arguments)
+            #expect(result.status == 64, "\(arguments): \(result)")
+            #expect(result.stdout.isEmpty)
+            #expect(
+                result.stderr == "ztoken: error: unknown command '\(typed)'\nztoken: hint: did you mean '\(meant)'?\n",
+                "\(arguments)")
+        }
+    }
+
+    @Test func anUnknownCommandOrHelpTopicIsAUsageError() throws {
+        let box = try Sandbox()
+        for arguments in [["frobnicate"], ["help", "bogus"], ["help", "frobnicate", "--json"]] {
+            let result = try box.run(arguments)
+            #expect(result.status == 64, "\(arguments): \(result)")
+            #expect(result.stdout.isEmpty, "\(arguments): no help for a topic that does not exist")
+            #expect(
+                result.stderr.hasPrefix("ztoken: error: unknown command '"), "\(arguments): \(result.stderr)")
+            #expect(result.stderr.hasSuffix("ztoken: hint: run 'ztoken help' to see the commands\n"))
+        }
+    }
+
+    @Test func theTopLevelHelpNamesTheVaultOptionAndEveryEnvironmentVariable() throws {
+        let box = try Sandbox()
+        let help = try box.run(["--help"]).stdout
+        #expect(help.contains("--vault DIR"))
+        let read = try Self.environmentVariablesTheCodeReads()
+        #expect(read.isSuperset(of: ["ZTOKEN_VAULT", "ZTOKEN_VAULT_PASSPHRASE_FILE", "DISPLAY"]), "\(read)")
+        for name in read {
+            #expect(help.contains("\n  \(name)\n"), "ztoken --help does not explain $\(name)")
+        }
+    }
+
+    /// Every environment variable named in a `getenv("…")` or
+    /// `environment("…")` call in Sources, except the test-only switches
+    /// that release builds do not read.
+    static func environmentVariablesTheCodeReads() throws -> Set<String> {
+        var names: Set<String> = []
+        let sources = CLIHarness.packageRoot + "/Sources"
+        let walker = try #require(FileManager.default.enumerator(atPath: sources))
+        for case let path as String in walker where path.hasSuffix(".swift") {
+            let text = try String(contentsOfFile: sources + "/" + path, encoding: .utf8)
+            for match in text.matches(of: /(?:getenv|environment)\("([A-Z_][A-Z0-9_]*)"\)/) {
+                names.insert(String(match.output.1))
+            }
+        }
+        return names.filter { !$0.hasPrefix("ZTOKEN_TESTONLY_") }
+    }
+
     @Test func helpSubcommandAndVersion() throws {
         let box = try Sandbox()
         let help = try box.run(["help", "create"])

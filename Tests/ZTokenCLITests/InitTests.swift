@@ -61,7 +61,9 @@ import Testing
         let box = try Sandbox()
         let result = try box.run(["init"])
         #expect(result.status == 64)
-        #expect(result.stderr.hasPrefix("ztoken: error: no terminal to ask for the passphrase on\n"))
+        #expect(
+            result.stderr == "ztoken: error: no terminal to ask for the vault passphrase on\n"
+                + "ztoken: hint: in scripts, pass --vault-passphrase-file FILE\n")
         #expect(!FileManager.default.fileExists(atPath: box.vault))
     }
 

@@ -45,7 +45,57 @@ import Testing
         let all = try box.run(["list", "--all"])
         #expect(all.stdoutLines.count == 3)
         #expect(all.stdout.contains(ids[0]))
-        #expect(all.stdoutLines[1].hasSuffix("  \(one.suffix(4))   revoked"))
+        let revokedAt = try #require(rows[0]["revokedAt"] as? String)
+        #expect(all.stdoutLines[0].hasSuffix("  STATE    REVOKED"), "\(all.stdout)")
+        #expect(all.stdoutLines[1].hasSuffix("  \(one.suffix(4))   revoked  \(revokedAt)"), "\(all.stdout)")
+        #expect(all.stdoutLines[2].hasSuffix("  \(two.suffix(4))   active   -"), "\(all.stdout)")
+    }
+
+    /// Wide (CJK), emoji and combining characters line up by the columns a
+    /// terminal gives them, not by characters or bytes: the padding after
+    /// each label is the label column's width minus the label's, plus two.
+    @Test func columnsAlignByDisplayWidth() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        // Display widths: 6 (three wide), 8 (six plus a two-column emoji),
+        // 5 (an e with a combining acute is one column), 2 (a flag).
+        let labels = ["日本語", "party 🎉", "cafe\u{301}s", "🇯🇵"]
+        for label in labels { _ = try box.create(label) }
+        let table = try box.run(["list"])
+        #expect(table.status == 0, "\(table)")
+        let lines = table.stdoutLines
+        try #require(lines.count == 5)
+        #expect(lines[0].contains("  LABEL     KIND  "), "the column is 8 wide: \(lines[0])")
+        #expect(lines[1].contains("  日本語    api  "), "\(lines[1])")
+        #expect(lines[2].contains("  party 🎉  api  "), "\(lines[2])")
+        #expect(lines[3].contains("  cafe\u{301}s     api  "), "\(lines[3])")
+        #expect(lines[4].contains("  🇯🇵        api  "), "\(lines[4])")
+    }
+
+    /// On a terminal, a label too long for it is cut with "…" so each row
+    /// fits; off a terminal and in JSON it is whole.
+    @Test func longLabelsAreCutToTheTerminalWidthOnlyOnATerminal() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        let long = "a label that goes on and on well past any narrow terminal's edge"
+        _ = try box.create(long)
+        _ = try box.create("short")
+        let narrow = try box.runOnTerminal(["list"], columns: 80)
+        #expect(narrow.status == 0, "\(narrow)")
+        let lines = narrow.screen.split(separator: "\n")
+        try #require(lines.count == 3, "\(narrow)")
+        #expect(lines.allSatisfy { $0.count <= 80 }, "a row is wider than the terminal: \(narrow)")
+        #expect(lines[1].count == 80, "the label takes what is left of the width: \(narrow)")
+        #expect(lines[1].contains("  a label that goes on a…  api   "), "\(narrow)")
+        #expect(!narrow.screen.contains(long))
+        #expect(lines[2].contains("  short  "))
+
+        let wide = try box.runOnTerminal(["list"], columns: 200)
+        #expect(wide.screen.contains(long + "  api"), "a wide terminal needs no cut: \(wide)")
+        let piped = try box.run(["list"])
+        #expect(piped.stdout.contains(long + "  api"), "\(piped)")
+        let json = try box.runOnTerminal(["list", "--json"], columns: 40)
+        #expect(json.screen.contains("\"" + long + "\""), "\(json)")
     }
 
     @Test func jsonHasOneObjectPerTokenWithSortedKeys() throws {

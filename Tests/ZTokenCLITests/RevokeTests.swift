@@ -8,35 +8,11 @@ import Testing
 
 /// Drives a command on a pseudo-terminal and answers its `[y/N]` question.
 enum PTY {
-    static let driver = #"""
-        import os, pty, sys, select, time
-        answer = sys.argv[1]; argv = sys.argv[2:]
-        pid, fd = pty.fork()
-        if pid == 0:
-            os.execv(argv[0], argv)
-        out = b""; sent = False; deadline = time.time() + 30
-        while True:
-            r, _, _ = select.select([fd], [], [], 0.05)
-            if r:
-                try:
-                    data = os.read(fd, 4096)
-                except OSError:
-                    break
-                if not data:
-                    break
-                out += data
-            if not sent and b"[y/N]" in out:
-                os.write(fd, answer.encode() + b"\n"); sent = True
-            if time.time() > deadline:
-                os.kill(pid, 9); break
-        _, status = os.waitpid(pid, 0)
-        sys.stdout.buffer.write(out)
-        sys.exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 100)
-        """#
-
+    /// Runs ztoken on a pseudo-terminal and answers its [y/N] question;
+    /// what the terminal showed is the result's stdout.
     static func run(_ box: Sandbox, answer: String, _ arguments: [String]) throws -> CLIResult {
-        let python = try #require(ExternalTools.find("python3"), "python3 is needed to drive a pseudo-terminal")
-        return try box.run(["-c", driver, answer, try CLIHarness.requireBinary()] + arguments, executable: python)
+        let result = try box.runOnTerminal(arguments, steps: [("[y/N]", answer + "\n")])
+        return CLIResult(status: result.status, signal: nil, stdoutBytes: Array(result.screen.utf8), stderrBytes: [])
     }
 }
 
@@ -221,9 +197,37 @@ enum PTY {
         try box.initVault()
         _ = try box.create("a")
         _ = try box.create("b")
+        let ids = try box.listJSON().compactMap { $0["id"] as? String }
         let declined = try PTY.run(box, answer: "no", ["revoke", "--all"])
         #expect(declined.status == 1)
-        #expect(declined.stdout.contains("revoke all 2 tokens? [y/N]"))
+        #expect(
+            declined.stdout.contains("revoke all 2 tokens: 'a' (\(ids[0])), 'b' (\(ids[1]))? [y/N]"), "\(declined)")
         #expect(try box.listJSON(all: false).count == 2)
+    }
+
+    /// The question names the first ten tokens it would revoke, then how many more.
+    @Test func onATerminalTheQuestionNamesTenTokensThenHowManyMore() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        for n in 1...12 { _ = try box.create("t\(n)") }
+        let ids = try box.listJSON().compactMap { $0["id"] as? String }
+        let named = (1...10).map { "'t\($0)' (\(ids[$0 - 1]))" }.joined(separator: ", ")
+        let declined = try PTY.run(box, answer: "n", ["revoke", "--all"])
+        #expect(declined.status == 1)
+        #expect(declined.stdout.contains("revoke all 12 tokens: \(named), and 2 more? [y/N]"), "\(declined)")
+        let some = try PTY.run(box, answer: "n", ["revoke", "t1", "t2"])
+        #expect(some.stdout.contains("revoke 2 tokens: 't1' (\(ids[0])), 't2' (\(ids[1]))? [y/N]"), "\(some)")
+        #expect(try box.listJSON(all: false).count == 12)
+    }
+
+    /// Ctrl-D at the question is a no, and the next message starts on a new line.
+    @Test func ctrlDAtTheQuestionDeclinesOnANewLine() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        _ = try box.create("ci")
+        let result = try box.runOnTerminal(["revoke", "ci"], steps: [("[y/N] ", "\u{4}")])
+        #expect(result.status == 1, "\(result)")
+        #expect(result.screen.contains("? [y/N] \nztoken: nothing revoked\n"), "\(result)")
+        #expect(try box.listJSON(all: false).count == 1)
     }
 }

@@ -72,6 +72,19 @@ public final class SecureBytes: @unchecked Sendable, CustomStringConvertible, Cu
         return withUnsafeBytes { SecureBytes(copying: $0[range]) }
     }
 
+    /// A new secret without the ASCII whitespace (space, tab, line breaks)
+    /// at either end of this one, as a token pasted or piped in often has.
+    package func trimmingASCIIWhitespace() -> SecureBytes {
+        withUnsafeBytes { bytes in
+            func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || (0x09...0x0D).contains(byte) }
+            var start = 0
+            var end = bytes.count
+            while start < end && isSpace(bytes[start]) { start += 1 }
+            while end > start && isSpace(bytes[end - 1]) { end -= 1 }
+            return SecureBytes(copying: bytes[start..<end])
+        }
+    }
+
     /// The secret decoded as UTF-8, for the moment it must be shown to the user
     /// (the token printed once). Swift strings cannot be wiped, so call this
     /// only at the very edge where the text is written out.

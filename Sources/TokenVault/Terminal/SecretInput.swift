@@ -84,7 +84,7 @@ package enum SecretInput {
         guard tty >= 0 else {
             throw VaultError.invalidArgument(
                 "no terminal to ask for the passphrase on",
-                hint: "pass --passphrase-file FILE (or --vault-passphrase-file FILE) in scripts")
+                hint: "in scripts, give it in a file instead")
         }
         defer { Syscall.closeQuietly(tty) }
         var saved = termios()

@@ -57,6 +57,23 @@ package enum Terminal {
     package static var standardOutputIsTerminal: Bool { isTerminal(STDOUT_FILENO) }
     package static var standardErrorIsTerminal: Bool { isTerminal(STDERR_FILENO) }
 
+    /// The width in columns of the terminal standard output is, or nil off a
+    /// terminal (or when the terminal does not say).
+    package static var standardOutputColumns: Int? {
+        guard standardOutputIsTerminal else { return nil }
+        var size = winsize()
+        guard ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 else { return nil }
+        return Int(size.ws_col)
+    }
+
+    /// True when the process has a controlling terminal to ask questions on.
+    package static var hasTerminalToAskOn: Bool {
+        let tty = Syscall.retryingInterrupts { open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY) }
+        guard tty >= 0 else { return false }
+        Syscall.closeQuietly(tty)
+        return true
+    }
+
     /// Asks a `[y/N]` question on /dev/tty; anything but y/yes is no.
     package static func confirm(_ question: String) throws -> Bool {
         let tty = Syscall.retryingInterrupts { open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY) }
@@ -66,7 +83,17 @@ package enum Terminal {
         _ = prompt.withCString { write(tty, $0, strlen($0)) }
         var answer: [UInt8] = []
         var byte: UInt8 = 0
-        while read(tty, &byte, 1) == 1 && byte != UInt8(ascii: "\n") && answer.count < 16 { answer.append(byte) }
+        var ended = false
+        while read(tty, &byte, 1) == 1 {
+            if byte == UInt8(ascii: "\n") {
+                ended = true
+                break
+            }
+            if answer.count < 16 { answer.append(byte) }
+        }
+        // Ctrl-D (end of input) leaves the cursor after the question: end
+        // the line, so the next message starts on a line of its own.
+        if !ended { _ = "\n".withCString { write(tty, $0, 1) } }
         let text = String(decoding: answer, as: UTF8.self).trimmingWhitespace().lowercased()
         return text == "y" || text == "yes"
     }
