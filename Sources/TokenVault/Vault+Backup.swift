@@ -535,7 +535,13 @@ public final class RestorePlan {
             throw VaultError.vaultChanged(path: path)
         }
         let keptName = stage.keptAsideName()
-        try stage.exchange(keptName: keptName)
+        try stage.adoptRepository()
+        do {
+            try stage.exchange(keptName: keptName)
+        } catch {
+            stage.returnRepository()
+            throw error
+        }
         done = true
         return stage.parentPath + "/" + keptName
     }
@@ -708,6 +714,30 @@ final class Staging {
     /// and then exchanged, so the old vault never sits at a staging name
     /// that a sweep would remove: a crash between the two leaves the backup's
     /// copy kept aside and the old vault in place.
+    /// Moves the git repository of the vault at `name` (its `.git` and
+    /// `.gitignore`) into the staged vault, so that the vault that replaces
+    /// it keeps its history and remote (`sync`); the replaced vault is kept
+    /// without them. Call under the replaced vault's lock, before the exchange.
+    func adoptRepository() throws { try moveRepository(toStaging: true) }
+
+    /// Gives the repository back to the vault at `name` (an exchange failed).
+    func returnRepository() { try? moveRepository(toStaging: false) }
+
+    private func moveRepository(toStaging: Bool) throws {
+        let vaultPath = parentPath + "/" + name
+        guard let vault = try Syscall.openAt(parent, name, flags: O_RDONLY | O_DIRECTORY, displayPath: vaultPath)
+        else { return }
+        defer { Syscall.closeQuietly(vault) }
+        let (from, to) = toStaging ? (vault, directory.fd) : (directory.fd, vault)
+        for entry in [".git", ".gitignore"] {
+            var info = stat()
+            guard fstatat(from, entry, &info, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            try Syscall.renameAt(from, entry, to, entry, displayPath: vaultPath + "/" + entry)
+        }
+        try Syscall.sync(directory.fd, displayPath: path)
+        try Syscall.sync(vault, displayPath: vaultPath)
+    }
+
     func exchange(keptName: String) throws {
         let keptPath = parentPath + "/" + keptName
         try Syscall.renameAt(parent, stagingName, parent, keptName, displayPath: keptPath)

@@ -100,7 +100,7 @@ extension Vault {
         return try Vault(openingAt: path)
     }
 
-    private static func refuseExistingVault(in parent: Int32, name: String, path: String) throws {
+    static func refuseExistingVault(in parent: Int32, name: String, path: String) throws {
         var info = stat()
         guard fstatat(parent, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { return }
         if info.st_mode & S_IFMT == S_IFLNK { throw VaultError.symlink(path: path) }

@@ -144,7 +144,13 @@ extension Vault {
         try stage.finish(
             metadata: VaultJSON.encode(rekeyed), wrappedKey: VaultJSON.encode(wrapped), log: log,
             index: changed.encoded())
-        try stage.exchangeReplacingVault()
+        try stage.adoptRepository()
+        do {
+            try stage.exchangeReplacingVault()
+        } catch {
+            stage.returnRepository()
+            throw error
+        }
         return resealed
     }
 }

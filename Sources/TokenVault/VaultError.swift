@@ -56,6 +56,8 @@ public enum VaultError: Error, Sendable, Equatable {
     case vaultReplaced(path: String)
     /// The vault changed (another ztoken wrote it) while a restore was asking to replace it.
     case vaultChanged(path: String)
+    /// The remote changed while `sync` pushed to it.
+    case remoteMoved(remote: String)
 
     // 77 — denied
     /// The passphrase does not open the vault key or the file.
@@ -78,7 +80,7 @@ public enum VaultError: Error, Sendable, Equatable {
         case .vaultNotFound, .noSuchToken, .fileNotFound, .tokenExpired: return 66
         case .alreadyExists, .labelInUse, .labelOfExpiredToken: return 73
         case .io: return 74
-        case .busy, .vaultReplaced, .vaultChanged: return 75
+        case .busy, .vaultReplaced, .vaultChanged, .remoteMoved: return 75
         case .wrongPassphrase, .wrongIdentity, .unsafePermissions, .foreignOwner, .symlink: return 77
         }
     }
@@ -125,6 +127,8 @@ public enum VaultError: Error, Sendable, Equatable {
             return "the vault at \(path) was replaced by a restore while this command waited; nothing was changed"
         case .vaultChanged(let path):
             return "the vault at \(path) changed while restore was asking; nothing was changed"
+        case .remoteMoved(let remote):
+            return "the remote \(Self.quoted(remote)) changed while this vault was being pushed to it"
         case .wrongPassphrase(let path):
             return "wrong passphrase for \(path)"
         case .wrongIdentity(let path):
@@ -173,6 +177,8 @@ public enum VaultError: Error, Sendable, Equatable {
             return "wait for the other ztoken to finish"
         case .vaultReplaced, .vaultChanged:
             return "run the command again"
+        case .remoteMoved:
+            return "run the sync again: it merges what arrived"
         case .wrongPassphrase:
             return nil
         case .wrongIdentity:

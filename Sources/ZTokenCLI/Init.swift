@@ -37,6 +37,9 @@ struct Init: ParsableCommand {
             "Write the vault secret key to this file (age identity) and keep none in the vault.", valueName: "file"))
     var offlineKey: String?
 
+    @Flag(help: "Make the vault a git repository, to share it between machines with 'ztoken sync'.")
+    var git = false
+
     func validate() throws {
         if let server { _ = try ServerURL.validate(server) }
         if offlineKey != nil && passphrase.vaultPassphraseFile != nil {
@@ -57,6 +60,11 @@ struct Init: ParsableCommand {
             kdf: kdf, keyProtection: protection)
         let vault = try Vault.initialize(at: vaultOptions.location, setup: setup)
         Output.note("made a vault at \(vault.path)")
+        if git {
+            try vault.initializeRepository()
+            Output.note(
+                "it is a git repository: add a remote with 'ztoken git remote add origin URL', then 'ztoken sync'")
+        }
         if let offlineKey {
             Output.note("its secret key is in \(offlineKey); keep that file off this machine")
         }

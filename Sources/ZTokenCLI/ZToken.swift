@@ -27,7 +27,7 @@ public struct ZToken: ParsableCommand {
         subcommands: [
             Init.self, Create.self, List.self, Show.self, Rename.self, Note.self, Expire.self, Rotate.self,
             Revoke.self, Verify.self, ZBot.self, Export.self, Keygen.self, Backup.self, Restore.self, Doctor.self,
-            Config.self, Passwd.self, Scan.self, Log.self,
+            Config.self, Passwd.self, Scan.self, Log.self, Sync.self, Clone.self, GitCommand.self,
         ]
     )
 

@@ -8,7 +8,7 @@ import TokenVault
 @Suite struct HelpTests {
     static let commands = [
         "", "init", "create", "list", "show", "rename", "note", "expire", "rotate", "revoke", "verify", "zbot",
-        "export", "keygen", "backup", "restore", "doctor", "config", "passwd", "scan", "log",
+        "export", "keygen", "backup", "restore", "doctor", "config", "passwd", "scan", "log", "sync", "clone", "git",
     ]
 
     @Test(arguments: commands)

@@ -37,6 +37,8 @@ enum EventLog {
         let hash: String
         /// 1-based.
         let number: Int
+        /// The line's bytes, without its newline.
+        let raw: [UInt8]
     }
 
     // MARK: Writing
@@ -179,7 +181,8 @@ enum EventLog {
             kind, time: time, tokenID: try tokenID("id"), label: label, replacedID: try tokenID("from"),
             detail: fields["detail"])
         return Line(
-            event: event, prev: prev, merged: merged, prior: try link("prior"), hash: hash(raw), number: number)
+            event: event, prev: prev, merged: merged, prior: try link("prior"), hash: hash(raw), number: number,
+            raw: raw)
     }
 
     /// Checks the links: the first line starts at this vault's genesis,
@@ -269,8 +272,9 @@ enum EventLog {
                     if let old = event.replacedID { known[old]?.revoked = true }
                 }
             case .revoke:
+                // Both machines may have revoked a token before a merge.
                 if let problem = touch(id) { return problem }
-                guard let id, known[id]?.revoked == false else { return "\(describe()): revoked twice, or no token" }
+                guard let id else { return "\(describe()): no token" }
                 known[id]?.revoked = true
             case .rename:
                 if let problem = touch(id) { return problem }

@@ -105,7 +105,7 @@ enum GitObjects {
     /// Runs a `git cat-file --batch…` reading its object names from `input`
     /// and calls `each` for every object with its header fields and a reader
     /// of its content (what `each` leaves unread is skipped).
-    private static func batch(
+    static func batch(
         _ arguments: [String], input: Int32,
         each: (String, String, Int, String, BlobRead) throws -> Void
     ) throws {
@@ -219,7 +219,7 @@ enum GitObjects {
     // MARK: Processes
 
     /// Runs git to completion and returns its standard output.
-    private static func capture(_ arguments: [String]) throws -> [UInt8] {
+    static func capture(_ arguments: [String]) throws -> [UInt8] {
         var output: [Int32] = [-1, -1]
         guard pipe(&output) == 0 else { throw Syscall.fail(arguments[0], "pipe") }
         let errors = try errorFile()
@@ -254,7 +254,7 @@ enum GitObjects {
     }
 
     /// An anonymous file for a child's standard error.
-    private static func errorFile() throws -> Int32 {
+    static func errorFile() throws -> Int32 {
         let fd = ztoken_memfd("ztoken-git-errors")
         guard fd >= 0 else { throw Syscall.fail("git", "memfd_create") }
         return fd
@@ -262,7 +262,7 @@ enum GitObjects {
 
     /// Starts `arguments` (found on $PATH) with these descriptors as its
     /// standard input (nil: /dev/null), output and error.
-    private static func spawn(_ arguments: [String], input: Int32?, output: Int32, errors: Int32) throws -> pid_t {
+    static func spawn(_ arguments: [String], input: Int32?, output: Int32, errors: Int32) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -287,7 +287,7 @@ enum GitObjects {
     }
 
     /// Waits for a child; its exit status, or 128 + the signal that killed it.
-    private static func wait(_ pid: pid_t) -> Int32 {
+    static func wait(_ pid: pid_t) -> Int32 {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         return status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)

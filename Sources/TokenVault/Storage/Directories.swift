@@ -47,4 +47,22 @@ enum Directories {
         Syscall.closeQuietly(fd)
         try? Syscall.unlinkAt(parent, name, isDirectory: true, displayPath: path)
     }
+
+    /// Removes a whole tree this process made (a clone's staging directory,
+    /// `.git` included), through descriptors opened O_NOFOLLOW: a link in it
+    /// is removed as a name, never followed. Best effort.
+    static func removeTree(parent: Int32, name: String, path: String) {
+        if let fd = try? Syscall.openAt(parent, name, flags: O_RDONLY | O_DIRECTORY, displayPath: path) {
+            for entry in (try? Syscall.directoryEntries(fd, displayPath: path)) ?? [] {
+                var info = stat()
+                if fstatat(fd, entry, &info, AT_SYMLINK_NOFOLLOW) == 0, info.st_mode & S_IFMT == S_IFDIR {
+                    removeTree(parent: fd, name: entry, path: path + "/" + entry)
+                } else {
+                    try? Syscall.unlinkAt(fd, entry, displayPath: path + "/" + entry)
+                }
+            }
+            Syscall.closeQuietly(fd)
+        }
+        try? Syscall.unlinkAt(parent, name, isDirectory: true, displayPath: path)
+    }
 }

@@ -52,6 +52,12 @@ enum Leftovers {
         guard let names = try? Syscall.directoryEntries(parent, displayPath: parentPath) else { return }
         var removed = false
         for entry in names where isStagingName(entry, of: name) && isAbandoned(entry) {
+            if entry.hasPrefix("." + name + ".clone-") {
+                // A clone's staging directory holds git's .git tree too.
+                Directories.removeTree(parent: parent, name: entry, path: parentPath + "/" + entry)
+                removed = true
+                continue
+            }
             Vault.removeVaultTree(parent: parent, name: entry, path: parentPath + "/" + entry)
             removed = true
         }
@@ -63,6 +69,6 @@ enum Leftovers {
     }
 
     static func isStagingName(_ entry: String, of vaultName: String) -> Bool {
-        ["init", "restore", "rekey"].contains { entry.hasPrefix("." + vaultName + "." + $0 + "-") }
+        ["init", "restore", "rekey", "clone"].contains { entry.hasPrefix("." + vaultName + "." + $0 + "-") }
     }
 }
