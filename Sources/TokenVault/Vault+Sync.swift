@@ -87,9 +87,9 @@ extension Vault {
             let ours = try Git.checked(["rev-parse", "HEAD"], in: path)
             if theirs.status == 0, theirCommit != ours, !(try isAncestor(theirCommit, of: ours)) {
                 let remoteState = try VaultState(files: try Git.files(of: theirCommit, in: path), shown: remoteName)
-                let merged = try VaultMerge.merge(
-                    local: try localState(index), remote: remoteState, remoteName: remoteName)
-                try check(merged, over: index)
+                let local = try localState(index)
+                let merged = try VaultMerge.merge(local: local, remote: remoteState, remoteName: remoteName)
+                try check(merged, over: index, local: local)
                 try install(merged, over: index)
                 report.receivedEvents = merged.receivedEvents
                 report.notes = merged.notes
@@ -167,9 +167,15 @@ extension Vault {
     private func commitState(_ index: Index) throws -> Bool {
         try Git.checked(["add", "-A"], in: path)
         guard !(try Git.checked(["status", "--porcelain"], in: path)).isEmpty else { return false }
-        let before = try Git.run(["show", "HEAD:" + VaultLayout.log], in: path)
-        let known = before.status == 0 ? before.output.utf8.count(where: { $0 == UInt8(ascii: "\n") }) : 0
-        let events = try readLog(for: index).dropFirst(known).map(\.event)
+        // The events past the log of the last commit (its length is the offset).
+        let before = try Git.run(["cat-file", "-s", "HEAD:" + VaultLayout.log], in: path)
+        let known = before.status == 0 ? Int(before.output.trimmingWhitespace()) ?? 0 : 0
+        let log = try directory.read(VaultLayout.log, limit: EventLog.maximumBytes) ?? []
+        let committed = min(index.log?.bytes ?? 0, log.count)
+        // Only words for the message: a log the last commit does not prefix
+        // (after a restore) is named by its count alone.
+        let events =
+            (try? EventLog.parse(log[min(known, committed)..<committed], path: VaultLayout.log).map(\.event)) ?? []
         var message = "ztoken: \(events.count) event\(events.count == 1 ? "" : "s")\n\n"
         for event in events.suffix(50) {
             message +=
@@ -189,7 +195,8 @@ extension Vault {
         var files: [String: [UInt8]] = [:]
         for name in [VaultLayout.metadata, VaultLayout.wrappedKey] { files[name] = try directory.read(name) }
         files[VaultLayout.index] = index.encoded()
-        files[VaultLayout.log] = try committedLog(of: index).bytes
+        files[VaultLayout.log] = Array(
+            (try directory.read(VaultLayout.log, limit: EventLog.maximumBytes) ?? []).prefix(index.log?.bytes ?? 0))
         for entry in index.tokens where entry.isActive {
             files[VaultLayout.records + "/" + VaultLayout.recordName(id: entry.id)] = try directory.readRecord(
                 id: entry.id)
@@ -199,12 +206,16 @@ extension Vault {
 
     /// The merged state must pass what every command checks, and keep every
     /// revocation of this vault.
-    private func check(_ merged: MergeResult, over index: Index) throws {
+    private func check(_ merged: MergeResult, over index: Index, local: VaultState) throws {
         let shown = directory.displayPath(VaultLayout.log) + " (merged)"
         guard let anchor = merged.index.log else { return }
-        let log = try committedLog(of: index).bytes + merged.appendedLog
-        let lines = try EventLog.parse(log[...], path: shown)
-        try EventLog.verify(lines, byteCount: log.count, anchor: anchor, vaultID: vaultID, path: shown)
+        // This side's lines were checked as it was read; the new ones join them.
+        let lines =
+            try local.lines
+            + EventLog.parse(merged.appendedLog[...], path: shown, firstNumber: local.lines.count + 1)
+        try EventLog.verify(
+            lines, byteCount: local.logBytes.count + merged.appendedLog.count, anchor: anchor, vaultID: vaultID,
+            path: shown)
         if let problem = EventLog.replay(lines, against: merged.index) {
             throw VaultError.corrupt(path: shown, reason: "the merged log and index disagree: \(problem)")
         }

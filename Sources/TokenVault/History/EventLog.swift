@@ -123,7 +123,7 @@ enum EventLog {
     /// lines, each checked on its own: a JSON object of known string fields,
     /// an RFC 3339 time, a known event, well-formed ids and hashes, at most
     /// `maximumLineBytes`. Linear in the input. Errors name the line.
-    static func parse(_ bytes: ArraySlice<UInt8>, path: String) throws -> [Line] {
+    static func parse(_ bytes: ArraySlice<UInt8>, path: String, firstNumber: Int = 1) throws -> [Line] {
         var lines: [Line] = []
         var start = bytes.startIndex
         while start < bytes.endIndex {
@@ -131,11 +131,11 @@ enum EventLog {
             guard let end = bytes[start..<limit].firstIndex(of: UInt8(ascii: "\n")) else {
                 throw VaultError.corrupt(
                     path: path,
-                    reason: "line \(lines.count + 1): "
+                    reason: "line \(firstNumber + lines.count): "
                         + (limit == bytes.endIndex
                             ? "the last line has no newline" : "longer than \(maximumLineBytes) bytes"))
             }
-            lines.append(try line(Array(bytes[start..<end]), number: lines.count + 1, path: path))
+            lines.append(try line(Array(bytes[start..<end]), number: firstNumber + lines.count, path: path))
             start = end + 1
         }
         return lines

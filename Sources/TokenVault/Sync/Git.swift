@@ -11,8 +11,9 @@ import Glibc
 enum Git {
     struct Result {
         var status: Int32
-        var output: String
+        var bytes: [UInt8]
         var complaint: String
+        var output: String { String(decoding: bytes, as: UTF8.self) }
     }
 
     /// Runs `git -C directory arguments…` to its end.
@@ -50,8 +51,7 @@ enum Git {
         let complaint =
             String(decoding: said[0..<max(count, 0)], as: UTF8.self).split(separator: "\n")
             .first { !$0.hasPrefix("hint:") }.map(String.init) ?? "exit status \(status)"
-        return Result(
-            status: status, output: String(decoding: bytes, as: UTF8.self), complaint: TerminalSafe.escape(complaint))
+        return Result(status: status, bytes: bytes, complaint: TerminalSafe.escape(complaint))
     }
 
     /// Runs git and returns its output without the final newline; throws
@@ -81,16 +81,19 @@ enum Git {
     /// vault's limit for its kind is refused (65) before it is read.
     static func files(of commit: String, in directory: String) throws -> [String: [UInt8]] {
         let shown = "the commit \(commit.prefix(12))"
-        let listing = try checked(["ls-tree", "-r", "-z", "--full-tree", "-l", commit], in: directory)
+        let listing = try run(["ls-tree", "-r", "-z", "--full-tree", "-l", commit], in: directory)
+        guard listing.status == 0 else { throw VaultError.invalidArgument("git ls-tree failed: \(listing.complaint)") }
         var wanted: [(path: String, id: String)] = []
-        for entry in listing.split(separator: "\0") {
-            // "<mode> <type> <id> <size>\t<path>"
-            let parts = entry.split(separator: "\t", maxSplits: 1)
-            let fields = parts.first?.split(separator: " ", omittingEmptySubsequences: true) ?? []
+        for entry in listing.bytes.split(separator: 0) {
+            // "<mode> <type> <id> <size>\t<path>", split as bytes.
+            let parts = entry.split(separator: UInt8(ascii: "\t"), maxSplits: 1)
+            let fields = (parts.first ?? []).split(separator: UInt8(ascii: " ")).map {
+                String(decoding: $0, as: UTF8.self)
+            }
             guard parts.count == 2, fields.count == 4 else {
                 throw VaultError.corrupt(path: shown, reason: "unreadable tree entry")
             }
-            let path = String(parts[1])
+            let path = String(decoding: parts[1], as: UTF8.self)
             guard path != ".gitignore" else { continue }
             guard let limit = limit(for: path) else {
                 throw VaultError.corrupt(path: shown, reason: "unexpected file \(VaultError.quoted(path))")
