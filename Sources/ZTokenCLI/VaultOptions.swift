@@ -42,11 +42,16 @@ struct VaultOptions: ParsableArguments {
     /// Opens the vault, wired to tell the user when it waits for the lock.
     func open() throws -> Vault {
         let vault = try Vault(openingAt: location)
+        configure(vault)
+        return vault
+    }
+
+    /// Gives an opened vault the lock timeout and tells the user when it waits.
+    func configure(_ vault: Vault) {
         vault.lockTimeout = lockTimeout.value
         vault.onLockWait = { holder in
             Output.note("waiting for the vault lock" + (holder.map { " (held by \($0))" } ?? "") + "…")
         }
-        return vault
     }
 }
 
