@@ -164,6 +164,20 @@ extension Vault {
         options: RestoreOptions,
         credentials: (_ offlineKey: Bool) throws -> VaultCredential
     ) throws -> RestorePlan {
+        try prepareRestore(
+            from: input, to: path, options: options, identities: { identities }, credentials: credentials)
+    }
+
+    /// Like ``prepareRestore(from:identities:to:options:credentials:)``, but
+    /// `identities` is asked for the backup's identities only once the
+    /// checks that need none have passed (the location, the vault it would
+    /// replace, the backup file opened), so that a missing backup is
+    /// reported before a passphrase is asked for it.
+    public static func prepareRestore(
+        from input: String, to path: String, options: RestoreOptions,
+        identities: () throws -> [AgeIdentity],
+        credentials: (_ offlineKey: Bool) throws -> VaultCredential
+    ) throws -> RestorePlan {
         let (parentPath, name) = try Directories.splitParent(of: path)
         let existing = try locationHoldsSomething(path)
         if existing && !options.replaceExisting { throw VaultError.alreadyExists(path: path) }
@@ -185,7 +199,7 @@ extension Vault {
         defer { if input != "-" { Syscall.closeQuietly(fd) } }
         let decryptor = try AgeDecryptor(
             source: { try Syscall.readSome(fd, $0, displayPath: shown) },
-            identities: identities, path: shown)
+            identities: try identities(), path: shown)
 
         // The staging directory beside the target, records/ opened inside it.
         try Directories.make(parentPath)

@@ -67,24 +67,15 @@ struct Restore: ParsableCommand {
     }
 
     func run() throws {
-        var keys: [AgeIdentity] = []
-        if let passphraseFile {
-            keys = [.passphrase(try SecretInput.readFirstLine(ofFile: passphraseFile))]
-        } else if passphrase {
-            try Output.requireTerminal(toAskFor: "backup passphrase", inScripts: "--passphrase-file FILE")
-            keys = [.passphrase(try SecretInput.askOnTerminal(prompt: "backup passphrase: "))]
-        } else {
-            for path in identities {
-                keys += try AgeKeyFile.parseIdentityFile(try SecretInput.readFile(path, isSecret: true), path: path)
-            }
-        }
         let location = vaultOptions.location
         let options = RestoreOptions(
             replaceExisting: force || dryRun, replaceDifferentVault: replaceDifferentVault,
             lockTimeout: vaultOptions.lockTimeout.value)
-        let plan = try Vault.prepareRestore(from: input, identities: keys, to: location, options: options) {
-            offline in try credential(offline: offline)
-        }
+        // The backup's key is asked for once the location and the backup
+        // file were checked, so a missing file never costs a passphrase.
+        let plan = try Vault.prepareRestore(
+            from: input, to: location, options: options, identities: backupIdentities,
+            credentials: { offline in try credential(offline: offline) })
         describe(plan)
         if dryRun {
             plan.discard()
@@ -110,6 +101,21 @@ struct Restore: ParsableCommand {
             Output.note(
                 "the replaced vault is kept aside at \(Output.safe(keptAside)); remove it once you no longer need it")
         }
+    }
+
+    /// What decrypts the backup: its passphrase (from a file or the
+    /// terminal) or the identities in the -i files.
+    private func backupIdentities() throws -> [AgeIdentity] {
+        if let passphraseFile { return [.passphrase(try SecretInput.readFirstLine(ofFile: passphraseFile))] }
+        if passphrase {
+            try Output.requireTerminal(toAskFor: "backup passphrase", inScripts: "--passphrase-file FILE")
+            return [.passphrase(try SecretInput.askOnTerminal(prompt: "backup passphrase: "))]
+        }
+        var keys: [AgeIdentity] = []
+        for path in identities {
+            keys += try AgeKeyFile.parseIdentityFile(try SecretInput.readFile(path, isSecret: true), path: path)
+        }
+        return keys
     }
 
     /// The passphrase or key files of the vault that proves the user's ownership.
