@@ -226,7 +226,8 @@ extension Vault {
                 throw VaultError.differentVault(
                     path: shown, backupID: backup.metadata.vaultID, vaultID: current.vaultID)
             }
-            _ = try unlock(current, credentials(current.isOfflineKey))
+            current.onSlowKeyDerivation = options.onSlowKeyDerivation
+            _ = try retrying(options.passphraseAttempts) { try unlock(current, credentials(current.isOfflineKey)) }
             if !differentVault {
                 // The current passphrase stays: a restore never brings back an old one.
                 metadataBytes = try current.directory.read(VaultLayout.metadata) ?? metadataBytes
@@ -239,7 +240,11 @@ extension Vault {
                 }
                 notes.append("could not check that the backup is of this vault: \(problem)")
             }
-            _ = try unlockBackup(backup, credentials(backup.metadata.keyProtection == "offline"), shown: shown)
+            _ = try retrying(options.passphraseAttempts) {
+                try unlockBackup(
+                    backup, credentials(backup.metadata.keyProtection == "offline"), shown: shown,
+                    beforeSlowDerivation: options.onSlowKeyDerivation)
+            }
         }
         if let replaced, let problem = replaced.indexProblem {
             notes.append("could not carry the replaced vault's revocations: \(problem)")
@@ -336,6 +341,19 @@ extension Vault {
         return plan
     }
 
+    /// Runs `body` again while it fails with a wrong passphrase, `attempts` times in all.
+    private static func retrying<T>(_ attempts: Int, _ body: () throws -> T) throws -> T {
+        var tries = 0
+        while true {
+            tries += 1
+            do {
+                return try body()
+            } catch VaultError.wrongPassphrase(_) where tries < attempts {
+                continue
+            }
+        }
+    }
+
     private static func unlock(_ vault: Vault, _ credential: VaultCredential) throws -> VaultKey {
         switch credential {
         case .passphrase(let passphrase): return try vault.unlock(passphrase: passphrase)
@@ -344,9 +362,10 @@ extension Vault {
     }
 
     /// Opens the backup's own wrapped key (or matches its offline key).
-    private static func unlockBackup(_ backup: BackupReader.Checked, _ credential: VaultCredential, shown: String)
-        throws -> VaultKey
-    {
+    private static func unlockBackup(
+        _ backup: BackupReader.Checked, _ credential: VaultCredential, shown: String,
+        beforeSlowDerivation: () -> Void
+    ) throws -> VaultKey {
         let publicKey = Base64.decode(backup.metadata.publicKey) ?? []
         let keyPath = shown + ":" + VaultLayout.wrappedKey
         switch credential {
@@ -359,7 +378,8 @@ extension Vault {
             }
             let secret = try KeyWrap.unwrap(
                 keyFile: bytes, metadata: backup.metadata, passphrase: passphrase,
-                metadataPath: shown + ":" + VaultLayout.metadata, keyPath: keyPath)
+                metadataPath: shown + ":" + VaultLayout.metadata, keyPath: keyPath,
+                beforeSlowDerivation: beforeSlowDerivation)
             return try VaultKey(secretKey: secret, expectedPublicKey: publicKey, source: keyPath)
         }
     }
@@ -434,6 +454,13 @@ public struct RestoreOptions: Sendable {
     public var replaceDifferentVault: Bool
     /// How long to wait for the replaced vault's lock.
     public var lockTimeout: Double
+    /// Called before the vault passphrase is turned into a key with costs
+    /// that take a while (see ``Vault/onSlowKeyDerivation``).
+    public var onSlowKeyDerivation: @Sendable () -> Void = {}
+    /// How many times `credentials` is asked when it gives a wrong
+    /// passphrase: 1 by default (a passphrase from a file is tried once);
+    /// a caller asking a person on a terminal may give more tries.
+    public var passphraseAttempts = 1
 
     /// Options for ``Vault/prepareRestore(from:identities:to:options:credentials:)``; by default
     /// only an empty location is restored into.

@@ -48,7 +48,7 @@ struct Export: ParsableCommand {
             key = try vault.unlock(identityFiles: identities)
         } else {
             guard identities.isEmpty else { throw ValidationError("-i/--identity is only for offline-key vaults") }
-            key = try vault.unlock(passphrase: try passphrase.read(new: false))
+            key = try passphrase.unlock(vault).key
         }
         let destination = try bundle.destination(output: output)
         let exported = try vault.exportZBot(

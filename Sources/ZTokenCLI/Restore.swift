@@ -68,14 +68,22 @@ struct Restore: ParsableCommand {
 
     func run() throws {
         let location = vaultOptions.location
-        let options = RestoreOptions(
+        var options = RestoreOptions(
             replaceExisting: force || dryRun, replaceDifferentVault: replaceDifferentVault,
             lockTimeout: vaultOptions.lockTimeout.value)
+        options.onSlowKeyDerivation = Output.slowUnlock
+        // On a terminal a wrong vault passphrase is asked again (three tries).
+        if vaultPassphrase.file == nil { options.passphraseAttempts = VaultPassphraseOptions.attempts }
+        var asks = 0
         // The backup's key is asked for once the location and the backup
         // file were checked, so a missing file never costs a passphrase.
         let plan = try Vault.prepareRestore(
             from: input, to: location, options: options, identities: backupIdentities,
-            credentials: { offline in try credential(offline: offline) })
+            credentials: { offline in
+                asks += 1
+                if asks > 1 { Output.note("wrong passphrase; try again") }
+                return try credential(offline: offline)
+            })
         describe(plan)
         if dryRun {
             plan.discard()
@@ -118,7 +126,8 @@ struct Restore: ParsableCommand {
         return keys
     }
 
-    /// The passphrase or key files of the vault that proves the user's ownership.
+    /// The passphrase or key files of the vault that proves the user's
+    /// ownership; asked again (`passphraseAttempts`) after a wrong one.
     private func credential(offline: Bool) throws -> VaultCredential {
         if offline {
             guard !vaultIdentities.isEmpty else {
