@@ -164,6 +164,20 @@ extension Vault {
         options: RestoreOptions,
         credentials: (_ offlineKey: Bool) throws -> VaultCredential
     ) throws -> RestorePlan {
+        try prepareRestore(
+            from: input, to: path, options: options, identities: { identities }, credentials: credentials)
+    }
+
+    /// Like ``prepareRestore(from:identities:to:options:credentials:)``, but
+    /// `identities` is asked for the backup's identities only once the
+    /// checks that need none have passed (the location, the vault it would
+    /// replace, the backup file opened), so that a missing backup is
+    /// reported before a passphrase is asked for it.
+    public static func prepareRestore(
+        from input: String, to path: String, options: RestoreOptions,
+        identities: () throws -> [AgeIdentity],
+        credentials: (_ offlineKey: Bool) throws -> VaultCredential
+    ) throws -> RestorePlan {
         let (parentPath, name) = try Directories.splitParent(of: path)
         let existing = try locationHoldsSomething(path)
         if existing && !options.replaceExisting { throw VaultError.alreadyExists(path: path) }
@@ -185,7 +199,7 @@ extension Vault {
         defer { if input != "-" { Syscall.closeQuietly(fd) } }
         let decryptor = try AgeDecryptor(
             source: { try Syscall.readSome(fd, $0, displayPath: shown) },
-            identities: identities, path: shown)
+            identities: try identities(), path: shown)
 
         // The staging directory beside the target, records/ opened inside it.
         try Directories.make(parentPath)
@@ -212,7 +226,8 @@ extension Vault {
                 throw VaultError.differentVault(
                     path: shown, backupID: backup.metadata.vaultID, vaultID: current.vaultID)
             }
-            _ = try unlock(current, credentials(current.isOfflineKey))
+            current.onSlowKeyDerivation = options.onSlowKeyDerivation
+            _ = try retrying(options.passphraseAttempts) { try unlock(current, credentials(current.isOfflineKey)) }
             if !differentVault {
                 // The current passphrase stays: a restore never brings back an old one.
                 metadataBytes = try current.directory.read(VaultLayout.metadata) ?? metadataBytes
@@ -225,7 +240,11 @@ extension Vault {
                 }
                 notes.append("could not check that the backup is of this vault: \(problem)")
             }
-            _ = try unlockBackup(backup, credentials(backup.metadata.keyProtection == "offline"), shown: shown)
+            _ = try retrying(options.passphraseAttempts) {
+                try unlockBackup(
+                    backup, credentials(backup.metadata.keyProtection == "offline"), shown: shown,
+                    beforeSlowDerivation: options.onSlowKeyDerivation)
+            }
         }
         if let replaced, let problem = replaced.indexProblem {
             notes.append("could not carry the replaced vault's revocations: \(problem)")
@@ -322,6 +341,19 @@ extension Vault {
         return plan
     }
 
+    /// Runs `body` again while it fails with a wrong passphrase, `attempts` times in all.
+    private static func retrying<T>(_ attempts: Int, _ body: () throws -> T) throws -> T {
+        var tries = 0
+        while true {
+            tries += 1
+            do {
+                return try body()
+            } catch VaultError.wrongPassphrase(_) where tries < attempts {
+                continue
+            }
+        }
+    }
+
     private static func unlock(_ vault: Vault, _ credential: VaultCredential) throws -> VaultKey {
         switch credential {
         case .passphrase(let passphrase): return try vault.unlock(passphrase: passphrase)
@@ -330,9 +362,10 @@ extension Vault {
     }
 
     /// Opens the backup's own wrapped key (or matches its offline key).
-    private static func unlockBackup(_ backup: BackupReader.Checked, _ credential: VaultCredential, shown: String)
-        throws -> VaultKey
-    {
+    private static func unlockBackup(
+        _ backup: BackupReader.Checked, _ credential: VaultCredential, shown: String,
+        beforeSlowDerivation: () -> Void
+    ) throws -> VaultKey {
         let publicKey = Base64.decode(backup.metadata.publicKey) ?? []
         let keyPath = shown + ":" + VaultLayout.wrappedKey
         switch credential {
@@ -345,7 +378,8 @@ extension Vault {
             }
             let secret = try KeyWrap.unwrap(
                 keyFile: bytes, metadata: backup.metadata, passphrase: passphrase,
-                metadataPath: shown + ":" + VaultLayout.metadata, keyPath: keyPath)
+                metadataPath: shown + ":" + VaultLayout.metadata, keyPath: keyPath,
+                beforeSlowDerivation: beforeSlowDerivation)
             return try VaultKey(secretKey: secret, expectedPublicKey: publicKey, source: keyPath)
         }
     }
@@ -420,6 +454,13 @@ public struct RestoreOptions: Sendable {
     public var replaceDifferentVault: Bool
     /// How long to wait for the replaced vault's lock.
     public var lockTimeout: Double
+    /// Called before the vault passphrase is turned into a key with costs
+    /// that take a while (see ``Vault/onSlowKeyDerivation``).
+    public var onSlowKeyDerivation: @Sendable () -> Void = {}
+    /// How many times `credentials` is asked when it gives a wrong
+    /// passphrase: 1 by default (a passphrase from a file is tried once);
+    /// a caller asking a person on a terminal may give more tries.
+    public var passphraseAttempts = 1
 
     /// Options for ``Vault/prepareRestore(from:identities:to:options:credentials:)``; by default
     /// only an empty location is restored into.

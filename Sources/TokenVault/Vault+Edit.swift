@@ -100,6 +100,13 @@ extension Vault {
         }
     }
 
+    /// Throws unless `label` is allowed and free now, as `create` would
+    /// check it: a cheap check a command makes before it asks for anything.
+    /// `create` checks again under the vault lock.
+    public func checkNewLabel(_ label: String) throws {
+        try Self.checkLabelIsFree(try LabelRules.validated(label), in: try readIndex())
+    }
+
     /// Throws unless `label` is free: held by no token that is not revoked.
     /// An expired token holds its label until it is revoked or rotated.
     static func checkLabelIsFree(_ label: String, in index: Index) throws {

@@ -58,7 +58,7 @@ extension Vault {
             let secret = try KeyWrap.unwrap(
                 file, kdf: kdf, passphrase: old,
                 associatedData: KeyWrap.associatedData(vaultID: metadata.vaultID, publicKey: vaultPublicKey),
-                metadataPath: kdfPath, keyPath: keyPath)
+                metadataPath: kdfPath, keyPath: keyPath, beforeSlowDerivation: onSlowKeyDerivation)
             let key = try VaultKey(secretKey: secret, expectedPublicKey: vaultPublicKey, source: keyPath)
             let cost = level.map(KeyWrap.limits(for:)) ?? (kdf.opsLimit, kdf.memLimit)
             if rekey {

@@ -32,6 +32,10 @@ public final class Vault {
     /// deleted so far (every few hundred, and once at the end), so that a
     /// caller can show progress when a large revocation takes a while.
     public var onRecordRemoval: ((_ done: Int, _ total: Int) -> Void)?
+    /// Called before a passphrase is turned into a key with Argon2id costs
+    /// above the interactive preset (the moderate and sensitive levels), which
+    /// take about half a second or more, so that a caller can say so first.
+    public var onSlowKeyDerivation: () -> Void = {}
 
     let directory: VaultDirectory
     let metadata: MetadataFile
@@ -326,7 +330,8 @@ public final class Vault {
         }
         let secret = try KeyWrap.unwrap(
             keyFile: bytes, metadata: metadata, passphrase: passphrase,
-            metadataPath: directory.displayPath(VaultLayout.metadata), keyPath: keyPath)
+            metadataPath: directory.displayPath(VaultLayout.metadata), keyPath: keyPath,
+            beforeSlowDerivation: onSlowKeyDerivation)
         return try VaultKey(secretKey: secret, expectedPublicKey: publicKey, source: keyPath)
     }
 

@@ -31,8 +31,9 @@ struct Backup: ParsableCommand {
     func run() throws {
         try encryption.refuseBinaryOnTerminal(out: out, what: "backup")
         let vault = try vaultOptions.open()
-        let recipients = try encryption.ageRecipients()
+        // An existing output is refused before a passphrase is asked.
         let output = try OutputFile(path: out, overwrite: force)
+        let recipients = try encryption.ageRecipients()
         let summary = try vault.backup(to: output, recipients: recipients, armored: encryption.armor)
         Output.note(
             "backed up \(Output.count(summary.activeTokens, "active token")) (\(Output.count(summary.files, "file"))) to \(output.isStandardOutput ? "standard output" : out)"

@@ -54,6 +54,12 @@ struct EncryptionOptions: ParsableArguments {
         if passphrase && passphraseFile != nil { throw ValidationError("use -p or --passphrase-file, not both") }
     }
 
+    /// Parses the recipients of -r and -R, without asking for anything, so
+    /// that a bad one is refused before any passphrase is asked.
+    func checkRecipients() throws {
+        if !passphrase && passphraseFile == nil { _ = try ageRecipients() }
+    }
+
     /// Parses every recipient (failing before anything is written) or reads the passphrase.
     func ageRecipients() throws -> [AgeRecipient] {
         if let passphraseFile { return [.passphrase(try SecretInput.readFirstLine(ofFile: passphraseFile))] }
@@ -134,14 +140,24 @@ struct BundleOptions: ParsableArguments {
         return try BundleTemplate(contentsOfFile: template)
     }
 
-    /// Prepares the destination: recipients parsed and the output file opened
-    /// (an existing one refused) before anything in the vault changes.
-    func destination() throws -> BundleDestination {
+    /// Opens the output file (an existing one refused), or checks that the
+    /// plain configuration does not exist: the cheap checks, made before
+    /// any passphrase is asked. Nil for --plain-dir.
+    func openOutput() throws -> OutputFile? {
+        if let plainDir {
+            try BundleDestination.plainDirectory(path: plainDir, overwrite: force).checkWritable()
+            return nil
+        }
+        return try OutputFile(path: out ?? "-", overwrite: force)
+    }
+
+    /// Prepares the destination: the output file opened (an existing one
+    /// refused) and the recipients parsed before a passphrase is asked, and
+    /// all before anything in the vault changes.
+    func destination(output: OutputFile? = nil) throws -> BundleDestination {
         if let plainDir { return .plainDirectory(path: plainDir, overwrite: force) }
-        let recipients = try encryption.ageRecipients()
-        return .encrypted(
-            recipients: recipients, output: try OutputFile(path: out ?? "-", overwrite: force),
-            armored: encryption.armor)
+        let output = try output ?? OutputFile(path: out ?? "-", overwrite: force)
+        return .encrypted(recipients: try encryption.ageRecipients(), output: output, armored: encryption.armor)
     }
 
     func describe(_ destination: BundleDestination) -> String {

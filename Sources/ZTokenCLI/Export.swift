@@ -31,9 +31,14 @@ struct Export: ParsableCommand {
     func run() throws {
         try bundle.refuseBinaryOnTerminal()
         let vault = try vaultOptions.open()
+        // Everything that needs no passphrase is checked before one is asked
+        // (and before Argon2id runs): the template, the token (a revoked or
+        // expired one is refused), its server URL, the output, the recipients.
         let template = try bundle.parsedTemplate()
-        // A revoked or expired token is refused before the passphrase is asked.
-        _ = try vault.activeToken(token)
+        let info = try vault.activeToken(token)
+        _ = try vault.bundleServerURL(bundle.server ?? info.serverURL)
+        let output = try bundle.openOutput()
+        try bundle.encryption.checkRecipients()
         let key: VaultKey
         if vault.isOfflineKey {
             guard !identities.isEmpty else {
@@ -43,11 +48,11 @@ struct Export: ParsableCommand {
             key = try vault.unlock(identityFiles: identities)
         } else {
             guard identities.isEmpty else { throw ValidationError("-i/--identity is only for offline-key vaults") }
-            key = try vault.unlock(passphrase: try passphrase.read(new: false))
+            key = try passphrase.unlock(vault).key
         }
-        let destination = try bundle.destination()
-        let info = try vault.exportZBot(
+        let destination = try bundle.destination(output: output)
+        let exported = try vault.exportZBot(
             reference: token, key: key, serverURL: bundle.server, template: template, destination: destination)
-        Output.note("exported \(Output.safe(info.label)) (id \(info.id)); \(bundle.describe(destination))")
+        Output.note("exported \(Output.safe(exported.label)) (id \(exported.id)); \(bundle.describe(destination))")
     }
 }

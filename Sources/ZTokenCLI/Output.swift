@@ -27,6 +27,16 @@ enum Output {
         throw VaultError.invalidArgument("no terminal to ask for the \(what) on", hint: "in scripts, pass \(flag)")
     }
 
+    nonisolated(unsafe) private static var toldOfSlowUnlock = false
+
+    /// Says, once per command, that a key derivation at the moderate or
+    /// sensitive cost is about to run (it takes a second or more).
+    @Sendable static func slowUnlock() {
+        guard !toldOfSlowUnlock else { return }
+        toldOfSlowUnlock = true
+        note("unlocking the vault; its key derivation takes a moment…")
+    }
+
     static func error(_ text: String) { toStandardError("ztoken: error: " + text) }
     static func hint(_ text: String) { toStandardError("ztoken: hint: " + text) }
     static func note(_ text: String) { toStandardError("ztoken: " + text) }

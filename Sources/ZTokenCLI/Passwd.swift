@@ -38,13 +38,13 @@ struct Passwd: ParsableCommand {
             throw VaultError.invalidArgument(
                 "this vault keeps its secret key offline, so it has no passphrase to change")
         }
-        let old = try passphrase.read(new: false)
+        // On a terminal the current passphrase is checked (three tries)
+        // before the new one is asked; from a file, by the change itself.
+        let old = try passphrase.file == nil ? passphrase.unlock(vault).passphrase : passphrase.read(new: false)
         let new: SecureBytes
         if let newPassphraseFile {
             new = try SecretInput.readFirstLine(ofFile: newPassphraseFile)
         } else {
-            // On a terminal, a wrong old passphrase is refused before the new one is asked.
-            _ = try vault.unlock(passphrase: old)
             try Output.requireTerminal(toAskFor: "new vault passphrase", inScripts: "--new-passphrase-file FILE")
             new = try SecretInput.askNewPassphrase(what: "vault")
         }

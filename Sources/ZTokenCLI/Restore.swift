@@ -67,24 +67,23 @@ struct Restore: ParsableCommand {
     }
 
     func run() throws {
-        var keys: [AgeIdentity] = []
-        if let passphraseFile {
-            keys = [.passphrase(try SecretInput.readFirstLine(ofFile: passphraseFile))]
-        } else if passphrase {
-            try Output.requireTerminal(toAskFor: "backup passphrase", inScripts: "--passphrase-file FILE")
-            keys = [.passphrase(try SecretInput.askOnTerminal(prompt: "backup passphrase: "))]
-        } else {
-            for path in identities {
-                keys += try AgeKeyFile.parseIdentityFile(try SecretInput.readFile(path, isSecret: true), path: path)
-            }
-        }
         let location = vaultOptions.location
-        let options = RestoreOptions(
+        var options = RestoreOptions(
             replaceExisting: force || dryRun, replaceDifferentVault: replaceDifferentVault,
             lockTimeout: vaultOptions.lockTimeout.value)
-        let plan = try Vault.prepareRestore(from: input, identities: keys, to: location, options: options) {
-            offline in try credential(offline: offline)
-        }
+        options.onSlowKeyDerivation = Output.slowUnlock
+        // On a terminal a wrong vault passphrase is asked again (three tries).
+        if vaultPassphrase.file == nil { options.passphraseAttempts = VaultPassphraseOptions.attempts }
+        var asks = 0
+        // The backup's key is asked for once the location and the backup
+        // file were checked, so a missing file never costs a passphrase.
+        let plan = try Vault.prepareRestore(
+            from: input, to: location, options: options, identities: backupIdentities,
+            credentials: { offline in
+                asks += 1
+                if asks > 1 { Output.note("wrong passphrase; try again") }
+                return try credential(offline: offline)
+            })
         describe(plan)
         if dryRun {
             plan.discard()
@@ -112,7 +111,23 @@ struct Restore: ParsableCommand {
         }
     }
 
-    /// The passphrase or key files of the vault that proves the user's ownership.
+    /// What decrypts the backup: its passphrase (from a file or the
+    /// terminal) or the identities in the -i files.
+    private func backupIdentities() throws -> [AgeIdentity] {
+        if let passphraseFile { return [.passphrase(try SecretInput.readFirstLine(ofFile: passphraseFile))] }
+        if passphrase {
+            try Output.requireTerminal(toAskFor: "backup passphrase", inScripts: "--passphrase-file FILE")
+            return [.passphrase(try SecretInput.askOnTerminal(prompt: "backup passphrase: "))]
+        }
+        var keys: [AgeIdentity] = []
+        for path in identities {
+            keys += try AgeKeyFile.parseIdentityFile(try SecretInput.readFile(path, isSecret: true), path: path)
+        }
+        return keys
+    }
+
+    /// The passphrase or key files of the vault that proves the user's
+    /// ownership; asked again (`passphraseAttempts`) after a wrong one.
     private func credential(offline: Bool) throws -> VaultCredential {
         if offline {
             guard !vaultIdentities.isEmpty else {

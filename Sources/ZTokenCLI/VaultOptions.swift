@@ -42,11 +42,18 @@ struct VaultOptions: ParsableArguments {
     /// Opens the vault, wired to tell the user when it waits for the lock.
     func open() throws -> Vault {
         let vault = try Vault(openingAt: location)
+        configure(vault)
+        return vault
+    }
+
+    /// Gives an opened vault the lock timeout and tells the user when it
+    /// waits: for the lock, or for a slow key derivation.
+    func configure(_ vault: Vault) {
         vault.lockTimeout = lockTimeout.value
         vault.onLockWait = { holder in
             Output.note("waiting for the vault lock" + (holder.map { " (held by \($0))" } ?? "") + "…")
         }
-        return vault
+        vault.onSlowKeyDerivation = Output.slowUnlock
     }
 }
 
@@ -57,9 +64,43 @@ struct VaultPassphraseOptions: ParsableArguments {
         help: ArgumentHelp("Read the vault passphrase from the first line of this file.", valueName: "file"))
     var vaultPassphraseFile: String?
 
+    /// How many times a person at a terminal may type a wrong passphrase.
+    static let attempts = 3
+
+    /// The file that holds the passphrase, if one is given.
+    var file: String? { vaultPassphraseFile ?? VaultLocation.passphraseFileFromEnvironment }
+
+    /// Unlocks `vault`. The passphrase from a file is tried once; on a
+    /// terminal a wrong one is asked again, three tries in all, as sudo and
+    /// ssh do. Returns the key and the passphrase that opened it.
+    func unlock(_ vault: Vault) throws -> (key: VaultKey, passphrase: SecureBytes) {
+        if file != nil {
+            let passphrase = try read(new: false)
+            return (try vault.unlock(passphrase: passphrase), passphrase)
+        }
+        return try Self.retryingWrongPassphrases {
+            let passphrase = try read(new: false)
+            return (try vault.unlock(passphrase: passphrase), passphrase)
+        }
+    }
+
+    /// Runs `attempt` again while it fails with a wrong passphrase, up to
+    /// `attempts` times in all, saying so before each new try.
+    static func retryingWrongPassphrases<T>(_ attempt: () throws -> T) throws -> T {
+        var tries = 0
+        while true {
+            tries += 1
+            do {
+                return try attempt()
+            } catch VaultError.wrongPassphrase(_) where tries < attempts {
+                Output.note("wrong passphrase; try again")
+            }
+        }
+    }
+
     /// The passphrase from --vault-passphrase-file, $ZTOKEN_VAULT_PASSPHRASE_FILE, or the terminal.
     func read(new: Bool) throws -> SecureBytes {
-        if let path = vaultPassphraseFile ?? VaultLocation.passphraseFileFromEnvironment {
+        if let path = file {
             return try SecretInput.readFirstLine(ofFile: path)
         }
         try Output.requireTerminal(toAskFor: "vault passphrase", inScripts: "--vault-passphrase-file FILE")

@@ -34,6 +34,8 @@ struct ZBot: ParsableCommand {
                 "no server URL for the zBot",
                 hint: "pass --server URL, or set a default with 'ztoken config server-url URL'")
         }
+        // The label is free before a bundle passphrase is asked (create checks it again under the lock).
+        try vault.checkNewLabel(name)
         let template = try bundle.parsedTemplate()
         let destination = try bundle.destination()
         let info = try vault.createZBot(

@@ -95,8 +95,7 @@ import Glibc
             scratch.write([9], to: "vault/\(Self.legacy)/\(stranger)")
         }
         let problem =
-            "left by an interrupted revoke, holds '\(stranger)', which ztoken did not put there; "
-            + "remove it by hand"
+            "left by an interrupted revoke, holds '\(stranger)', which ztoken did not put there"
 
         let report = try vault.doctor(repair: true)
         #expect(report.findings.map(\.problem) == [problem])

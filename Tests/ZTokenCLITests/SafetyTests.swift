@@ -57,13 +57,17 @@ import Testing
                 environment: [MinimalKDF.environmentName: nil]
             ).status == 0)
         // The parameters live in vault-key.json (version 2); they are checked
-        // before any key is derived from them, so export refuses.
+        // before any key is derived from them, so export refuses. (--server:
+        // an api token has no server URL, and that is checked first.)
         _ = try box.create("a")
         let path = box.vault + "/vault-key.json"
         let text = String(decoding: box.bytes(path) ?? [], as: UTF8.self)
         box.write(text.replacingOccurrences(of: "67108864", with: "8192"), to: path)
         let result = try box.run(
-            ["export", "a", "--vault-passphrase-file", box.passphraseFile, "--plain-dir", box.root + "/p"],
+            [
+                "export", "a", "--server", "https://zephyr.example.com", "--vault-passphrase-file",
+                box.passphraseFile, "--plain-dir", box.root + "/p",
+            ],
             environment: [MinimalKDF.environmentName: nil])
         #expect(result.status == 65)
         #expect(

@@ -76,6 +76,14 @@ enum KeyWrap {
             kdf: KDFParameters(algorithm: algorithm, opsLimit: ops, memLimit: mem, salt: Base64.encode(salt)))
     }
 
+    /// True for a cost above libsodium's interactive preset (its moderate
+    /// and sensitive presets): Argon2id then takes about half a second or
+    /// more (moderate about 0.7 s, sensitive some 3 s on a current laptop).
+    static func takesAWhile(ops: UInt64, mem: Int) -> Bool {
+        let interactive = (UInt64(crypto_pwhash_opslimit_interactive()), Int(crypto_pwhash_memlimit_interactive()))
+        return Double(ops) * Double(mem) > Double(interactive.0) * Double(interactive.1)
+    }
+
     /// Refuses parameters weaker than `interactive`, stronger than the
     /// ceiling, or of an unknown algorithm.
     static func checkParameters(_ kdf: KDFParameters, path: String) throws {
@@ -97,9 +105,12 @@ enum KeyWrap {
 
     /// Opens the wrapped key. A wrong passphrase and a tampered file look the
     /// same to an AEAD, so both are reported as a wrong passphrase (exit 77).
+    /// `beforeSlowDerivation` is called first when Argon2id will take a
+    /// while (see `takesAWhile`), so a person can be told before it starts.
     static func unwrap(
         _ file: WrappedKeyFile, kdf: KDFParameters, passphrase: SecureBytes,
-        associatedData: [UInt8], metadataPath: String, keyPath: String
+        associatedData: [UInt8], metadataPath: String, keyPath: String,
+        beforeSlowDerivation: () -> Void = {}
     ) throws -> SecureBytes {
         try checkParameters(kdf, path: metadataPath)
         guard file.cipher == cipher else {
@@ -111,6 +122,7 @@ enum KeyWrap {
         else {
             throw VaultError.corrupt(path: keyPath, reason: "malformed wrapped key")
         }
+        if takesAWhile(ops: kdf.opsLimit, mem: kdf.memLimit) { beforeSlowDerivation() }
         guard
             let key = Sodium.argon2id(
                 passphrase: passphrase, salt: salt, opsLimit: kdf.opsLimit, memLimit: kdf.memLimit)
@@ -145,7 +157,7 @@ extension KeyWrap {
     /// Opens the vault secret key in a vault-key.json of either version.
     static func unwrap(
         keyFile bytes: [UInt8], metadata: MetadataFile, passphrase: SecureBytes,
-        metadataPath: String, keyPath: String
+        metadataPath: String, keyPath: String, beforeSlowDerivation: () -> Void = {}
     ) throws -> SecureBytes {
         let (file, kdf, kdfPath) = try decodeKeyFile(
             bytes, metadata: metadata, metadataPath: metadataPath, keyPath: keyPath)
@@ -153,7 +165,7 @@ extension KeyWrap {
         return try unwrap(
             file, kdf: kdf, passphrase: passphrase,
             associatedData: associatedData(vaultID: metadata.vaultID, publicKey: publicKey),
-            metadataPath: kdfPath, keyPath: keyPath)
+            metadataPath: kdfPath, keyPath: keyPath, beforeSlowDerivation: beforeSlowDerivation)
     }
 }
 

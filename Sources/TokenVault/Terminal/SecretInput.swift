@@ -103,15 +103,52 @@ package enum SecretInput {
         return try readLine(from: tty, displayPath: "/dev/tty", limit: maximumLength, firstLineOnly: true)
     }
 
-    /// Asks twice for a new passphrase and insists the two match and are not empty.
-    package static func askNewPassphrase(what: String) throws -> SecureBytes {
-        let first = try askOnTerminal(prompt: "new \(what) passphrase: ")
-        guard first.count > 0 else { throw VaultError.invalidArgument("the passphrase must not be empty") }
-        let second = try askOnTerminal(prompt: "repeat the \(what) passphrase: ")
-        guard first.constantTimeEquals(second) else {
-            throw VaultError.invalidArgument("the passphrases did not match")
+    /// The length below which a new passphrase is questioned.
+    package static let shortPassphrase = 12
+
+    /// Asks for a new passphrase and its repeat, as passwd(1) does: an empty
+    /// one, a mismatched repeat, or a short one (under 12 characters) the
+    /// person does not confirm is asked again, three tries in all. What is
+    /// said goes to the terminal with the prompts.
+    package static func askNewPassphrase(what: String, attempts: Int = 3) throws -> SecureBytes {
+        var tries = 0
+        func again(_ problem: String) throws {
+            tries += 1
+            guard tries < attempts else { throw VaultError.invalidArgument(problem) }
+            tell("ztoken: " + problem + "; try again")
         }
-        return first
+        while true {
+            let first = try askOnTerminal(prompt: "new \(what) passphrase: ")
+            if first.count == 0 {
+                try again("the passphrase must not be empty")
+                continue
+            }
+            if characterCount(first) < shortPassphrase {
+                tell(
+                    "ztoken: warning: a passphrase under \(shortPassphrase) characters is easier to guess; "
+                        + "a few words are easier to remember")
+                guard try Terminal.confirm("use it anyway?") else {
+                    try again("the short passphrase was not confirmed")
+                    continue
+                }
+            }
+            let second = try askOnTerminal(prompt: "repeat the \(what) passphrase: ")
+            if first.constantTimeEquals(second) { return first }
+            try again("the passphrases did not match")
+        }
+    }
+
+    /// Characters in UTF-8 text: every byte but continuation bytes.
+    static func characterCount(_ text: SecureBytes) -> Int {
+        text.withUnsafeBytes { $0.count { $0 & 0xC0 != 0x80 } }
+    }
+
+    /// A line on the terminal, where the prompts are.
+    private static func tell(_ line: String) {
+        let tty = Syscall.retryingInterrupts { open("/dev/tty", O_WRONLY | O_CLOEXEC | O_NOCTTY) }
+        guard tty >= 0 else { return }
+        defer { Syscall.closeQuietly(tty) }
+        _ = (line + "\n").withCString { write(tty, $0, strlen($0)) }
     }
 
     /// Reads up to `limit` bytes into a secure buffer, stopping at the first
