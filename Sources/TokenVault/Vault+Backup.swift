@@ -750,11 +750,6 @@ final class Staging {
         return candidate
     }
 
-    /// Swaps the staged vault with the one at `name`, leaving the replaced
-    /// vault at `keptName`. The staged copy is first renamed to `keptName`
-    /// and then exchanged, so the old vault never sits at a staging name
-    /// that a sweep would remove: a crash between the two leaves the backup's
-    /// copy kept aside and the old vault in place.
     /// Moves the git repository of the vault at `name` (its `.git` and
     /// `.gitignore`) into the staged vault, so that the vault that replaces
     /// it keeps its history and remote (`sync`); the replaced vault is kept
@@ -779,6 +774,11 @@ final class Staging {
         try Syscall.sync(vault, displayPath: vaultPath)
     }
 
+    /// Swaps the staged vault with the one at `name`, leaving the replaced
+    /// vault at `keptName`. The staged copy is first renamed to `keptName`
+    /// and then exchanged, so the old vault never sits at a staging name
+    /// that a sweep would remove: a crash between the two leaves the backup's
+    /// copy kept aside and the old vault in place.
     func exchange(keptName: String) throws {
         let keptPath = parentPath + "/" + keptName
         try Syscall.renameAt(parent, stagingName, parent, keptName, displayPath: keptPath)

@@ -39,7 +39,7 @@ extension Vault {
             try directory.writeRecords(records)
             try commit(
                 changed, over: index,
-                events: created.map { HistoryEvent(.create, time: now, tokenID: $0.info.id, label: $0.info.label) })
+                events: changed.tokens.suffix(created.count).map { HistoryEvent(.create, $0) })
             return created
         }
     }

@@ -309,7 +309,13 @@ extension Vault {
         let logPath = directory.displayPath(VaultLayout.log)
         try check(logPath) {
             let committed = index.log?.bytes ?? 0
-            if let size = directory.entryStatus(VaultLayout.log).map({ Int($0.st_size) }), size > committed {
+            if let size = directory.entryStatus(VaultLayout.log).map({ Int($0.st_size) }), size > 0, committed == 0 {
+                try note(
+                    logPath,
+                    "a history index.json does not anchor (its index was turned back into one from before "
+                        + "the log, or the first write after an upgrade was cut short)", repairable: true
+                ) { try self.directory.detachLog() }
+            } else if let size = directory.entryStatus(VaultLayout.log).map({ Int($0.st_size) }), size > committed {
                 try note(
                     logPath,
                     "\(size - committed) bytes past index.json's anchor never became history "

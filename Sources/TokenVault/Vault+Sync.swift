@@ -24,8 +24,12 @@ public struct SyncReport: Sendable {
 }
 
 extension Vault {
-    /// The files git keeps out of the repository: the lock and temp files.
-    static let gitIgnore = Array("/.lock\n/.tmp-*\n".utf8)
+    /// What git keeps: the vault's own files and nothing else (not the lock,
+    /// temp files, or anything a user or an older ztoken left in the
+    /// directory, which every other machine's sync would refuse).
+    static let gitIgnore = Array(
+        "/*\n!/.gitignore\n!/vault.json\n!/vault-key.json\n!/index.json\n!/log.jsonl\n!/records/\n/records/*\n!/records/*.sealed\n"
+            .utf8)
 
     /// True when the vault directory is a git repository (`init --git`).
     public var isRepository: Bool { directory.isDirectory(".git") }
@@ -36,7 +40,10 @@ extension Vault {
         guard !isRepository else {
             throw VaultError.invalidArgument("the vault at \(path) is already a git repository")
         }
-        try withWriteLock { _ in
+        try withWriteLock { index in
+            // Every machine's sync needs the history: record this step in it
+            // (a vault from before the log starts one here).
+            try record([HistoryEvent(.config, detail: "the vault became a git repository")], in: index)
             try Git.checked(["init", "--quiet"], in: path)
             try directory.replace(".gitignore", with: Self.gitIgnore)
             try Git.checked(["add", "-A"], in: path)
@@ -51,7 +58,8 @@ extension Vault {
         let lock = try directory.lock(timeout: lockTimeout, onWaiting: onLockWait)
         defer { lock.unlock() }
         let child = try GitObjects.spawn(
-            ["git", "-C", path] + arguments, input: STDIN_FILENO, output: STDOUT_FILENO, errors: STDERR_FILENO)
+            ["git", "-C", path] + Git.ownRepository + arguments, input: STDIN_FILENO, output: STDOUT_FILENO,
+            errors: STDERR_FILENO)
         return GitObjects.wait(child)
     }
 
@@ -127,10 +135,21 @@ extension Vault {
         defer { Syscall.closeQuietly(parent) }
         try refuseExistingVault(in: parent, name: name, path: path)
         let stagingName = Leftovers.stagingName(of: name, "clone")
-        let staging = parentPath + "/" + stagingName
+        // git runs in the parent; every path it is given is absolute.
+        guard let resolved = realpath(parentPath, nil) else { throw Syscall.fail(parentPath, "realpath") }
+        let absoluteParent = String(cString: resolved)
+        free(resolved)
+        let staging = absoluteParent + "/" + stagingName
+        var source = remote
+        if !remote.contains("://"), !remote.contains(":") || remote.hasPrefix("/") || remote.hasPrefix("."),
+            let local = realpath(remote, nil)
+        {
+            source = String(cString: local)
+            free(local)
+        }
         var installed = false
         defer { if !installed { Directories.removeTree(parent: parent, name: stagingName, path: staging) } }
-        try Git.checked(["clone", "--quiet", "--no-checkout", remote, staging], in: parentPath)
+        try Git.checked(["clone", "--quiet", "--no-checkout", source, staging], in: absoluteParent, repository: false)
         guard chmod(staging, 0o700) == 0 else { throw Syscall.fail(staging, "chmod") }
         guard (try Git.run(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], in: staging)).status == 0 else {
             throw VaultError.invalidArgument("the repository \(remote) holds no vault yet")
@@ -220,9 +239,22 @@ extension Vault {
             throw VaultError.corrupt(path: shown, reason: "the merged log and index disagree: \(problem)")
         }
         try merged.index.validate(path: directory.displayPath(VaultLayout.index) + " (merged)")
-        let revoked = Set(merged.index.tokens.filter { !$0.isActive }.map(\.id))
-        if let undone = index.tokens.first(where: { !$0.isActive && !revoked.contains($0.id) }) {
-            throw VaultError.corrupt(path: shown, reason: "the merge would bring revoked token \(undone.id) back")
+        try VaultMerge.checkKeeps(index, in: merged.index, shown: shown)
+        // The settings and key it would install open as a pair, for this vault.
+        let metadataPath = directory.displayPath(VaultLayout.metadata) + " (merged)"
+        let chosen = try Self.decodeMetadata(merged.metadataBytes, path: metadataPath)
+        guard chosen.vaultID == vaultID, chosen.publicKey == metadata.publicKey,
+            chosen.keyProtection == metadata.keyProtection
+        else {
+            throw VaultError.corrupt(path: metadataPath, reason: "it names another vault, key pair or key protection")
+        }
+        if chosen.keyProtection == "passphrase" {
+            guard let key = merged.keyBytes else {
+                throw VaultError.corrupt(path: metadataPath, reason: "no wrapped key to go with it")
+            }
+            _ = try KeyWrap.decodeKeyFile(
+                key, metadata: chosen, metadataPath: metadataPath,
+                keyPath: directory.displayPath(VaultLayout.wrappedKey) + " (merged)")
         }
     }
 

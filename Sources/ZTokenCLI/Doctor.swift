@@ -8,9 +8,11 @@ struct Doctor: ParsableCommand {
         _superCommandName: ZToken.name,
         abstract: "Check the vault's files, and repair what is safe to repair.",
         discussion: """
-            Checks permissions, every file's format, that each active token has its sealed record, and \
-            leftovers of interrupted writes, and names the next step for each problem. --repair removes only \
-            what is provably garbage (temp files, records of revoked tokens, records with no index entry) and \
+            Checks permissions, every file's format, that each active token has its sealed record, \
+            leftovers of interrupted writes, and the history: every link of the log, the index's anchor, and a \
+            replay of the events against the index. Names the next step for each problem. --repair removes only \
+            what is provably garbage (temp files, records of revoked tokens, records with no index entry, a \
+            log tail no index anchors), records what it repaired in the log, and \
             takes group and other permissions away from your own vault files, never following a link and never \
             touching a file someone else owns. Exit 0 when healthy, 65 otherwise.
             """,

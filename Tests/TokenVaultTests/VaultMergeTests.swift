@@ -101,6 +101,29 @@ import Testing
         }
     }
 
+    /// A remote that only adds to this vault's history (a fast-forward) but
+    /// discards a token this vault has, or turns its digest, is refused.
+    @Test func aFastForwardThatDropsOrAltersALocalTokenIsRefused() throws {
+        let scratch = try ScratchDirectory()
+        let vault = try TestVault.make(in: scratch)
+        let kept = try vault.create(label: "kept")
+        try Self.copy(scratch.file("vault"), scratch.file("remote"))
+        let remote = try Vault(openingAt: scratch.file("remote"))
+        // The remote "discards" the token: a history that replays cleanly.
+        let index = try remote.readIndex()
+        var changed = index
+        let removed = changed.tokens.removeFirst()
+        try remote.withWriteLock { current in
+            try remote.commit(changed, over: current, events: [HistoryEvent(.discard, removed)])
+        }
+        #expect(throws: VaultError.self) {
+            try VaultMerge.merge(
+                local: try Self.state(scratch.file("vault")), remote: try Self.state(scratch.file("remote")),
+                remoteName: "remote")
+        }
+        #expect(kept.info.id == removed.id)
+    }
+
     @Test func anotherVaultOrKeyPairIsRefused() throws {
         let scratch = try ScratchDirectory()
         _ = try TestVault.make(in: scratch, name: "one")

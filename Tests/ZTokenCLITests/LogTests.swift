@@ -129,7 +129,9 @@ import Glibc
     }
 
     /// Each tampering is caught by `doctor` (65), which names the line or token.
-    @Test(arguments: ["edit", "delete", "swap", "truncate", "append-forged", "forge-whole", "flip-state", "rename"])
+    @Test(arguments: [
+        "edit", "delete", "swap", "truncate", "append-forged", "forge-whole", "flip-state", "rename", "swap-digest",
+    ])
     func tamperingIsCaught(_ kind: String) throws {
         let box = try Sandbox()
         try box.initVault()
@@ -172,6 +174,18 @@ import Glibc
             text = text.replacingOccurrences(of: "\"state\" : \"revoked\"", with: "\"state\" : \"active\"")
             box.write(text, to: index)
             expected = "is active in index.json but the log revoked it"
+        case "swap-digest":
+            // The revoked token's digest given to an active one: verify would
+            // then call the revoked token active.
+            let tokens = try #require(box.indexTokens() as? [[String: Any]])
+            let revokedDigest = try #require(tokens.first { $0["state"] as? String == "revoked" }?["digest"] as? String)
+            let activeDigest = try #require(tokens.first { $0["label"] as? String == "a" }?["digest"] as? String)
+            var text = try String(contentsOfFile: index, encoding: .utf8)
+            text = text.replacingOccurrences(of: activeDigest, with: "SWAP").replacingOccurrences(
+                of: revokedDigest, with: activeDigest
+            ).replacingOccurrences(of: "SWAP", with: revokedDigest)
+            box.write(text, to: index)
+            expected = "has another digest in index.json than the log recorded"
         default:
             var text = try String(contentsOfFile: index, encoding: .utf8)
             text = text.replacingOccurrences(of: "\"label\" : \"c\"", with: "\"label\" : \"z\"")
@@ -183,7 +197,7 @@ import Glibc
         #expect(doctor.stdout.contains(expected) || doctor.stderr.contains(expected), "\(doctor)")
         let repair = try box.run(["doctor", "--repair"])
         #expect(repair.status == 65, "repair never rewrites history: \(repair)")
-        if !["flip-state", "rename"].contains(kind) {
+        if !["flip-state", "rename", "swap-digest"].contains(kind) {
             let log = try box.run(["log"])
             #expect(log.status == 65, "\(log)")
             #expect(log.stderr.contains("log.jsonl: "), "\(log)")
@@ -261,6 +275,29 @@ import Glibc
             to: box.vault + "/log.jsonl")
         _ = try box.create("b")
         #expect(try Self.kinds(box) == ["init", "create", "repair", "create"])
+        #expect(try box.run(["doctor"]).status == 0)
+    }
+
+    /// An index turned back into one from before the log (its anchor taken
+    /// away) does not make ztoken cut the history away: it is kept aside.
+    @Test func aLogNoIndexAnchorsIsKeptAsideNeverCut() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        _ = try box.create("a")
+        let history = try #require(box.bytes(box.vault + "/log.jsonl"))
+        let index = box.vault + "/index.json"
+        let text = try String(contentsOfFile: index, encoding: .utf8)
+        box.write(
+            text.replacingOccurrences(of: #"  "log" : \{[^}]*\},\n"#, with: "", options: .regularExpression)
+                .replacingOccurrences(of: "\"version\" : 2", with: "\"version\" : 1"), to: index)
+        let doctor = try box.run(["doctor"])
+        #expect(doctor.status != 0)
+        #expect(doctor.stdout.contains("a history index.json does not anchor"), "\(doctor)")
+        _ = try box.create("b")
+        let names = try FileManager.default.contentsOfDirectory(atPath: box.vault)
+        let aside = try #require(names.first { $0.hasPrefix("log.jsonl.detached-") })
+        #expect(box.bytes(box.vault + "/" + aside) == history, "the old history is kept whole")
+        #expect(try Self.kinds(box) == ["start", "create"])
         #expect(try box.run(["doctor"]).status == 0)
     }
 

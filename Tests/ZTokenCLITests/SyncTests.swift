@@ -99,6 +99,25 @@ import Testing
         #expect(tree.stdout.isEmpty, "\(tree)")
     }
 
+    /// A file that is not the vault's (a user's note, an old leftover) is not
+    /// committed, so it never makes another machine's sync refuse the remote;
+    /// a clone to a relative, nested path lands there.
+    @Test func aStrayFileStaysOutAndARelativeCloneLandsWhereAsked() throws {
+        let m = try Machines()
+        m.box.write("my own notes\n", to: m.a + "/notes.txt")
+        _ = try m.create(m.a, "t")
+        _ = try m.sync(m.a)
+        let cloned = try m.box.run(
+            ["clone", "remote.git", "--vault", "nested/b"], directory: m.box.root)
+        #expect(cloned.status == 0, "\(cloned)")
+        #expect(FileManager.default.fileExists(atPath: m.box.root + "/nested/b/index.json"))
+        #expect(!FileManager.default.fileExists(atPath: m.box.root + "/nested/b/notes.txt"))
+        _ = try m.create(m.box.root + "/nested/b", "u")
+        _ = try m.sync(m.box.root + "/nested/b")
+        _ = try m.sync(m.a)
+        #expect(try m.states(m.a).values.sorted() == ["t active", "u active"])
+    }
+
     @Test func aLabelMadeOnBothMachinesKeepsBothTokens() throws {
         let m = try Machines()
         _ = try m.sync(m.a)

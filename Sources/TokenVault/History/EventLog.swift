@@ -66,6 +66,7 @@ enum EventLog {
         member("label", event.label)
         member("from", event.replacedID)
         member("detail", event.detail)
+        member("digest", event.digest)
         member("prior", prior)
         member("merged", merged)
         member("prev", prev)
@@ -116,7 +117,7 @@ enum EventLog {
     // MARK: Reading
 
     private static let keys: Set<String> = [
-        "time", "event", "id", "label", "from", "detail", "prior", "merged", "prev",
+        "time", "event", "id", "label", "from", "detail", "digest", "prior", "merged", "prev",
     ]
 
     /// Parses the first `anchor.bytes` of a log (the committed part) into
@@ -179,7 +180,7 @@ enum EventLog {
         guard (merged != nil) == (kind == .merge) else { throw bad("only a merge names a merged history") }
         let event = HistoryEvent(
             kind, time: time, tokenID: try tokenID("id"), label: label, replacedID: try tokenID("from"),
-            detail: fields["detail"])
+            detail: fields["detail"], digest: try link("digest"))
         return Line(
             event: event, prev: prev, merged: merged, prior: try link("prior"), hash: hash(raw), number: number,
             raw: raw)
@@ -248,6 +249,7 @@ enum EventLog {
             var label: String?
             var createdInLog: Bool
             var discarded = false
+            var digest: String?
         }
         var known: [String: Known] = [:]
         let hasStart = lines.first?.event.kind == .start
@@ -266,7 +268,7 @@ enum EventLog {
             switch event.kind {
             case .create, .import, .zbot, .rotate:
                 guard let id, known[id] == nil else { return "\(describe()): the token was created twice" }
-                known[id] = Known(label: event.label, createdInLog: true)
+                known[id] = Known(label: event.label, createdInLog: true, digest: event.digest)
                 if event.kind == .rotate {
                     if let problem = touch(event.replacedID) { return problem }
                     if let old = event.replacedID { known[old]?.revoked = true }
@@ -287,9 +289,13 @@ enum EventLog {
             case .restore:
                 // With a token: a revoked token the restore carried over
                 // from the vault it replaced.
+                // Another history (a merged machine's) may have created it: it stays revoked.
                 guard let id else { break }
-                guard known[id] == nil else { return "\(describe()): the token was created twice" }
-                known[id] = Known(revoked: true, label: event.label, createdInLog: true)
+                if known[id] != nil {
+                    known[id]?.revoked = true
+                    break
+                }
+                known[id] = Known(revoked: true, label: event.label, createdInLog: true, digest: event.digest)
             case .initialize, .start, .backup, .passwd, .config, .repair, .merge:
                 break
             }
@@ -309,6 +315,9 @@ enum EventLog {
             // A token from before the log may have been revoked before it.
             if !state.revoked, !entry.isActive, state.createdInLog {
                 return "\(name) is revoked in index.json but the log never revoked it"
+            }
+            if let digest = state.digest, digest != entry.digest {
+                return "\(name) has another digest in index.json than the log recorded"
             }
             if let label = state.label, label != entry.label {
                 return "\(name) is labelled \(VaultError.quoted(label)) in the log"

@@ -57,11 +57,16 @@ public struct HistoryEvent: Sendable, Equatable {
     public let replacedID: String?
     /// A short description of the event, in words.
     public let detail: String?
+    /// For an event that brings a token into the vault (create, import,
+    /// zbot, rotate, and restore of a revoked one): the BLAKE2b-256 of the
+    /// token, as index.json holds it, so `doctor` can tell the index's
+    /// digest was not swapped. Never the token.
+    public let digest: String?
 
     /// An event at `time` (now by default).
     init(
         _ kind: Kind, time: String = Clock.now(), tokenID: String? = nil, label: String? = nil,
-        replacedID: String? = nil, detail: String? = nil
+        replacedID: String? = nil, detail: String? = nil, digest: String? = nil
     ) {
         self.time = time
         self.kind = kind
@@ -69,13 +74,21 @@ public struct HistoryEvent: Sendable, Equatable {
         self.label = label
         self.replacedID = replacedID
         self.detail = detail
+        self.digest = digest
     }
 
     /// An event about the token `entry`.
     init(_ kind: Kind, _ entry: Index.Entry, replacedID: String? = nil, detail: String? = nil) {
-        self.init(kind, tokenID: entry.id, label: entry.label, replacedID: replacedID, detail: detail)
+        self.init(
+            kind, tokenID: entry.id, label: entry.label, replacedID: replacedID, detail: detail,
+            digest: kind.bringsAToken ? entry.digest : nil)
     }
 
     /// The seconds since 1970 of `time`.
     var seconds: Int64 { RFC3339.parse(time) ?? 0 }
+}
+
+extension HistoryEvent.Kind {
+    /// Events whose token enters the vault with them (and names its digest).
+    var bringsAToken: Bool { [.create, .import, .zbot, .rotate, .restore].contains(self) }
 }

@@ -139,6 +139,8 @@ final class VaultDirectory {
     /// nothing is appended (65).
     func appendLog(_ lines: [UInt8], committed: Int, head: String?) throws {
         let shown = displayPath(VaultLayout.log)
+        // No anchor but a log: never cut a history away, keep it aside.
+        if committed == 0, (entryStatus(VaultLayout.log)?.st_size ?? 0) > 0 { try detachLog() }
         var created = false
         var opened = try Syscall.openAt(fd, VaultLayout.log, flags: O_RDWR | O_APPEND, displayPath: shown)
         if opened == nil {
@@ -167,6 +169,18 @@ final class VaultDirectory {
             throw error
         }
         if created { try Syscall.sync(fd, displayPath: path) }
+    }
+
+    /// Renames a log.jsonl that no index anchors (a downgraded index, or
+    /// the first write after an upgrade cut short) to
+    /// `log.jsonl.detached-<hex>`, where it stays for the user to read.
+    /// Returns the new name.
+    @discardableResult
+    func detachLog() throws -> String {
+        let aside = VaultLayout.log + ".detached-" + Hex.encode(Sodium.randomBytes(6))
+        try Syscall.renameAt(fd, VaultLayout.log, fd, aside, displayPath: displayPath(VaultLayout.log))
+        try Syscall.sync(fd, displayPath: path)
+        return aside
     }
 
     /// Cuts log.jsonl back to `length` bytes, durably (doctor --repair).

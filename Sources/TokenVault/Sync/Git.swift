@@ -16,9 +16,14 @@ enum Git {
         var output: String { String(decoding: bytes, as: UTF8.self) }
     }
 
-    /// Runs `git -C directory arguments…` to its end.
-    static func run(_ arguments: [String], in directory: String) throws -> Result {
-        let command = ["git", "-C", directory] + arguments
+    /// Runs `git -C directory arguments…` to its end. For a repository
+    /// (the default) git's directory and work tree are named outright, so a
+    /// GIT_DIR or GIT_WORK_TREE in the environment (a hook's) cannot point
+    /// it elsewhere.
+    static func run(_ arguments: [String], in directory: String, repository: Bool = true) throws -> Result {
+        let command =
+            ["git", "-C", directory]
+            + (repository ? ownRepository : []) + arguments
         var output: [Int32] = [-1, -1]
         guard pipe(&output) == 0 else { throw Syscall.fail("git", "pipe") }
         let errors = try GitObjects.errorFile()
@@ -54,11 +59,14 @@ enum Git {
         return Result(status: status, bytes: bytes, complaint: TerminalSafe.escape(complaint))
     }
 
+    /// After `-C vault`: the vault's own repository, whatever the environment says.
+    static let ownRepository = ["--git-dir=.git", "--work-tree=."]
+
     /// Runs git and returns its output without the final newline; throws
     /// with git's complaint unless it succeeded.
     @discardableResult
-    static func checked(_ arguments: [String], in directory: String) throws -> String {
-        let result = try run(arguments, in: directory)
+    static func checked(_ arguments: [String], in directory: String, repository: Bool = true) throws -> String {
+        let result = try run(arguments, in: directory, repository: repository)
         guard result.status == 0 else {
             throw VaultError.invalidArgument("git \(arguments.first ?? "") failed: \(result.complaint)")
         }
@@ -118,7 +126,8 @@ enum Git {
         lseek(list, 0, SEEK_SET)
         var files: [String: [UInt8]] = [:]
         var next = 0
-        try GitObjects.batch(["git", "-C", directory, "cat-file", "--batch"], input: list) { id, type, size, _, read in
+        try GitObjects.batch(["git", "-C", directory] + ownRepository + ["cat-file", "--batch"], input: list) {
+            id, type, size, _, read in
             guard next < wanted.count, wanted[next].id == id, type == "blob" else {
                 throw VaultError.corrupt(path: "git cat-file", reason: "answered with an object it was not asked for")
             }

@@ -115,12 +115,25 @@ enum VaultMerge {
         // Which side changed something last, by the event time of the lines
         // the other side does not have (ties broken by the line's hash, so
         // both machines decide alike).
-        func lastChange(_ lines: [EventLog.Line], _ kinds: Set<HistoryEvent.Kind>, id: String?) -> (String, String)? {
-            lines.filter { kinds.contains($0.event.kind) && (id == nil || $0.event.tokenID == id) }
-                .map { ($0.event.time, $0.hash) }.max { $0 < $1 }
+        // The last change of each kind (to each token, or to the vault) on
+        // each side, found in one pass: (event time, line hash).
+        func lastChanges(_ lines: [EventLog.Line]) -> [String: (String, String)] {
+            var last: [String: (String, String)] = [:]
+            for line in lines {
+                let key = line.event.kind.rawValue + " " + (line.event.tokenID ?? "")
+                let change = (line.event.time, line.hash)
+                if last[key].map({ $0 < change }) ?? true { last[key] = change }
+            }
+            return last
         }
-        func remoteWins(_ kinds: Set<HistoryEvent.Kind>, id: String?) -> Bool {
-            switch (lastChange(localOnly, kinds, id: id), lastChange(remoteOnly, kinds, id: id)) {
+        let localChanges = lastChanges(localOnly)
+        let remoteChanges = lastChanges(remoteOnly)
+        func lastChange(_ side: [String: (String, String)], _ kind: HistoryEvent.Kind, id: String?) -> (String, String)?
+        {
+            side[kind.rawValue + " " + (id ?? "")]
+        }
+        func remoteWins(_ kind: HistoryEvent.Kind, id: String?) -> Bool {
+            switch (lastChange(localChanges, kind, id: id), lastChange(remoteChanges, kind, id: id)) {
             case (nil, nil): return false
             case (nil, _?): return true
             case (_?, nil): return false
@@ -139,13 +152,7 @@ enum VaultMerge {
                 continue
             }
             let mine = tokens[at]
-            guard
-                mine.kind == theirs.kind, mine.createdAt == theirs.createdAt, mine.digest == theirs.digest,
-                mine.last4 == theirs.last4, mine.agent == theirs.agent, mine.length == theirs.length,
-                mine.rotatedFrom == theirs.rotatedFrom, mine.serverURL == theirs.serverURL
-            else {
-                throw VaultError.corrupt(path: shown, reason: "token \(mine.id) differs in what no event changes")
-            }
+            try checkSameToken(mine, theirs, shown: shown)
             var merged = mine
             if !theirs.isActive {
                 merged.state = .revoked
@@ -153,13 +160,18 @@ enum VaultMerge {
             }
             merged.rotatedTo = [mine.rotatedTo, theirs.rotatedTo].compactMap { $0 }.min()
             if mine.neverDisplayed == nil || theirs.neverDisplayed == nil { merged.neverDisplayed = nil }
-            if mine.label != theirs.label, remoteWins([.rename], id: mine.id) { merged.label = theirs.label }
-            if mine.note != theirs.note, remoteWins([.note], id: mine.id) { merged.note = theirs.note }
-            if mine.expiresAt != theirs.expiresAt, remoteWins([.expire], id: mine.id) {
-                merged.expiresAt = theirs.expiresAt
+            if mine.label != theirs.label, remoteWins(.rename, id: mine.id) { merged.label = theirs.label }
+            if mine.note != theirs.note, remoteWins(.note, id: mine.id) { merged.note = theirs.note }
+            if mine.expiresAt != theirs.expiresAt {
+                // Expiry is never undone: a token expired on either side stays
+                // expired (the earlier passed time); otherwise the later change.
+                let now = Int64(Clock.seconds())
+                let passed = [mine, theirs].filter { $0.isExpired(at: now) }.compactMap(\.expiresAt).min()
+                merged.expiresAt = passed ?? (remoteWins(.expire, id: mine.id) ? theirs.expiresAt : mine.expiresAt)
             }
             let changedOnBoth = [HistoryEvent.Kind.rename, .note, .expire].contains { kind in
-                lastChange(localOnly, [kind], id: mine.id) != nil && lastChange(remoteOnly, [kind], id: mine.id) != nil
+                lastChange(localChanges, kind, id: mine.id) != nil
+                    && lastChange(remoteChanges, kind, id: mine.id) != nil
             }
             if changedOnBoth,
                 mine.label != theirs.label || mine.note != theirs.note || mine.expiresAt != theirs.expiresAt
@@ -239,12 +251,12 @@ enum VaultMerge {
 
         // Settings: the later change wins.
         var metadataBytes = local.metadataBytes
-        if local.metadata.serverURL != remote.metadata.serverURL, remoteWins([.config], id: nil) {
+        if local.metadata.serverURL != remote.metadata.serverURL, remoteWins(.config, id: nil) {
             metadataBytes = remote.metadataBytes
             notes.append("the default server URL was changed on both machines; the later change is kept")
         }
         var keyBytes = local.keyBytes
-        if local.keyBytes != remote.keyBytes, remoteWins([.passwd], id: nil) {
+        if local.keyBytes != remote.keyBytes, remoteWins(.passwd, id: nil) {
             keyBytes = remote.keyBytes
             notes.append("the vault passphrase was changed on the other machine: it is the passphrase from now on")
         }
@@ -263,9 +275,34 @@ enum VaultMerge {
         let revokedIDs = local.index.tokens.filter { entry in
             entry.isActive && !(tokens[position[entry.id] ?? 0].isActive)
         }.map(\.id)
+        try checkKeeps(local.index, in: index, shown: shown)
         return MergeResult(
             index: index, metadataBytes: metadataBytes, keyBytes: keyBytes, appendedLog: appended,
             newRecords: newRecords, revokedIDs: revokedIDs, notes: notes, receivedEvents: remoteOnly.count)
+    }
+
+    /// A merge keeps every token of `local` and every one of its revocations.
+    static func checkKeeps(_ local: Index, in merged: Index, shown: String) throws {
+        let after = Dictionary(uniqueKeysWithValues: merged.tokens.map { ($0.id, $0.isActive) })
+        for entry in local.tokens {
+            guard let active = after[entry.id] else {
+                throw VaultError.corrupt(path: shown, reason: "the merge would drop token \(entry.id) of this vault")
+            }
+            if !entry.isActive && active {
+                throw VaultError.corrupt(path: shown, reason: "the merge would bring revoked token \(entry.id) back")
+            }
+        }
+    }
+
+    /// Two entries of one id must agree in what no event changes.
+    static func checkSameToken(_ mine: Index.Entry, _ theirs: Index.Entry, shown: String) throws {
+        guard
+            mine.kind == theirs.kind, mine.createdAt == theirs.createdAt, mine.digest == theirs.digest,
+            mine.last4 == theirs.last4, mine.agent == theirs.agent, mine.length == theirs.length,
+            mine.rotatedFrom == theirs.rotatedFrom, mine.serverURL == theirs.serverURL
+        else {
+            throw VaultError.corrupt(path: shown, reason: "token \(mine.id) differs in what no event changes")
+        }
     }
 
     /// The merge when this side has no event the other lacks: the other
@@ -275,10 +312,10 @@ enum VaultMerge {
         local: VaultState, remote: VaultState, remoteOnly: [EventLog.Line], shown: String
     ) throws -> MergeResult {
         let theirs = Dictionary(uniqueKeysWithValues: remote.index.tokens.map { ($0.id, $0) })
-        if let undone = local.index.tokens.first(where: { !$0.isActive && theirs[$0.id]?.isActive != false }) {
-            throw VaultError.corrupt(
-                path: shown, reason: "it drops or brings back revoked token \(undone.id), which this vault revoked")
+        for mine in local.index.tokens {
+            if let other = theirs[mine.id] { try checkSameToken(mine, other, shown: shown) }
         }
+        try checkKeeps(local.index, in: remote.index, shown: shown)
         var appended: [UInt8] = []
         for line in remoteOnly { appended += line.raw + [UInt8(ascii: "\n")] }
         return MergeResult(
