@@ -45,7 +45,7 @@ struct List: ParsableCommand {
             tokens = tokens.filter { $0.state == .active && ($0.expiresAt.map { $0 <= deadline } ?? false) }
         }
         if json {
-            print(JSONText.array(tokens.map(JSONText.object)))
+            print(JSONText.array(tokens.map { JSONText.object($0) }))
             return
         }
         if tokens.isEmpty {
