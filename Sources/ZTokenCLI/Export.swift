@@ -16,7 +16,9 @@ struct Export: ParsableCommand {
     @OptionGroup var vaultOptions: VaultOptions
     @OptionGroup var passphrase: VaultPassphraseOptions
 
-    @Argument(help: ArgumentHelp("The token's label or id.", valueName: "label-or-id"))
+    @Argument(
+        help: ArgumentHelp("The token's label or id.", valueName: "label-or-id"),
+        completion: TokenCompletion.activeTokens)
     var token: String
 
     @Option(

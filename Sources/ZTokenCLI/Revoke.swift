@@ -16,7 +16,9 @@ struct Revoke: ParsableCommand {
 
     @OptionGroup var vaultOptions: VaultOptions
 
-    @Argument(help: ArgumentHelp("Labels or ids of the tokens to revoke.", valueName: "label-or-id"))
+    @Argument(
+        help: ArgumentHelp("Labels or ids of the tokens to revoke.", valueName: "label-or-id"),
+        completion: TokenCompletion.activeTokens)
     var tokens: [String] = []
 
     @Flag(help: "Revoke every active token.")
