@@ -22,10 +22,14 @@ struct Backup: ParsableCommand {
     @Flag(help: "Replace an existing output file.")
     var force = false
 
+    @Flag(help: "Print what was backed up, and where, as JSON.")
+    var json = false
+
     func validate() throws {
         guard encryption.isGiven else {
             throw ValidationError("say how to encrypt the backup (-r, -R, -p or --passphrase-file)")
         }
+        try JSONText.refuseWithStandardOutput(out: out, json: json, what: "backup")
     }
 
     func run() throws {
@@ -35,6 +39,13 @@ struct Backup: ParsableCommand {
         let output = try OutputFile(path: out, overwrite: force)
         let recipients = try encryption.ageRecipients()
         let summary = try vault.backup(to: output, recipients: recipients, armored: encryption.armor)
+        if json {
+            print(
+                JSONText.object([
+                    ("activeTokens", JSONText.number(summary.activeTokens)),
+                    ("files", JSONText.number(summary.files)), ("path", JSONText.quote(out)),
+                ]))
+        }
         Output.note(
             "backed up \(Output.count(summary.activeTokens, "active token")) (\(Output.count(summary.files, "file"))) to \(output.isStandardOutput ? "standard output" : out)"
         )

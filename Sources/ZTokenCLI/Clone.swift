@@ -20,10 +20,21 @@ struct Clone: ParsableCommand {
     @Argument(help: ArgumentHelp("The git remote (a URL or a path).", valueName: "remote"))
     var remote: String
 
+    @Flag(help: "Print the cloned vault as JSON.")
+    var json = false
+
     func run() throws {
         let vault = try Vault.clone(from: remote, to: vaultOptions.location)
+        let tokens = try vault.tokens()
+        if json {
+            print(
+                JSONText.object([
+                    ("vault", JSONText.quote(vault.path)), ("vaultId", JSONText.quote(vault.vaultID)),
+                    ("activeTokens", JSONText.number(tokens.count { $0.state == .active })),
+                ]))
+        }
         Output.note(
             "cloned the vault \(vault.vaultID) into \(Output.safe(vault.path)): "
-                + Output.count(try vault.tokens().count, "token") + " not revoked")
+                + Output.count(tokens.count, "token") + " not revoked")
     }
 }

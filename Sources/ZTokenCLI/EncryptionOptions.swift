@@ -160,6 +160,15 @@ struct BundleOptions: ParsableArguments {
         return .encrypted(recipients: try encryption.ageRecipients(), output: output, armored: encryption.armor)
     }
 
+    /// Where the bundle went, as JSON fields: `path` of the encrypted
+    /// bundle, or `plainDir` of the unencrypted configuration.
+    func jsonFields(_ destination: BundleDestination) -> [(String, String?)] {
+        switch destination {
+        case .plainDirectory(let path, _): [("plainDir", JSONText.quote(path))]
+        case .encrypted(_, let output, _): [("path", JSONText.quote(output.path))]
+        }
+    }
+
     func describe(_ destination: BundleDestination) -> String {
         switch destination {
         case .plainDirectory(let path, _): return "configuration written under \(path)"

@@ -16,7 +16,9 @@ struct Expire: ParsableCommand {
 
     @OptionGroup var vaultOptions: VaultOptions
 
-    @Argument(help: ArgumentHelp("The token's label or id.", valueName: "label-or-id"))
+    @Argument(
+        help: ArgumentHelp("The token's label or id.", valueName: "label-or-id"),
+        completion: TokenCompletion.activeTokens)
     var token: String
 
     @Argument(help: ArgumentHelp("A duration, a date or time, or 'never'.", valueName: "when"))

@@ -16,7 +16,9 @@ struct Export: ParsableCommand {
     @OptionGroup var vaultOptions: VaultOptions
     @OptionGroup var passphrase: VaultPassphraseOptions
 
-    @Argument(help: ArgumentHelp("The token's label or id.", valueName: "label-or-id"))
+    @Argument(
+        help: ArgumentHelp("The token's label or id.", valueName: "label-or-id"),
+        completion: TokenCompletion.activeTokens)
     var token: String
 
     @Option(
@@ -26,7 +28,13 @@ struct Export: ParsableCommand {
 
     @OptionGroup var bundle: BundleOptions
 
-    func validate() throws { try bundle.validateDestination() }
+    @Flag(help: "Print the token's metadata (never the token) and where its bundle went as JSON.")
+    var json = false
+
+    func validate() throws {
+        try bundle.validateDestination()
+        try JSONText.refuseWithStandardOutput(out: bundle.out, json: json, what: "bundle")
+    }
 
     func run() throws {
         try bundle.refuseBinaryOnTerminal()
@@ -53,6 +61,7 @@ struct Export: ParsableCommand {
         let destination = try bundle.destination(output: output)
         let exported = try vault.exportZBot(
             reference: token, key: key, serverURL: bundle.server, template: template, destination: destination)
+        if json { print(JSONText.object(exported, adding: bundle.jsonFields(destination))) }
         Output.note("exported \(Output.safe(exported.label)) (id \(exported.id)); \(bundle.describe(destination))")
     }
 }

@@ -2,6 +2,7 @@
 // strings escaped by one function (`quote`). Field names follow one rule
 // in every command (docs/SPEC.md §5): camelCase, an acronym written as a
 // word (`serverUrl`, not `serverURL`), the same name for the same thing.
+import ArgumentParser
 import TokenVault
 
 enum JSONText {
@@ -34,16 +35,33 @@ enum JSONText {
     static func array(_ items: [String]) -> String { "[" + items.joined(separator: ",") + "]" }
 
     /// A token as `list --json` and `show --json` show it: every field the
-    /// token has, none it has not.
-    static func object(_ token: TokenInfo) -> String {
-        object([
-            ("id", quote(token.id)), ("label", quote(token.label)), ("kind", quote(token.kind.rawValue)),
-            ("createdAt", quote(token.createdAt)), ("last4", quote(token.last4)),
-            ("state", quote(token.state.rawValue)),
-            ("revokedAt", token.revokedAt.map(quote)), ("agent", token.agentName.map(quote)),
-            ("serverUrl", token.serverURL.map(quote)), ("note", token.note.map(quote)),
-            ("expiresAt", token.expiresAt.map(quote)), ("rotatedFrom", token.rotatedFrom.map(quote)),
-            ("rotatedTo", token.rotatedTo.map(quote)), ("neverDisplayed", token.wasNeverDisplayed ? "true" : nil),
-        ])
+    /// token has, none it has not; `adding` the fields of the command that
+    /// reports it (where `zbot` wrote its bundle), so that a token has the
+    /// same names in every command's JSON.
+    static func object(_ token: TokenInfo, adding extra: [(String, String?)] = []) -> String {
+        object(
+            [
+                ("id", quote(token.id)), ("label", quote(token.label)), ("kind", quote(token.kind.rawValue)),
+                ("createdAt", quote(token.createdAt)), ("last4", quote(token.last4)),
+                ("state", quote(token.state.rawValue)),
+                ("revokedAt", token.revokedAt.map(quote)), ("agent", token.agentName.map(quote)),
+                ("serverUrl", token.serverURL.map(quote)), ("note", token.note.map(quote)),
+                ("expiresAt", token.expiresAt.map(quote)), ("rotatedFrom", token.rotatedFrom.map(quote)),
+                ("rotatedTo", token.rotatedTo.map(quote)), ("neverDisplayed", token.wasNeverDisplayed ? "true" : nil),
+            ] + extra)
+    }
+
+    /// A token named by id and label only (`restore`'s lost and gained tokens).
+    static func named(id: String, label: String) -> String {
+        object([("id", quote(id)), ("label", quote(label))])
+    }
+
+    static func number(_ n: Int) -> String { String(n) }
+    static func bool(_ value: Bool) -> String { value ? "true" : "false" }
+
+    /// Refuses `--json` with `--out -`: both would go to standard output.
+    static func refuseWithStandardOutput(out: String?, json: Bool, what: String) throws {
+        guard json, out == "-" else { return }
+        throw ValidationError("--json and --out - both write to standard output; write the \(what) with --out FILE")
     }
 }

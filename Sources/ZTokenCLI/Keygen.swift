@@ -14,12 +14,28 @@ struct Keygen: ParsableCommand {
     @Option(help: ArgumentHelp("Write the identity to this file instead of standard output.", valueName: "file"))
     var out: String?
 
+    @Flag(help: "Print the recipient (the public key, never the identity) and the file as JSON; needs --out FILE.")
+    var json = false
+
+    func validate() throws {
+        if json && (out == nil || out == "-") {
+            throw ValidationError("--json prints the recipient only: write the identity with --out FILE")
+        }
+    }
+
     func run() throws {
         let identity = AgeX25519Identity.generate()
         let contents = AgeKeyFile.render(identity)
         if let out, out != "-" {
             try OutputFile.write(contents, to: out, overwrite: false)
-            print(identity.recipient.encoded)
+            if json {
+                print(
+                    JSONText.object([
+                        ("recipient", JSONText.quote(identity.recipient.encoded)), ("path", JSONText.quote(out)),
+                    ]))
+            } else {
+                print(identity.recipient.encoded)
+            }
             if Terminal.standardOutputIsTerminal { Output.note("identity written to \(out)") }
         } else {
             try Terminal.writeToStandardOutput([.secret(contents)])

@@ -45,7 +45,7 @@ struct List: ParsableCommand {
             tokens = tokens.filter { $0.state == .active && ($0.expiresAt.map { $0 <= deadline } ?? false) }
         }
         if json {
-            print(JSONText.array(tokens.map(JSONText.object)))
+            print(JSONText.array(tokens.map { JSONText.object($0) }))
             return
         }
         if tokens.isEmpty {
@@ -75,8 +75,19 @@ struct List: ParsableCommand {
         }
         // On a terminal, long labels are cut to fit its width; a pipe or a
         // file gets every label whole, as --json does.
+        // The STATE cell is coloured on a terminal (Output.colours decides).
+        let stateColumn = header.firstIndex(of: "STATE") ?? 0
         Output.toStandardOutput(
-            Table.render(header: header, rows: rows, fitting: Terminal.standardOutputColumns, shrinking: 1))
+            Table.render(
+                header: header, rows: rows, fitting: Terminal.standardOutputColumns, shrinking: 1,
+                colour: { row, column in
+                    guard column == stateColumn else { return nil }
+                    switch tokens[row].state {
+                    case .active: return .green
+                    case .expired: return .yellow
+                    case .revoked: return .red
+                    }
+                }))
     }
 
     /// A note cut to `noteWidth` characters, with "…" where it was cut.
@@ -95,10 +106,14 @@ enum Table {
     static let minimumShrunkWidth = 12
 
     /// Renders the table; when `width` is given and the table is wider, the
-    /// cells of column `shrinking` are cut (with "…") until it fits.
-    static func render(header: [String], rows: [[String]], fitting width: Int? = nil, shrinking: Int = 0)
-        -> [UInt8]
-    {
+    /// cells of column `shrinking` are cut (with "…") until it fits. A cell
+    /// of a row (not the header) is painted in the colour `colour` gives it,
+    /// when standard output may be coloured; padding is counted without it.
+    static func render(
+        header: [String], rows: [[String]], fitting width: Int? = nil, shrinking: Int = 0,
+        colour: (_ row: Int, _ column: Int) -> Output.Colour? = { _, _ in nil }
+    ) -> [UInt8] {
+        let paints = Output.colours(standardError: false)
         var lines = ([header] + rows).map { $0.map(shown) }
         var widths = header.map { _ in 0 }
         for line in lines {
@@ -115,11 +130,15 @@ enum Table {
         }
         var out: [UInt8] = []
         out.reserveCapacity(lines.count * (widths.reduce(0, +) + 2 * widths.count))
-        for line in lines {
+        for (index, line) in lines.enumerated() {
             // Empty cells at the end of a row (no note) are not padded.
             let used = (line.lastIndex { !$0.text.isEmpty } ?? 0) + 1
             for (column, cell) in line.prefix(used).enumerated() {
-                out.append(contentsOf: cell.text.utf8)
+                if paints, index > 0, let tint = colour(index - 1, column) {
+                    out.append(contentsOf: Output.painted(cell.text, tint, standardError: false).utf8)
+                } else {
+                    out.append(contentsOf: cell.text.utf8)
+                }
                 if column < used - 1 {
                     out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: widths[column] - cell.width + 2))
                 }

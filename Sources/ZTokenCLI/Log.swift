@@ -18,7 +18,9 @@ struct Log: ParsableCommand {
 
     @OptionGroup var vaultOptions: VaultOptions
 
-    @Argument(help: ArgumentHelp("Only this token's events (a label or id).", valueName: "label-or-id"))
+    @Argument(
+        help: ArgumentHelp("Only this token's events (a label or id).", valueName: "label-or-id"),
+        completion: TokenCompletion.activeTokens)
     var token: String?
 
     @Option(

@@ -15,7 +15,9 @@ struct Note: ParsableCommand {
 
     @OptionGroup var vaultOptions: VaultOptions
 
-    @Argument(help: ArgumentHelp("The token's label or id.", valueName: "label-or-id"))
+    @Argument(
+        help: ArgumentHelp("The token's label or id.", valueName: "label-or-id"),
+        completion: TokenCompletion.activeTokens)
     var token: String
 
     @Argument(help: ArgumentHelp("The note; leave it out to remove the note.", valueName: "text"))

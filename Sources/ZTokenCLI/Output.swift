@@ -37,9 +37,37 @@ enum Output {
         note("unlocking the vault; its key derivation takes a moment…")
     }
 
-    static func error(_ text: String) { toStandardError("ztoken: error: " + text) }
-    static func hint(_ text: String) { toStandardError("ztoken: hint: " + text) }
+    static func error(_ text: String) {
+        toStandardError("ztoken: " + painted("error:", .red, standardError: true) + " " + text)
+    }
+    static func hint(_ text: String) {
+        toStandardError("ztoken: " + painted("hint:", .cyan, standardError: true) + " " + text)
+    }
     static func note(_ text: String) { toStandardError("ztoken: " + text) }
+
+    /// The colours ztoken uses, as SGR parameters.
+    enum Colour: String {
+        case red = "31"
+        case green = "32"
+        case yellow = "33"
+        case cyan = "36"
+    }
+
+    /// True when text for standard error (or output) may be coloured: the
+    /// stream is a terminal and `NO_COLOR` is unset or empty (no-color.org).
+    /// The one place that decides; JSON is never painted.
+    static func colours(standardError: Bool) -> Bool {
+        guard standardError ? Terminal.standardErrorIsTerminal : Terminal.standardOutputIsTerminal else {
+            return false
+        }
+        guard let noColour = getenv("NO_COLOR") else { return true }
+        return noColour.pointee == 0
+    }
+
+    /// `text` in `colour` when `colours(standardError:)` says so, else as it is.
+    static func painted(_ text: String, _ colour: Colour, standardError: Bool) -> String {
+        colours(standardError: standardError) ? "\u{1B}[\(colour.rawValue)m" + text + "\u{1B}[0m" : text
+    }
 
     static func toStandardError(_ line: String, newline: Bool = true) {
         fflush(nil)

@@ -15,7 +15,9 @@ struct Rename: ParsableCommand {
 
     @OptionGroup var vaultOptions: VaultOptions
 
-    @Argument(help: ArgumentHelp("The token's label or id.", valueName: "label-or-id"))
+    @Argument(
+        help: ArgumentHelp("The token's label or id.", valueName: "label-or-id"),
+        completion: TokenCompletion.activeTokens)
     var token: String
 
     @Argument(help: ArgumentHelp("The new label.", valueName: "new-label"))

@@ -56,6 +56,9 @@ struct Restore: ParsableCommand {
     @Flag(help: "Do not ask for confirmation.")
     var yes = false
 
+    @Flag(help: "Print what the restore changed (or, with --dry-run, would change) as JSON.")
+    var json = false
+
     func validate() throws {
         let ways = (identities.isEmpty ? 0 : 1) + (passphrase ? 1 : 0) + (passphraseFile == nil ? 0 : 1)
         guard ways == 1 else {
@@ -86,6 +89,7 @@ struct Restore: ParsableCommand {
             })
         describe(plan)
         if dryRun {
+            if json { print(object(plan, keptAside: nil)) }
             plan.discard()
             Output.note("dry run: nothing was changed")
             return
@@ -104,11 +108,29 @@ struct Restore: ParsableCommand {
             }
         }
         let keptAside = try plan.install()
+        if json { print(object(plan, keptAside: keptAside)) }
         Output.note("restored \(Output.count(plan.activeTokens, "active token")) into \(Output.safe(location))")
         if let keptAside {
             Output.note(
                 "the replaced vault is kept aside at \(Output.safe(keptAside)); remove it once you no longer need it")
         }
+    }
+
+    /// The restore as JSON: the counts and tokens `describe` names, the
+    /// vault's location, whether it was restored, and where the replaced
+    /// vault was kept aside.
+    private func object(_ plan: RestorePlan, keptAside: String?) -> String {
+        func list(_ tokens: [RestoredToken]) -> String {
+            JSONText.array(tokens.map { JSONText.named(id: $0.id, label: $0.label) })
+        }
+        return JSONText.object([
+            ("vault", JSONText.quote(vaultOptions.location)), ("vaultId", JSONText.quote(plan.vaultID)),
+            ("restored", JSONText.bool(!dryRun)), ("activeTokens", JSONText.number(plan.activeTokens)),
+            ("files", JSONText.number(plan.files)), ("replacesVault", JSONText.bool(plan.replacesVault)),
+            ("differentVault", JSONText.bool(plan.isDifferentVault)), ("lost", list(plan.lost)),
+            ("gained", list(plan.gained)), ("carriedRevocations", JSONText.number(plan.carriedRevocations)),
+            ("carriedExpiries", JSONText.number(plan.carriedExpiries)), ("keptAside", keptAside.map(JSONText.quote)),
+        ])
     }
 
     /// What decrypts the backup: its passphrase (from a file or the

@@ -16,7 +16,9 @@ struct Revoke: ParsableCommand {
 
     @OptionGroup var vaultOptions: VaultOptions
 
-    @Argument(help: ArgumentHelp("Labels or ids of the tokens to revoke.", valueName: "label-or-id"))
+    @Argument(
+        help: ArgumentHelp("Labels or ids of the tokens to revoke.", valueName: "label-or-id"),
+        completion: TokenCompletion.activeTokens)
     var tokens: [String] = []
 
     @Flag(help: "Revoke every active token.")
@@ -27,6 +29,9 @@ struct Revoke: ParsableCommand {
 
     @Flag(help: "Do not ask for confirmation.")
     var yes = false
+
+    @Flag(help: "Print the revoked tokens as a JSON array, one object per token as 'list --json' shows it.")
+    var json = false
 
     func validate() throws {
         if all && expired { throw ValidationError("give --all or --expired, not both") }
@@ -53,6 +58,7 @@ struct Revoke: ParsableCommand {
         }
         let ids = targets.map(\.id)
         guard let first = targets.first else {
+            if json { print(JSONText.array([])) }
             Output.note(expired ? "no expired tokens to revoke" : "no active tokens to revoke")
             return
         }
@@ -75,7 +81,11 @@ struct Revoke: ParsableCommand {
         }
         if Terminal.standardErrorIsTerminal { Self.showProgress(of: vault) }
         let revoked = try vault.revoke(ids: ids)
-        print(revoked.map { $0.id + "\t" + Output.safe($0.label) + "\n" }.joined(), terminator: "")
+        if json {
+            print(JSONText.array(revoked.map { JSONText.object($0) }))
+        } else {
+            print(revoked.map { $0.id + "\t" + Output.safe($0.label) + "\n" }.joined(), terminator: "")
+        }
         Output.note("revoked \(what)")
     }
 

@@ -21,7 +21,9 @@ struct Rotate: ParsableCommand {
 
     @OptionGroup var vaultOptions: VaultOptions
 
-    @Argument(help: ArgumentHelp("The token's label or id.", valueName: "label-or-id"))
+    @Argument(
+        help: ArgumentHelp("The token's label or id.", valueName: "label-or-id"),
+        completion: TokenCompletion.activeTokens)
     var token: String
 
     @OptionGroup var bundle: BundleOptions

@@ -24,9 +24,19 @@ struct Sync: ParsableCommand {
     @Option(help: ArgumentHelp("The git remote to sync with.", valueName: "name"))
     var remote = "origin"
 
+    @Flag(help: "Print the outcome as JSON.")
+    var json = false
+
     func run() throws {
         let report = try vaultOptions.open().sync(remote: remote)
         for note in report.notes { Output.note(note) }
+        if json {
+            print(
+                JSONText.object([
+                    ("remote", JSONText.quote(remote)), ("receivedEvents", JSONText.number(report.receivedEvents)),
+                    ("committed", JSONText.bool(report.committed)), ("pushed", JSONText.bool(report.pushed)),
+                ]))
+        }
         let received = Output.count(report.receivedEvents, "event")
         switch (report.receivedEvents > 0, report.pushed) {
         case (true, true): Output.note("merged \(received) from \(remote) and pushed")

@@ -23,7 +23,13 @@ struct ZBot: ParsableCommand {
 
     @OptionGroup var lifetime: LifetimeOptions
 
-    func validate() throws { try bundle.validateDestination() }
+    @Flag(help: "Print the new token's metadata (never the token) and where its bundle went as JSON.")
+    var json = false
+
+    func validate() throws {
+        try bundle.validateDestination()
+        try JSONText.refuseWithStandardOutput(out: bundle.out, json: json, what: "bundle")
+    }
 
     func run() throws {
         try bundle.refuseBinaryOnTerminal()
@@ -41,6 +47,7 @@ struct ZBot: ParsableCommand {
         let info = try vault.createZBot(
             name: name, serverURL: bundle.server, template: template, destination: destination,
             note: lifetime.note, expiresAt: expiresAt)
+        if json { print(JSONText.object(info, adding: bundle.jsonFields(destination))) }
         Output.note("created zBot token \(Output.safe(info.label)) (id \(info.id)); \(bundle.describe(destination))")
     }
 }

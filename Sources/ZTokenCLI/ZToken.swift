@@ -46,6 +46,7 @@ public struct ZToken: ParsableCommand {
         ("USER", "The user name init records when the system does not know it."),
         ("WAYLAND_DISPLAY", "With wl-copy on PATH, create --copy uses the Wayland clipboard."),
         ("DISPLAY", "With xclip or xsel on PATH, create --copy uses the X clipboard."),
+        ("NO_COLOR", "Set and not empty: no colour, even on a terminal (no-color.org)."),
         ("PATH", "Where wl-copy, xclip, xsel (create --copy) and git (scan) are found."),
     ]
 

@@ -68,4 +68,86 @@ import Testing
         let check = try box.run(["-n", script], executable: bash)
         #expect(check.status == 0, "\(check)")
     }
+
+    // Completion of what exists (issue 16, item 9): the commands that take a
+    // token offer the labels and ids of the active ones, read without a
+    // passphrase. ArgumentParser 1.8.2's scripts call back as
+    // `ztoken ---completion CMD -- positional@0 WORD-INDEX CURSOR WORDS…`
+    // with SAP_SHELL naming the shell; these tests call back the same way.
+
+    static let tokenCommands = ["revoke", "export", "show", "rename", "note", "expire", "rotate", "log"]
+
+    /// A vault with two active tokens and a revoked one; returns the ids by label.
+    static func vaultWithTokens(_ box: Sandbox) throws -> [String: String] {
+        try box.initVault()
+        _ = try box.create("ci")
+        _ = try box.create("deploy key")
+        _ = try box.create("gone")
+        #expect(try box.run(["revoke", "gone", "--yes"]).status == 0)
+        var ids: [String: String] = [:]
+        for token in try box.listJSON() { ids[token["label"] as? String ?? ""] = token["id"] as? String }
+        return ids
+    }
+
+    /// The callback of the completion of `command`'s first positional
+    /// argument, with `word` being typed after the other `before` words.
+    static func complete(
+        _ box: Sandbox, _ command: String, _ word: String, before: [String] = [], shell: String = "bash"
+    ) throws -> CLIResult {
+        let words = ["ztoken", command] + before + [word]
+        return try box.run(
+            ["---completion", command, "--", "positional@0", String(words.count - 1), String(word.count)] + words,
+            environment: ["SAP_SHELL": shell])
+    }
+
+    @Test(arguments: ["bash", "zsh", "fish"])
+    func theCommandsThatTakeATokenCompleteActiveLabelsAndIds(shell: String) throws {
+        let box = try Sandbox()
+        let ids = try Self.vaultWithTokens(box)
+        for command in Self.tokenCommands {
+            let result = try Self.complete(box, command, "", shell: shell)
+            #expect(result.status == 0 && result.stderr.isEmpty, "\(command): \(result)")
+            for expected in ["ci", "deploy key", ids["ci"] ?? "?", ids["deploy key"] ?? "?"] {
+                #expect(result.stdout.contains(expected), "\(shell) \(command) does not offer \(expected): \(result)")
+            }
+            // A revoked token is not offered, by label or by id.
+            #expect(!result.stdout.contains("gone") && !result.stdout.contains(ids["gone"] ?? "?"), "\(result)")
+        }
+        let typed = try Self.complete(box, "show", "de", shell: shell)
+        #expect(typed.stdout.contains("deploy") && !typed.stdout.contains("ci"), "\(typed)")
+    }
+
+    @Test func noVaultCompletesNothingAndSaysNothing() throws {
+        let box = try Sandbox()
+        let result = try Self.complete(box, "revoke", "")
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty && result.stderr.isEmpty)
+        // A --vault on the command line is the vault read.
+        let ids = try Self.vaultWithTokens(box)
+        let elsewhere = try box.run(
+            ["---completion", "revoke", "--", "positional@0", "4", "0", "ztoken", "revoke", "--vault", box.vault, ""],
+            environment: ["ZTOKEN_VAULT": box.root + "/nowhere"])
+        #expect(elsewhere.stdout.contains(ids["ci"] ?? "?"), "\(elsewhere)")
+    }
+
+    /// The generated bash script itself, run by bash as at a prompt where
+    /// `ztoken revoke c<TAB>` was typed, offers the one active match.
+    @Test func bashCompletesATokenLabelAtThePrompt() throws {
+        let box = try Sandbox()
+        _ = try Self.vaultWithTokens(box)
+        let bash = try #require(ExternalTools.find("bash"), "bash is not installed")
+        let script = box.root + "/ztoken.bash"
+        box.write(try box.run(["--generate-completion-script", "bash"]).stdout, to: script)
+        let binary = try CLIHarness.requireBinary()
+        let prompt = """
+            source '\(script)'
+            COMP_WORDS=('\(binary)' revoke "$1"); COMP_CWORD=2; COMP_LINE="ztoken revoke $1"; COMP_POINT=${#COMP_LINE}
+            _ztoken ztoken "$1" revoke
+            printf '<%s>\\n' "${COMPREPLY[@]}"
+            """
+        let typedC = try box.run(["-c", prompt, "bash", "c"], executable: bash)
+        #expect(typedC.stdout == "<ci>\n" && typedC.stderr.isEmpty, "\(typedC)")
+        let typedG = try box.run(["-c", prompt, "bash", "g"], executable: bash)
+        #expect(typedG.stdout == "<>\n", "a revoked token is not offered: \(typedG)")
+    }
 }

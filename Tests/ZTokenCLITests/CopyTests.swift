@@ -139,4 +139,33 @@ import Glibc
         #expect(FakeClipboard.waitUntil(seconds: 5) { !fake.clearers().isEmpty })
         for pid in fake.clearers() { kill(-pid, SIGKILL) }
     }
+
+    /// A DISPLAY that points nowhere (issue 16, item 4): xclip fails with
+    /// its own complaint on standard error. The user sees none of it, one
+    /// line saying the clipboard was not reached, and the token goes to the
+    /// terminal's clipboard through OSC 52 instead.
+    @Test func aDisplayThatPointsNowhereFallsBackToOSC52WithOneWarning() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        let fake = try FakeClipboard(box)
+        try box.writeExecutable(
+            """
+            #!/bin/sh
+            cat > /dev/null
+            echo "Error: Can't open display: :99" >&2
+            exit 1
+
+            """, to: fake.bin + "/xclip")
+        let shown = try box.runOnTerminal(
+            ["create", "ci", "--copy"], environment: fake.environment(clearSeconds: "1"))
+        #expect(shown.status == 0, "\(shown)")
+        #expect(!shown.screen.contains("Can't open display"), "the tool's complaint reached the user: \(shown)")
+        let warnings = shown.screen.components(separatedBy: "could not reach the clipboard").count - 1
+        #expect(warnings == 1, "\(shown)")
+        #expect(shown.screen.contains("check $DISPLAY") && shown.screen.contains("OSC 52"), "\(shown)")
+        let token = try #require(shown.screen.firstMatch(of: /ztk_[0-9A-Za-z]{39}/).map { String($0.output) })
+        let sequence = "\u{1B}]52;c;" + Data(token.utf8).base64EncodedString() + "\u{07}"
+        #expect(shown.screen.contains(sequence), "the terminal was not sent the token: \(shown)")
+        #expect(fake.clearers().isEmpty, "no clearer for a clipboard ztoken cannot read back")
+    }
 }

@@ -56,7 +56,17 @@ package enum Clipboard {
         guard let tool = availableTool() else {
             return try copyWithTerminalSequence(token)
         }
-        try spawn(tool.copy, feeding: [.secret(token)], detached: false)
+        do {
+            try spawn(tool.copy, feeding: [.secret(token)], detached: false)
+        } catch {
+            // A DISPLAY or WAYLAND_DISPLAY that points nowhere (an ssh session,
+            // a stale variable): the tool fails, its own complaint is
+            // discarded, and the terminal is asked instead, in one sentence.
+            let variable = tool.copy[0] == "wl-copy" ? "WAYLAND_DISPLAY" : "DISPLAY"
+            let sent = try copyWithTerminalSequence(
+                token, failure: "\(tool.copy[0]) could not reach the clipboard (check $\(variable))")
+            return "\(tool.copy[0]) could not reach the clipboard (check $\(variable)); " + sent
+        }
         let digest = TokenFormat.digest(of: token)
         let paste = tool.paste.joined(separator: " ")
         let clear = tool.copy.joined(separator: " ")
@@ -74,11 +84,12 @@ package enum Clipboard {
 
     /// OSC 52: the terminal emulator sets the clipboard. It cannot be read
     /// back, so it cannot be cleared safely later; the user is told so.
-    static func copyWithTerminalSequence(_ token: SecureBytes) throws -> String {
+    /// `failure` says why no clipboard tool was used, when one failed.
+    static func copyWithTerminalSequence(_ token: SecureBytes, failure: String? = nil) throws -> String {
         let tty = open("/dev/tty", O_WRONLY | O_CLOEXEC | O_NOCTTY)
         guard tty >= 0 else {
             throw VaultError.invalidArgument(
-                "no clipboard tool (wl-copy, xclip, xsel) and no terminal for OSC 52",
+                (failure ?? "no clipboard tool (wl-copy, xclip, xsel)") + " and no terminal for OSC 52",
                 hint: "install wl-clipboard or xclip, or copy the token by hand")
         }
         defer { close(tty) }
@@ -111,7 +122,8 @@ package enum Clipboard {
         try encoded.withUnsafeBytes {
             try Syscall.writeAll(tty, UnsafeRawBufferPointer(rebasing: $0[0..<length]), displayPath: "/dev/tty")
         }
-        return "sent to the terminal's clipboard (OSC 52); clear it yourself when done"
+        return (failure == nil ? "sent" : "sent it instead")
+            + " to the terminal's clipboard (OSC 52); clear it yourself when done"
     }
 
     /// Runs `argv` (looked up on PATH) with `input` on its standard input.
@@ -125,6 +137,9 @@ package enum Clipboard {
         posix_spawn_file_actions_adddup2(&actions, pipeFDs[0], STDIN_FILENO)
         posix_spawn_file_actions_addclose(&actions, pipeFDs[1])
         posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0)
+        // The tool's own complaints ("Can't open display") never reach the
+        // user: a failure is reported once, in ztoken's words.
+        posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
