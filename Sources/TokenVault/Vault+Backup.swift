@@ -728,10 +728,7 @@ final class Staging {
 
     /// Renames the staged vault into the empty location `target`.
     func install(as target: String) throws {
-        if renameat(parent, stagingName, parent, target) != 0 {
-            if errno == ENOTEMPTY || errno == EEXIST { throw VaultError.alreadyExists(path: parentPath + "/" + target) }
-            throw Syscall.fail(parentPath + "/" + target, "rename")
-        }
+        try Directories.renameIntoPlace(stagingName, as: target, in: parent, path: parentPath + "/" + target)
         present = false
         try Syscall.sync(parent, displayPath: parentPath)
     }

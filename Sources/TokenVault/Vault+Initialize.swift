@@ -85,12 +85,7 @@ extension Vault {
                 staging.fd, VaultLayout.records, displayPath: staging.displayPath(VaultLayout.records))
             try staging.lock(timeout: 0, onWaiting: { _ in }).unlock()
             try Syscall.sync(staging.fd, displayPath: tempPath)
-            // rename(2) replaces an empty directory atomically and fails with
-            // ENOTEMPTY/EEXIST if anything appeared there meanwhile.
-            if renameat(parent, tempName, parent, name) != 0 {
-                if errno == ENOTEMPTY || errno == EEXIST { throw VaultError.alreadyExists(path: path) }
-                throw Syscall.fail(path, "rename")
-            }
+            try Directories.renameIntoPlace(tempName, as: name, in: parent, path: path)
             installed = true
             try Syscall.sync(parent, displayPath: parentPath)
         } catch {

@@ -170,10 +170,7 @@ extension Vault {
         // git's index from HEAD, leaving the files ztoken wrote alone.
         try Git.checked(["reset", "--quiet"], in: staging)
         try Syscall.sync(directory.fd, displayPath: staging)
-        if renameat(parent, stagingName, parent, name) != 0 {
-            if errno == ENOTEMPTY || errno == EEXIST { throw VaultError.alreadyExists(path: path) }
-            throw Syscall.fail(path, "rename")
-        }
+        try Directories.renameIntoPlace(stagingName, as: name, in: parent, path: path)
         installed = true
         try Syscall.sync(parent, displayPath: parentPath)
         return try Vault(openingAt: path)

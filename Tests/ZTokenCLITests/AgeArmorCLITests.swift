@@ -155,7 +155,8 @@ struct AgeArmorCLITests {
         ] {
             // No question is asked, so nothing is typed (an answer typed
             // after the refusal could be echoed into the screen).
-            let result = try sandbox.runOnTerminal(arguments)
+            // NO_COLOR: the messages are compared as text (ColourTests covers colour).
+            let result = try sandbox.runOnTerminal(arguments, environment: ["NO_COLOR": "1"])
             #expect(result.status == 64, "\(arguments): \(result)")
             #expect(
                 result.screen == "ztoken: error: refusing to write the encrypted \(what) to a terminal\n\(hint)\n",

@@ -44,9 +44,10 @@ import Testing
 
     @Test func threeWrongVaultPassphrasesAreRefused() throws {
         let box = try Self.sandbox()
+        // NO_COLOR: the error line is compared as text (ColourTests covers colour).
         let result = try box.runOnTerminal(
             ["export", "bot", "--plain-dir", box.root + "/out"],
-            steps: Self.vaultPrompts(["wrong 1", "wrong 2", "wrong 3"]))
+            steps: Self.vaultPrompts(["wrong 1", "wrong 2", "wrong 3"]), environment: ["NO_COLOR": "1"])
         #expect(result.status == 77, "\(result)")
         #expect(result.screen.components(separatedBy: Self.again).count == 3, "two retries: \(result)")
         #expect(result.screen.hasSuffix("ztoken: error: wrong passphrase for \(box.vault)/vault-key.json\n"))

@@ -46,16 +46,8 @@ enum GitObjects {
             blobs.append((String(meta[3]), path))
         }
         guard !blobs.isEmpty else { return }
-        // The list goes to cat-file as a file, not a pipe we write while
-        // reading its output: no deadlock and no thread, however many files.
-        let list = ztoken_memfd("ztoken-scan")
-        guard list >= 0 else { throw Syscall.fail("git object list", "memfd_create") }
-        defer { Syscall.closeQuietly(list) }
-        let text = Array(blobs.map { $0.id + "\n" }.joined().utf8)
-        try text.withUnsafeBytes { try Syscall.writeAll(list, $0, displayPath: "git object list") }
-        lseek(list, 0, SEEK_SET)
         var next = 0
-        try batch(["git", "cat-file", "--batch"], input: list) { id, type, size, _, read in
+        try catFile(["git"], ids: blobs.map(\.id)) { id, type, size, _, read in
             guard next < blobs.count, blobs[next].id == id else {
                 throw VaultError.corrupt(path: "git cat-file", reason: "answered with an object it was not asked for")
             }
@@ -101,6 +93,22 @@ enum GitObjects {
     }
 
     // MARK: cat-file
+
+    /// Runs `git … cat-file --batch` (`git` is the command up to
+    /// `cat-file`) for `ids`, calling `each` as `batch` does. The list goes
+    /// to cat-file as a file, not a pipe we write while reading its output:
+    /// no deadlock and no thread, however many objects.
+    static func catFile(
+        _ git: [String], ids: [String], each: (String, String, Int, String, BlobRead) throws -> Void
+    ) throws {
+        let list = ztoken_memfd("ztoken-git-objects")
+        guard list >= 0 else { throw Syscall.fail("git object list", "memfd_create") }
+        defer { Syscall.closeQuietly(list) }
+        let text = Array(ids.map { $0 + "\n" }.joined().utf8)
+        try text.withUnsafeBytes { try Syscall.writeAll(list, $0, displayPath: "git object list") }
+        lseek(list, 0, SEEK_SET)
+        try batch(git + ["cat-file", "--batch"], input: list, each: each)
+    }
 
     /// Runs a `git cat-file --batch…` reading its object names from `input`
     /// and calls `each` for every object with its header fields and a reader

@@ -38,6 +38,16 @@ enum Directories {
         }
     }
 
+    /// Renames a staged vault into the location `name`: rename(2) replaces
+    /// an empty directory atomically and fails with ENOTEMPTY/EEXIST if
+    /// anything appeared there meanwhile (73). The caller fsyncs `parent`.
+    static func renameIntoPlace(_ stagingName: String, as name: String, in parent: Int32, path: String) throws {
+        if renameat(parent, stagingName, parent, name) != 0 {
+            if errno == ENOTEMPTY || errno == EEXIST { throw VaultError.alreadyExists(path: path) }
+            throw Syscall.fail(path, "rename")
+        }
+    }
+
     /// Removes a staging directory this process made (flat files and the empty records/).
     static func removeStaging(parent: Int32, name: String, path: String) {
         guard let fd = try? Syscall.openDirectory(path) else { return }

@@ -2,7 +2,6 @@
 // output captured, its complaint (first line of standard error) in the
 // error when it fails. git never writes a vault file: ztoken reads the
 // remote's files as blobs (`files(of:)`) and installs them itself.
-internal import CProcessShims
 
 #if canImport(Glibc)
 import Glibc
@@ -118,15 +117,9 @@ enum Git {
             wanted.append((path, String(fields[2])))
         }
         guard !wanted.isEmpty else { return [:] }
-        let list = ztoken_memfd("ztoken-sync")
-        guard list >= 0 else { throw Syscall.fail("git object list", "memfd_create") }
-        defer { Syscall.closeQuietly(list) }
-        let text = Array(wanted.map { $0.id + "\n" }.joined().utf8)
-        try text.withUnsafeBytes { try Syscall.writeAll(list, $0, displayPath: "git object list") }
-        lseek(list, 0, SEEK_SET)
         var files: [String: [UInt8]] = [:]
         var next = 0
-        try GitObjects.batch(["git", "-C", directory] + ownRepository + ["cat-file", "--batch"], input: list) {
+        try GitObjects.catFile(["git", "-C", directory] + ownRepository, ids: wanted.map(\.id)) {
             id, type, size, _, read in
             guard next < wanted.count, wanted[next].id == id, type == "blob" else {
                 throw VaultError.corrupt(path: "git cat-file", reason: "answered with an object it was not asked for")
