@@ -256,20 +256,25 @@ extension Vault {
     }
 
     /// Installs a merge in the order of every writer (SPEC §9): new records,
-    /// the log, the index; then the settings (their events are already in
-    /// the log), then the records of tokens the other machine revoked.
+    /// the log, the settings and key, the index; then the records of tokens
+    /// the other machine revoked. The key goes before the index: once the
+    /// index anchors the other machine's `passwd` line, the later-change
+    /// rule no longer sees it as the other side's, so a key left behind
+    /// then would never be installed. A crash between key and index leaves
+    /// the new key with that line past the anchor, and the next sync, which
+    /// still sees the line as the remote's, chooses the same key again.
     private func install(_ merged: MergeResult, over index: Index) throws {
         for record in merged.newRecords { try directory.writeRecord(id: record.id, bytes: record.bytes) }
         if !merged.appendedLog.isEmpty {
             try directory.appendLog(merged.appendedLog, committed: index.log?.bytes ?? 0, head: index.log?.head)
         }
-        try writeIndex(merged.index)
         if let key = merged.keyBytes, key != (try directory.read(VaultLayout.wrappedKey)) {
             try directory.replace(VaultLayout.wrappedKey, with: key)
         }
         if merged.metadataBytes != (try directory.read(VaultLayout.metadata)) {
             try directory.replace(VaultLayout.metadata, with: merged.metadataBytes)
         }
+        try writeIndex(merged.index)
         try directory.removeRecords(ids: merged.revokedIDs)
     }
 
