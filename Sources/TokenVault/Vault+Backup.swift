@@ -976,13 +976,9 @@ final class BackupReader {
         // The history travels with the vault, checked as `doctor` checks it.
         let logBytes = files[VaultLayout.log] ?? []
         if let anchor = index.log {
-            let lines = try EventLog.parse(logBytes[...], path: inside(VaultLayout.log))
-            try EventLog.verify(
-                lines, byteCount: logBytes.count, anchor: anchor, vaultID: metadata.vaultID,
-                path: inside(VaultLayout.log))
-            if let problem = EventLog.replay(lines, against: index) {
-                throw corrupt("its log disagrees with its index: \(problem)")
-            }
+            _ = try EventLog.checked(
+                logBytes[...], anchor: anchor, vaultID: metadata.vaultID, path: inside(VaultLayout.log),
+                replayingAgainst: index)
         } else if !logBytes.isEmpty {
             throw corrupt("it holds a log but its index.json has no anchor for it")
         }

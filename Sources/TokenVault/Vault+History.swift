@@ -48,9 +48,7 @@ extension Vault {
                     "it holds \(bytes.count) bytes but index.json says \(anchor.bytes): it was truncated or replaced")
         }
         let committed = Array(bytes[..<anchor.bytes])
-        let lines = try EventLog.parse(committed[...], path: shown)
-        try EventLog.verify(lines, byteCount: anchor.bytes, anchor: anchor, vaultID: vaultID, path: shown)
-        return (committed, lines)
+        return (committed, try EventLog.checked(committed[...], anchor: anchor, vaultID: vaultID, path: shown))
     }
 
     /// The vault's history, oldest first: every event, or with `reference`

@@ -238,6 +238,21 @@ enum EventLog {
         }
     }
 
+    /// A whole committed log read as every reader must: parsed, its links
+    /// verified against `anchor`, and with `index` its events replayed
+    /// against that index. Throws `.corrupt` naming the first problem.
+    static func checked(
+        _ bytes: ArraySlice<UInt8>, anchor: LogAnchor, vaultID: String, path: String,
+        replayingAgainst index: Index? = nil
+    ) throws -> [Line] {
+        let lines = try parse(bytes, path: path)
+        try verify(lines, byteCount: bytes.count, anchor: anchor, vaultID: vaultID, path: path)
+        if let index, let problem = replay(lines, against: index) {
+            throw VaultError.corrupt(path: path, reason: "the log and index.json disagree: \(problem)")
+        }
+        return lines
+    }
+
     /// Replays the events and compares the states they imply with the
     /// index: every token the log revoked is revoked, every token it created
     /// and did not revoke is active (or gone if discarded), labels agree, and

@@ -47,12 +47,9 @@ struct VaultState {
             throw VaultError.corrupt(path: path(VaultLayout.index), reason: "it has no log; sync needs one")
         }
         logBytes = files[VaultLayout.log] ?? []
-        lines = try EventLog.parse(logBytes[...], path: path(VaultLayout.log))
-        try EventLog.verify(
-            lines, byteCount: logBytes.count, anchor: anchor, vaultID: metadata.vaultID, path: path(VaultLayout.log))
-        if let problem = EventLog.replay(lines, against: index) {
-            throw VaultError.corrupt(path: path(VaultLayout.log), reason: "the log and index disagree: \(problem)")
-        }
+        lines = try EventLog.checked(
+            logBytes[...], anchor: anchor, vaultID: metadata.vaultID, path: path(VaultLayout.log),
+            replayingAgainst: index)
         var records: [String: [UInt8]] = [:]
         for (name, bytes) in files where name.hasPrefix(VaultLayout.records + "/") {
             guard let id = VaultLayout.recordID(fromName: String(name.dropFirst(VaultLayout.records.count + 1))) else {
