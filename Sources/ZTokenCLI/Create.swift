@@ -78,7 +78,7 @@ struct Create: ParsableCommand {
             do {
                 Output.note(try Clipboard.copy(created.token))
             } catch let failure as VaultError {
-                Output.note("warning: not copied to the clipboard: \(failure.message)")
+                Output.warning("warning: not copied to the clipboard: \(failure.message)")
             }
         }
     }
