@@ -90,6 +90,7 @@ def main():
     w(".SH SYNOPSIS")
     w(".B ztoken")
     w("[\\fB\\-\\-vault\\fR \\fIdir\\fR]")
+    w("[\\fB\\-q\\fR|\\fB\\-\\-quiet\\fR]")
     w("\\fIcommand\\fR [\\fIoptions\\fR] [\\fIarguments\\fR]")
     w(".br")
     w(".B ztoken help")

@@ -44,7 +44,7 @@ struct Config: ParsableCommand {
             return
         }
         guard let url = vault.defaultServerURL else {
-            Output.note("server-url is not set")
+            Output.warning("server-url is not set")
             Output.hint("set it with 'ztoken config server-url URL'")
             throw ExitCode(1)
         }

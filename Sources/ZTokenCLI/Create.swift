@@ -33,7 +33,12 @@ struct Create: ParsableCommand {
     @Flag(help: "Import a token read from standard input instead of minting one.")
     var stdin = false
 
-    @Flag(help: "Also put the token on the clipboard, cleared after 45 seconds (not with --stdin).")
+    @Flag(
+        help: ArgumentHelp(
+            "Also put the token on the clipboard, cleared after 45 seconds (not with --stdin).",
+            discussion:
+                "With --quiet on a terminal the token goes only to the clipboard, unless the copy cannot be confirmed (OSC 52): then it is printed too."
+        ))
     var copy = false
 
     @OptionGroup var lifetime: LifetimeOptions
@@ -65,6 +70,12 @@ struct Create: ParsableCommand {
         }
         let created = try vault.create(
             label: label, kind: kind, importing: imported, note: lifetime.note, expiresAt: expiresAt)
+        // `--copy --quiet` on a terminal, the `pass -c` habit: the clipboard
+        // instead of the screen, but only when a tool confirmed the copy, so
+        // that no token is stored that nobody saw. Scripts and JSON still
+        // get the token on standard output.
+        let clipboardInstead = copy && Output.quiet && !json && Terminal.standardOutputIsTerminal
+        if clipboardInstead, copyToClipboard(created.token) { return }
         do {
             try show(created)
         } catch {
@@ -72,15 +83,25 @@ struct Create: ParsableCommand {
             try? vault.discard(created)
             throw error
         }
-        if copy {
-            // The token is stored and shown: a clipboard that fails is worth a
-            // warning, not a failed command a script would retry.
-            do {
-                Output.note(try Clipboard.copy(created.token))
-            } catch let failure as VaultError {
-                Output.note("warning: not copied to the clipboard: \(failure.message)")
-            }
+        if copy && !clipboardInstead { copyToClipboard(created.token) }
+    }
+
+    /// Copies the token and says how; true when a clipboard tool confirmed
+    /// it. The token is stored: a clipboard that fails is worth a warning,
+    /// not a failed command a script would retry.
+    @discardableResult
+    private func copyToClipboard(_ token: SecureBytes) -> Bool {
+        do {
+            let outcome = try Clipboard.copy(token)
+            // OSC 52 is never cleared by ztoken: the user must hear of it.
+            outcome.confirmed ? Output.note(outcome.message) : Output.warning(outcome.message)
+            return outcome.confirmed
+        } catch let failure as VaultError {
+            Output.warning("warning: not copied to the clipboard: \(failure.message)")
+        } catch {
+            Output.warning("warning: not copied to the clipboard")
         }
+        return false
     }
 
     private func show(_ created: CreatedToken) throws {

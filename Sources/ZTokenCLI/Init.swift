@@ -66,7 +66,7 @@ struct Init: ParsableCommand {
                 "it is a git repository: add a remote with 'ztoken git remote add origin URL', then 'ztoken sync'")
         }
         if let offlineKey {
-            Output.note("its secret key is in \(offlineKey); keep that file off this machine")
+            Output.warning("its secret key is in \(offlineKey); keep that file off this machine")
         }
     }
 }

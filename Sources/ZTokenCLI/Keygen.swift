@@ -14,6 +14,8 @@ struct Keygen: ParsableCommand {
     @Option(help: ArgumentHelp("Write the identity to this file instead of standard output.", valueName: "file"))
     var out: String?
 
+    @OptionGroup var quietOption: QuietOption
+
     @Flag(help: "Print the recipient (the public key, never the identity) and the file as JSON; needs --out FILE.")
     var json = false
 

@@ -54,7 +54,7 @@ struct List: ParsableCommand {
                 return
             }
             Output.note(all ? "the vault holds no tokens" : "no active tokens")
-            Output.hint("make one with 'ztoken create LABEL'")
+            Output.noteHint("make one with 'ztoken create LABEL'")
             return
         }
         var header = ["ID", "LABEL", "KIND", "CREATED", "LAST4", "STATE"]

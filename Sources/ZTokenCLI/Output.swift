@@ -5,6 +5,8 @@ import TokenVault
 // to standard output; everything for the person to standard error, as
 // `ztoken: error: …`, `ztoken: hint: …` or `ztoken: …`, lowercase, one line
 // each, no trailing period. Labels are escaped before they reach a terminal.
+// `--quiet` silences notices (`note`, `progress`) and nothing else: errors,
+// hints, warnings (`warning`) and prompts always reach the person.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -43,7 +45,26 @@ enum Output {
     static func hint(_ text: String) {
         toStandardError("ztoken: " + painted("hint:", .cyan, standardError: true) + " " + text)
     }
-    static func note(_ text: String) { toStandardError("ztoken: " + text) }
+
+    /// Set by `--quiet`/`-q` (`QuietOption`), before the command runs.
+    nonisolated(unsafe) static var quiet = false
+
+    /// A notice: what was done, or what ztoken is doing. `--quiet` silences it.
+    static func note(_ text: String) {
+        guard !quiet else { return }
+        toStandardError("ztoken: " + text)
+    }
+
+    /// A hint that goes with a notice, not with an error or a warning
+    /// (`no active tokens`, then how to make one): silenced with it.
+    static func noteHint(_ text: String) {
+        guard !quiet else { return }
+        hint(text)
+    }
+
+    /// A line `--quiet` never silences: a warning that something is wrong,
+    /// or the reason of a failure (a wrong passphrase, a file skipped).
+    static func warning(_ text: String) { toStandardError("ztoken: " + text) }
 
     /// The colours ztoken uses, as SGR parameters.
     enum Colour: String {
@@ -83,6 +104,7 @@ enum Output {
     /// Rewrites the current line of standard error (a terminal) with a
     /// `ztoken: …` note, ending it with a newline when `last`.
     static func progress(_ text: String, last: Bool) {
+        guard !quiet else { return }
         toStandardError("\rztoken: " + text, newline: last)
     }
 

@@ -52,7 +52,7 @@ struct Passwd: ParsableCommand {
         let change = try vault.changePassphrase(from: old, to: new, kdf: kdf, rekey: rekey)
         if let unfinished = change.unfinishedUpgrade {
             Output.error(unfinished.message)
-            Output.note(
+            Output.warning(
                 "the new passphrase is in effect; vault.json keeps the old layout until the next passwd")
             throw ExitCode(unfinished.exitCode)
         }
@@ -60,7 +60,7 @@ struct Passwd: ParsableCommand {
             change.rekeyed
                 ? "changed the vault passphrase and key pair; sealed \(Output.count(change.resealedRecords, "token")) to the new key"
                 : "changed the vault passphrase")
-        Output.note(
+        Output.warning(
             change.rekeyed
                 ? "backups made before still open with the old passphrase and hold the old key; make a new backup"
                 : "backups made before still open with the old passphrase; make a new backup")

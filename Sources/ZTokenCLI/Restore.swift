@@ -84,7 +84,7 @@ struct Restore: ParsableCommand {
             from: input, to: location, options: options, identities: backupIdentities,
             credentials: { offline in
                 asks += 1
-                if asks > 1 { Output.note("wrong passphrase; try again") }
+                if asks > 1 { Output.warning("wrong passphrase; try again") }
                 return try credential(offline: offline)
             })
         describe(plan)
@@ -167,33 +167,34 @@ struct Restore: ParsableCommand {
         return .passphrase(try vaultPassphrase.read(new: false))
     }
 
-    /// The differences, on standard error, before anything changes.
+    /// The differences, on standard error, before anything changes: what
+    /// the question asks about, so `--quiet` never silences them.
     private func describe(_ plan: RestorePlan) {
-        for note in plan.notes { Output.note(note) }
+        for note in plan.notes { Output.warning(note) }
         guard plan.replacesVault else { return }
         if plan.isDifferentVault {
-            Output.note(
+            Output.warning(
                 "the backup is of another vault or key pair (id \(VaultError.quotedLabel(plan.vaultID))); this one is replaced"
             )
         }
         func list(_ tokens: [RestoredToken]) -> String { Output.named(tokens.map { ($0.label, $0.id) }) }
         if plan.lost.isEmpty {
-            Output.note("no active token would be lost")
+            Output.warning("no active token would be lost")
         } else {
-            Output.note(
+            Output.warning(
                 "\(Output.count(plan.lost.count, "active token")) the backup lacks would be lost "
                     + "(kept only in the replaced vault): "
                     + list(plan.lost))
         }
         if !plan.gained.isEmpty {
-            Output.note(
+            Output.warning(
                 "\(Output.count(plan.gained.count, "token")) the backup has that this vault never had: "
                     + list(plan.gained))
         }
-        Output.note(
+        Output.warning(
             "carries \(Output.count(plan.carriedRevocations, "revocation")) of this vault into the restored one")
         if plan.carriedExpiries > 0 {
-            Output.note(
+            Output.warning(
                 "keeps the earlier expiry of \(Output.count(plan.carriedExpiries, "token")), as this vault has them")
         }
     }

@@ -81,7 +81,7 @@ struct Rotate: ParsableCommand {
         do {
             try vault.markDisplayed(rotated.created)
         } catch let failure as VaultError {
-            Output.note("warning: could not record that the new token was shown: \(failure.message)")
+            Output.warning("warning: could not record that the new token was shown: \(failure.message)")
         }
         let info = rotated.created.info
         let copyNow = info.kind == .api && Terminal.standardOutputIsTerminal
@@ -91,7 +91,7 @@ struct Rotate: ParsableCommand {
     }
 
     private func notShown(_ rotated: RotatedToken) {
-        Output.note(
+        Output.warning(
             "\(Output.safe(rotated.created.info.label)) was rotated (new id \(rotated.created.info.id)) "
                 + "but the new token could not be shown")
         Output.hint("rotate it again to get a new token")

@@ -67,10 +67,10 @@ struct Scan: ParsableCommand {
                 if !json { print(Self.line(for: finding, showBlob: showBlob)) }
             case .skipped(let file, let reason):
                 skipped.append((file, reason))
-                Output.note("skipped \(Output.safe(file)): \(reason)")
+                Output.warning("skipped \(Output.safe(file)): \(reason)")
             case .unreadable(let error):
                 problems.append(error.message)
-                Output.note("\(error.message) (skipped)")
+                Output.warning("\(error.message) (skipped)")
             }
         }
         if gitStaged {

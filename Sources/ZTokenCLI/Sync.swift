@@ -29,7 +29,7 @@ struct Sync: ParsableCommand {
 
     func run() throws {
         let report = try vaultOptions.open().sync(remote: remote)
-        for note in report.notes { Output.note(note) }
+        for note in report.notes { Output.warning(note) }
         if json {
             print(
                 JSONText.object([

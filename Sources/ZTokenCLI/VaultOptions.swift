@@ -3,7 +3,7 @@
 import ArgumentParser
 import TokenVault
 
-/// `--vault` and `--lock-timeout`, accepted before or after the subcommand.
+/// `--vault`, `--lock-timeout` and `--quiet`, accepted before or after the subcommand.
 struct VaultOptions: ParsableArguments {
     @Option(
         name: .long,
@@ -15,6 +15,8 @@ struct VaultOptions: ParsableArguments {
 
     @Option(name: .long, help: ArgumentHelp("Seconds to wait for another ztoken's vault lock.", valueName: "seconds"))
     var lockTimeout: Seconds = Seconds(10)
+
+    @OptionGroup var quietOption: QuietOption
 
     /// A number of seconds. Its own type so that its default is described
     /// by this code: ArgumentParser's generic `"\(value)"` for a Double goes
@@ -93,7 +95,7 @@ struct VaultPassphraseOptions: ParsableArguments {
             do {
                 return try attempt()
             } catch VaultError.wrongPassphrase(_) where tries < attempts {
-                Output.note("wrong passphrase; try again")
+                Output.warning("wrong passphrase; try again")
             }
         }
     }

@@ -42,7 +42,7 @@ struct Verify: ParsableCommand {
             print("\(info.id)\t\(Output.safe(info.label))")
         }
         if let reason = answer.reason {
-            if !json { Output.note("token not valid: \(reason)") }
+            if !json { Output.warning("token not valid: \(reason)") }
             throw ExitCode(1)
         }
     }

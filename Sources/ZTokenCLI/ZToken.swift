@@ -18,7 +18,8 @@ public struct ZToken: ParsableCommand {
 
             Every command that uses the vault takes --vault DIR, before or after the command's name \
             (ztoken --vault DIR list); without it the vault is $ZTOKEN_VAULT, else \
-            $XDG_DATA_HOME/ztoken, else ~/.local/share/ztoken.
+            $XDG_DATA_HOME/ztoken, else ~/.local/share/ztoken. Every command takes -q/--quiet, \
+            before or after its name: no notices, only data, warnings, errors and prompts.
 
             ENVIRONMENT:
             \(environmentHelp)
@@ -86,6 +87,9 @@ public struct ZToken: ParsableCommand {
     /// scan at every start.
     static let globalOptionsWithValue = ["--vault", "--lock-timeout"]
 
+    /// Flags that apply to every subcommand and may come before its name.
+    static let globalFlags = ["--quiet", "-q"]
+
     /// Moves global options written before the subcommand name to just after
     /// it, so `ztoken --vault DIR list` and `ztoken list --vault DIR` agree.
     static func normalize(_ arguments: [String]) -> [String] {
@@ -94,6 +98,11 @@ public struct ZToken: ParsableCommand {
         while index < arguments.count {
             let argument = arguments[index]
             let name = argument.split(separator: "=", maxSplits: 1).first.map(String.init) ?? argument
+            if globalFlags.contains(argument) {
+                leading.append(argument)
+                index += 1
+                continue
+            }
             guard globalOptionsWithValue.contains(name) else { break }
             leading.append(argument)
             if !argument.contains("="), index + 1 < arguments.count {

@@ -168,4 +168,66 @@ import Glibc
         #expect(shown.screen.contains(sequence), "the terminal was not sent the token: \(shown)")
         #expect(fake.clearers().isEmpty, "no clearer for a clipboard ztoken cannot read back")
     }
+
+    /// `create --copy --quiet` on a terminal, the `pass -c` habit: a tool
+    /// that exits 0 confirms the copy, so the token goes to the clipboard
+    /// only, and nothing at all is printed.
+    @Test func copyQuietPutsTheTokenOnTheClipboardAndPrintsNothing() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        let fake = try FakeClipboard(box)
+        let shown = try box.runOnTerminal(
+            ["-q", "create", "ci", "--copy"], environment: fake.environment(clearSeconds: "1"))
+        #expect(shown.status == 0, "\(shown)")
+        let token = try #require(fake.contents, "the fake xclip was given nothing")
+        #expect(token.wholeMatch(of: /ztk_[0-9A-Za-z]{39}/) != nil, "\(token)")
+        #expect(shown.screen.isEmpty, "nothing may be printed: \(shown)")
+        #expect(
+            try box.listJSON().contains {
+                $0["label"] as? String == "ci" && $0["last4"] as? String == String(token.suffix(4))
+            })
+        #expect(FakeClipboard.waitUntil(seconds: 15) { fake.contents == "" }, "the clearer did not clear it")
+        #expect(FakeClipboard.waitUntil(seconds: 5) { fake.clearers().isEmpty }, "the clearer did not exit")
+    }
+
+    /// When the copy cannot be confirmed (the tool fails, OSC 52 is written
+    /// to the terminal and never read back), `--copy --quiet` prints the
+    /// token all the same, so that no token is stored that nobody saw.
+    @Test func copyQuietPrintsTheTokenWhenTheCopyCannotBeConfirmed() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        let fake = try FakeClipboard(box)
+        try box.writeExecutable(
+            """
+            #!/bin/sh
+            cat > /dev/null
+            echo "Error: Can't open display: :99" >&2
+            exit 1
+
+            """, to: fake.bin + "/xclip")
+        let shown = try box.runOnTerminal(
+            ["create", "ci", "--copy", "--quiet"], environment: fake.environment(clearSeconds: "1"))
+        #expect(shown.status == 0, "\(shown)")
+        let sequence = try #require(shown.screen.firstMatch(of: /\u{1B}\]52;c;([A-Za-z0-9+\/=]+)\u{07}/))
+        let sent = String(decoding: Data(base64Encoded: String(sequence.output.1)) ?? Data(), as: UTF8.self)
+        #expect(sent.wholeMatch(of: /ztk_[0-9A-Za-z]{39}/) != nil, "\(shown)")
+        // The token itself, on a line of its own, as create prints it.
+        #expect(shown.screen.split(separator: "\n").contains { $0 == sent }, "the token was not printed: \(shown)")
+        #expect(shown.screen.contains("could not reach the clipboard"), "the warning is never silenced: \(shown)")
+        #expect(!shown.screen.contains("copy the token now"), "the notice is silenced: \(shown)")
+    }
+
+    /// Off a terminal `--copy --quiet` keeps the token on standard output
+    /// (T=$(ztoken create ci --copy -q) must still work) and copies it.
+    @Test func copyQuietOffATerminalStillPrintsTheToken() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        let fake = try FakeClipboard(box)
+        let result = try box.run(["create", "ci", "--copy", "-q"], environment: fake.environment(clearSeconds: "1"))
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stderr.isEmpty, "\(result)")
+        let token = result.stdout.trimmingCharacters(in: .newlines)
+        #expect(token.hasPrefix("ztk_") && fake.contents == token, "\(result); clipboard: \(fake.contents ?? "nil")")
+        #expect(FakeClipboard.waitUntil(seconds: 15) { fake.clearers().isEmpty }, "the clearer did not exit")
+    }
 }

@@ -25,6 +25,16 @@ package enum Clipboard {
         return clearAfterSeconds
     }
 
+    /// What became of a copy, for the user and for the caller.
+    package struct Outcome {
+        /// A sentence for the user saying what happened.
+        package let message: String
+        /// True when a clipboard tool took the token and exited 0; false
+        /// when it went out as OSC 52, which is written to the terminal and
+        /// never read back, so nothing says it reached a clipboard.
+        package let confirmed: Bool
+    }
+
     struct Tool {
         let copy: [String]
         let paste: [String]
@@ -50,11 +60,11 @@ package enum Clipboard {
         return nil
     }
 
-    /// Copies `token`; returns a sentence for the user saying what happened.
+    /// Copies `token`; says what happened and whether the copy is confirmed.
     @discardableResult
-    package static func copy(_ token: SecureBytes) throws -> String {
+    package static func copy(_ token: SecureBytes) throws -> Outcome {
         guard let tool = availableTool() else {
-            return try copyWithTerminalSequence(token)
+            return Outcome(message: try copyWithTerminalSequence(token), confirmed: false)
         }
         do {
             try spawn(tool.copy, feeding: [.secret(token)], detached: false)
@@ -65,7 +75,9 @@ package enum Clipboard {
             let variable = tool.copy[0] == "wl-copy" ? "WAYLAND_DISPLAY" : "DISPLAY"
             let sent = try copyWithTerminalSequence(
                 token, failure: "\(tool.copy[0]) could not reach the clipboard (check $\(variable))")
-            return "\(tool.copy[0]) could not reach the clipboard (check $\(variable)); " + sent
+            return Outcome(
+                message: "\(tool.copy[0]) could not reach the clipboard (check $\(variable)); " + sent,
+                confirmed: false)
         }
         let digest = TokenFormat.digest(of: token)
         let paste = tool.paste.joined(separator: " ")
@@ -79,7 +91,9 @@ package enum Clipboard {
 
             """
         try spawn(["sh", "-s"], feeding: [.text(script)], detached: true)
-        return "copied to the clipboard; it will be cleared in \(delay) s unless you copy something else"
+        return Outcome(
+            message: "copied to the clipboard; it will be cleared in \(delay) s unless you copy something else",
+            confirmed: true)
     }
 
     /// OSC 52: the terminal emulator sets the clipboard. It cannot be read
