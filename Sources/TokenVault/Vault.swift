@@ -40,6 +40,10 @@ public final class Vault {
     let directory: VaultDirectory
     let metadata: MetadataFile
     let publicKey: [UInt8]
+    /// The index last read, and its bytes: `revoke` reads the index to
+    /// name what it asks about, then again under the lock, and parses it
+    /// once when the file has not changed in between.
+    private var lastIndex: (bytes: [UInt8], index: Index)?
 
     /// Opens the vault at `path`, checking its permissions and metadata.
     /// Needs no passphrase.
@@ -105,7 +109,10 @@ public final class Vault {
         guard let bytes = try directory.read(VaultLayout.index, limit: VaultLayout.indexLimit) else {
             throw VaultError.corrupt(path: path, reason: "missing")
         }
-        return try Index.decode(bytes, path: path)
+        if let lastIndex, lastIndex.bytes == bytes { return lastIndex.index }
+        let index = try Index.decode(bytes, path: path)
+        lastIndex = (bytes, index)
+        return index
     }
 
     /// The tokens in creation order: those not revoked (active or expired),
