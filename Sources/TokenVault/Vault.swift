@@ -40,6 +40,10 @@ public final class Vault {
     let directory: VaultDirectory
     let metadata: MetadataFile
     let publicKey: [UInt8]
+    /// The index `resolve` read, and its bytes: `revoke` resolves what it
+    /// asks about, then reads the index again under the lock, and parses it
+    /// once when the file has not changed in between.
+    private var resolvedIndex: (bytes: [UInt8], index: Index)?
 
     /// Opens the vault at `path`, checking its permissions and metadata.
     /// Needs no passphrase.
@@ -99,13 +103,16 @@ public final class Vault {
 
     // MARK: Reading
 
-    /// The index, read and checked.
-    func readIndex() throws -> Index {
+    /// The index, read and checked; kept for the next read with `keep`.
+    func readIndex(keep: Bool = false) throws -> Index {
         let path = directory.displayPath(VaultLayout.index)
         guard let bytes = try directory.read(VaultLayout.index, limit: VaultLayout.indexLimit) else {
             throw VaultError.corrupt(path: path, reason: "missing")
         }
-        return try Index.decode(bytes, path: path)
+        if let kept = resolvedIndex.take(), kept.bytes == bytes { return kept.index }
+        let index = try Index.decode(bytes, path: path)
+        if keep { resolvedIndex = (bytes, index) }
+        return index
     }
 
     /// The tokens in creation order: those not revoked (active or expired),
@@ -119,7 +126,7 @@ public final class Vault {
     /// or the label of a token not revoked (active or expired). A reference that is both one token's
     /// id and another's label is refused as ambiguous.
     public func resolve(_ references: [String]) throws -> [TokenInfo] {
-        let index = try readIndex()
+        let index = try readIndex(keep: true)
         var found: [TokenInfo] = []
         var seen = Set<Int>()
         for reference in references {

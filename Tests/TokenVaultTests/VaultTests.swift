@@ -60,6 +60,20 @@ import Glibc
 
     // MARK: Create, list, resolve
 
+    @Test func aWriterSeesAnIndexChangedSinceItsLastRead() throws {
+        // Vault reuses the index it parsed last only while index.json holds the same bytes.
+        let scratch = try ScratchDirectory()
+        let vault = try TestVault.make(in: scratch)
+        let first = try vault.create(label: "first")
+        #expect(try vault.resolve(["first"]).map(\.id) == [first.info.id])
+        let other = try Vault(openingAt: scratch.file("vault"))
+        let second = try other.create(label: "second")
+        try other.revoke(ids: [first.info.id])
+        #expect(throws: VaultError.noSuchToken(first.info.id)) { try vault.revoke(ids: [first.info.id]) }
+        #expect(try vault.revoke(ids: [second.info.id]).map(\.id) == [second.info.id])
+        #expect(try vault.tokens().isEmpty)
+    }
+
     @Test func createListAndResolveByIDOrLabel() throws {
         let scratch = try ScratchDirectory()
         let vault = try TestVault.make(in: scratch)

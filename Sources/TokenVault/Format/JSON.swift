@@ -1,7 +1,9 @@
 // The one reader of every JSON file ztoken trusts nothing about (vault.json,
 // vault-key.json, index.json, a backup's or a bundle's manifest): a strict
 // RFC 8259 parser into a small tree, from which each file's model reads its
-// fields by name (`JSONObject`, in the model's `init(json:)`).
+// fields by name (`JSONObject`, in the model's `init(json:)`). index.json,
+// the one large file, is read member by member (`members`, `elements`)
+// straight into its entries (`Index.decode`), by the same parser.
 //
 // Strict means: UTF-8 is validated, raw control characters in strings, lone
 // surrogates, trailing bytes and nesting deeper than `maximumDepth` are
@@ -25,6 +27,11 @@ enum JSONValue {
     case array([JSONValue])
     /// Members in file order; keys are unique.
     case object([(key: String, value: JSONValue)])
+
+    var isNull: Bool {
+        if case .null = self { return true }
+        return false
+    }
 
     /// The value of `key`, when this is an object that has it.
     subscript(key: String) -> JSONValue? {
@@ -65,10 +72,19 @@ struct JSONParser {
     private init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     static func parse(_ bytes: [UInt8]) throws(Malformed) -> JSONValue {
-        let result: Result<JSONValue, Malformed> = bytes.withUnsafeBufferPointer { buffer in
+        try read(bytes) { parser throws(Malformed) in try parser.value(depth: 1) }
+    }
+
+    /// Runs `body` on a parser at the start of `bytes`, then checks that
+    /// only whitespace follows what it read. `body` reads one value, as a
+    /// tree (`value(depth:)`) or member by member (`members`, `elements`).
+    static func read<T>(
+        _ bytes: [UInt8], _ body: (inout JSONParser) throws(Malformed) -> T
+    ) throws(Malformed) -> T {
+        let result: Result<T, Malformed> = bytes.withUnsafeBufferPointer { buffer in
             var parser = JSONParser(buffer)
             do throws(Malformed) {
-                let value = try parser.value(depth: 1)
+                let value = try body(&parser)
                 parser.skipWhitespace()
                 guard parser.position == buffer.count else { throw Malformed(offset: parser.position) }
                 return .success(value)
@@ -77,6 +93,13 @@ struct JSONParser {
             }
         }
         return try result.get()
+    }
+
+    /// The first byte of the next value, after whitespace: `{` for an
+    /// object, `[` for an array.
+    mutating func nextByte() -> UInt8? {
+        skipWhitespace()
+        return peek()
     }
 
     private func peek() -> UInt8? { position < bytes.count ? bytes[position] : nil }
@@ -91,7 +114,8 @@ struct JSONParser {
         position += 1
     }
 
-    private mutating func value(depth: Int) throws(Malformed) -> JSONValue {
+    /// The next value, as a tree; `depth` is its nesting (1 at the top).
+    mutating func value(depth: Int) throws(Malformed) -> JSONValue {
         guard depth <= Self.maximumDepth else { throw Malformed(offset: position) }
         skipWhitespace()
         guard let byte = peek() else { throw Malformed(offset: position) }
@@ -114,55 +138,86 @@ struct JSONParser {
     }
 
     private mutating func object(depth: Int) throws(Malformed) -> JSONValue {
-        position += 1
         var members: [(key: String, value: JSONValue)] = []
         members.reserveCapacity(Self.smallObject)
+        try self.members(depth: depth) { key, parser throws(Malformed) in
+            members.append((key, try parser.value(depth: depth + 1)))
+        }
+        return .object(members)
+    }
+
+    /// Reads the object at its opening brace (at depth `depth`, which the
+    /// caller has checked, as `value(depth:)` does), calling
+    /// `body` with each key and the parser before its value, which `body`
+    /// must read (at depth `depth + 1`). A key seen before is refused.
+    mutating func members(
+        depth: Int, _ body: (String, inout JSONParser) throws(Malformed) -> Void
+    ) throws(Malformed) {
+        position += 1
+        var seen: [String] = []
+        seen.reserveCapacity(Self.smallObject)
         var keys = Set<String>()
         skipWhitespace()
         if peek() == UInt8(ascii: "}") {
             position += 1
-            return .object(members)
+            return
         }
         while true {
             skipWhitespace()
             guard peek() == UInt8(ascii: "\"") else { throw Malformed(offset: position) }
             let keyOffset = position
             let key = try string()
-            if members.count < Self.smallObject {
-                guard !members.contains(where: { $0.key == key }) else { throw Malformed(offset: keyOffset) }
+            if seen.count < Self.smallObject {
+                guard !seen.contains(key) else { throw Malformed(offset: keyOffset) }
+                seen.append(key)
             } else {
-                if keys.isEmpty { keys = Set(members.map(\.key)) }
+                if keys.isEmpty { keys = Set(seen) }
                 guard keys.insert(key).inserted else { throw Malformed(offset: keyOffset) }
             }
             try expect(UInt8(ascii: ":"))
-            members.append((key, try value(depth: depth + 1)))
+            try body(key, &self)
             skipWhitespace()
             switch peek() {
             case UInt8(ascii: ","): position += 1
             case UInt8(ascii: "}"):
                 position += 1
-                return .object(members)
+                return
             default: throw Malformed(offset: position)
             }
         }
     }
 
     private mutating func array(depth: Int) throws(Malformed) -> JSONValue {
-        position += 1
         var elements: [JSONValue] = []
+        try self.elements(depth: depth) { _, parser throws(Malformed) in
+            elements.append(try parser.value(depth: depth + 1))
+        }
+        return .array(elements)
+    }
+
+    /// Reads the array at its opening bracket (at depth `depth`, checked by
+    /// the caller), calling
+    /// `body` with each element's position and the parser before it, which
+    /// `body` must read (at depth `depth + 1`).
+    mutating func elements(
+        depth: Int, _ body: (Int, inout JSONParser) throws(Malformed) -> Void
+    ) throws(Malformed) {
+        position += 1
         skipWhitespace()
         if peek() == UInt8(ascii: "]") {
             position += 1
-            return .array(elements)
+            return
         }
+        var count = 0
         while true {
-            elements.append(try value(depth: depth + 1))
+            try body(count, &self)
+            count += 1
             skipWhitespace()
             switch peek() {
             case UInt8(ascii: ","): position += 1
             case UInt8(ascii: "]"):
                 position += 1
-                return .array(elements)
+                return
             default: throw Malformed(offset: position)
             }
         }
@@ -356,29 +411,9 @@ struct JSONObject {
         return text
     }
 
-    func optionalBool(_ key: String) throws -> Bool? {
-        guard let found = value(key) else { return nil }
-        guard case .bool(let flag) = found else { throw wrongType(key) }
-        return flag
-    }
-
     func integer(_ key: String) throws -> Int {
         guard let number = try required(key).integer else { throw wrongType(key) }
         return number
-    }
-
-    func optionalInteger(_ key: String) throws -> Int? {
-        guard let found = value(key) else { return nil }
-        guard let number = found.integer else { throw wrongType(key) }
-        return number
-    }
-
-    /// A string that must be one of an enum's raw values.
-    func value<T: RawRepresentable>(_ key: String) throws -> T where T.RawValue == String {
-        guard let value = T(rawValue: try string(key)) else {
-            throw VaultError.corrupt(path: file, reason: "field \"\(prefix)\(key)\" has an unknown value")
-        }
-        return value
     }
 
     func optionalObject(_ key: String) throws -> JSONObject? {
@@ -393,6 +428,61 @@ struct JSONObject {
         return try elements.enumerated().map { position, element in
             try T(json: JSONObject(element, file: file, parent: parent, position: position))
         }
+    }
+}
+
+// MARK: - Reading a model member by member
+
+/// What is wrong with the value of a field.
+enum JSONFieldProblem: Error { case wrongType, unknownValue }
+
+/// A field of a model read straight from the parser (`JSONParser.object(into:…)`).
+protocol JSONField {
+    associatedtype Model
+    var key: String { get }
+    /// A required field must be present and not null; an optional one is
+    /// absent when it is missing or null.
+    var isRequired: Bool { get }
+    /// Sets the field from its value (never null), or says what is wrong with it.
+    var read: @Sendable (inout Model, JSONValue) -> JSONFieldProblem? { get }
+}
+
+extension JSONParser {
+    /// Reads the value here (at depth `depth`) into `model` by `fields`, as
+    /// `JSONObject` reads would, without the object's tree. Returns the error
+    /// those reads would throw, reading `fields` in order, for an object
+    /// named `name` ("tokens.3"), or nil. Unknown keys are ignored; `fields`
+    /// holds at most 64.
+    mutating func object<Field: JSONField>(
+        into model: inout Field.Model, fields: [Field], depth: Int, file: String, name: String
+    ) throws(Malformed) -> VaultError? {
+        guard nextByte() == UInt8(ascii: "{") else {
+            _ = try value(depth: depth)
+            return .corrupt(path: file, reason: "field \"\(name)\" has the wrong type")
+        }
+        var present: UInt64 = 0  // bit i: fields[i] was in the object
+        var bad: (field: Int, problem: JSONFieldProblem)?
+        var next = 0
+        try members(depth: depth) { key, parser throws(Malformed) in
+            let value = try parser.value(depth: depth + 1)
+            // Files ztoken writes have their keys in the order of `fields`.
+            guard
+                let match = fields[next...].firstIndex(where: { $0.key == key })
+                    ?? fields.firstIndex(where: { $0.key == key })
+            else { return }
+            next = match
+            present |= 1 << match
+            let problem =
+                value.isNull ? (fields[match].isRequired ? .wrongType : nil) : fields[match].read(&model, value)
+            if let problem, match < bad?.field ?? fields.count { bad = (match, problem) }
+        }
+        let end = bad?.field ?? fields.count
+        if let missing = fields[..<end].indices.first(where: { fields[$0].isRequired && present & (1 << $0) == 0 }) {
+            return .corrupt(path: file, reason: "missing field \"\(fields[missing].key)\"")
+        }
+        guard let bad else { return nil }
+        let what = bad.problem == .wrongType ? "has the wrong type" : "has an unknown value"
+        return .corrupt(path: file, reason: "field \"\(name).\(fields[bad.field].key)\" \(what)")
     }
 }
 

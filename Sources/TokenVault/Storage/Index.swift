@@ -9,7 +9,7 @@
 // `create`'s instructions at 1,000 tokens, so the writer is a plain loop.
 
 /// The token index, in creation order.
-struct Index: Codable, Equatable, JSONReadable {
+struct Index: Codable, Equatable {
     /// Version 2 added the log anchor; a version 1 index (no history yet)
     /// is read, and its first write starts the log.
     static let currentVersion = 2
@@ -22,7 +22,7 @@ struct Index: Codable, Equatable, JSONReadable {
     var tokens: [Entry] = []
 
     /// One token as the index keeps it. Never its plaintext.
-    struct Entry: Codable, Equatable, Sendable, JSONReadable {
+    struct Entry: Codable, Equatable, Sendable {
         var id: String
         var label: String
         var kind: TokenKind
@@ -79,15 +79,52 @@ struct Index: Codable, Equatable, JSONReadable {
         version = Index.currentVersion
     }
 
-    init(json: JSONObject) throws {
-        version = try json.integer("version")
-        log = try json.optionalObject("log").map(LogAnchor.init(json:))
-        tokens = try json.array("tokens", of: Entry.self)
-    }
-
-    /// Reads and checks index.json.
+    /// Reads and checks index.json. It is read member by member straight
+    /// into entries, without the tree the other files are read through: at
+    /// 1,000 tokens the tree was most of `list`'s time beyond process start.
+    /// The errors are `JSONObject`'s, in its order: malformed JSON, the
+    /// version, the log anchor, then the first bad entry's first bad field.
     static func decode(_ bytes: [UInt8], path: String) throws -> Index {
-        let index = try VaultJSON.decode(Index.self, from: bytes, path: path, knownVersions: 1...currentVersion)
+        var version: JSONValue?
+        var log: JSONValue?
+        var tokens: [Entry]?
+        var problem: VaultError?
+        do {
+            try JSONParser.read(bytes) { parser throws(JSONParser.Malformed) in
+                guard parser.nextByte() == UInt8(ascii: "{") else {
+                    _ = try parser.value(depth: 1)
+                    return
+                }
+                try parser.members(depth: 1) { key, parser throws(JSONParser.Malformed) in
+                    switch key {
+                    case "version": version = try parser.value(depth: 2)
+                    case "log": log = try parser.value(depth: 2)
+                    case "tokens" where parser.nextByte() == UInt8(ascii: "["):
+                        tokens = []
+                        try parser.elements(depth: 2) { position, parser throws(JSONParser.Malformed) in
+                            var entry = Entry(
+                                id: "", label: "", kind: .api, createdAt: "", last4: "", digest: "", state: .active)
+                            let error = try parser.object(
+                                into: &entry, fields: Entry.fields, depth: 3, file: path, name: "tokens.\(position)")
+                            if let error { problem = problem ?? error } else { tokens?.append(entry) }
+                        }
+                    case "tokens":
+                        _ = try parser.value(depth: 2)
+                        tokens = []
+                        problem = problem ?? .corrupt(path: path, reason: "field \"tokens\" has the wrong type")
+                    default: _ = try parser.value(depth: 2)
+                    }
+                }
+            }
+        } catch {
+            throw VaultError.corrupt(path: path, reason: "malformed JSON (at byte \(error.offset))")
+        }
+        var index = Index()
+        index.version = try VaultJSON.version(version, path: path, knownVersions: 1...currentVersion)
+        if let log, !log.isNull { index.log = try LogAnchor(json: JSONObject(log, file: path, parent: "log.")) }
+        guard let tokens else { throw VaultError.corrupt(path: path, reason: "missing field \"tokens\"") }
+        if let problem { throw problem }
+        index.tokens = tokens
         try index.validate(path: path)
         return index
     }
@@ -216,11 +253,6 @@ struct LogAnchor: Codable, Equatable, Sendable, JSONReadable {
 }
 
 extension Index.Entry {
-    init(json: JSONObject) throws {
-        self.init(id: "", label: "", kind: .api, createdAt: "", last4: "", digest: "", state: .active)
-        for field in Self.fields { try field.read(&self, json) }
-    }
-
     /// Every field as index.json spells it, in the file's order (keys sorted
     /// as JSONEncoder sorts them): the one list the reader and the writer use.
     static let fields: [Field] = [
@@ -245,84 +277,93 @@ extension Index.Entry {
 
     /// One field: its key, how it is read into an entry, and how an entry's
     /// value is written (nothing when the entry does not have it).
-    struct Field: Sendable {
+    struct Field: JSONField, Sendable {
+        typealias Problem = JSONFieldProblem
+
         let key: String
-        let read: @Sendable (inout Index.Entry, JSONObject) throws -> Void
+        let isRequired: Bool
+        let read: @Sendable (inout Index.Entry, JSONValue) -> Problem?
         /// Appends `"key" : value` after `separator`; false when not set.
         let write: @Sendable (Index.Entry, _ separator: String, inout [UInt8]) -> Bool
 
-        private static func member(_ key: String, _ separator: String, _ out: inout [UInt8]) {
-            out += separator.utf8
-            out += key.utf8
-            out += "\" : ".utf8
+        /// A field that `decode` reads from its JSON value and `encode` writes
+        /// as JSON; `get` is nil when the entry does not have it.
+        private static func make<Value>(
+            _ key: String, isRequired: Bool, _ get: @escaping @Sendable (Index.Entry) -> Value?,
+            _ set: @escaping @Sendable (inout Index.Entry, Value) -> Void,
+            decode: @escaping @Sendable (JSONValue) throws(Problem) -> Value,
+            encode: @escaping @Sendable (Value, inout [UInt8]) -> Void
+        ) -> Field {
+            Field(
+                key: key, isRequired: isRequired,
+                read: { entry, value in
+                    do throws(Problem) { set(&entry, try decode(value)) } catch { return error }
+                    return nil
+                },
+                write: { entry, separator, out in
+                    guard let value = get(entry) else { return false }
+                    out += separator.utf8
+                    out += key.utf8
+                    out += "\" : ".utf8
+                    encode(value, &out)
+                    return true
+                })
+        }
+
+        private static func text(_ value: JSONValue) throws(Problem) -> String {
+            guard case .string(let text) = value else { throw .wrongType }
+            return text
         }
 
         static func required(
             _ key: String, _ get: @escaping @Sendable (Index.Entry) -> String,
             _ set: @escaping @Sendable (inout Index.Entry, String) -> Void
         ) -> Field {
-            Field(
-                key: key, read: { set(&$0, try $1.string(key)) },
-                write: { entry, separator, out in
-                    member(key, separator, &out)
-                    JSONString.append(get(entry), to: &out)
-                    return true
-                })
+            make(key, isRequired: true, get, set, decode: text, encode: JSONString.append)
         }
 
         static func optional(
             _ key: String, _ get: @escaping @Sendable (Index.Entry) -> String?,
             _ set: @escaping @Sendable (inout Index.Entry, String?) -> Void
         ) -> Field {
-            Field(
-                key: key, read: { set(&$0, try $1.optionalString(key)) },
-                write: { entry, separator, out in
-                    guard let value = get(entry) else { return false }
-                    member(key, separator, &out)
-                    JSONString.append(value, to: &out)
-                    return true
-                })
+            make(key, isRequired: false, get, { set(&$0, $1) }, decode: text, encode: JSONString.append)
         }
 
         static func enumeration<Value: RawRepresentable<String> & SendableMetatype>(
             _ key: String, _ get: @escaping @Sendable (Index.Entry) -> Value,
             _ set: @escaping @Sendable (inout Index.Entry, Value) -> Void
         ) -> Field {
-            Field(
-                key: key, read: { set(&$0, try $1.value(key)) },
-                write: { entry, separator, out in
-                    member(key, separator, &out)
-                    JSONString.append(get(entry).rawValue, to: &out)
-                    return true
-                })
+            make(
+                key, isRequired: true, get, set,
+                decode: { value throws(Problem) in
+                    guard let known = Value(rawValue: try text(value)) else { throw .unknownValue }
+                    return known
+                }, encode: { JSONString.append($0.rawValue, to: &$1) })
         }
 
         static func integer(
             _ key: String, _ get: @escaping @Sendable (Index.Entry) -> Int?,
             _ set: @escaping @Sendable (inout Index.Entry, Int?) -> Void
         ) -> Field {
-            Field(
-                key: key, read: { set(&$0, try $1.optionalInteger(key)) },
-                write: { entry, separator, out in
-                    guard let value = get(entry) else { return false }
-                    member(key, separator, &out)
-                    out += String(value).utf8
-                    return true
-                })
+            make(
+                key, isRequired: false, get, { set(&$0, $1) },
+                decode: { value throws(Problem) in
+                    guard let number = value.integer else { throw .wrongType }
+                    return number
+                }, encode: { $1 += String($0).utf8 })
         }
 
+        /// Written only when true.
         static func flag(
             _ key: String, _ get: @escaping @Sendable (Index.Entry) -> Bool,
             _ set: @escaping @Sendable (inout Index.Entry, Bool) -> Void
         ) -> Field {
-            Field(
-                key: key, read: { set(&$0, try $1.optionalBool(key) == true) },
-                write: { entry, separator, out in
-                    guard get(entry) else { return false }
-                    member(key, separator, &out)
-                    out += "true".utf8
-                    return true
-                })
+            make(
+                key, isRequired: false, { get($0) ? true : nil }, set,
+                decode: { value throws(Problem) in
+                    guard case .bool(let flag) = value else { throw .wrongType }
+                    return flag
+                }, encode: { _, out in out += "true".utf8 })
         }
     }
 }

@@ -55,13 +55,20 @@ enum VaultJSON {
         } catch {
             throw VaultError.corrupt(path: path, reason: "malformed JSON (at byte \(error.offset))")
         }
-        guard let version = document["version"]?.integer else {
+        _ = try version(document["version"], path: path, knownVersions: knownVersions)
+        return try T(json: JSONObject(document, file: path))
+    }
+
+    /// The file's `"version"` (the value read for it, nil when absent),
+    /// which must be an integer among `knownVersions`.
+    static func version(_ value: JSONValue?, path: String, knownVersions: ClosedRange<Int>) throws -> Int {
+        guard let version = value?.integer else {
             throw VaultError.corrupt(path: path, reason: "not a ztoken file (no readable \"version\")")
         }
         guard knownVersions.contains(version) else {
             throw VaultError.unsupportedVersion(path: path, version: version)
         }
-        return try T(json: JSONObject(document, file: path))
+        return version
     }
 }
 
