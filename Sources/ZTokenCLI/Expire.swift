@@ -16,10 +16,8 @@ struct Expire: ParsableCommand {
 
     @OptionGroup var vaultOptions: VaultOptions
 
-    @Argument(
-        help: ArgumentHelp("The token's label or id.", valueName: "label-or-id"),
-        completion: TokenCompletion.activeTokens)
-    var token: String
+    @OptionGroup var reference: TokenArgument
+    var token: String { reference.token }
 
     @Argument(help: ArgumentHelp("A duration, a date or time, or 'never'.", valueName: "when"))
     var when: String

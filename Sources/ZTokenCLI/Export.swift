@@ -16,10 +16,8 @@ struct Export: ParsableCommand {
     @OptionGroup var vaultOptions: VaultOptions
     @OptionGroup var passphrase: VaultPassphraseOptions
 
-    @Argument(
-        help: ArgumentHelp("The token's label or id.", valueName: "label-or-id"),
-        completion: TokenCompletion.activeTokens)
-    var token: String
+    @OptionGroup var reference: TokenArgument
+    var token: String { reference.token }
 
     @Option(
         name: [.customShort("i"), .customLong("identity")],

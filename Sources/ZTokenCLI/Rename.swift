@@ -15,10 +15,8 @@ struct Rename: ParsableCommand {
 
     @OptionGroup var vaultOptions: VaultOptions
 
-    @Argument(
-        help: ArgumentHelp("The token's label or id.", valueName: "label-or-id"),
-        completion: TokenCompletion.activeTokens)
-    var token: String
+    @OptionGroup var reference: TokenArgument
+    var token: String { reference.token }
 
     @Argument(help: ArgumentHelp("The new label.", valueName: "new-label"))
     var newLabel: String

@@ -21,10 +21,8 @@ struct Rotate: ParsableCommand {
 
     @OptionGroup var vaultOptions: VaultOptions
 
-    @Argument(
-        help: ArgumentHelp("The token's label or id.", valueName: "label-or-id"),
-        completion: TokenCompletion.activeTokens)
-    var token: String
+    @OptionGroup var reference: TokenArgument
+    var token: String { reference.token }
 
     @OptionGroup var bundle: BundleOptions
 

@@ -17,10 +17,8 @@ struct Show: ParsableCommand {
 
     @OptionGroup var vaultOptions: VaultOptions
 
-    @Argument(
-        help: ArgumentHelp("The token's label or id.", valueName: "label-or-id"),
-        completion: TokenCompletion.activeTokens)
-    var token: String
+    @OptionGroup var reference: TokenArgument
+    var token: String { reference.token }
 
     @Flag(help: "Print the token as one JSON object, as list --json does.")
     var json = false

@@ -37,3 +37,12 @@ enum TokenCompletion {
         return found
     }
 }
+
+/// The one token a command acts on, as every such command takes it: a label
+/// or id, completed from the vault's active tokens.
+struct TokenArgument: ParsableArguments {
+    @Argument(
+        help: ArgumentHelp("The token's label or id.", valueName: "label-or-id"),
+        completion: TokenCompletion.activeTokens)
+    var token: String
+}
