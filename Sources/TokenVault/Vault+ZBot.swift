@@ -57,8 +57,7 @@ extension Vault {
         } catch {
             // Roll back: a token whose bundle was never written was never
             // seen, so it is removed as if it had never been made.
-            try? discard(created)
-            throw error
+            throw rollBack(created, after: error)
         }
         return created.info
     }

@@ -266,6 +266,19 @@ public final class Vault {
         }
     }
 
+    /// The error to throw when showing `created` failed with `failure`:
+    /// the token is discarded (`discard`), and if that fails too, the error
+    /// says which token is left active with nobody having it.
+    public func rollBack(_ created: CreatedToken, after failure: Error) -> Error {
+        do {
+            try discard(created)
+            return failure
+        } catch {
+            let cause = (failure as? VaultError)?.message ?? "\(failure)"
+            return VaultError.unseenTokenLeft(label: created.info.label, id: created.info.id, cause: cause)
+        }
+    }
+
     /// Undoes a `create` whose token was never shown (printing it or writing
     /// its bundle failed): removes the index entry first, then the record, as
     /// if the token had never been made. Only a still-active entry with the

@@ -48,6 +48,9 @@ public enum VaultError: Error, Sendable, Equatable {
     // 74 — I/O
     /// A system call failed; `operation` names it ("write", "fsync", "rename"…).
     case io(path: String, operation: String, errno: Int32)
+    /// Showing a new token (or writing its bundle) failed, and so did taking
+    /// it out again: it is active, and nobody has it. `cause` is the first failure.
+    case unseenTokenLeft(label: String, id: String, cause: String)
 
     // 75 — busy
     /// Another ztoken held the vault lock past the timeout.
@@ -79,7 +82,7 @@ public enum VaultError: Error, Sendable, Equatable {
             return 65
         case .vaultNotFound, .noSuchToken, .fileNotFound, .tokenExpired: return 66
         case .alreadyExists, .labelInUse, .labelOfExpiredToken: return 73
-        case .io: return 74
+        case .io, .unseenTokenLeft: return 74
         case .busy, .vaultReplaced, .vaultChanged, .remoteMoved: return 75
         case .wrongPassphrase, .wrongIdentity, .unsafePermissions, .foreignOwner, .symlink: return 77
         }
@@ -119,6 +122,9 @@ public enum VaultError: Error, Sendable, Equatable {
             return "an expired token is still labelled \(Self.quoted(label))"
         case .io(let path, let operation, let errno):
             return "\(path): \(operation) failed: \(Self.describe(errno: errno))"
+        case .unseenTokenLeft(let label, let id, let cause):
+            return "\(cause); the new token \(Self.quoted(label)) (\(id)) could not be removed again and is "
+                + "active, though nobody has it"
         case .busy(let path, let holder, let seconds):
             let who = holder.map { " (held by \($0))" } ?? ""
             return
@@ -179,6 +185,8 @@ public enum VaultError: Error, Sendable, Equatable {
             return "run the command again"
         case .remoteMoved:
             return "run the sync again: it merges what arrived"
+        case .unseenTokenLeft:
+            return "revoke it, or rotate it to get one you can see"
         case .wrongPassphrase:
             return nil
         case .wrongIdentity:

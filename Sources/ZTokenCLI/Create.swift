@@ -80,8 +80,7 @@ struct Create: ParsableCommand {
             try show(created)
         } catch {
             // Nobody saw the token: take it out again so the label stays free.
-            try? vault.discard(created)
-            throw error
+            throw vault.rollBack(created, after: error)
         }
         if copy && !clipboardInstead { copyToClipboard(created.token) }
     }

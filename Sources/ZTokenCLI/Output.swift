@@ -165,6 +165,8 @@ extension VaultError {
         case .busy:
             Output.offers("--lock-timeout")
                 ? "wait for the other ztoken to finish, or raise --lock-timeout" : "wait for the other ztoken to finish"
+        case .unseenTokenLeft(_, let id, _):
+            "run 'ztoken revoke \(id)', or 'ztoken rotate \(id)' to get a token you can see"
         case .tokenExpired(_, let id, _):
             "expiry is never undone: run 'ztoken rotate \(id)' for a new token under its label, "
                 + "or 'ztoken revoke \(id)'"

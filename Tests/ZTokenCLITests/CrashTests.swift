@@ -50,6 +50,34 @@ final class Coverage: @unchecked Sendable {
 }
 
 @Suite struct CrashTests {
+    /// Printing a new token fails (stdout is /dev/full) and so does taking
+    /// it out again (every fsync after create's own fails): the error names
+    /// the token left active that nobody has, and how to get rid of it.
+    @Test func aTokenLeftActiveByAFailedRollBackIsNamed() throws {
+        let strace = try ExternalTools.locate("strace", package: "strace")
+        let binary = try CLIHarness.requireBinary()
+        let box = try Sandbox()
+        try box.initVault()
+        let trace = box.root + "/fsyncs.txt"
+        #expect(
+            try box.run(["-f", "-qq", "-e", "trace=fsync", "-o", trace, binary, "create", "probe"], executable: strace)
+                .status == 0)
+        let creates = try String(contentsOfFile: trace, encoding: .utf8).components(separatedBy: "fsync(").count - 1
+        try #require(creates > 0)
+        let result = try box.run(
+            [
+                "-f", "-qq", "-e", "trace=fsync", "-e", "inject=fsync:error=EIO:when=\(creates + 1)+", "-o",
+                "/dev/null",
+                "sh", "-c", "exec \"$0\" create unseen >/dev/full", binary,
+            ], executable: strace)
+        #expect(result.status == 74, "\(result)")
+        let left = try #require(try box.listJSON().first { $0["label"] as? String == "unseen" }, "\(result)")
+        let id = try #require(left["id"] as? String)
+        #expect(
+            result.stderr.contains("the new token 'unseen' (\(id)) could not be removed again"), "\(result)")
+        #expect(result.stderr.contains("ztoken: hint: run 'ztoken revoke \(id)'"), "\(result)")
+    }
+
     static let limit = 150
     /// Most openat calls are the dynamic loader's: every third is sampled.
     static let openatStride = 3
