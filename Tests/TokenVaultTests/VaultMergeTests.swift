@@ -116,22 +116,45 @@ import Testing
         try remote.withWriteLock { current in
             try remote.commit(changed, over: current, events: [HistoryEvent(.discard, removed)])
         }
-        #expect(throws: VaultError.self) {
-            try VaultMerge.merge(
-                local: try Self.state(scratch.file("vault")), remote: try Self.state(scratch.file("remote")),
-                remoteName: "remote")
-        }
         #expect(kept.info.id == removed.id)
+        let local = try Self.state(scratch.file("vault"))
+        let dropping = try Self.state(scratch.file("remote"))
+        Self.expectRefusal("would drop token \(kept.info.id)") {
+            _ = try VaultMerge.merge(local: local, remote: dropping, remoteName: "remote")
+        }
+    }
+
+    /// Runs `body` and expects a `VaultError` whose message contains `text`.
+    static func expectRefusal(
+        _ text: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void
+    ) {
+        do {
+            try body()
+            Issue.record("no error; expected one saying \(text)", sourceLocation: sourceLocation)
+        } catch let error as VaultError {
+            #expect(error.message.contains(text), "\(error.message)", sourceLocation: sourceLocation)
+        } catch {
+            Issue.record("\(error)", sourceLocation: sourceLocation)
+        }
     }
 
     @Test func anotherVaultOrKeyPairIsRefused() throws {
         let scratch = try ScratchDirectory()
         _ = try TestVault.make(in: scratch, name: "one")
         _ = try TestVault.make(in: scratch, name: "two")
-        #expect(throws: VaultError.self) {
-            try VaultMerge.merge(
-                local: try Self.state(scratch.file("one")), remote: try Self.state(scratch.file("two")),
-                remoteName: "two")
+        let one = try Self.state(scratch.file("one"))
+        let two = try Self.state(scratch.file("two"))
+        Self.expectRefusal("it holds another vault") {
+            _ = try VaultMerge.merge(local: one, remote: two, remoteName: "two")
+        }
+        // The same vault after a passwd --rekey on the other machine.
+        try Self.copy(scratch.file("one"), scratch.file("rekeyed"))
+        let passphrase = TestVault.secret(TestVault.passphrase)
+        _ = try Vault(openingAt: scratch.file("rekeyed")).changePassphrase(
+            from: passphrase, to: passphrase, rekey: true)
+        let rekeyed = try Self.state(scratch.file("rekeyed"))
+        Self.expectRefusal("another key pair") {
+            _ = try VaultMerge.merge(local: one, remote: rekeyed, remoteName: "r")
         }
     }
 

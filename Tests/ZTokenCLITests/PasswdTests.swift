@@ -92,25 +92,29 @@ import Testing
         #expect(result.stderr.contains("keeps its secret key offline"))
     }
 
+    /// With the real costs (no test hook), on a vault at the interactive
+    /// level (fixtures/legacy-v1): --kdf moderate writes moderate's
+    /// parameters, and --kdf interactive brings them down again.
     @Test func kdfChangesTheCostUpOrDown() throws {
-        let box = try Sandbox()
-        try box.initVault(["--kdf", "interactive"])
-        _ = try box.create("a")
+        let box = try LegacyVaultTests.sandbox()
+        let real: [String: String?] = [MinimalKDF.environmentName: nil]
         let new = Self.writeSecret(box, "new", "a new passphrase")
-        // Without the test hook the floor is the real one, which the test
-        // vault's minimal parameters are below: opening them is refused.
-        let result = try box.run(
+        var current = box.passphraseFile
+        for (level, memLimit, opsLimit) in [("moderate", 268_435_456, 3), ("interactive", 67_108_864, 2)] {
+            let changed = try box.run(
+                ["passwd", "--kdf", level, "--vault-passphrase-file", current, "--new-passphrase-file", new],
+                environment: real)
+            #expect(changed.status == 0, "\(level): \(changed)")
+            let kdf = try #require(try Self.keyFile(box)["kdf"] as? [String: Any], "\(level)")
+            #expect(kdf["memLimit"] as? Int == memLimit, "\(level): \(kdf)")
+            #expect(kdf["opsLimit"] as? Int == opsLimit, "\(level): \(kdf)")
+            current = new
+        }
+        let exported = try box.run(
             [
-                "passwd", "--kdf", "interactive", "--vault-passphrase-file", box.passphraseFile,
-                "--new-passphrase-file", new,
-            ],
-            environment: [MinimalKDF.environmentName: nil])
-        #expect(result.status == 65, "a vault made with the minimal cost is below the real floor: \(result)")
-        let changed = try box.run([
-            "passwd", "--kdf", "moderate", "--vault-passphrase-file", box.passphraseFile, "--new-passphrase-file", new,
-        ])
-        #expect(changed.status == 0, "\(changed)")
-        #expect(try Self.export(box, "a", passphraseFile: new).status == 0)
+                "export", "build-agent-7", "--vault-passphrase-file", new, "--plain-dir", box.nextName("plain"),
+            ], environment: real)
+        #expect(exported.status == 0, "\(exported)")
     }
 
     @Test func rekeyMakesANewKeyPairAndKeepsEveryToken() throws {

@@ -73,12 +73,12 @@ import Glibc
         #expect(result.status == 1, "\(result)")
         #expect(
             result.stdoutLines == [
-                "\(tree)/deploy.sh:2:15: ztk_…\(active.suffix(4)) active \(ids["ci"]!) ci",
+                "\(tree)/deploy.sh:\(Self.places(of: active, in: crlf)[0]): ztk_…\(active.suffix(4)) active \(ids["ci"]!) ci",
                 "\(tree)/sub/c.json:2:22: …6789 active \(ids["jira"]!) jira",
                 "\(tree)/sub/c.json:3:13: ztk_…\(stranger.suffix(4)) unknown",
                 "\(tree)/sub/notes.txt:2:35: ztk_…\(revoked.suffix(4)) revoked \(ids["old"]!) old",
             ])
-        #expect(Self.places(of: active, in: crlf) == ["2:15"])
+        #expect(Self.places(of: active, in: crlf) == ["2:15"], "the place counted by hand: line 2, byte 15")
         #expect(result.stderr.contains("ztoken: scanned 3 files"))
         #expect(result.stderr.contains("4 tokens found: 2 active, 1 revoked, 1 unknown"))
         #expect(result.stderr.contains("ztoken: hint: revoke"))
