@@ -176,4 +176,17 @@ struct BundleOptions: ParsableArguments {
             return output.isStandardOutput ? "bundle written to standard output" : "bundle written to \(output.path)"
         }
     }
+
+    /// The server URL the bundle will name: --server, else `fallback` (the
+    /// token's own), else the vault's default; checked, before anything is
+    /// made or a passphrase asked. None at all is a usage error naming the
+    /// ways to give one.
+    func serverURL(in vault: Vault, fallback: String? = nil) throws -> String {
+        guard server != nil || fallback != nil || vault.defaultServerURL != nil else {
+            throw VaultError.invalidArgument(
+                "no server URL for the zBot",
+                hint: "pass --server URL, or set a default with 'ztoken config server-url URL'")
+        }
+        return try vault.bundleServerURL(server ?? fallback)
+    }
 }

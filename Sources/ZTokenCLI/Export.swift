@@ -42,7 +42,7 @@ struct Export: ParsableCommand {
         // expired one is refused), its server URL, the output, the recipients.
         let template = try bundle.parsedTemplate()
         let info = try vault.activeToken(token)
-        _ = try vault.bundleServerURL(bundle.server ?? info.serverURL)
+        _ = try bundle.serverURL(in: vault, fallback: info.serverURL)
         let output = try bundle.openOutput()
         try bundle.encryption.checkRecipients()
         let key: VaultKey

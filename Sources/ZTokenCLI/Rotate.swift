@@ -58,10 +58,7 @@ struct Rotate: ParsableCommand {
             // Everything the bundle needs is checked before anything is minted.
             try bundle.validateDestination()
             try bundle.refuseBinaryOnTerminal()
-            if bundle.server == nil && old.serverURL == nil && vault.defaultServerURL == nil {
-                throw VaultError.invalidArgument("no server URL for the zBot", hint: "pass --server URL")
-            }
-            let url = try vault.bundleServerURL(bundle.server ?? old.serverURL)
+            let url = try bundle.serverURL(in: vault, fallback: old.serverURL)
             let template = try bundle.parsedTemplate()
             let destination = try bundle.destination()
             try destination.checkWritable()

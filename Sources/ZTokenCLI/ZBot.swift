@@ -35,11 +35,7 @@ struct ZBot: ParsableCommand {
         try bundle.refuseBinaryOnTerminal()
         let vault = try vaultOptions.open()
         let expiresAt = try lifetime.deadline()
-        if bundle.server == nil && vault.defaultServerURL == nil {
-            throw VaultError.invalidArgument(
-                "no server URL for the zBot",
-                hint: "pass --server URL, or set a default with 'ztoken config server-url URL'")
-        }
+        _ = try bundle.serverURL(in: vault)
         // The label is free before a bundle passphrase is asked (create checks it again under the lock).
         try vault.checkNewLabel(name)
         let template = try bundle.parsedTemplate()
