@@ -89,6 +89,22 @@ import Glibc
         #expect(ScratchDirectory.mode(scratch.file("out")) == 0o600)
     }
 
+    /// With overwrite, a failing directory fsync (after the rename) puts the
+    /// replaced file back: a failed backup or bundle never leaves the user
+    /// with neither the old file nor the new one.
+    @Test func aFailedCommitOverAnOldFileKeepsTheOldFile() throws {
+        let scratch = try ScratchDirectory()
+        scratch.write(Array("old".utf8), to: "out")
+        let output = try OutputFile(path: scratch.file("out"), overwrite: true)
+        try output.write(Self.contents)
+        // The file's fsync is the first, the directory's (after the rename) the second.
+        let plan = FaultPlan(.fsync, n: 2, errno: EIO)
+        #expect(throws: VaultError.self) { try FaultScope.run(plan) { try output.commit() } }
+        #expect(plan.fired)
+        #expect(scratch.bytes("out") == Array("old".utf8))
+        #expect(scratch.names() == ["out"], "no temp or kept-aside name is left")
+    }
+
     /// A file created between start and commit (another program, a second
     /// ztoken) is not overwritten: commit links, which fails on an existing
     /// name, and the temp file goes away.

@@ -100,12 +100,22 @@ public final class OutputFile {
             return
         }
         var published = false
+        // With overwrite, the file being replaced stays reachable under a
+        // swept temp name until the new one is durable, so a failure after
+        // the rename puts it back rather than leaving no file at all.
+        var replaced: String?
         do {
             try Syscall.sync(fd, displayPath: path)
             let descriptor = fd
             fd = -1
             try Syscall.closeChecked(descriptor, displayPath: path)
             if overwrite {
+                let keep = "." + name + ".ztoken-old" + Leftovers.tag()
+                if linkat(directory, name, directory, keep, 0) == 0 {
+                    replaced = keep
+                } else if errno != ENOENT {
+                    throw Syscall.fail(path, "link")
+                }
                 try Syscall.renameAt(directory, tempName, directory, name, displayPath: path)
                 published = true
             } else {
@@ -120,14 +130,21 @@ public final class OutputFile {
             }
             try Syscall.sync(directory, displayPath: path)
             finished = true
+            if let replaced { try? Syscall.unlinkAt(directory, replaced, displayPath: path) }
         } catch {
             // The name may already show the file (a failed directory fsync
             // comes after the rename or link). The command fails, so the
             // file must go too: a caller that rolls back (zbot discards the
             // token) would otherwise leave a complete bundle nobody may use.
             if published {
-                try? Syscall.unlinkAt(directory, name, displayPath: path)
+                if let replaced {
+                    try? Syscall.renameAt(directory, replaced, directory, name, displayPath: path)
+                } else {
+                    try? Syscall.unlinkAt(directory, name, displayPath: path)
+                }
                 try? Syscall.sync(directory, displayPath: path)
+            } else if let replaced {
+                try? Syscall.unlinkAt(directory, replaced, displayPath: path)
             }
             abandon()
             throw error
