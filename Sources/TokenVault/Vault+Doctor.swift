@@ -190,7 +190,9 @@ extension Vault {
                     throw error
                 } catch {
                     finding = DoctorFinding(
-                        path: path, problem: problem + " (repair failed: \(error))", repairable: true, repaired: false,
+                        path: path,
+                        problem: problem + " (repair failed: \((error as? VaultError)?.message ?? "\(error)"))",
+                        repairable: true, repaired: false,
                         remedy: .removeByHand)
                 }
             }

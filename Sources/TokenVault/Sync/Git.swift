@@ -67,9 +67,24 @@ enum Git {
     static func checked(_ arguments: [String], in directory: String, repository: Bool = true) throws -> String {
         let result = try run(arguments, in: directory, repository: repository)
         guard result.status == 0 else {
-            throw VaultError.invalidArgument("git \(arguments.first ?? "") failed: \(result.complaint)")
+            throw VaultError.invalidArgument("git \(subcommand(of: arguments)) failed: \(result.complaint)")
         }
         return result.output.hasSuffix("\n") ? String(result.output.dropLast()) : result.output
+    }
+
+    /// The git command in `arguments`, past options such as `-c name=value`.
+    static func subcommand(of arguments: [String]) -> String {
+        var position = 0
+        while position < arguments.count {
+            if arguments[position] == "-c" {
+                position += 2
+            } else if arguments[position].hasPrefix("-") {
+                position += 1
+            } else {
+                return arguments[position]
+            }
+        }
+        return "git"
     }
 
     /// A commit for git's own identity when the user has none configured:
