@@ -275,7 +275,10 @@ extension Vault {
             try directory.replace(VaultLayout.metadata, with: merged.metadataBytes)
         }
         try writeIndex(merged.index)
-        try directory.removeRecords(ids: merged.revokedIDs)
+        // The merge is installed: a record a failed unlink leaves is
+        // garbage for `doctor --repair`, and must not stop git's HEAD from
+        // following the installed state.
+        try? directory.removeRecords(ids: merged.revokedIDs)
     }
 
     /// Moves git's HEAD to the installed state: the remote's commit when

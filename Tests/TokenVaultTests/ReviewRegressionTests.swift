@@ -36,7 +36,10 @@ import Testing
         let token = SecureBytes(copying: Array("imported-SERVER-token-0123456789".utf8))
         let made = try vault.create(label: "jira", importing: token)
         try vault.revoke(ids: [made.info.id])
-        #expect(throws: VaultError.invalidArgument("this token is already in the vault as 'jira' (revoked)")) {
+        #expect(
+            throws: VaultError.invalidArgument(
+                "this token is already in the vault as 'jira' (id \(made.info.id), revoked)")
+        ) {
             try vault.create(label: "jira-again", importing: token)
         }
         #expect(try vault.verify(token) == .revoked(try vault.token(made.info.id)))

@@ -141,7 +141,9 @@ import Testing
         // The same token twice is refused.
         let twice = try box.run(["create", "again", "--stdin"], stdin: imported)
         #expect(twice.status == 64)
-        #expect(twice.stderr.hasPrefix("ztoken: error: this token is already in the vault as 'from server'\n"))
+        #expect(
+            twice.stderr.hasPrefix("ztoken: error: this token is already in the vault as 'from server' (id \(id))\n"),
+            "\(twice)")
     }
 
     @Test func anImportIsTrimmedAndItsJSONHasNoToken() throws {
