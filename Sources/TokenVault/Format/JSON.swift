@@ -7,15 +7,21 @@
 //
 // Strict means: UTF-8 is validated, raw control characters in strings, lone
 // surrogates, trailing bytes and nesting deeper than `maximumDepth` are
-// refused, and so is a key that appears twice in one object (JSONDecoder
-// would silently keep one of them: a second "state" could hide a revocation).
-// Every check is linear in the input, whatever the input.
+// refused, and so is a key that appears twice in one object, compared byte
+// for byte after escapes are decoded (JSONDecoder would silently keep one of
+// them: a second "state" could hide a revocation). Every check is linear in
+// the input, whatever the input. Keys are compared where they lie in the
+// input, without a String made for each.
 //
 // Files are written by JSONEncoder (`VaultJSON.encode`): sorted keys, so they
 // are deterministic and diff well. Reading goes through the tree rather than
 // JSONDecoder because JSONDecoder keeps one of two equal keys silently, and
 // through explicit field reads rather than a `Decoder` because Codable's
 // dynamic dispatch cost more than the rest of `ztoken list` at 1,000 tokens.
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A JSON value as the strict parser read it.
 enum JSONValue {
@@ -53,6 +59,20 @@ enum JSONValue {
     }
 }
 
+/// An object's key as the parser read it: where its bytes are, in the input
+/// or (when it has escapes) decoded by the parser (`JSONParser.withBytes`).
+enum JSONKey {
+    case input(Range<Int>)
+    case decoded(Range<Int>)
+
+    /// The key's length in bytes.
+    var count: Int {
+        switch self {
+        case .input(let range), .decoded(let range): return range.count
+        }
+    }
+}
+
 /// Parses bytes into a `JSONValue`, or throws `JSONParser.Malformed` naming the
 /// byte where the input stops being strict JSON.
 struct JSONParser {
@@ -68,6 +88,10 @@ struct JSONParser {
 
     private let bytes: UnsafeBufferPointer<UInt8>
     private var position = 0
+    /// The keys of the objects being read, innermost last (`members`).
+    private var keys: [JSONKey] = []
+    /// Strings with escapes, decoded (`stringBytes`).
+    private var decoded: [UInt8] = []
 
     private init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
@@ -105,7 +129,13 @@ struct JSONParser {
     private func peek() -> UInt8? { position < bytes.count ? bytes[position] : nil }
 
     private mutating func skipWhitespace() {
-        while let byte = peek(), byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D { position += 1 }
+        var at = position
+        while at < bytes.count {
+            let byte = bytes[at]
+            guard byte == 0x20 || byte == 0x0A || byte == 0x09 || byte == 0x0D else { break }
+            at += 1
+        }
+        position = at
     }
 
     private mutating func expect(_ byte: UInt8) throws(Malformed) {
@@ -141,7 +171,7 @@ struct JSONParser {
         var members: [(key: String, value: JSONValue)] = []
         members.reserveCapacity(Self.smallObject)
         try self.members(depth: depth) { key, parser throws(Malformed) in
-            members.append((key, try parser.value(depth: depth + 1)))
+            members.append((parser.string(of: key), try parser.value(depth: depth + 1)))
         }
         return .object(members)
     }
@@ -151,12 +181,14 @@ struct JSONParser {
     /// `body` with each key and the parser before its value, which `body`
     /// must read (at depth `depth + 1`). A key seen before is refused.
     mutating func members(
-        depth: Int, _ body: (String, inout JSONParser) throws(Malformed) -> Void
+        depth: Int, _ body: (JSONKey, inout JSONParser) throws(Malformed) -> Void
     ) throws(Malformed) {
         position += 1
-        var seen: [String] = []
-        seen.reserveCapacity(Self.smallObject)
-        var keys = Set<String>()
+        // This object's keys are `keys[first...]`; a nested object's are
+        // pushed after them and popped when it ends.
+        let first = keys.count
+        defer { keys.removeSubrange(first...) }
+        var many = Set<[UInt8]>()
         skipWhitespace()
         if peek() == UInt8(ascii: "}") {
             position += 1
@@ -166,13 +198,15 @@ struct JSONParser {
             skipWhitespace()
             guard peek() == UInt8(ascii: "\"") else { throw Malformed(offset: position) }
             let keyOffset = position
-            let key = try string()
-            if seen.count < Self.smallObject {
-                guard !seen.contains(key) else { throw Malformed(offset: keyOffset) }
-                seen.append(key)
+            let key = try self.key()
+            if keys.count - first < Self.smallObject {
+                guard !keys[first...].contains(where: { self.equal($0, key) }) else {
+                    throw Malformed(offset: keyOffset)
+                }
+                keys.append(key)
             } else {
-                if keys.isEmpty { keys = Set(seen) }
-                guard keys.insert(key).inserted else { throw Malformed(offset: keyOffset) }
+                if many.isEmpty { many = Set(keys[first...].map { self.withBytes(of: $0, Array.init) }) }
+                guard many.insert(withBytes(of: key, Array.init)).inserted else { throw Malformed(offset: keyOffset) }
             }
             try expect(UInt8(ascii: ":"))
             try body(key, &self)
@@ -255,59 +289,113 @@ struct JSONParser {
 
     /// A string at its opening quote: escapes decoded, UTF-8 validated.
     private mutating func string() throws(Malformed) -> String {
+        let start = position + 1
+        switch try stringBytes() {
+        case .input(let range):
+            return String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+        case .decoded(let range):
+            let text = decoded[range].withUnsafeBufferPointer { String(validating: $0, as: UTF8.self) }
+            decoded.removeSubrange(range)
+            guard let text else { throw Malformed(offset: start) }
+            return text
+        }
+    }
+
+    /// An object's key at its opening quote, as bytes.
+    private mutating func key() throws(Malformed) -> JSONKey {
+        let start = position + 1
+        let key = try stringBytes()
+        if case .decoded(let range) = key {
+            guard decoded[range].withUnsafeBufferPointer({ String(validating: $0, as: UTF8.self) }) != nil else {
+                throw Malformed(offset: start)
+            }
+        }
+        return key
+    }
+
+    /// The bytes of the string at its opening quote: where they are in the
+    /// input when it has no escape (most strings), else appended to
+    /// `decoded`. Bytes that are not ASCII are validated as UTF-8 in the
+    /// input; a decoded string is validated by the caller.
+    private mutating func stringBytes() throws(Malformed) -> JSONKey {
         position += 1
         let start = position
-        // Most strings have no escape: find the closing quote, then make the
-        // String from the bytes in between.
-        var ascii = true
-        while position < bytes.count {
-            let byte = bytes[position]
-            if byte == UInt8(ascii: "\"") {
-                position += 1
-                let text = Self.string(UnsafeBufferPointer(rebasing: bytes[start..<(position - 1)]), ascii: ascii)
-                guard let text else { throw Malformed(offset: start) }
-                return text
-            }
-            if byte == UInt8(ascii: "\\") || byte < 0x20 { break }
-            if byte >= 0x80 { ascii = false }
+        // Scan to the first byte that is not printable ASCII.
+        var end = position
+        while end < bytes.count {
+            let byte = bytes[end]
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 || byte >= 0x80 { break }
+            end += 1
+        }
+        position = end
+        if peek() == UInt8(ascii: "\"") {
+            position += 1
+            return .input(start..<end)
+        }
+        // Text that is not ASCII, but without escapes: find the end, validate.
+        while let byte = peek(), byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") && byte >= 0x20 {
             position += 1
         }
-        var out = Array(bytes[start..<position])
+        if peek() == UInt8(ascii: "\"") {
+            position += 1
+            let text = UnsafeBufferPointer(rebasing: bytes[start..<(position - 1)])
+            guard String(validating: text, as: UTF8.self) != nil else { throw Malformed(offset: start) }
+            return .input(start..<(position - 1))
+        }
+        let first = decoded.count
+        decoded.append(contentsOf: bytes[start..<position])
         while true {
             guard let byte = peek() else { throw Malformed(offset: position) }
             position += 1
             switch byte {
             case UInt8(ascii: "\""):
-                guard let text = out.withUnsafeBufferPointer({ Self.string($0, ascii: false) }) else {
-                    throw Malformed(offset: start)
-                }
-                return text
+                return .decoded(first..<decoded.count)
             case 0x00..<0x20:
                 throw Malformed(offset: position - 1)
             case UInt8(ascii: "\\"):
-                try escape(into: &out)
+                try escape()
             default:
-                out.append(byte)
+                decoded.append(byte)
             }
         }
     }
 
-    /// The bytes as a String, or nil if they are not UTF-8. ASCII needs no validation.
-    private static func string(_ utf8: UnsafeBufferPointer<UInt8>, ascii: Bool) -> String? {
-        ascii ? String(decoding: utf8, as: UTF8.self) : String(validating: utf8, as: UTF8.self)
+    /// Calls `body` with the bytes of `key`.
+    func withBytes<T>(of key: JSONKey, _ body: (UnsafeBufferPointer<UInt8>) -> T) -> T {
+        switch key {
+        case .input(let range): return body(UnsafeBufferPointer(rebasing: bytes[range]))
+        case .decoded(let range):
+            return decoded.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[range])) }
+        }
     }
 
-    /// The escape after a backslash, appended to `out` as UTF-8.
-    private mutating func escape(into out: inout [UInt8]) throws(Malformed) {
+    func string(of key: JSONKey) -> String { withBytes(of: key) { String(decoding: $0, as: UTF8.self) } }
+
+    /// True when `key` is `text`.
+    func key(_ key: JSONKey, is text: [UInt8]) -> Bool {
+        key.count == text.count
+            && withBytes(of: key) { found in text.withUnsafeBufferPointer { Self.equal(found, $0) } }
+    }
+
+    private func equal(_ one: JSONKey, _ other: JSONKey) -> Bool {
+        one.count == other.count && withBytes(of: one) { a in withBytes(of: other) { b in Self.equal(a, b) } }
+    }
+
+    private static func equal(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        a.count == b.count && (a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0)
+    }
+
+    /// The escape after a backslash, appended to `decoded` as UTF-8.
+    private mutating func escape() throws(Malformed) {
         guard let byte = peek() else { throw Malformed(offset: position) }
         position += 1
         switch byte {
-        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(byte)
-        case UInt8(ascii: "b"): out.append(0x08)
-        case UInt8(ascii: "f"): out.append(0x0C)
-        case UInt8(ascii: "n"): out.append(0x0A)
-        case UInt8(ascii: "r"): out.append(0x0D)
-        case UInt8(ascii: "t"): out.append(0x09)
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): decoded.append(byte)
+        case UInt8(ascii: "b"): decoded.append(0x08)
+        case UInt8(ascii: "f"): decoded.append(0x0C)
+        case UInt8(ascii: "n"): decoded.append(0x0A)
+        case UInt8(ascii: "r"): decoded.append(0x0D)
+        case UInt8(ascii: "t"): decoded.append(0x09)
         case UInt8(ascii: "u"):
             var scalar = try hex4()
             if (0xD800..<0xDC00).contains(scalar) {
@@ -320,7 +408,7 @@ struct JSONParser {
                 scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
             }
             guard let value = Unicode.Scalar(scalar) else { throw Malformed(offset: position) }
-            out.append(contentsOf: UTF8.encode(value)!)
+            decoded.append(contentsOf: UTF8.encode(value)!)
         default:
             throw Malformed(offset: position - 1)
         }
@@ -440,6 +528,8 @@ enum JSONFieldProblem: Error { case wrongType, unknownValue }
 protocol JSONField {
     associatedtype Model
     var key: String { get }
+    /// `key` as UTF-8, which the parser compares with the file's keys.
+    var keyUTF8: [UInt8] { get }
     /// A required field must be present and not null; an optional one is
     /// absent when it is missing or null.
     var isRequired: Bool { get }
@@ -467,8 +557,8 @@ extension JSONParser {
             let value = try parser.value(depth: depth + 1)
             // Files ztoken writes have their keys in the order of `fields`.
             guard
-                let match = fields[next...].firstIndex(where: { $0.key == key })
-                    ?? fields.firstIndex(where: { $0.key == key })
+                let match = (next..<fields.count).first(where: { parser.key(key, is: fields[$0].keyUTF8) })
+                    ?? (0..<next).first(where: { parser.key(key, is: fields[$0].keyUTF8) })
             else { return }
             next = match
             present |= 1 << match

@@ -96,7 +96,7 @@ struct Index: Codable, Equatable {
                     return
                 }
                 try parser.members(depth: 1) { key, parser throws(JSONParser.Malformed) in
-                    switch key {
+                    switch parser.string(of: key) {
                     case "version": version = try parser.value(depth: 2)
                     case "log": log = try parser.value(depth: 2)
                     case "tokens" where parser.nextByte() == UInt8(ascii: "["):
@@ -281,6 +281,7 @@ extension Index.Entry {
         typealias Problem = JSONFieldProblem
 
         let key: String
+        let keyUTF8: [UInt8]
         let isRequired: Bool
         let read: @Sendable (inout Index.Entry, JSONValue) -> Problem?
         /// Appends `"key" : value` after `separator`; false when not set.
@@ -295,7 +296,7 @@ extension Index.Entry {
             encode: @escaping @Sendable (Value, inout [UInt8]) -> Void
         ) -> Field {
             Field(
-                key: key, isRequired: isRequired,
+                key: key, keyUTF8: Array(key.utf8), isRequired: isRequired,
                 read: { entry, value in
                     do throws(Problem) { set(&entry, try decode(value)) } catch { return error }
                     return nil
