@@ -119,7 +119,11 @@ public final class Vault {
     /// or all with `includeRevoked`.
     public func tokens(includeRevoked: Bool = false) throws -> [TokenInfo] {
         let now = Int64(Clock.seconds())
-        return try readIndex().tokens.filter { includeRevoked || $0.isActive }.map { TokenInfo($0, at: now) }
+        let entries = try readIndex().tokens
+        var tokens: [TokenInfo] = []
+        tokens.reserveCapacity(entries.count)
+        for entry in entries where includeRevoked || entry.isActive { tokens.append(TokenInfo(entry, at: now)) }
+        return tokens
     }
 
     /// Finds the tokens that `references` name: each is an id (of any token)
