@@ -114,33 +114,43 @@ enum Table {
         colour: (_ row: Int, _ column: Int) -> Output.Colour? = { _, _ in nil }
     ) -> [UInt8] {
         let paints = Output.colours(standardError: false)
-        var lines = ([header] + rows).map { $0.map(shown) }
-        var widths = header.map { _ in 0 }
-        for line in lines {
-            for (column, cell) in line.enumerated() { widths[column] = max(widths[column], cell.width) }
+        var widths = header.map { shown($0).width }
+        for row in rows {
+            for (column, cell) in row.enumerated() { widths[column] = max(widths[column], shown(cell).width) }
         }
+        func cut(_ cell: String, to target: Int) -> String {
+            DisplayWidth.truncated(shown(cell).text, toWidth: target)
+        }
+        // The width that cells of column `shrinking` are cut to, when the table is too wide.
+        var cutWidth: Int?
         let total = widths.reduce(0, +) + 2 * (widths.count - 1)
         if let width, total > width, shrinking < widths.count {
             let target = max(widths[shrinking] - (total - width), min(widths[shrinking], minimumShrunkWidth))
-            for row in lines.indices.dropFirst() where lines[row][shrinking].width > target {
-                let cut = DisplayWidth.truncated(lines[row][shrinking].text, toWidth: target)
-                lines[row][shrinking] = (cut, DisplayWidth.of(cut))
+            cutWidth = target
+            widths[shrinking] = rows.reduce(shown(header[shrinking]).width) { widest, row in
+                let cell = shown(row[shrinking]).width
+                return max(widest, cell > target ? DisplayWidth.of(cut(row[shrinking], to: target)) : cell)
             }
-            widths[shrinking] = lines.map { $0[shrinking].width }.max() ?? target
         }
         var out: [UInt8] = []
-        out.reserveCapacity(lines.count * (widths.reduce(0, +) + 2 * widths.count))
-        for (index, line) in lines.enumerated() {
+        out.reserveCapacity((rows.count + 1) * (widths.reduce(0, +) + 2 * widths.count))
+        for (index, line) in ([header] + rows).enumerated() {
+            let row = index > 0 ? index - 1 : nil
             // Empty cells at the end of a row (no note) are not padded.
-            let used = (line.lastIndex { !$0.text.isEmpty } ?? 0) + 1
+            let used = (line.lastIndex { !$0.isEmpty } ?? 0) + 1
             for (column, cell) in line.prefix(used).enumerated() {
-                if paints, index > 0, let tint = colour(index - 1, column) {
-                    out.append(contentsOf: Output.painted(cell.text, tint, standardError: false).utf8)
-                } else {
-                    out.append(contentsOf: cell.text.utf8)
+                var (text, width) = shown(cell)
+                if let cutWidth, row != nil, column == shrinking, width > cutWidth {
+                    text = cut(cell, to: cutWidth)
+                    width = DisplayWidth.of(text)
                 }
+                if paints, let row, let tint = colour(row, column) {
+                    text = Output.painted(text, tint, standardError: false)
+                }
+                text.utf8.withContiguousStorageIfAvailable { out.append(contentsOf: $0) }
+                    ?? out.append(contentsOf: text.utf8)
                 if column < used - 1 {
-                    out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: widths[column] - cell.width + 2))
+                    for _ in 0..<(widths[column] - width + 2) { out.append(UInt8(ascii: " ")) }
                 }
             }
             out.append(UInt8(ascii: "\n"))
