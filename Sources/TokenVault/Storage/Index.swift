@@ -167,7 +167,8 @@ struct Index: Codable, Equatable {
         }
         var ids = Set<String>(minimumCapacity: tokens.count)
         var activeLabels = Set<String>(minimumCapacity: tokens.count)
-        for (position, entry) in tokens.enumerated() {
+        for position in tokens.indices {
+            let entry = tokens[position]
             func bad(_ reason: String) -> VaultError {
                 .corrupt(path: path, reason: "token #\(position + 1): \(reason)")
             }
@@ -190,8 +191,8 @@ struct Index: Codable, Equatable {
             if let expiresAt = entry.expiresAt, RFC3339.parse(expiresAt) == nil {
                 throw bad("malformed expiry time")
             }
-            for link in [entry.rotatedFrom, entry.rotatedTo] {
-                if let link, !TokenID.isValid(link) { throw bad("malformed rotation link") }
+            if !(entry.rotatedFrom.map(TokenID.isValid) ?? true) || !(entry.rotatedTo.map(TokenID.isValid) ?? true) {
+                throw bad("malformed rotation link")
             }
             switch entry.state {
             case .active:
