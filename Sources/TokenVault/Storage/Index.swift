@@ -217,8 +217,10 @@ struct Index: Codable, Equatable {
     func constantTimePosition(ofDigest digest: String) -> Int? {
         let wanted = Array(digest.utf8)
         var found: Int?
-        for (position, entry) in tokens.enumerated() {
-            if Sodium.constantTimeEquals(Array(entry.digest.utf8), wanted), found == nil { found = position }
+        for position in tokens.indices {
+            var digest = tokens[position].digest
+            let equal = digest.withUTF8 { Sodium.constantTimeEquals($0, wanted) }
+            if equal, found == nil { found = position }
         }
         return found
     }
