@@ -65,11 +65,14 @@ final class FileLock {
         }
     }
 
-    /// Releases the lock (closing the descriptor releases the flock), first
-    /// clearing the holder's pid so a later waiter does not name it.
+    /// Releases the lock, first clearing the holder's pid so a later waiter
+    /// does not name it. The flock is released explicitly before the close:
+    /// a close that fails must not leave the vault locked while this
+    /// process goes on (a long `--out -` export, a library caller).
     func unlock() {
         guard fd >= 0 else { return }
         _ = ftruncate(fd, 0)
+        _ = Syscall.retryingInterrupts { flock(fd, LOCK_UN) }
         Syscall.closeQuietly(fd)
         fd = -1
     }
