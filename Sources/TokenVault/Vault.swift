@@ -109,7 +109,7 @@ public final class Vault {
         guard let bytes = try directory.read(VaultLayout.index, limit: VaultLayout.indexLimit) else {
             throw VaultError.corrupt(path: path, reason: "missing")
         }
-        if let kept = resolvedIndex.take(), kept.bytes == bytes { return kept.index }
+        if let kept = resolvedIndex.take(), JSONParser.equal(kept.bytes, bytes) { return kept.index }
         let index = try Index.decode(bytes, path: path)
         if keep { resolvedIndex = (bytes, index) }
         return index

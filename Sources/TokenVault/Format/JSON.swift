@@ -385,6 +385,12 @@ struct JSONParser {
         a.count == b.count && (a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0)
     }
 
+    /// Byte equality with memcmp: Array's `==` compares element by element,
+    /// several instructions a byte on a whole index.
+    static func equal(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in equal(a, b) } }
+    }
+
     /// The escape after a backslash, appended to `decoded` as UTF-8.
     private mutating func escape() throws(Malformed) {
         guard let byte = peek() else { throw Malformed(offset: position) }
