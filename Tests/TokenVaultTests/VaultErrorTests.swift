@@ -15,6 +15,7 @@ import Testing
         .wrongIdentity(path: "/f"), .unsafePermissions(path: "/v", mode: 0o40755, expected: 0o700),
         .foreignOwner(path: "/v", owner: 0), .symlink(path: "/v"),
         .earlierKeyPair(path: "/b", vaultID: "v"),
+        .newPassphraseInEffect(path: "/v/k", cause: "c"), .keyFileNotPutBack(path: "/v/k", cause: "c"),
     ]
 
     @Test(arguments: every)
