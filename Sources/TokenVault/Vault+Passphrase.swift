@@ -30,9 +30,9 @@ extension Vault {
     /// stays. With `rekey`, also a new key pair: every record is opened with
     /// the old secret key and sealed to the new public key. Throws
     /// `.wrongPassphrase` (77) for a wrong `old`, changing nothing. A failure
-    /// after the new key file took the old one's place throws
-    /// `.newPassphraseInEffect` (the new passphrase is in effect) or
-    /// `.keyFileNotPutBack` (it may be) when the old file cannot be put back.
+    /// after the new key file (with `rekey`, the new vault) took the old
+    /// one's place throws `.newPassphraseInEffect` or `.rekeyedDespiteFailure`
+    /// (the new passphrase is in effect) or `.keyFileNotPutBack` (it may be).
     ///
     /// After a rekey this `Vault` is of the replaced directory: open the
     /// vault again to use it.
@@ -133,6 +133,8 @@ extension Vault {
     /// vault and a staging directory; after it, the new vault and the old one
     /// at the staging name. Either leftover carries this process's pid, so
     /// `doctor --repair` (and the next init, restore or rekey) removes it.
+    /// A failure after the exchange (the parent's fsync, deleting the old
+    /// vault) throws `.rekeyedDespiteFailure`: the new key pair is live.
     /// Writers that waited for the old vault's lock stop with "run again".
     private func replaceKeyPair(
         index: Index, metadata: MetadataFile, oldKey: VaultKey, passphrase: SecureBytes,
@@ -172,6 +174,14 @@ extension Vault {
         } catch {
             stage.returnRepository()
             throw error
+        }
+        // From here the new vault is in place: a failure must not read as a
+        // passwd that changed nothing.
+        do {
+            try stage.finishReplacingVault()
+        } catch {
+            throw VaultError.rekeyedDespiteFailure(
+                path: path, cause: (error as? VaultError)?.message ?? "\(error)", leftover: stage.path)
         }
         return resealed
     }

@@ -58,6 +58,10 @@ public enum VaultError: Error, Sendable, Equatable {
     /// As ``newPassphraseInEffect(path:cause:)``, but the key file at `path`
     /// could not be read back: either passphrase may be the one in effect.
     case keyFileNotPutBack(path: String, cause: String)
+    /// `passwd` with a new key pair failed after the new vault took the old
+    /// one's place: the vault at `path` has the new key pair and the new
+    /// passphrase all the same, and the old vault is left at `leftover`.
+    case rekeyedDespiteFailure(path: String, cause: String, leftover: String)
 
     // 75 — busy
     /// Another ztoken held the vault lock past the timeout.
@@ -89,7 +93,7 @@ public enum VaultError: Error, Sendable, Equatable {
             return 65
         case .vaultNotFound, .noSuchToken, .fileNotFound, .tokenExpired: return 66
         case .alreadyExists, .labelInUse, .labelOfExpiredToken: return 73
-        case .io, .unseenTokenLeft, .newPassphraseInEffect, .keyFileNotPutBack: return 74
+        case .io, .unseenTokenLeft, .newPassphraseInEffect, .keyFileNotPutBack, .rekeyedDespiteFailure: return 74
         case .busy, .vaultReplaced, .vaultChanged, .remoteMoved: return 75
         case .wrongPassphrase, .wrongIdentity, .unsafePermissions, .foreignOwner, .symlink: return 77
         }
@@ -138,6 +142,9 @@ public enum VaultError: Error, Sendable, Equatable {
         case .keyFileNotPutBack(let path, let cause):
             return "\(cause); putting the old key file back failed too, and \(path) could not be read back: "
                 + "the new passphrase may now be the one in effect, so try both"
+        case .rekeyedDespiteFailure(let path, let cause, let leftover):
+            return "\(cause); all the same, the vault at \(path) now has its new key pair and the new passphrase, "
+                + "and the old vault is left at \(leftover)"
         case .busy(let path, let holder, let seconds):
             let who = holder.map { " (held by \($0))" } ?? ""
             return
@@ -204,6 +211,9 @@ public enum VaultError: Error, Sendable, Equatable {
             return "unlock the vault with the new passphrase from now on; 'ztoken doctor' checks the vault"
         case .keyFileNotPutBack:
             return "unlock the vault with the new passphrase, else with the old one; 'ztoken doctor' checks the vault"
+        case .rekeyedDespiteFailure:
+            return
+                "unlock the vault with the new passphrase from now on; a repair by 'ztoken doctor' removes the old vault"
         case .wrongPassphrase:
             return nil
         case .wrongIdentity:

@@ -16,6 +16,7 @@ import Testing
         .foreignOwner(path: "/v", owner: 0), .symlink(path: "/v"),
         .earlierKeyPair(path: "/b", vaultID: "v"),
         .newPassphraseInEffect(path: "/v/k", cause: "c"), .keyFileNotPutBack(path: "/v/k", cause: "c"),
+        .rekeyedDespiteFailure(path: "/v", cause: "c", leftover: "/.v.rekey-1-000000000000"),
     ]
 
     @Test(arguments: every)

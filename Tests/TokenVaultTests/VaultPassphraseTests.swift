@@ -178,4 +178,76 @@ import Glibc
         }
         #expect(newInEffect > 0, "no fault left the new key file in place")
     }
+
+    // MARK: A new key pair (rekey)
+
+    /// What a rekey that reports success, or `.rekeyedDespiteFailure`, must
+    /// leave: the new passphrase and a new public key, every active token
+    /// valid and its record opened with the new key, doctor clean.
+    static func expectRekeyed(
+        _ path: String, from oldPublicKey: [UInt8], tokens: [SecureBytes], _ context: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
+        try expectOpens(path, with: new, not: old, context, sourceLocation: sourceLocation)
+        let vault = try Vault(openingAt: path)
+        #expect(vault.publicKey != oldPublicKey, "\(context)", sourceLocation: sourceLocation)
+        let key = try vault.unlock(passphrase: TestVault.secret(new))
+        for token in tokens {
+            guard case .valid(let info) = try vault.verify(token) else {
+                Issue.record("a token is not valid: \(context)", sourceLocation: sourceLocation)
+                continue
+            }
+            let entry = try #require(try vault.readIndex().tokens.first { $0.id == info.id })
+            #expect(
+                try vault.openRecord(of: entry, with: key).withUnsafeBytes { Array($0) }
+                    == token.withUnsafeBytes { Array($0) }, "\(context)", sourceLocation: sourceLocation)
+        }
+        _ = try vault.doctor(repair: true)
+        #expect(try vault.doctor(repair: false).findings.isEmpty, "\(context)", sourceLocation: sourceLocation)
+    }
+
+    /// Every fsync, then every unlink, of a rekey failing in turn: a failure
+    /// before the exchange is the plain one and leaves the old vault; one
+    /// after it (the parent's fsync, deleting the old vault) is
+    /// `.rekeyedDespiteFailure`, naming the old vault left beside the new one,
+    /// and the new key pair and passphrase are in effect.
+    @Test(arguments: [FaultInjection.Operation.fsync, .unlink])
+    func aFailureAfterTheExchangeSaysTheVaultWasRekeyed(operation: FaultInjection.Operation) throws {
+        let clean = try Self.cleanCounts(rekey: true)
+        var afterTheExchange = 0
+        for n in 1...clean.count(of: operation) {
+            let scratch = try ScratchDirectory()
+            let (vault, tokens) = try Self.make(scratch)
+            let path = scratch.file("vault")
+            let oldPublicKey = vault.publicKey
+            let error = Self.failingPassphraseChange(
+                of: vault, rekey: true, FaultPlan(operation, n: n, errno: EIO))
+            let context = "\(operation) #\(n): \(error.map(\.message) ?? "done")"
+            switch error {
+            case .rekeyedDespiteFailure(let reported, let cause, let leftover)?:
+                afterTheExchange += 1
+                #expect(reported == path, "\(context)")
+                #expect(cause.hasSuffix("failed: input/output error"), "\(context)")
+                #expect(leftover.hasPrefix(scratch.file(".vault.rekey-")), "\(context)")
+                #expect(FileManager.default.fileExists(atPath: leftover), "\(context)")
+                let failure = try #require(error)
+                #expect(failure.exitCode == 74)
+                #expect(
+                    failure.message
+                        == "\(cause); all the same, the vault at \(path) now has its new key pair and the new "
+                        + "passphrase, and the old vault is left at \(leftover)")
+                #expect(failure.hint?.contains("'ztoken doctor' removes the old vault") == true, "\(context)")
+                Self.expectNoSecret(in: failure)
+                try Self.expectRekeyed(path, from: oldPublicKey, tokens: tokens, context)
+            case nil:
+                try Self.expectRekeyed(path, from: oldPublicKey, tokens: tokens, context)
+            case let other?:
+                #expect(other.exitCode == 74, "\(context)")
+                try Self.expectOpens(path, with: Self.old, not: Self.new, context)
+                #expect(try Vault(openingAt: path).publicKey == oldPublicKey, "\(context)")
+            }
+        }
+        #expect(afterTheExchange > 0, "no \(operation) came after the exchange")
+        print("rekey, \(operation): \(afterTheExchange) of \(clean.count(of: operation)) failures after the exchange")
+    }
 }

@@ -276,4 +276,47 @@ import Testing
         #expect(try box.run(["doctor", "--repair"]).status == 0)
         #expect(try box.run(["doctor"]).status == 0)
     }
+
+    /// The parent's fsync after the exchange of a rekey fails: the new vault
+    /// is in place, so passwd says so (74) and names the old vault left
+    /// beside it. The new passphrase opens it, the public key is new, every
+    /// token verifies, and doctor --repair removes the old vault.
+    @Test func aRekeyFailingAfterTheExchangeSaysTheVaultWasRekeyed() throws {
+        let (calls, twinRoot) = try Self.tracedPasswd(rekey: true)
+        let exchangeAt = try #require(calls.firstIndex { $0.contains("RENAME_EXCHANGE") }, "\(calls)")
+        let syncAt = try #require(calls[exchangeAt...].firstIndex { $0.hasPrefix("fsync(") }, "\(calls)")
+        #expect(calls[syncAt].contains("<\(twinRoot)>)"), "not the parent's fsync: \(calls[syncAt])")
+        let fsync = Self.ordinal(of: syncAt, in: calls)
+
+        let (box, tokens, new) = try Self.vaultWithTokens()
+        let metadata = box.bytes(box.vault + "/vault.json")
+        let index = box.indexTokens()
+        let strace = try ExternalTools.locate("strace", package: "strace")
+        let result = try box.run(
+            [
+                "-f", "-qq", "-o", "/dev/null", "-e", "inject=fsync:error=EIO:when=\(fsync.n)",
+                try CLIHarness.requireBinary(),
+            ] + Self.passwdArguments(box, rekey: true), executable: strace)
+        #expect(result.status == 74, "\(result)")
+        let lines = result.stderr.split(separator: "\n").map(String.init)
+        let prefix =
+            "ztoken: error: \(box.root): fsync failed: input/output error; all the same, the vault at \(box.vault) "
+            + "now has its new key pair and the new passphrase, and the old vault is left at \(box.root)/.vault.rekey-"
+        try #require(lines.count == 2 && lines[0].hasPrefix(prefix), "\(result)")
+        let leftover = String(lines[0].dropFirst(prefix.count - "\(box.root)/.vault.rekey-".count))
+        #expect(FileManager.default.fileExists(atPath: leftover), "\(leftover)")
+        #expect(
+            lines[1]
+                == "ztoken: hint: unlock the vault with the new passphrase from now on; "
+                + "run 'ztoken doctor --repair' to remove the old vault")
+
+        #expect(box.bytes(box.vault + "/vault.json") != metadata, "a new public key")
+        #expect(box.indexTokens() == index, "the same tokens")
+        #expect(try Self.export(box, "a", passphraseFile: box.passphraseFile).status == 77)
+        for label in ["a", "b"] { #expect(try Self.export(box, label, passphraseFile: new).status == 0) }
+        for token in tokens { #expect(try box.run(["verify"], stdin: token).status == 0) }
+        #expect(try box.run(["doctor", "--repair"]).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: leftover), "doctor --repair left \(leftover)")
+        #expect(try box.run(["doctor"]).status == 0)
+    }
 }
