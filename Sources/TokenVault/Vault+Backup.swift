@@ -416,13 +416,21 @@ extension Vault {
     /// Removes a vault-shaped tree this process owns (top files, records/*,
     /// revoked-records directories), reached only through descriptors
     /// opened O_NOFOLLOW from `parent`: a symlink planted anywhere in it is
-    /// removed as a name, never followed.
-    static func removeVaultTree(parent: Int32, name: String, path: String) {
-        guard let vault = try? Syscall.openAt(parent, name, flags: O_RDONLY | O_DIRECTORY, displayPath: path) else {
+    /// removed as a name, never followed. It goes on past a failure, removing
+    /// what it can, then throws the first one; cleaning up after another
+    /// failure, callers ignore it.
+    static func removeVaultTree(parent: Int32, name: String, path: String) throws {
+        guard let vault = try Syscall.openAt(parent, name, flags: O_RDONLY | O_DIRECTORY, displayPath: path) else {
             return
         }
         defer { Syscall.closeQuietly(vault) }
-        for entry in (try? Syscall.directoryEntries(vault, displayPath: path)) ?? [] {
+        var failure: Error?
+        func attempt(_ step: () throws -> Void) {
+            do { try step() } catch { failure = failure ?? error }
+        }
+        var entries: [String] = []
+        attempt { entries = try Syscall.directoryEntries(vault, displayPath: path) }
+        for entry in entries {
             // Records an older ztoken moved aside for its background remover go
             // with the vault; a remover still at work there only races to the same end.
             let isDirectory = entry == VaultLayout.records || entry.hasPrefix(VaultDirectory.legacyRevokedPrefix)
@@ -431,16 +439,19 @@ extension Vault {
                     vault, entry, flags: O_RDONLY | O_DIRECTORY,
                     displayPath: path + "/" + entry)
             {
-                for file in (try? Syscall.directoryEntries(inner, displayPath: path + "/" + entry)) ?? [] {
-                    try? Syscall.unlinkAt(inner, file, displayPath: path + "/" + entry + "/" + file)
+                var files: [String] = []
+                attempt { files = try Syscall.directoryEntries(inner, displayPath: path + "/" + entry) }
+                for file in files {
+                    attempt { try Syscall.unlinkAt(inner, file, displayPath: path + "/" + entry + "/" + file) }
                 }
                 Syscall.closeQuietly(inner)
-                try? Syscall.unlinkAt(vault, entry, isDirectory: true, displayPath: path + "/" + entry)
+                attempt { try Syscall.unlinkAt(vault, entry, isDirectory: true, displayPath: path + "/" + entry) }
             } else {
-                try? Syscall.unlinkAt(vault, entry, displayPath: path + "/" + entry)
+                attempt { try Syscall.unlinkAt(vault, entry, displayPath: path + "/" + entry) }
             }
         }
-        try? Syscall.unlinkAt(parent, name, isDirectory: true, displayPath: path)
+        attempt { try Syscall.unlinkAt(parent, name, isDirectory: true, displayPath: path) }
+        if let failure { throw failure }
     }
 }
 
@@ -675,7 +686,7 @@ final class Staging {
             }
             records = fd
         } catch {
-            Vault.removeVaultTree(parent: parent, name: stagingName, path: path)
+            try? Vault.removeVaultTree(parent: parent, name: stagingName, path: path)
             Syscall.closeQuietly(parent)
             throw error
         }
@@ -792,28 +803,35 @@ final class Staging {
 
     /// Swaps the staged vault with the one at `name` in one
     /// renameat2(RENAME_EXCHANGE), leaving the replaced vault at the staging
-    /// name: `remove` (or, after a crash, a sweep) deletes it. For `passwd
-    /// --rekey`, whose replaced vault holds only the retired key.
+    /// name; throws only when nothing was exchanged. For `passwd --rekey`,
+    /// whose replaced vault holds only the retired key: `finishReplacingVault`
+    /// makes the exchange durable and deletes that vault.
     func exchangeReplacingVault() throws {
         if ztoken_rename_exchange(parent, stagingName, parent, name) != 0 {
             throw Syscall.fail(parentPath + "/" + name, "exchange")
         }
-        do {
-            try Syscall.sync(parent, displayPath: parentPath)
-        } catch {
-            // The exchange may or may not be durable: what now sits at the
-            // staging name may be the old vault, or (after a crash) the new
-            // one again. Leave it for the sweep (doctor --repair), whose
-            // process-name check removes it only once this process is gone.
-            present = false
-            throw error
-        }
+        // The staging name holds the replaced vault now: only
+        // `finishReplacingVault` (or, after a crash, a sweep) deletes it.
+        present = false
+    }
+
+    /// After `exchangeReplacingVault`: fsyncs the parent, then deletes the
+    /// replaced vault at the staging name. A failure here comes after the
+    /// exchange took effect; whatever is left at the staging name names this
+    /// process, so a sweep (doctor --repair) removes it once it is gone.
+    func finishReplacingVault() throws {
+        // Until the exchange is durable, what sits at the staging name may be
+        // the old vault, or (after a crash) the new one again: a failed fsync
+        // leaves it for the sweep rather than deleting it.
+        try Syscall.sync(parent, displayPath: parentPath)
+        try Vault.removeVaultTree(parent: parent, name: stagingName, path: path)
+        try? Syscall.sync(parent, displayPath: parentPath)
     }
 
     func remove() {
         guard present else { return }
         present = false
-        Vault.removeVaultTree(parent: parent, name: stagingName, path: path)
+        try? Vault.removeVaultTree(parent: parent, name: stagingName, path: path)
         try? Syscall.sync(parent, displayPath: parentPath)
     }
 }

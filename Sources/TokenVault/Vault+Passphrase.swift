@@ -29,7 +29,10 @@ extension Vault {
     /// cost too (up or down: the user holds the passphrase), else the cost
     /// stays. With `rekey`, also a new key pair: every record is opened with
     /// the old secret key and sealed to the new public key. Throws
-    /// `.wrongPassphrase` (77) for a wrong `old`, changing nothing.
+    /// `.wrongPassphrase` (77) for a wrong `old`, changing nothing. A failure
+    /// after the new key file (with `rekey`, the new vault) took the old
+    /// one's place throws `.newPassphraseInEffect` or `.rekeyedDespiteFailure`
+    /// (the new passphrase is in effect) or `.keyFileNotPutBack` (it may be).
     ///
     /// After a rekey this `Vault` is of the replaced directory: open the
     /// vault again to use it.
@@ -70,15 +73,13 @@ extension Vault {
             let wrapped = try KeyWrap.wrap(
                 secret, passphrase: new, ops: cost.0, mem: cost.1,
                 associatedData: KeyWrap.associatedData(vaultID: metadata.vaultID, publicKey: vaultPublicKey))
+            let newKeyBytes = try VaultJSON.encode(wrapped)
             try record([HistoryEvent(.passwd, detail: Self.passwdDetail(level, rekeyed: nil))], in: index)
             do {
                 // The one step that switches passphrases.
-                try directory.replace(VaultLayout.wrappedKey, with: VaultJSON.encode(wrapped))
+                try directory.replace(VaultLayout.wrappedKey, with: newKeyBytes)
             } catch {
-                // A failed directory fsync comes after the rename: put the old
-                // file back, so that a failed passwd leaves the old passphrase.
-                try? directory.replace(VaultLayout.wrappedKey, with: keyBytes)
-                throw error
+                try putBackKeyFile(keyBytes, over: newKeyBytes, after: error)
             }
             var unfinished: VaultError?
             if metadata.version < MetadataFile.currentVersion {
@@ -93,6 +94,27 @@ extension Vault {
             }
             return PassphraseChange(rekeyed: false, resealedRecords: 0, unfinishedUpgrade: unfinished)
         }
+    }
+
+    /// After replacing the key file failed with `failure`: a failed directory
+    /// fsync comes after the rename, so the new file (`newBytes`) may be in
+    /// place. Puts the old one (`oldBytes`) back, so that a failed passwd
+    /// leaves the old passphrase, and throws `failure`. When that fails too,
+    /// the file read back tells which passphrase is in effect: the old one
+    /// (`failure`), the new one (`.newPassphraseInEffect`), or, unreadable,
+    /// either (`.keyFileNotPutBack`).
+    private func putBackKeyFile(_ oldBytes: [UInt8], over newBytes: [UInt8], after failure: Error) throws -> Never {
+        do {
+            try directory.replace(VaultLayout.wrappedKey, with: oldBytes)
+        } catch {
+            let current = try? directory.read(VaultLayout.wrappedKey)
+            if current == oldBytes { throw failure }
+            let path = directory.displayPath(VaultLayout.wrappedKey)
+            let cause = (failure as? VaultError)?.message ?? "\(failure)"
+            if current == newBytes { throw VaultError.newPassphraseInEffect(path: path, cause: cause) }
+            throw VaultError.keyFileNotPutBack(path: path, cause: cause)
+        }
+        throw failure
     }
 
     /// The log's words for a passwd.
@@ -111,6 +133,8 @@ extension Vault {
     /// vault and a staging directory; after it, the new vault and the old one
     /// at the staging name. Either leftover carries this process's pid, so
     /// `doctor --repair` (and the next init, restore or rekey) removes it.
+    /// A failure after the exchange (the parent's fsync, deleting the old
+    /// vault) throws `.rekeyedDespiteFailure`: the new key pair is live.
     /// Writers that waited for the old vault's lock stop with "run again".
     private func replaceKeyPair(
         index: Index, metadata: MetadataFile, oldKey: VaultKey, passphrase: SecureBytes,
@@ -150,6 +174,14 @@ extension Vault {
         } catch {
             stage.returnRepository()
             throw error
+        }
+        // From here the new vault is in place: a failure must not read as a
+        // passwd that changed nothing.
+        do {
+            try stage.finishReplacingVault()
+        } catch {
+            throw VaultError.rekeyedDespiteFailure(
+                path: path, cause: (error as? VaultError)?.message ?? "\(error)", leftover: stage.path)
         }
         return resealed
     }

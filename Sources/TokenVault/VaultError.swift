@@ -51,6 +51,17 @@ public enum VaultError: Error, Sendable, Equatable {
     /// Showing a new token (or writing its bundle) failed, and so did taking
     /// it out again: it is active, and nobody has it. `cause` is the first failure.
     case unseenTokenLeft(label: String, id: String, cause: String)
+    /// `passwd` failed after the new key file took the place of the old one,
+    /// putting the old one back failed too, and the file at `path` read back
+    /// is the new one: the new passphrase is in effect. `cause` is the first failure.
+    case newPassphraseInEffect(path: String, cause: String)
+    /// As ``newPassphraseInEffect(path:cause:)``, but the key file at `path`
+    /// could not be read back: either passphrase may be the one in effect.
+    case keyFileNotPutBack(path: String, cause: String)
+    /// `passwd` with a new key pair failed after the new vault took the old
+    /// one's place: the vault at `path` has the new key pair and the new
+    /// passphrase all the same, and the old vault is left at `leftover`.
+    case rekeyedDespiteFailure(path: String, cause: String, leftover: String)
 
     // 75 — busy
     /// Another ztoken held the vault lock past the timeout.
@@ -82,7 +93,7 @@ public enum VaultError: Error, Sendable, Equatable {
             return 65
         case .vaultNotFound, .noSuchToken, .fileNotFound, .tokenExpired: return 66
         case .alreadyExists, .labelInUse, .labelOfExpiredToken: return 73
-        case .io, .unseenTokenLeft: return 74
+        case .io, .unseenTokenLeft, .newPassphraseInEffect, .keyFileNotPutBack, .rekeyedDespiteFailure: return 74
         case .busy, .vaultReplaced, .vaultChanged, .remoteMoved: return 75
         case .wrongPassphrase, .wrongIdentity, .unsafePermissions, .foreignOwner, .symlink: return 77
         }
@@ -125,6 +136,15 @@ public enum VaultError: Error, Sendable, Equatable {
         case .unseenTokenLeft(let label, let id, let cause):
             return "\(cause); the new token \(Self.quoted(label)) (\(id)) could not be removed again and is "
                 + "active, though nobody has it"
+        case .newPassphraseInEffect(let path, let cause):
+            return "\(cause); putting the old key file back failed too, and \(path) now holds the new one: "
+                + "the new passphrase is the one in effect"
+        case .keyFileNotPutBack(let path, let cause):
+            return "\(cause); putting the old key file back failed too, and \(path) could not be read back: "
+                + "the new passphrase may now be the one in effect, so try both"
+        case .rekeyedDespiteFailure(let path, let cause, let leftover):
+            return "\(cause); all the same, the vault at \(path) now has its new key pair and the new passphrase, "
+                + "and the old vault is left at \(leftover)"
         case .busy(let path, let holder, let seconds):
             let who = holder.map { " (held by \($0))" } ?? ""
             return
@@ -187,6 +207,13 @@ public enum VaultError: Error, Sendable, Equatable {
             return "run the sync again: it merges what arrived"
         case .unseenTokenLeft:
             return "revoke it, or rotate it to get one you can see"
+        case .newPassphraseInEffect:
+            return "unlock the vault with the new passphrase from now on; 'ztoken doctor' checks the vault"
+        case .keyFileNotPutBack:
+            return "unlock the vault with the new passphrase, else with the old one; 'ztoken doctor' checks the vault"
+        case .rekeyedDespiteFailure:
+            return
+                "unlock the vault with the new passphrase from now on; a repair by 'ztoken doctor' removes the old vault"
         case .wrongPassphrase:
             return nil
         case .wrongIdentity:

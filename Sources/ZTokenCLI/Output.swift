@@ -167,6 +167,8 @@ extension VaultError {
                 ? "wait for the other ztoken to finish, or raise --lock-timeout" : "wait for the other ztoken to finish"
         case .unseenTokenLeft(_, let id, _):
             "run 'ztoken revoke \(id)', or 'ztoken rotate \(id)' to get a token you can see"
+        case .rekeyedDespiteFailure:
+            "unlock the vault with the new passphrase from now on; run 'ztoken doctor --repair' to remove the old vault"
         case .tokenExpired(_, let id, _):
             "expiry is never undone: run 'ztoken rotate \(id)' for a new token under its label, "
                 + "or 'ztoken revoke \(id)'"

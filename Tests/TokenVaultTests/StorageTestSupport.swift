@@ -23,23 +23,33 @@ import Testing
 import Glibc
 #endif
 
-/// Fails the `n`th call of one operation (counting from 1) with `errno`.
+/// Fails the `n`th call of one operation (counting from 1) with `errno`, or
+/// several such calls: a fault `onward` fails that call and every later one
+/// of its kind (strace's `when=N+`), to fail a write and then its clean-up.
 final class FaultPlan: @unchecked Sendable {
-    let operation: FaultInjection.Operation
-    let n: Int
+    struct Fault: Sendable {
+        var operation: FaultInjection.Operation
+        var n: Int
+        var onward = false
+    }
+
+    let faults: [Fault]
     let code: Int32
     private let lock = NSLock()
     private var seen: [FaultInjection.Operation: Int] = [:]
     private(set) var fired = false
 
-    init(_ operation: FaultInjection.Operation, n: Int, errno code: Int32) {
-        self.operation = operation
-        self.n = n
+    convenience init(_ operation: FaultInjection.Operation, n: Int, errno code: Int32) {
+        self.init([Fault(operation: operation, n: n)], errno: code)
+    }
+
+    init(_ faults: [Fault], errno code: Int32) {
+        self.faults = faults
         self.code = code
     }
 
     /// A plan that never fails; it only counts calls.
-    static func counting() -> FaultPlan { FaultPlan(.open, n: 0, errno: 0) }
+    static func counting() -> FaultPlan { FaultPlan([], errno: 0) }
 
     func count(of operation: FaultInjection.Operation) -> Int {
         lock.lock()
@@ -51,7 +61,10 @@ final class FaultPlan: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         seen[operation, default: 0] += 1
-        guard operation == self.operation, seen[operation] == n, code != 0 else { return nil }
+        let call = seen[operation, default: 0]
+        guard code != 0,
+            faults.contains(where: { $0.operation == operation && (call == $0.n || $0.onward && call > $0.n) })
+        else { return nil }
         fired = true
         return code
     }

@@ -15,6 +15,8 @@ import Testing
         .wrongIdentity(path: "/f"), .unsafePermissions(path: "/v", mode: 0o40755, expected: 0o700),
         .foreignOwner(path: "/v", owner: 0), .symlink(path: "/v"),
         .earlierKeyPair(path: "/b", vaultID: "v"),
+        .newPassphraseInEffect(path: "/v/k", cause: "c"), .keyFileNotPutBack(path: "/v/k", cause: "c"),
+        .rekeyedDespiteFailure(path: "/v", cause: "c", leftover: "/.v.rekey-1-000000000000"),
     ]
 
     @Test(arguments: every)

@@ -1,7 +1,9 @@
 // `passwd` end to end: the new passphrase opens every record and the old one
 // is refused (77); --kdf changes the cost; --rekey gives the vault a new key
 // pair and keeps every token; a vault of ztoken 0.1 (parameters in
-// vault.json) is upgraded in place by its first passwd; refusals change nothing.
+// vault.json) is upgraded in place by its first passwd; refusals change
+// nothing; a passwd that fails late (strace injects the faults) says which
+// passphrase is in effect.
 import Foundation
 import TestSupport
 import Testing
@@ -191,6 +193,130 @@ import Testing
             let token = try LegacyVaultTests.token(label).trimmingCharacters(in: .whitespacesAndNewlines)
             #expect(properties.contains("zephyrApiToken=" + token))
         }
+        #expect(try box.run(["doctor"]).status == 0)
+    }
+
+    // MARK: Failing late
+
+    /// A vault with the active tokens "a" and "b" and the revoked "c", and
+    /// the new passphrase's file; the active tokens.
+    static func vaultWithTokens() throws -> (Sandbox, [String], new: String) {
+        let box = try Sandbox()
+        try box.initVault()
+        let tokens = try ["a", "b"].map { try box.create($0) }
+        _ = try box.create("c")
+        #expect(try box.run(["revoke", "c", "--yes"]).status == 0)
+        return (box, tokens, writeSecret(box, "new", "a new passphrase"))
+    }
+
+    static func passwdArguments(_ box: Sandbox, rekey: Bool) -> [String] {
+        ["passwd"] + (rekey ? ["--rekey"] : []) + [
+            "--vault-passphrase-file", box.passphraseFile, "--new-passphrase-file", box.root + "/new",
+        ]
+    }
+
+    /// The fsync and rename calls of a passwd that succeeds on a vault made
+    /// as `vaultWithTokens` makes it, as strace -y shows them (with paths),
+    /// without the pid; and where that vault's parent is.
+    static func tracedPasswd(rekey: Bool) throws -> (calls: [String], root: String) {
+        let strace = try ExternalTools.locate("strace", package: "strace")
+        let (twin, _, _) = try vaultWithTokens()
+        let trace = twin.root + "/trace"
+        let result = try twin.run(
+            [
+                "-f", "-qq", "-y", "-e", "trace=fsync,rename,renameat,renameat2", "-o", trace,
+                try CLIHarness.requireBinary(),
+            ]
+                + passwdArguments(twin, rekey: rekey), executable: strace)
+        try #require(result.status == 0, "\(result)")
+        let lines = try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n")
+        return (lines.map { String($0.split(separator: " ", maxSplits: 1).last ?? "") }, twin.root)
+    }
+
+    /// The name of the call at `index`, and which call of that name it is (from 1).
+    static func ordinal(of index: Int, in calls: [String]) -> (name: String, n: Int) {
+        let name = String(calls[index].prefix { $0 != "(" })
+        return (name, calls[...index].count { $0.hasPrefix(name + "(") })
+    }
+
+    /// The directory fsync after the new key file's rename fails, and so does
+    /// every rename after it and every later fsync: the old key file cannot
+    /// be put back, and the new one is in place. passwd says so (74), and
+    /// the new passphrase opens the vault while the old one is refused.
+    @Test func aFailedPutBackOfTheKeyFileSaysTheNewPassphraseIsInEffect() throws {
+        let (calls, _) = try Self.tracedPasswd(rekey: false)
+        let switchAt = try #require(calls.lastIndex { $0.contains("\"vault-key.json\")") }, "\(calls)")
+        let syncAt = try #require(calls[switchAt...].firstIndex { $0.hasPrefix("fsync(") }, "\(calls)")
+        let rename = Self.ordinal(of: switchAt, in: calls)
+        let fsync = Self.ordinal(of: syncAt, in: calls)
+
+        let (box, tokens, new) = try Self.vaultWithTokens()
+        let strace = try ExternalTools.locate("strace", package: "strace")
+        let result = try box.run(
+            [
+                "-f", "-qq", "-o", "/dev/null", "-e", "inject=fsync:error=EIO:when=\(fsync.n)+",
+                "-e", "inject=\(rename.name):error=EIO:when=\(rename.n + 1)+", try CLIHarness.requireBinary(),
+            ] + Self.passwdArguments(box, rekey: false), executable: strace)
+        #expect(result.status == 74, "\(result)")
+        let key = box.vault + "/vault-key.json"
+        #expect(
+            result.stderr
+                == "ztoken: error: \(key): fsync failed: input/output error; putting the old key file back failed "
+                + "too, and \(key) now holds the new one: the new passphrase is the one in effect\n"
+                + "ztoken: hint: unlock the vault with the new passphrase from now on; 'ztoken doctor' checks the vault\n"
+        )
+
+        // AtomicFile's link to the old key file is left (the next writer
+        // sweeps it): doctor names it, repair removes it.
+        let doctor = try box.run(["doctor"])
+        #expect(doctor.status == 65 && doctor.stdout.contains("/.tmp-vault-key.json-old-"), "\(doctor)")
+        #expect(try Self.export(box, "a", passphraseFile: box.passphraseFile).status == 77)
+        for label in ["a", "b"] { #expect(try Self.export(box, label, passphraseFile: new).status == 0) }
+        for token in tokens { #expect(try box.run(["verify"], stdin: token).status == 0) }
+        #expect(try box.run(["doctor", "--repair"]).status == 0)
+        #expect(try box.run(["doctor"]).status == 0)
+    }
+
+    /// The parent's fsync after the exchange of a rekey fails: the new vault
+    /// is in place, so passwd says so (74) and names the old vault left
+    /// beside it. The new passphrase opens it, the public key is new, every
+    /// token verifies, and doctor --repair removes the old vault.
+    @Test func aRekeyFailingAfterTheExchangeSaysTheVaultWasRekeyed() throws {
+        let (calls, twinRoot) = try Self.tracedPasswd(rekey: true)
+        let exchangeAt = try #require(calls.firstIndex { $0.contains("RENAME_EXCHANGE") }, "\(calls)")
+        let syncAt = try #require(calls[exchangeAt...].firstIndex { $0.hasPrefix("fsync(") }, "\(calls)")
+        #expect(calls[syncAt].contains("<\(twinRoot)>)"), "not the parent's fsync: \(calls[syncAt])")
+        let fsync = Self.ordinal(of: syncAt, in: calls)
+
+        let (box, tokens, new) = try Self.vaultWithTokens()
+        let metadata = box.bytes(box.vault + "/vault.json")
+        let index = box.indexTokens()
+        let strace = try ExternalTools.locate("strace", package: "strace")
+        let result = try box.run(
+            [
+                "-f", "-qq", "-o", "/dev/null", "-e", "inject=fsync:error=EIO:when=\(fsync.n)",
+                try CLIHarness.requireBinary(),
+            ] + Self.passwdArguments(box, rekey: true), executable: strace)
+        #expect(result.status == 74, "\(result)")
+        let lines = result.stderr.split(separator: "\n").map(String.init)
+        let prefix =
+            "ztoken: error: \(box.root): fsync failed: input/output error; all the same, the vault at \(box.vault) "
+            + "now has its new key pair and the new passphrase, and the old vault is left at \(box.root)/.vault.rekey-"
+        try #require(lines.count == 2 && lines[0].hasPrefix(prefix), "\(result)")
+        let leftover = String(lines[0].dropFirst(prefix.count - "\(box.root)/.vault.rekey-".count))
+        #expect(FileManager.default.fileExists(atPath: leftover), "\(leftover)")
+        #expect(
+            lines[1]
+                == "ztoken: hint: unlock the vault with the new passphrase from now on; "
+                + "run 'ztoken doctor --repair' to remove the old vault")
+
+        #expect(box.bytes(box.vault + "/vault.json") != metadata, "a new public key")
+        #expect(box.indexTokens() == index, "the same tokens")
+        #expect(try Self.export(box, "a", passphraseFile: box.passphraseFile).status == 77)
+        for label in ["a", "b"] { #expect(try Self.export(box, label, passphraseFile: new).status == 0) }
+        for token in tokens { #expect(try box.run(["verify"], stdin: token).status == 0) }
+        #expect(try box.run(["doctor", "--repair"]).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: leftover), "doctor --repair left \(leftover)")
         #expect(try box.run(["doctor"]).status == 0)
     }
 }

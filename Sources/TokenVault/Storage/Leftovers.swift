@@ -58,7 +58,7 @@ enum Leftovers {
                 removed = true
                 continue
             }
-            Vault.removeVaultTree(parent: parent, name: entry, path: parentPath + "/" + entry)
+            try? Vault.removeVaultTree(parent: parent, name: entry, path: parentPath + "/" + entry)
             removed = true
         }
         if removed { try? Syscall.sync(parent, displayPath: parentPath) }
