@@ -1,6 +1,7 @@
 // One writer at a time: N concurrent creates make N tokens, none lost, and
 // the lock file is never replaced; a bundle is written under the lock that
-// checked its token, so a revoke cannot come between the two.
+// checked its token, so a revoke cannot come between the two; and a writer
+// whose close of the lock file fails has still released the lock.
 import Foundation
 import TestSupport
 import Testing
@@ -132,5 +133,59 @@ import Testing
             "the new token was marked as shown")
         #expect(try box.run(["revoke", "agent-7", "--yes", "--lock-timeout", "0.2"]).status == 0)
         #expect(try box.run(["verify"], stdin: token + "\n").status == 1)
+    }
+
+    // MARK: Releasing the lock
+
+    /// FileLock.unlock releases the flock itself (LOCK_UN) before closing
+    /// the lock file: a close that fails without closing must not leave the
+    /// vault locked while the process goes on. strace fails every close of
+    /// the lock file with EIO (an injected error skips the call, so the
+    /// descriptor stays open); `create` then prints its token after unlocking,
+    /// into a full pipe, and sits there alive while a second writer runs.
+    @Test func aFailedCloseOfTheLockFileDoesNotKeepTheVaultLocked() throws {
+        let strace = try ExternalTools.locate("strace", package: "strace")
+        let binary = try CLIHarness.requireBinary()
+        let box = try Sandbox()
+        try box.initVault()
+        // -P matches the path the kernel names for the descriptor.
+        let resolved = try #require(realpath(box.vault + "/.lock", nil))
+        defer { free(resolved) }
+        let lockFile = String(cString: resolved)
+        let trace = box.root + "/trace.txt"
+        let pidFile = box.root + "/pid"
+        let pipe = try FullPipe(at: box.nextName("pipe"))
+        let first = try box.spawn(
+            [
+                "-f", "-qq", "-o", trace, "-P", lockFile, "-e", "trace=flock,close", "-e", "inject=close:error=EIO",
+                "/bin/sh", "-c", "echo $$ > \"$1\" && exec \"$0\" create first", binary, pidFile,
+            ], standardOutput: pipe, executable: strace)
+        var pid: pid_t?
+        for _ in 0..<1000 where pid == nil {
+            let text = String(decoding: box.bytes(pidFile) ?? [], as: UTF8.self)
+            pid = text.hasSuffix("\n") ? pid_t(text.dropLast()) : nil
+            if pid == nil { usleep(10_000) }
+        }
+        let blocked = pid.map(FullPipe.waitUntilBlockedWriting) ?? false
+        let other = blocked ? try box.run(["create", "second", "--lock-timeout", "0.2"]) : nil
+        let printed = String(decoding: pipe.drain(), as: UTF8.self).trimmingCharacters(in: .newlines)
+        let result = first.wait()
+        try #require(blocked, "create never blocked printing its token: \(result)")
+        // The close that failed is that of the descriptor create locked.
+        let traced = (try? String(contentsOfFile: trace, encoding: .utf8)) ?? ""
+        let calls = traced.split(separator: "\n")
+        let locked = calls.firstIndex { $0.contains("LOCK_EX") && $0.hasSuffix("= 0") }
+        let fd = locked.flatMap { calls[$0].split(separator: "flock(").last?.split(separator: ",").first }
+        try #require(
+            locked.map { start in
+                calls[start...].contains { $0.contains("close(\(fd ?? "?"))") && $0.hasSuffix("(INJECTED)") }
+            } ?? false,
+            "strace did not fail the close of the locked lock file: \(traced)")
+        let made = try #require(other)
+        #expect(made.status == 0, "the lock stayed held after its close failed: \(made)")
+        #expect(result.status == 0, "\(result)")
+        let second = made.status == 0 ? [made.stdout.trimmingCharacters(in: .newlines)] : []
+        try box.checkVaultInvariants(
+            live: [printed] + second, revoked: [], context: "after a failed close of the lock file")
     }
 }
