@@ -6,7 +6,9 @@
 // record is deleted (the order of docs/SPEC.md §9). The new entry carries
 // `neverDisplayed` until the caller has shown the token and calls
 // `markDisplayed`: a rotation interrupted in between leaves a token nobody
-// has, which `show` can name and a second rotate replaces.
+// has, which `show` can name and a second rotate replaces. A zBot token's
+// new bundle is written in `rotate(…showing:)`, before the vault lock that
+// made the token is released, so no revocation lands between the two.
 
 /// A rotation: the replacement, shown once, and the token it replaced.
 public struct RotatedToken: Sendable {
@@ -25,6 +27,22 @@ extension Vault {
     /// token expires at `expiresAt` (seconds since 1970) if given, else
     /// after the old token's lifetime, counted from now.
     public func rotate(reference: String, serverURL: String? = nil, expiresAt: Int64? = nil) throws -> RotatedToken {
+        try rotate(reference: reference, serverURL: serverURL, expiresAt: expiresAt, showing: { _ in })
+    }
+
+    /// Rotates as ``rotate(reference:serverURL:expiresAt:)`` does, then runs
+    /// `show` with the rotation before the vault lock is released, so no
+    /// revocation can come between the new token's creation and `show`:
+    /// write a zBot token's new bundle there, with
+    /// ``writeBundle(of:serverURL:template:to:)``. If `show` throws, the
+    /// rotation stands (the new token stays active, marked never displayed)
+    /// and the error is rethrown. `show` must not call another writer of
+    /// this vault: it would wait for the lock this call holds. Call
+    /// `markDisplayed` after this returns.
+    public func rotate(
+        reference: String, serverURL: String? = nil, expiresAt: Int64? = nil,
+        showing show: (RotatedToken) throws -> Void
+    ) throws -> RotatedToken {
         guard let old = try resolve([reference]).first, old.state == .active || old.state == .expired else {
             throw VaultError.noSuchToken(reference)
         }
@@ -63,15 +81,20 @@ extension Vault {
             // garbage `doctor --repair` removes, and must not hide the new
             // token from the caller, who alone can show it.
             try? directory.removeRecords(ids: [previous.id])
-            return RotatedToken(
+            let rotated = RotatedToken(
                 created: CreatedToken(info: TokenInfo(entry), token: token),
                 replaced: TokenInfo(changed.tokens[position]))
+            try show(rotated)
+            return rotated
         }
     }
 
     /// Writes the bundle of a token just made (by `rotate`), whose
     /// plaintext is still in memory. Check the destination and the server
-    /// URL (`checkWritable`, `bundleServerURL`) before making the token.
+    /// URL (`checkWritable`, `bundleServerURL`) before making the token, and
+    /// call this in the `show` closure of
+    /// ``rotate(reference:serverURL:expiresAt:showing:)``, so the bundle is
+    /// written before the vault lock is released.
     public func writeBundle(
         of created: CreatedToken, serverURL: String, template: BundleTemplate?, to destination: BundleDestination
     ) throws {

@@ -3,7 +3,10 @@
 // `export` opens an active token's sealed record to write it again. The
 // destination is prepared before anything changes, so an existing output is
 // refused first; if writing fails after `zbot` created its token, the token is
-// discarded again, so a failed `zbot` leaves the vault as it was.
+// discarded again, so a failed `zbot` leaves the vault as it was. A bundle is
+// written under the vault lock that checked its token (docs/SPEC.md §10), so
+// no revocation lands between the check and the write: once `revoke` has
+// succeeded, no bundle of the token is written any more.
 
 /// Where a bundle goes.
 public enum BundleDestination {
@@ -42,7 +45,10 @@ extension Vault {
     }
 
     /// Mints a `zbot` token labelled `name` (with an optional note and
-    /// expiry time, as `create` takes them) and writes its bundle.
+    /// expiry time, as `create` takes them) and writes its bundle before the
+    /// vault lock is released, so the token cannot be revoked before its
+    /// bundle is written. If the bundle cannot be written, the token is
+    /// discarded again under the same lock.
     public func createZBot(
         name: String, serverURL: String?, template: BundleTemplate?,
         destination: BundleDestination, note: String? = nil, expiresAt: Int64? = nil
@@ -50,38 +56,45 @@ extension Vault {
         let url = try bundleServerURL(serverURL)
         try destination.checkWritable()
         let created = try create(
-            label: name, kind: .zbot, agentName: name, serverURL: url, note: note, expiresAt: expiresAt)
-        do {
-            try writeBundle(
-                for: created.info, token: created.token, serverURL: url, template: template, to: destination)
-        } catch {
-            // Roll back: a token whose bundle was never written was never
-            // seen, so it is removed as if it had never been made.
-            throw rollBack(created, after: error)
+            label: name, kind: .zbot, importing: nil, agentName: name, serverURL: url, note: note,
+            expiresAt: expiresAt
+        ) { new in
+            try writeBundle(for: new.info, token: new.token, serverURL: url, template: template, to: destination)
         }
         return created.info
     }
 
     /// Writes the bundle of an existing active token again (not of a
-    /// revoked or expired one: see `activeToken`).
+    /// revoked or expired one: see `activeToken`). The token's state is
+    /// checked, the `export` event recorded and the bundle written under one
+    /// vault lock, so a `revoke` waits for the bundle rather than slip in
+    /// before it. With an output on standard output, the lock is held until
+    /// the reader has taken the bundle.
     public func exportZBot(
         reference: String, key: VaultKey, serverURL: String?, template: BundleTemplate?,
         destination: BundleDestination
     ) throws -> TokenInfo {
-        let info = try activeToken(reference)
-        let url = try bundleServerURL(serverURL ?? info.serverURL)
+        let checked = try activeToken(reference)
+        let url = try bundleServerURL(serverURL ?? checked.serverURL)
         try destination.checkWritable()
-        let token = try revealToken(id: info.id, with: key)
-        // Recorded before the bundle is written: the log may name an export
-        // a crash cut short, never miss one that happened.
-        try withWriteLock { index in
-            guard let position = index.position(ofID: info.id), index.tokens[position].isActive else {
+        return try withWriteLock { index in
+            // Another writer may have revoked it, or it may have expired,
+            // since it was resolved.
+            guard let position = index.position(ofID: checked.id), index.tokens[position].isActive else {
                 throw VaultError.noSuchToken(reference)
             }
-            try record([HistoryEvent(.export, index.tokens[position], detail: destination.summary)], in: index)
+            let entry = index.tokens[position]
+            let info = TokenInfo(entry)
+            if info.state == .expired {
+                throw VaultError.tokenExpired(label: info.label, id: info.id, expiresAt: info.expiresAt ?? "")
+            }
+            let token = try openRecord(of: entry, with: key)
+            // Recorded before the bundle is written: the log may name an
+            // export a crash cut short, never miss one that happened.
+            try record([HistoryEvent(.export, entry, detail: destination.summary)], in: index)
+            try writeBundle(for: info, token: token, serverURL: url, template: template, to: destination)
+            return info
         }
-        try writeBundle(for: info, token: token, serverURL: url, template: template, to: destination)
-        return info
     }
 
     /// Opens the vault key of an offline-key vault from age identity files.

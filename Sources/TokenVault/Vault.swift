@@ -169,7 +169,12 @@ public final class Vault {
     // MARK: Writing
 
     /// Runs `body` holding the vault lock, with the index as it is now on disk.
-    /// Leftover temp files of interrupted writers are swept first.
+    /// Leftover temp files of interrupted writers are swept first. Not
+    /// re-entrant: flock locks belong to the open file description, so a
+    /// writer called inside `body` (`create`, `discard`) would wait for this
+    /// very lock and throw `.busy`. Work that must stay under one lock (a
+    /// bundle written after its token's check) runs inside `body`, as in
+    /// `create(…showing:)` and `rotate(…showing:)`.
     func withWriteLock<T>(_ body: (Index) throws -> T) throws -> T {
         let lock = try directory.lock(timeout: lockTimeout, onWaiting: onLockWait)
         defer { lock.unlock() }
@@ -221,6 +226,20 @@ public final class Vault {
         label rawLabel: String, kind: TokenKind = .api, importing: SecureBytes? = nil,
         agentName: String? = nil, serverURL: String? = nil, note rawNote: String? = nil, expiresAt: Int64? = nil
     ) throws -> CreatedToken {
+        try create(
+            label: rawLabel, kind: kind, importing: importing, agentName: agentName, serverURL: serverURL,
+            note: rawNote, expiresAt: expiresAt, showing: { _ in })
+    }
+
+    /// Creates a token as `create(label:…)` does, then runs `show` with it
+    /// before the vault lock is released, so no revocation can come between
+    /// the token's creation and `show` (zbot writes its bundle there). If
+    /// `show` throws, the token is discarded under the same lock and the
+    /// error rethrown (`rollBack`).
+    func create(
+        label rawLabel: String, kind: TokenKind, importing: SecureBytes?, agentName: String?, serverURL: String?,
+        note rawNote: String?, expiresAt: Int64?, showing show: (CreatedToken) throws -> Void
+    ) throws -> CreatedToken {
         let label = try LabelRules.validated(rawLabel)
         let note = try rawNote.map(NoteRules.validated)
         let expiry = try expiresAt.map(Self.checkedExpiry)
@@ -266,7 +285,15 @@ public final class Vault {
             try addRecord(
                 id: id, record, replacing: index, with: changed,
                 events: [HistoryEvent(event, entry, detail: serverURL.map { "server \($0)" })])
-            return CreatedToken(info: TokenInfo(entry), token: token)
+            let created = CreatedToken(info: TokenInfo(entry), token: token)
+            do {
+                try show(created)
+            } catch {
+                // Still under the lock, so the token is the one just added;
+                // the index on disk now names it (and the log's new anchor).
+                throw rollBack(created, after: error) { try discard($0, from: try readIndex()) }
+            }
+            return created
         }
     }
 
@@ -274,8 +301,16 @@ public final class Vault {
     /// the token is discarded (`discard`), and if that fails too, the error
     /// says which token is left active with nobody having it.
     public func rollBack(_ created: CreatedToken, after failure: Error) -> Error {
+        rollBack(created, after: failure) { try discard($0) }
+    }
+
+    /// `rollBack` with the discarding step given: `discard(_:from:)` where
+    /// the caller already holds the vault lock.
+    func rollBack(
+        _ created: CreatedToken, after failure: Error, discarding: (CreatedToken) throws -> Void
+    ) -> Error {
         do {
-            try discard(created)
+            try discarding(created)
             return failure
         } catch {
             let cause = (failure as? VaultError)?.message ?? "\(failure)"
@@ -288,21 +323,24 @@ public final class Vault {
     /// if the token had never been made. Only a still-active entry with the
     /// same digest is removed, so a token someone may have seen is never touched.
     public func discard(_ created: CreatedToken) throws {
+        try withWriteLock { try discard(created, from: $0) }
+    }
+
+    /// `discard` under the vault lock the caller holds, `index` read under it.
+    func discard(_ created: CreatedToken, from index: Index) throws {
         let digest = TokenFormat.digest(of: created.token)
-        try withWriteLock { index in
-            guard let position = index.position(ofID: created.info.id), index.tokens[position].isActive,
-                index.tokens[position].digest == digest
-            else { return }
-            var changed = index
-            let removed = changed.tokens.remove(at: position)
-            try commit(
-                changed, over: index,
-                events: [HistoryEvent(.discard, removed, detail: "never shown: its display or bundle failed")])
-            // The token is gone from the index; a record a failed unlink
-            // leaves is garbage `doctor --repair` removes, not a reason to
-            // report the token as left behind.
-            try? directory.removeRecords(ids: [created.info.id])
-        }
+        guard let position = index.position(ofID: created.info.id), index.tokens[position].isActive,
+            index.tokens[position].digest == digest
+        else { return }
+        var changed = index
+        let removed = changed.tokens.remove(at: position)
+        try commit(
+            changed, over: index,
+            events: [HistoryEvent(.discard, removed, detail: "never shown: its display or bundle failed")])
+        // The token is gone from the index; a record a failed unlink leaves
+        // is garbage `doctor --repair` removes, not a reason to report the
+        // token as left behind.
+        try? directory.removeRecords(ids: [created.info.id])
     }
 
     /// Revokes the active tokens with these ids in one atomic index rewrite,

@@ -62,12 +62,14 @@ struct Rotate: ParsableCommand {
             let template = try bundle.parsedTemplate()
             let destination = try bundle.destination()
             try destination.checkWritable()
-            rotated = try vault.rotate(reference: old.id, serverURL: url, expiresAt: expiresAt)
-            do {
-                try vault.writeBundle(of: rotated.created, serverURL: url, template: template, to: destination)
-            } catch {
-                notShown(rotated)
-                throw error
+            // Written under the lock of the rotation: no revoke comes between.
+            rotated = try vault.rotate(reference: old.id, serverURL: url, expiresAt: expiresAt) { new in
+                do {
+                    try vault.writeBundle(of: new.created, serverURL: url, template: template, to: destination)
+                } catch {
+                    notShown(new)
+                    throw error
+                }
             }
             written = "; " + bundle.describe(destination)
         }

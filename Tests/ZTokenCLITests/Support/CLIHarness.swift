@@ -157,6 +157,23 @@ final class Sandbox: @unchecked Sendable {
         return Child(pid: pid, stdoutPath: output, stderrPath: errors)
     }
 
+    /// Starts `ztoken ARGS` (or `executable ARGS`) with `pipe`'s write end
+    /// as its standard output, and closes this process's copy of it, so
+    /// `pipe.drain()` ends when the child (and whatever it started) exits.
+    func spawn(
+        _ arguments: [String], standardOutput pipe: FullPipe, executable: String? = nil
+    ) throws -> Child {
+        let program = try executable ?? CLIHarness.requireBinary()
+        // Never created: `wait()` finds no captured standard output.
+        let output = nextName("stdout")
+        let errors = nextName("stderr")
+        let pid = try Self.spawn(
+            [program] + arguments, environment: environment(), stdinPath: "/dev/null", stdoutPath: output,
+            stderrPath: errors, directory: root, stdoutDescriptor: pipe.writeEnd)
+        pipe.closeWriteEnd()
+        return Child(pid: pid, stdoutPath: output, stderrPath: errors)
+    }
+
     /// Runs `ztoken ARGS` to completion.
     @discardableResult
     func run(
@@ -258,15 +275,21 @@ final class Sandbox: @unchecked Sendable {
 
     // MARK: Spawning
 
+    /// Starts `argv` with standard output into `stdoutPath`, or onto
+    /// `stdoutDescriptor` (dup2'd, so an O_CLOEXEC pipe end is inherited) when given.
     static func spawn(
         _ argv: [String], environment: [String: String], stdinPath: String, stdoutPath: String,
-        stderrPath: String, directory: String
+        stderrPath: String, directory: String, stdoutDescriptor: Int32? = nil
     ) throws -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, stdinPath, O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        if let stdoutDescriptor {
+            posix_spawn_file_actions_adddup2(&actions, stdoutDescriptor, 1)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        }
         posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         // posix_spawn has no portable chdir action: GNU env changes directory
         // (-C) and then executes the program itself.
