@@ -1,4 +1,3 @@
-internal import CProcessShims
 // Backup and restore of a whole vault as one age file. A backup is a tar of
 // the vault's files plus `backup.json`, a versioned manifest listing each
 // file with its size and BLAKE2b digest, taken under the vault lock so it is a
@@ -791,11 +790,12 @@ final class Staging {
         let keptPath = parentPath + "/" + keptName
         try Syscall.renameAt(parent, stagingName, parent, keptName, displayPath: keptPath)
         stagingName = keptName
-        if ztoken_rename_exchange(parent, keptName, parent, name) != 0 {
-            let failure = Syscall.fail(parentPath + "/" + name, "exchange")
+        do {
+            try Syscall.exchange(parent, keptName, name, displayPath: parentPath + "/" + name)
+        } catch {
             let back = Leftovers.stagingName(of: name, "restore")
             if renameat(parent, keptName, parent, back) == 0 { stagingName = back }
-            throw failure
+            throw error
         }
         present = false
         try Syscall.sync(parent, displayPath: parentPath)
@@ -807,9 +807,7 @@ final class Staging {
     /// whose replaced vault holds only the retired key: `finishReplacingVault`
     /// makes the exchange durable and deletes that vault.
     func exchangeReplacingVault() throws {
-        if ztoken_rename_exchange(parent, stagingName, parent, name) != 0 {
-            throw Syscall.fail(parentPath + "/" + name, "exchange")
-        }
+        try Syscall.exchange(parent, stagingName, name, displayPath: parentPath + "/" + name)
         // The staging name holds the replaced vault now: only
         // `finishReplacingVault` (or, after a crash, a sweep) deletes it.
         present = false
