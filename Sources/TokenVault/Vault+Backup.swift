@@ -1,4 +1,3 @@
-internal import CProcessShims
 // Backup and restore of a whole vault as one age file. A backup is a tar of
 // the vault's files plus `backup.json`, a versioned manifest listing each
 // file with its size and BLAKE2b digest, taken under the vault lock so it is a
@@ -569,12 +568,15 @@ public final class RestorePlan {
     /// Installs the staged vault: one rename into an empty location, or,
     /// under the replaced vault's lock, one atomic exchange with it. Returns
     /// the path the replaced vault was kept aside at, if there was one.
+    /// A failure after the rename or exchange (the parent's fsync) throws
+    /// `.restoredDespiteFailure`: the restored vault is in place all the same.
     @discardableResult
     public func install() throws -> String? {
         precondition(!done, "a restore plan is installed or discarded once")
         guard let replaced else {
             try stage.install(as: stage.name)
             done = true
+            try stage.finishInstalling { .restoredDespiteFailure(path: path, cause: $0, kept: nil) }
             return nil
         }
         let lock = try replaced.directory.lock(timeout: lockTimeout, onWaiting: { _ in })
@@ -595,7 +597,9 @@ public final class RestorePlan {
             throw error
         }
         done = true
-        return stage.parentPath + "/" + keptName
+        let kept = stage.parentPath + "/" + keptName
+        try stage.finishInstalling { .restoredDespiteFailure(path: path, cause: $0, kept: kept) }
+        return kept
     }
 }
 
@@ -659,6 +663,9 @@ final class Staging {
     private let directory: VaultDirectory
     private let records: Int32
     private var present = true
+    /// Set by `exchangeReplacingVault`: the vault it replaced is at the
+    /// staging name, for `finishInstalling` to delete.
+    private var holdsReplacedVault = false
 
     init(parentPath: String, name: String, purpose: String = "restore") throws {
         self.parentPath = parentPath
@@ -737,11 +744,11 @@ final class Staging {
         try Syscall.sync(directory.fd, displayPath: path)
     }
 
-    /// Renames the staged vault into the empty location `target`.
+    /// Renames the staged vault into the empty location `target`; throws
+    /// only when nothing was renamed. `finishInstalling` makes it durable.
     func install(as target: String) throws {
         try Directories.renameIntoPlace(stagingName, as: target, in: parent, path: parentPath + "/" + target)
         present = false
-        try Syscall.sync(parent, displayPath: parentPath)
     }
 
     /// `<vault>.replaced-<UTC time>` (with a counter if taken): not a staging
@@ -786,46 +793,55 @@ final class Staging {
     /// vault at `keptName`. The staged copy is first renamed to `keptName`
     /// and then exchanged, so the old vault never sits at a staging name
     /// that a sweep would remove: a crash between the two leaves the backup's
-    /// copy kept aside and the old vault in place.
+    /// copy kept aside and the old vault in place. Throws only when nothing
+    /// was exchanged; `finishInstalling` makes the exchange durable.
     func exchange(keptName: String) throws {
         let keptPath = parentPath + "/" + keptName
         try Syscall.renameAt(parent, stagingName, parent, keptName, displayPath: keptPath)
         stagingName = keptName
-        if ztoken_rename_exchange(parent, keptName, parent, name) != 0 {
-            let failure = Syscall.fail(parentPath + "/" + name, "exchange")
+        do {
+            try Syscall.exchange(parent, keptName, name, displayPath: parentPath + "/" + name)
+        } catch {
             let back = Leftovers.stagingName(of: name, "restore")
             if renameat(parent, keptName, parent, back) == 0 { stagingName = back }
-            throw failure
+            throw error
         }
         present = false
-        try Syscall.sync(parent, displayPath: parentPath)
     }
 
     /// Swaps the staged vault with the one at `name` in one
     /// renameat2(RENAME_EXCHANGE), leaving the replaced vault at the staging
     /// name; throws only when nothing was exchanged. For `passwd --rekey`,
-    /// whose replaced vault holds only the retired key: `finishReplacingVault`
+    /// whose replaced vault holds only the retired key: `finishInstalling`
     /// makes the exchange durable and deletes that vault.
     func exchangeReplacingVault() throws {
-        if ztoken_rename_exchange(parent, stagingName, parent, name) != 0 {
-            throw Syscall.fail(parentPath + "/" + name, "exchange")
-        }
+        try Syscall.exchange(parent, stagingName, name, displayPath: parentPath + "/" + name)
         // The staging name holds the replaced vault now: only
-        // `finishReplacingVault` (or, after a crash, a sweep) deletes it.
+        // `finishInstalling` (or, after a crash, a sweep) deletes it.
         present = false
+        holdsReplacedVault = true
     }
 
-    /// After `exchangeReplacingVault`: fsyncs the parent, then deletes the
-    /// replaced vault at the staging name. A failure here comes after the
-    /// exchange took effect; whatever is left at the staging name names this
-    /// process, so a sweep (doctor --repair) removes it once it is gone.
-    func finishReplacingVault() throws {
-        // Until the exchange is durable, what sits at the staging name may be
-        // the old vault, or (after a crash) the new one again: a failed fsync
-        // leaves it for the sweep rather than deleting it.
-        try Syscall.sync(parent, displayPath: parentPath)
-        try Vault.removeVaultTree(parent: parent, name: stagingName, path: path)
-        try? Syscall.sync(parent, displayPath: parentPath)
+    /// After `install`, `exchange` or `exchangeReplacingVault` took effect:
+    /// fsyncs the parent, then deletes the vault `exchangeReplacingVault`
+    /// left at the staging name. The staged vault is at the vault's name
+    /// already, so a failure here must not read as a change that did not
+    /// happen: it is thrown as `despite(cause)`, the caller's error saying
+    /// the change took effect all the same, `cause` the failure's message.
+    /// Whatever is left at the staging name names this process, so a sweep
+    /// (doctor --repair) removes it once it is gone.
+    func finishInstalling(despite: (_ cause: String) -> VaultError) throws {
+        do {
+            // Until a rekey's exchange is durable, what sits at the staging
+            // name may be the old vault, or (after a crash) the new one again:
+            // a failed fsync leaves it for the sweep rather than deleting it.
+            try Syscall.sync(parent, displayPath: parentPath)
+            guard holdsReplacedVault else { return }
+            try Vault.removeVaultTree(parent: parent, name: stagingName, path: path)
+            try? Syscall.sync(parent, displayPath: parentPath)
+        } catch {
+            throw despite((error as? VaultError)?.message ?? "\(error)")
+        }
     }
 
     func remove() {

@@ -177,12 +177,7 @@ extension Vault {
         }
         // From here the new vault is in place: a failure must not read as a
         // passwd that changed nothing.
-        do {
-            try stage.finishReplacingVault()
-        } catch {
-            throw VaultError.rekeyedDespiteFailure(
-                path: path, cause: (error as? VaultError)?.message ?? "\(error)", leftover: stage.path)
-        }
+        try stage.finishInstalling { .rekeyedDespiteFailure(path: path, cause: $0, leftover: stage.path) }
         return resealed
     }
 }

@@ -62,6 +62,10 @@ public enum VaultError: Error, Sendable, Equatable {
     /// one's place: the vault at `path` has the new key pair and the new
     /// passphrase all the same, and the old vault is left at `leftover`.
     case rekeyedDespiteFailure(path: String, cause: String, leftover: String)
+    /// `restore` failed after the restored vault took the location (the
+    /// parent directory's fsync): the vault at `path` is the restored one all
+    /// the same, and the vault it replaced, if any, is kept aside at `kept`.
+    case restoredDespiteFailure(path: String, cause: String, kept: String?)
 
     // 75 — busy
     /// Another ztoken held the vault lock past the timeout.
@@ -93,7 +97,9 @@ public enum VaultError: Error, Sendable, Equatable {
             return 65
         case .vaultNotFound, .noSuchToken, .fileNotFound, .tokenExpired: return 66
         case .alreadyExists, .labelInUse, .labelOfExpiredToken: return 73
-        case .io, .unseenTokenLeft, .newPassphraseInEffect, .keyFileNotPutBack, .rekeyedDespiteFailure: return 74
+        case .io, .unseenTokenLeft, .newPassphraseInEffect, .keyFileNotPutBack, .rekeyedDespiteFailure,
+            .restoredDespiteFailure:
+            return 74
         case .busy, .vaultReplaced, .vaultChanged, .remoteMoved: return 75
         case .wrongPassphrase, .wrongIdentity, .unsafePermissions, .foreignOwner, .symlink: return 77
         }
@@ -145,6 +151,9 @@ public enum VaultError: Error, Sendable, Equatable {
         case .rekeyedDespiteFailure(let path, let cause, let leftover):
             return "\(cause); all the same, the vault at \(path) now has its new key pair and the new passphrase, "
                 + "and the old vault is left at \(leftover)"
+        case .restoredDespiteFailure(let path, let cause, let kept):
+            return "\(cause); all the same, the vault at \(path) is now the restored one"
+                + (kept.map { ", and the replaced vault is kept aside at \($0)" } ?? "")
         case .busy(let path, let holder, let seconds):
             let who = holder.map { " (held by \($0))" } ?? ""
             return
@@ -214,6 +223,8 @@ public enum VaultError: Error, Sendable, Equatable {
         case .rekeyedDespiteFailure:
             return
                 "unlock the vault with the new passphrase from now on; a repair by 'ztoken doctor' removes the old vault"
+        case .restoredDespiteFailure:
+            return "the restore is done and need not be run again; 'ztoken doctor' checks the vault"
         case .wrongPassphrase:
             return nil
         case .wrongIdentity:

@@ -169,6 +169,8 @@ extension VaultError {
             "run 'ztoken revoke \(id)', or 'ztoken rotate \(id)' to get a token you can see"
         case .rekeyedDespiteFailure:
             "unlock the vault with the new passphrase from now on; run 'ztoken doctor --repair' to remove the old vault"
+        case .restoredDespiteFailure:
+            "the restore is done and need not be run again; run 'ztoken doctor' to check the vault"
         case .tokenExpired(_, let id, _):
             "expiry is never undone: run 'ztoken rotate \(id)' for a new token under its label, "
                 + "or 'ztoken revoke \(id)'"

@@ -15,7 +15,8 @@ struct Restore: ParsableCommand {
             backup must be of the same vault (else --replace-different-vault); restore lists the tokens that \
             would be lost or gained and the revocations it carries over, asks (off a terminal: --yes), swaps \
             the vaults atomically and keeps the replaced one aside, next to it. The current passphrase stays. \
-            A failed restore leaves the location exactly as it was.
+            A failed restore leaves the location exactly as it was, unless its error says that the vault was \
+            restored all the same.
             """,
         version: ZToken.version)
 

@@ -175,4 +175,186 @@ import Testing
         #expect(FileManager.default.contents(atPath: scratch.root + "/elsewhere2/precious") == Data([9]))
         #expect(!FileManager.default.fileExists(atPath: scratch.root + "/.r.restore-999998-0123456789ab"))
     }
+
+    // MARK: A restore that fails late
+
+    /// A vault at `<root>/vault` with tokens a, b and c (c revoked), backed
+    /// up; then b is revoked and d created. A restore into an empty location
+    /// brings back the backup as it was; one over the vault carries b's
+    /// revocation and loses d, which stays in the vault kept aside.
+    final class LateFailureScene {
+        let scratch: Scratch
+        let vault: String
+        let backup: String
+        let identity = AgeX25519Identity.generate()
+        /// The plaintext tokens by label.
+        var tokens: [String: SecureBytes] = [:]
+        /// The tokens as backed up, and as the vault lists them before the restore.
+        let backedUp: [TokenInfo]
+        let current: [TokenInfo]
+        let dID: String
+
+        init() throws {
+            scratch = try Scratch()
+            vault = scratch.root + "/vault"
+            backup = scratch.root + "/b.age"
+            let made = try VaultBackupTests.makeVault(at: vault)
+            var ids: [String: String] = [:]
+            for label in ["a", "b", "c"] {
+                let created = try made.create(label: label)
+                tokens[label] = created.token
+                ids[label] = created.info.id
+            }
+            _ = try made.revoke(ids: [ids["c"]!])
+            try made.backup(to: OutputFile(path: backup, overwrite: false), recipients: [.x25519(identity.recipient)])
+            backedUp = try made.tokens(includeRevoked: true)
+            _ = try made.revoke(ids: [ids["b"]!])
+            let d = try made.create(label: "d")
+            tokens["d"] = d.token
+            dID = d.info.id
+            current = try made.tokens(includeRevoked: true)
+        }
+
+        /// Where a restore goes: the vault (`force`) or an empty location.
+        func target(force: Bool) -> String { force ? vault : scratch.root + "/restored" }
+
+        /// What the restored vault lists: the backup's tokens, with b's
+        /// revocation carried over when it replaced the vault.
+        func restoredTokens(force: Bool) -> [TokenInfo] { force ? current.filter { $0.id != dID } : backedUp }
+
+        func restore(force: Bool) throws {
+            try Vault.restore(
+                from: backup, identities: [.x25519(identity)], to: target(force: force),
+                options: RestoreOptions(replaceExisting: force), credential: VaultBackupTests.passphrase)
+        }
+
+        /// `<root>/vault.replaced-…`, the vaults a restore kept aside.
+        func keptAside() -> [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: scratch.root)) ?? []).filter {
+                $0.hasPrefix("vault.replaced-")
+            }
+            .sorted().map { scratch.root + "/" + $0 }
+        }
+
+        /// Every file of the vault but its lock, with its bytes.
+        func files() -> [String: Data] {
+            var files: [String: Data] = [:]
+            for case let name as String in FileManager.default.enumerator(atPath: vault)?.allObjects ?? []
+            where name != ".lock" {
+                files[name] = FileManager.default.contents(atPath: vault + "/" + name) ?? Data()
+            }
+            return files
+        }
+    }
+
+    /// The calls a restore that succeeds makes, on a scene made as `LateFailureScene` makes it.
+    static func cleanRestoreCounts(force: Bool) throws -> FaultPlan {
+        let scene = try LateFailureScene()
+        let plan = FaultPlan.counting()
+        try FaultScope.run(plan) { try scene.restore(force: force) }
+        return plan
+    }
+
+    /// The vault at `path` opens with the passphrase and lists exactly
+    /// `tokens`; every active one verifies and its record opens to the token.
+    static func expectRestored(
+        _ path: String, _ tokens: [TokenInfo], _ plaintext: [String: SecureBytes], _ context: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
+        let vault = try Vault(openingAt: path)
+        #expect(try vault.tokens(includeRevoked: true) == tokens, "\(context)", sourceLocation: sourceLocation)
+        let key = try vault.unlock(passphrase: SecureBytes(copying: Array("pw".utf8)))
+        for info in tokens {
+            let token = try #require(plaintext[info.label])
+            let verified = try vault.verify(token)
+            if info.state == .active {
+                #expect(verified == .valid(info), "\(context): \(info.label)", sourceLocation: sourceLocation)
+                #expect(
+                    try vault.revealToken(id: info.id, with: key).constantTimeEquals(token),
+                    "\(context): \(info.label)", sourceLocation: sourceLocation)
+            } else {
+                #expect(verified != .valid(info), "\(context): \(info.label)", sourceLocation: sourceLocation)
+            }
+        }
+    }
+
+    /// Every fsync, rename and unlink of a restore failing in turn, into an
+    /// empty location and over a vault (`force`). One that comes before the
+    /// rename or exchange that installs the vault is the plain error and
+    /// leaves the location as it was: no vault, or the old vault, byte for
+    /// byte, and nothing kept aside. One after it (the parent's fsync) is
+    /// `.restoredDespiteFailure`: the vault there is the restored one (the
+    /// backup's tokens, with the replaced vault's revocations carried over),
+    /// the replaced vault is whole at the kept path the error names, and
+    /// doctor has nothing to say after a repair.
+    @Test(arguments: [false, true], [FaultInjection.Operation.fsync, .rename, .unlink])
+    func aFailureAfterTheInstallSaysTheVaultWasRestored(force: Bool, operation: FaultInjection.Operation) throws {
+        let clean = try Self.cleanRestoreCounts(force: force)
+        var afterTheInstall = 0
+        for n in 1..<clean.count(of: operation) + 1 {
+            let scene = try LateFailureScene()
+            let path = scene.target(force: force)
+            let before = scene.files()
+            var error: VaultError?
+            do {
+                try FaultScope.run(FaultPlan(operation, n: n, errno: EIO)) { try scene.restore(force: force) }
+            } catch let failure as VaultError {
+                error = failure
+            }
+            let context = "\(force ? "--force" : "fresh"), \(operation) #\(n): \(error.map(\.message) ?? "done")"
+            switch error {
+            case .restoredDespiteFailure(let reported, let cause, let kept)?:
+                afterTheInstall += 1
+                #expect(reported == path, "\(context)")
+                #expect(cause == "\(scene.scratch.root): fsync failed: input/output error", "\(context)")
+                #expect(kept == (force ? scene.keptAside().first : nil), "\(context)")
+                let failure = try #require(error)
+                #expect(failure.exitCode == 74)
+                #expect(
+                    failure.message
+                        == "\(cause); all the same, the vault at \(path) is now the restored one"
+                        + (force ? ", and the replaced vault is kept aside at \(kept ?? "")" : ""), "\(context)")
+                #expect(failure.hint?.contains("'ztoken doctor' checks the vault") == true, "\(context)")
+                try Self.expectLateFailureLeftTheRestoredVault(scene, force: force, context)
+            case nil:
+                try Self.expectLateFailureLeftTheRestoredVault(scene, force: force, context)
+            case let other?:
+                #expect(other.exitCode == 74, "\(context)")
+                #expect(!other.message.contains("all the same"), "\(context)")
+                #expect(scene.keptAside().isEmpty, "\(context)")
+                if force {
+                    #expect(scene.files() == before, "the vault changed: \(context)")
+                    try Self.expectRestored(path, scene.current, scene.tokens, context)
+                } else {
+                    #expect(!FileManager.default.fileExists(atPath: path), "\(context)")
+                }
+            }
+        }
+        // Only the parent's fsync comes after the install; nothing does when
+        // a plain failure is all a kind can give.
+        #expect(afterTheInstall == (operation == .fsync ? 1 : 0), "\(operation)")
+        print(
+            "restore\(force ? " --force" : ""), \(operation): \(afterTheInstall) of "
+                + "\(clean.count(of: operation)) failures after the install")
+    }
+
+    /// After a restore that reported success or `.restoredDespiteFailure`:
+    /// the restored vault is in place, the replaced one (d still active) at
+    /// the one kept path, and doctor is clean after a repair.
+    static func expectLateFailureLeftTheRestoredVault(
+        _ scene: LateFailureScene, force: Bool, _ context: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
+        let path = scene.target(force: force)
+        try expectRestored(path, scene.restoredTokens(force: force), scene.tokens, context)
+        let kept = scene.keptAside()
+        #expect(kept.count == (force ? 1 : 0), "\(context): \(kept)", sourceLocation: sourceLocation)
+        if force, let aside = kept.first {
+            try expectRestored(aside, scene.current, scene.tokens, "kept aside: \(context)")
+        }
+        let vault = try Vault(openingAt: path)
+        _ = try vault.doctor(repair: true)
+        let report = try vault.doctor(repair: false)
+        #expect(report.findings.isEmpty, "\(context): \(report.findings)", sourceLocation: sourceLocation)
+        #expect(report.keptAside == kept, "\(context)", sourceLocation: sourceLocation)
+    }
 }

@@ -17,6 +17,8 @@ import Testing
         .earlierKeyPair(path: "/b", vaultID: "v"),
         .newPassphraseInEffect(path: "/v/k", cause: "c"), .keyFileNotPutBack(path: "/v/k", cause: "c"),
         .rekeyedDespiteFailure(path: "/v", cause: "c", leftover: "/.v.rekey-1-000000000000"),
+        .restoredDespiteFailure(path: "/v", cause: "c", kept: nil),
+        .restoredDespiteFailure(path: "/v", cause: "c", kept: "/v.replaced-20260101T000000Z"),
     ]
 
     @Test(arguments: every)

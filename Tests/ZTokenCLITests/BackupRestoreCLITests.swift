@@ -345,4 +345,89 @@ struct BackupRestoreCLITests {
         #expect(piped.status == 0, "\(piped)")
         #expect(try sandbox.run(["verify", "--vault", restored], stdin: token + "\n").status == 0)
     }
+
+    /// A vault with solo1 and solo2, backed up; then solo2 revoked and solo3
+    /// created. Returns the tokens by label, the backup's key and path, and
+    /// the arguments of a `restore --force` of it.
+    static func vaultRestoredOver() throws -> (Sandbox, [String: String], [String]) {
+        let box = try Sandbox()
+        try box.initVault()
+        var tokens: [String: String] = [:]
+        for label in ["solo1", "solo2"] { tokens[label] = try box.create(label) }
+        let (key, backup) = try backUp(box)
+        #expect(try box.run(["revoke", "solo2", "--yes"]).status == 0)
+        tokens["solo3"] = try box.create("solo3")
+        let arguments = [
+            "restore", backup, "-i", key, "--force", "--yes", "--vault-passphrase-file", box.passphraseFile,
+        ]
+        return (box, tokens, arguments)
+    }
+
+    /// The parent's fsync after the exchange of a restore --force fails (in
+    /// the real binary, strace injecting EIO): the restored vault is in place,
+    /// so restore says so (74), word for word, and names where the replaced
+    /// vault is kept. The vault lists the backup's tokens with solo2's
+    /// revocation carried over, solo3 lives on only in the kept vault, and
+    /// doctor is clean after doctor --repair.
+    @Test func aRestoreFailingAfterTheExchangeSaysTheVaultWasRestored() throws {
+        let strace = try ExternalTools.locate("strace", package: "strace")
+        let binary = try CLIHarness.requireBinary()
+        let (twin, _, twinArguments) = try Self.vaultRestoredOver()
+        let trace = twin.root + "/trace"
+        let traced = try twin.run(
+            ["-f", "-qq", "-y", "-e", "trace=fsync,rename,renameat,renameat2", "-o", trace, binary] + twinArguments,
+            executable: strace)
+        try #require(traced.status == 0, "\(traced)")
+        let calls = try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n").map {
+            // Without the pid (and the padding strace puts after it).
+            String($0.drop { $0 != " " }).trimmingCharacters(in: .whitespaces)
+        }
+        let exchangeAt = try #require(calls.firstIndex { $0.contains("RENAME_EXCHANGE") }, "\(calls)")
+        let syncAt = try #require(calls[exchangeAt...].firstIndex { $0.hasPrefix("fsync(") }, "\(calls)")
+        #expect(calls[syncAt].contains("<\(twin.root)>)"), "not the parent's fsync: \(calls[syncAt])")
+        let fsync = PasswdTests.ordinal(of: syncAt, in: calls)
+
+        let (box, tokens, arguments) = try Self.vaultRestoredOver()
+        let before = try box.listJSON()
+        let solo3 = try #require(before.first { $0["label"] as? String == "solo3" }?["id"] as? String)
+        let result = try box.run(
+            ["-f", "-qq", "-o", "/dev/null", "-e", "inject=fsync:error=EIO:when=\(fsync.n)", binary] + arguments,
+            executable: strace)
+        let kept = try #require(try Self.keptAside(box).first, "\(result)")
+        #expect(try Self.keptAside(box).count == 1)
+        #expect(result.status == 74, "\(result)")
+        #expect(result.stdout.isEmpty, "\(result)")
+        #expect(
+            result.stderr.split(separator: "\n", omittingEmptySubsequences: false) == [
+                "ztoken: 1 active token the backup lacks would be lost (kept only in the replaced vault): "
+                    + "'solo3' (\(solo3))",
+                "ztoken: carries 1 revocation of this vault into the restored one",
+                "ztoken: error: \(box.root): fsync failed: input/output error; all the same, the vault at "
+                    + "\(box.vault) is now the restored one, and the replaced vault is kept aside at \(kept)",
+                "ztoken: hint: the restore is done and need not be run again; run 'ztoken doctor' to check the vault",
+                "",
+            ], "\(result)")
+
+        // The backup's tokens, with solo2's revocation carried over; solo3
+        // only in the vault kept aside.
+        let after = try box.listJSON()
+        #expect(
+            after.map { "\($0["id"]!) \($0["label"]!) \($0["state"]!)" }
+                == before.filter { $0["label"] as? String != "solo3" }.map {
+                    "\($0["id"]!) \($0["label"]!) \($0["state"]!)"
+                }, "\(after)")
+        #expect(try box.run(["verify"], stdin: tokens["solo1"]! + "\n").status == 0)
+        #expect(try box.run(["verify"], stdin: tokens["solo2"]! + "\n").status == 1)
+        #expect(try box.run(["verify"], stdin: tokens["solo3"]! + "\n").status == 1)
+        #expect(try box.run(["verify", "--vault", kept], stdin: tokens["solo3"]! + "\n").status == 0)
+        let exported = try box.run([
+            "export", "solo1", "--vault-passphrase-file", box.passphraseFile, "--server", "https://z.example",
+            "--plain-dir", box.nextName("plain"),
+        ])
+        #expect(exported.status == 0, "the restored vault opens with its passphrase: \(exported)")
+        #expect(try box.run(["doctor", "--repair"]).status == 0)
+        let doctor = try box.run(["doctor"])
+        #expect(doctor.status == 0, "\(doctor)")
+        #expect(doctor.stderr.contains(kept), "\(doctor)")
+    }
 }

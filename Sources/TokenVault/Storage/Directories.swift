@@ -42,6 +42,9 @@ enum Directories {
     /// an empty directory atomically and fails with ENOTEMPTY/EEXIST if
     /// anything appeared there meanwhile (73). The caller fsyncs `parent`.
     static func renameIntoPlace(_ stagingName: String, as name: String, in parent: Int32, path: String) throws {
+        #if DEBUG
+        if let code = FaultInjection.injected(.rename) { throw Syscall.fail(path, "rename", code) }
+        #endif
         if renameat(parent, stagingName, parent, name) != 0 {
             if errno == ENOTEMPTY || errno == EEXIST { throw VaultError.alreadyExists(path: path) }
             throw Syscall.fail(path, "rename")

@@ -227,6 +227,15 @@ enum Syscall {
         }
     }
 
+    /// `renameat2(2)` with RENAME_EXCHANGE: swaps `first` and `second` in
+    /// `directory` in one step, or, failing, changes neither.
+    static func exchange(_ directory: Int32, _ first: String, _ second: String, displayPath: String) throws {
+        #if DEBUG
+        if let code = FaultInjection.injected(.rename) { throw fail(displayPath, "exchange", code) }
+        #endif
+        if ztoken_rename_exchange(directory, first, directory, second) != 0 { throw fail(displayPath, "exchange") }
+    }
+
     /// `unlinkat(2)`; a file that is already gone is not an error.
     static func unlinkAt(_ directory: Int32, _ name: String, isDirectory: Bool = false, displayPath: String) throws {
         #if DEBUG
