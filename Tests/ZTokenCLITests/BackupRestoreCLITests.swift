@@ -378,10 +378,7 @@ struct BackupRestoreCLITests {
             ["-f", "-qq", "-y", "-e", "trace=fsync,rename,renameat,renameat2", "-o", trace, binary] + twinArguments,
             executable: strace)
         try #require(traced.status == 0, "\(traced)")
-        let calls = try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n").map {
-            // Without the pid (and the padding strace puts after it).
-            String($0.drop { $0 != " " }).trimmingCharacters(in: .whitespaces)
-        }
+        let calls = try PasswdTests.calls(tracedInto: trace)
         let exchangeAt = try #require(calls.firstIndex { $0.contains("RENAME_EXCHANGE") }, "\(calls)")
         let syncAt = try #require(calls[exchangeAt...].firstIndex { $0.hasPrefix("fsync(") }, "\(calls)")
         #expect(calls[syncAt].contains("<\(twin.root)>)"), "not the parent's fsync: \(calls[syncAt])")

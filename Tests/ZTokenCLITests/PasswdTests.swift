@@ -229,8 +229,15 @@ import Testing
             ]
                 + passwdArguments(twin, rekey: rekey), executable: strace)
         try #require(result.status == 0, "\(result)")
-        let lines = try String(contentsOfFile: trace, encoding: .utf8).split(separator: "\n")
-        return (lines.map { String($0.split(separator: " ", maxSplits: 1).last ?? "") }, twin.root)
+        return (try calls(tracedInto: trace), twin.root)
+    }
+
+    /// The calls `strace -f -o FILE` wrote, each without its pid and the
+    /// padding strace puts after a pid shorter than five digits.
+    static func calls(tracedInto file: String) throws -> [String] {
+        try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").map {
+            String($0.drop { $0 != " " }).trimmingCharacters(in: .whitespaces)
+        }
     }
 
     /// The name of the call at `index`, and which call of that name it is (from 1).
