@@ -9,6 +9,11 @@ enum JSONText {
     /// A JSON string. Control characters, and U+2028/U+2029 (line breaks to
     /// JavaScript), are written as escapes.
     static func quote(_ text: String) -> String {
+        // Most strings (ids, times, labels) need no escape: copy them whole.
+        // 0xE2 leads U+2028 and U+2029 in UTF-8, so it takes the slow path.
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0xE2 }) {
+            return "\"" + text + "\""
+        }
         var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {

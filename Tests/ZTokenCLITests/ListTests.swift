@@ -142,6 +142,28 @@ import Testing
         #expect(!revoke.stderrBytes.contains(0x1b) && !revoke.stdoutBytes.contains(0x1b))
     }
 
+    /// `--json` escapes quotes, backslashes and the line separators that end
+    /// a JavaScript string, and copies everything else (accents, emoji) as is.
+    @Test func jsonEscapesQuotesAndLineSeparators() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        _ = try box.create("plain")
+        _ = try box.create("said \"hi\" \\ café 🔑")
+        _ = try box.create("third")
+        let vault = try Vault(openingAt: box.vault)
+        var index = try vault.readIndex()
+        index.tokens[2].label = "line\u{2028}para\u{2029}end"
+        try vault.writeIndex(index)
+
+        let json = try box.run(["list", "--json"])
+        #expect(json.status == 0)
+        #expect(json.stdout.contains(#""label":"plain""#))
+        #expect(json.stdout.contains(#""label":"said \"hi\" \\ café 🔑""#))
+        #expect(json.stdout.contains(#""label":"line\u2028para\u2029end""#))
+        let labels = try box.listJSON().map { $0["label"] as? String }
+        #expect(labels == ["plain", "said \"hi\" \\ café 🔑", "line\u{2028}para\u{2029}end"])
+    }
+
     /// Every text column comes from a file, not only the label: a tampered
     /// creation time or last-four must not reach the terminal raw either,
     /// and the columns stay aligned by characters.
