@@ -411,47 +411,6 @@ extension Vault {
         contents.append((VaultLayout.index, checked.indexBytes))
         return (checked.metadata.vaultID, checked.activeTokens, contents + records)
     }
-
-    /// Removes a vault-shaped tree this process owns (top files, records/*,
-    /// revoked-records directories), reached only through descriptors
-    /// opened O_NOFOLLOW from `parent`: a symlink planted anywhere in it is
-    /// removed as a name, never followed. It goes on past a failure, removing
-    /// what it can, then throws the first one; cleaning up after another
-    /// failure, callers ignore it.
-    static func removeVaultTree(parent: Int32, name: String, path: String) throws {
-        guard let vault = try Syscall.openAt(parent, name, flags: O_RDONLY | O_DIRECTORY, displayPath: path) else {
-            return
-        }
-        defer { Syscall.closeQuietly(vault) }
-        var failure: Error?
-        func attempt(_ step: () throws -> Void) {
-            do { try step() } catch { failure = failure ?? error }
-        }
-        var entries: [String] = []
-        attempt { entries = try Syscall.directoryEntries(vault, displayPath: path) }
-        for entry in entries {
-            // Records an older ztoken moved aside for its background remover go
-            // with the vault; a remover still at work there only races to the same end.
-            let isDirectory = entry == VaultLayout.records || entry.hasPrefix(VaultDirectory.legacyRevokedPrefix)
-            if isDirectory,
-                let inner = try? Syscall.openAt(
-                    vault, entry, flags: O_RDONLY | O_DIRECTORY,
-                    displayPath: path + "/" + entry)
-            {
-                var files: [String] = []
-                attempt { files = try Syscall.directoryEntries(inner, displayPath: path + "/" + entry) }
-                for file in files {
-                    attempt { try Syscall.unlinkAt(inner, file, displayPath: path + "/" + entry + "/" + file) }
-                }
-                Syscall.closeQuietly(inner)
-                attempt { try Syscall.unlinkAt(vault, entry, isDirectory: true, displayPath: path + "/" + entry) }
-            } else {
-                attempt { try Syscall.unlinkAt(vault, entry, displayPath: path + "/" + entry) }
-            }
-        }
-        attempt { try Syscall.unlinkAt(parent, name, isDirectory: true, displayPath: path) }
-        if let failure { throw failure }
-    }
 }
 
 // MARK: - Restore's public types
@@ -693,7 +652,7 @@ final class Staging {
             }
             records = fd
         } catch {
-            try? Vault.removeVaultTree(parent: parent, name: stagingName, path: path)
+            try? Directories.removeTree(parent: parent, name: stagingName, path: path)
             Syscall.closeQuietly(parent)
             throw error
         }
@@ -837,7 +796,7 @@ final class Staging {
             // a failed fsync leaves it for the sweep rather than deleting it.
             try Syscall.sync(parent, displayPath: parentPath)
             guard holdsReplacedVault else { return }
-            try Vault.removeVaultTree(parent: parent, name: stagingName, path: path)
+            try Directories.removeTree(parent: parent, name: stagingName, path: path)
             try? Syscall.sync(parent, displayPath: parentPath)
         } catch {
             throw despite((error as? VaultError)?.message ?? "\(error)")
@@ -847,7 +806,7 @@ final class Staging {
     func remove() {
         guard present else { return }
         present = false
-        try? Vault.removeVaultTree(parent: parent, name: stagingName, path: path)
+        try? Directories.removeTree(parent: parent, name: stagingName, path: path)
         try? Syscall.sync(parent, displayPath: parentPath)
     }
 }

@@ -89,7 +89,7 @@ extension Vault {
             installed = true
             try Syscall.sync(parent, displayPath: parentPath)
         } catch {
-            if !installed { Directories.removeStaging(parent: parent, name: tempName, path: tempPath) }
+            if !installed { try? Directories.removeTree(parent: parent, name: tempName, path: tempPath) }
             throw error
         }
         return try Vault(openingAt: path)

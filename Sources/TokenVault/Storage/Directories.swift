@@ -1,5 +1,5 @@
 // Directories around a vault: its parent and name, making the parents of a
-// new vault or output, and removing a staging directory this process made.
+// new vault or output, and removing a tree this process made.
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -51,31 +51,33 @@ enum Directories {
         }
     }
 
-    /// Removes a staging directory this process made (flat files and the empty records/).
-    static func removeStaging(parent: Int32, name: String, path: String) {
-        guard let fd = try? Syscall.openDirectory(path) else { return }
-        for entry in (try? Syscall.directoryEntries(fd, displayPath: path)) ?? [] {
-            try? Syscall.unlinkAt(fd, entry, isDirectory: entry == VaultLayout.records, displayPath: path + "/" + entry)
+    /// Removes a tree this process made or owns (a staging directory, a
+    /// vault swapped aside by restore or rekey, a clone's `.git` included)
+    /// through descriptors opened O_NOFOLLOW from `parent`: a symlink
+    /// planted anywhere in it is removed as a name, never followed. It goes
+    /// on past a failure, removing what it can, then throws the first one;
+    /// callers cleaning up after another failure ignore it.
+    static func removeTree(parent: Int32, name: String, path: String) throws {
+        // Already gone: nothing to do.
+        guard let fd = try Syscall.openAt(parent, name, flags: O_RDONLY | O_DIRECTORY, displayPath: path) else {
+            return
+        }
+        var failure: Error?
+        func attempt(_ step: () throws -> Void) {
+            do { try step() } catch { failure = failure ?? error }
+        }
+        var entries: [String] = []
+        attempt { entries = try Syscall.directoryEntries(fd, displayPath: path) }
+        for entry in entries {
+            var info = stat()
+            if fstatat(fd, entry, &info, AT_SYMLINK_NOFOLLOW) == 0, info.st_mode & S_IFMT == S_IFDIR {
+                attempt { try removeTree(parent: fd, name: entry, path: path + "/" + entry) }
+            } else {
+                attempt { try Syscall.unlinkAt(fd, entry, displayPath: path + "/" + entry) }
+            }
         }
         Syscall.closeQuietly(fd)
-        try? Syscall.unlinkAt(parent, name, isDirectory: true, displayPath: path)
-    }
-
-    /// Removes a whole tree this process made (a clone's staging directory,
-    /// `.git` included), through descriptors opened O_NOFOLLOW: a link in it
-    /// is removed as a name, never followed. Best effort.
-    static func removeTree(parent: Int32, name: String, path: String) {
-        if let fd = try? Syscall.openAt(parent, name, flags: O_RDONLY | O_DIRECTORY, displayPath: path) {
-            for entry in (try? Syscall.directoryEntries(fd, displayPath: path)) ?? [] {
-                var info = stat()
-                if fstatat(fd, entry, &info, AT_SYMLINK_NOFOLLOW) == 0, info.st_mode & S_IFMT == S_IFDIR {
-                    removeTree(parent: fd, name: entry, path: path + "/" + entry)
-                } else {
-                    try? Syscall.unlinkAt(fd, entry, displayPath: path + "/" + entry)
-                }
-            }
-            Syscall.closeQuietly(fd)
-        }
-        try? Syscall.unlinkAt(parent, name, isDirectory: true, displayPath: path)
+        attempt { try Syscall.unlinkAt(parent, name, isDirectory: true, displayPath: path) }
+        if let failure { throw failure }
     }
 }

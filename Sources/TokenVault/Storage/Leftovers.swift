@@ -52,13 +52,8 @@ enum Leftovers {
         guard let names = try? Syscall.directoryEntries(parent, displayPath: parentPath) else { return }
         var removed = false
         for entry in names where isStagingName(entry, of: name) && isAbandoned(entry) {
-            if entry.hasPrefix("." + name + ".clone-") {
-                // A clone's staging directory holds git's .git tree too.
-                Directories.removeTree(parent: parent, name: entry, path: parentPath + "/" + entry)
-                removed = true
-                continue
-            }
-            try? Vault.removeVaultTree(parent: parent, name: entry, path: parentPath + "/" + entry)
+            // Any depth: a clone's staging directory holds git's .git tree too.
+            try? Directories.removeTree(parent: parent, name: entry, path: parentPath + "/" + entry)
             removed = true
         }
         if removed { try? Syscall.sync(parent, displayPath: parentPath) }
