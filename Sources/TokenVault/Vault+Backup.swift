@@ -799,7 +799,7 @@ final class Staging {
             try Directories.removeTree(parent: parent, name: stagingName, path: path)
             try? Syscall.sync(parent, displayPath: parentPath)
         } catch {
-            throw despite((error as? VaultError)?.message ?? "\(error)")
+            throw despite(VaultError.cause(error))
         }
     }
 

@@ -191,7 +191,7 @@ extension Vault {
                 } catch {
                     finding = DoctorFinding(
                         path: path,
-                        problem: problem + " (repair failed: \((error as? VaultError)?.message ?? "\(error)"))",
+                        problem: problem + " (repair failed: \(VaultError.cause(error)))",
                         repairable: true, repaired: false,
                         remedy: .removeByHand)
                 }

@@ -110,7 +110,7 @@ extension Vault {
             let current = try? directory.read(VaultLayout.wrappedKey)
             if current == oldBytes { throw failure }
             let path = directory.displayPath(VaultLayout.wrappedKey)
-            let cause = (failure as? VaultError)?.message ?? "\(failure)"
+            let cause = VaultError.cause(failure)
             if current == newBytes { throw VaultError.newPassphraseInEffect(path: path, cause: cause) }
             throw VaultError.keyFileNotPutBack(path: path, cause: cause)
         }

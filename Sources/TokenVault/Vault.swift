@@ -313,7 +313,7 @@ public final class Vault {
             try discarding(created)
             return failure
         } catch {
-            let cause = (failure as? VaultError)?.message ?? "\(failure)"
+            let cause = VaultError.cause(failure)
             return VaultError.unseenTokenLeft(label: created.info.label, id: created.info.id, cause: cause)
         }
     }

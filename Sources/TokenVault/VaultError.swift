@@ -105,6 +105,12 @@ public enum VaultError: Error, Sendable, Equatable {
         }
     }
 
+    /// The message of `error` when it is a `VaultError`, else its
+    /// description: the cause named inside another error's message.
+    static func cause(_ error: Error) -> String {
+        (error as? VaultError)?.message ?? "\(error)"
+    }
+
     /// One line for `ztoken: error: …`: lowercase, no trailing period.
     public var message: String {
         switch self {
