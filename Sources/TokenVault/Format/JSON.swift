@@ -592,7 +592,8 @@ enum JSONString {
         // Nearly every value (ids, times, digests, most labels) needs no escape.
         let plain = text.allUTF8 { $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }
         if plain {
-            out += text.utf8
+            // From the string's own storage where it is contiguous, in one copy.
+            if text.utf8.withContiguousStorageIfAvailable({ out.append(contentsOf: $0) }) == nil { out += text.utf8 }
         } else {
             let hex = Array("0123456789abcdef".utf8)
             for byte in text.utf8 {

@@ -140,10 +140,12 @@ struct Index: Codable, Equatable {
             out += ",\n    \"lines\" : \(log.lines)\n  },\n".utf8
         }
         out += "  \"tokens\" : [".utf8
+        let firstField = Array("\n      \"".utf8)
+        let nextField = Array(",\n      \"".utf8)
         for (position, entry) in tokens.enumerated() {
             out += (position == 0 ? "\n    {" : ",\n    {").utf8
             var first = true
-            for field in Entry.fields where field.write(entry, first ? "\n      \"" : ",\n      \"", &out) {
+            for field in Entry.fields where field.write(entry, first ? firstField : nextField, &out) {
                 first = false
             }
             out += "\n    }".utf8
@@ -288,7 +290,7 @@ extension Index.Entry {
         let isRequired: Bool
         let read: @Sendable (inout Index.Entry, JSONValue) -> Problem?
         /// Appends `"key" : value` after `separator`; false when not set.
-        let write: @Sendable (Index.Entry, _ separator: String, inout [UInt8]) -> Bool
+        let write: @Sendable (Index.Entry, _ separator: [UInt8], inout [UInt8]) -> Bool
 
         /// A field that `decode` reads from its JSON value and `encode` writes
         /// as JSON; `get` is nil when the entry does not have it.
@@ -298,7 +300,8 @@ extension Index.Entry {
             decode: @escaping @Sendable (JSONValue) throws(Problem) -> Value,
             encode: @escaping @Sendable (Value, inout [UInt8]) -> Void
         ) -> Field {
-            Field(
+            let keyAndColon = Array((key + "\" : ").utf8)
+            return Field(
                 key: key, keyUTF8: Array(key.utf8), isRequired: isRequired,
                 read: { entry, value in
                     do throws(Problem) { set(&entry, try decode(value)) } catch { return error }
@@ -306,9 +309,8 @@ extension Index.Entry {
                 },
                 write: { entry, separator, out in
                     guard let value = get(entry) else { return false }
-                    out += separator.utf8
-                    out += key.utf8
-                    out += "\" : ".utf8
+                    out += separator
+                    out += keyAndColon
                     encode(value, &out)
                     return true
                 })
