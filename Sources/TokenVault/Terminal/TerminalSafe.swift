@@ -8,6 +8,9 @@ package enum TerminalSafe {
     /// Returns `text` with every character that could move the cursor, change
     /// colours or reorder the line replaced by a printable escape.
     package static func escape(_ text: String) -> String {
+        // Printable ASCII without a backslash (nearly every id, label and
+        // path) is safe as it is: no copy, no walk by scalars.
+        if text.allUTF8({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\\") }) { return text }
         var out = ""
         out.reserveCapacity(text.utf8.count)
         for scalar in text.unicodeScalars {
