@@ -145,7 +145,9 @@ struct Index: Codable, Equatable {
         for (position, entry) in tokens.enumerated() {
             out += (position == 0 ? "\n    {" : ",\n    {").utf8
             var first = true
-            for field in Entry.fields where field.write(entry, first ? firstField : nextField, &out) {
+            // By position: a `for field in` loop copies each field, four references.
+            for field in Entry.fields.indices
+            where Entry.fields[field].write(entry, first ? firstField : nextField, &out) {
                 first = false
             }
             out += "\n    }".utf8
