@@ -652,7 +652,7 @@ final class Staging {
             }
             records = fd
         } catch {
-            try? Directories.removeTree(parent: parent, name: stagingName, path: path)
+            try? Directories.removeTree(parent: parent, name: stagingName, path: path, keepingRepository: true)
             Syscall.closeQuietly(parent)
             throw error
         }
@@ -796,7 +796,7 @@ final class Staging {
             // a failed fsync leaves it for the sweep rather than deleting it.
             try Syscall.sync(parent, displayPath: parentPath)
             guard holdsReplacedVault else { return }
-            try Directories.removeTree(parent: parent, name: stagingName, path: path)
+            try Directories.removeTree(parent: parent, name: stagingName, path: path, keepingRepository: true)
             try? Syscall.sync(parent, displayPath: parentPath)
         } catch {
             throw despite(VaultError.cause(error))
@@ -806,7 +806,7 @@ final class Staging {
     func remove() {
         guard present else { return }
         present = false
-        try? Directories.removeTree(parent: parent, name: stagingName, path: path)
+        try? Directories.removeTree(parent: parent, name: stagingName, path: path, keepingRepository: true)
         try? Syscall.sync(parent, displayPath: parentPath)
     }
 }

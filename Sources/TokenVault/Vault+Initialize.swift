@@ -89,7 +89,9 @@ extension Vault {
             installed = true
             try Syscall.sync(parent, displayPath: parentPath)
         } catch {
-            if !installed { try? Directories.removeTree(parent: parent, name: tempName, path: tempPath) }
+            if !installed {
+                try? Directories.removeTree(parent: parent, name: tempName, path: tempPath, keepingRepository: false)
+            }
             throw error
         }
         return try Vault(openingAt: path)

@@ -148,7 +148,11 @@ extension Vault {
             free(local)
         }
         var installed = false
-        defer { if !installed { try? Directories.removeTree(parent: parent, name: stagingName, path: staging) } }
+        defer {
+            if !installed {
+                try? Directories.removeTree(parent: parent, name: stagingName, path: staging, keepingRepository: false)
+            }
+        }
         try Git.checked(["clone", "--quiet", "--no-checkout", source, staging], in: absoluteParent, repository: false)
         guard chmod(staging, 0o700) == 0 else { throw Syscall.fail(staging, "chmod") }
         guard (try Git.run(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], in: staging)).status == 0 else {

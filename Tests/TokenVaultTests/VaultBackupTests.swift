@@ -176,6 +176,50 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: scratch.root + "/.r.restore-999998-0123456789ab"))
     }
 
+    /// restore and rekey move the vault's `.git` into their staging
+    /// directory before the exchange; one a dead process left there is the
+    /// user's history, which the sweep keeps (with the directory), while it
+    /// removes the rest, a failed clone's fresh `.git` included, and leaves
+    /// a tree nested past `removalDepthLimit` instead of walking it.
+    @Test func theStagingSweepKeepsARepositoryAndRemovesTheRest() throws {
+        let scratch = try Scratch()
+        let vault = try Self.makeVault(at: scratch.root + "/a")
+        _ = try vault.create(label: "one")
+        let identity = AgeX25519Identity.generate()
+        try vault.backup(
+            to: OutputFile(path: scratch.root + "/b.age", overwrite: false), recipients: [.x25519(identity.recipient)])
+        let files = FileManager.default
+        func plant(_ path: String) throws {
+            let full = scratch.root + "/" + path
+            try files.createDirectory(
+                atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            #expect(files.createFile(atPath: full, contents: Data([7])))
+        }
+        for staging in [".r.restore-999997-0123456789ab", ".r.rekey-999996-0123456789ab"] {
+            try plant(staging + "/.git/objects/ab/cdef")
+            try plant(staging + "/.git/HEAD")
+            try plant(staging + "/vault.json")
+            try plant(staging + "/records/x.sealed")
+        }
+        try plant(".r.clone-999995-0123456789ab/.git/objects/ab/cdef")
+        let levels = Array(repeating: "d", count: Directories.removalDepthLimit + 8)
+        let deep = ".r.init-999994-0123456789ab/" + levels.joined(separator: "/")
+        try plant(deep + "/bottom")
+
+        try Vault.restore(
+            from: scratch.root + "/b.age", identities: [.x25519(identity)], to: scratch.root + "/r",
+            options: RestoreOptions(), credential: Self.passphrase)
+        #expect(try Vault(openingAt: scratch.root + "/r").tokens().map(\.label) == ["one"])
+        for staging in [".r.restore-999997-0123456789ab", ".r.rekey-999996-0123456789ab"] {
+            let kept = scratch.root + "/" + staging
+            #expect(files.contents(atPath: kept + "/.git/objects/ab/cdef") == Data([7]), "\(staging)")
+            #expect(files.contents(atPath: kept + "/.git/HEAD") == Data([7]), "\(staging)")
+            #expect(try files.contentsOfDirectory(atPath: kept) == [".git"], "\(staging)")
+        }
+        #expect(!files.fileExists(atPath: scratch.root + "/.r.clone-999995-0123456789ab"))
+        #expect(files.contents(atPath: scratch.root + "/" + deep + "/bottom") == Data([7]))
+    }
+
     // MARK: A restore that fails late
 
     /// A vault at `<root>/vault` with tokens a, b and c (c revoked), backed

@@ -51,13 +51,28 @@ enum Directories {
         }
     }
 
+    /// How deep `removeTree` goes: a vault is two levels deep and git's
+    /// tree under ten; a planted tree deeper than this is left, not walked.
+    static let removalDepthLimit = 32
+
     /// Removes a tree this process made or owns (a staging directory, a
-    /// vault swapped aside by restore or rekey, a clone's `.git` included)
-    /// through descriptors opened O_NOFOLLOW from `parent`: a symlink
-    /// planted anywhere in it is removed as a name, never followed. It goes
-    /// on past a failure, removing what it can, then throws the first one;
-    /// callers cleaning up after another failure ignore it.
-    static func removeTree(parent: Int32, name: String, path: String) throws {
+    /// vault swapped aside by restore or rekey, a failed clone) through
+    /// descriptors opened O_NOFOLLOW from `parent`: a symlink planted
+    /// anywhere in it is removed as a name, never followed. It goes on past
+    /// a failure, removing what it can, then throws the first one; callers
+    /// cleaning up after another failure ignore it.
+    ///
+    /// With `keepingRepository`, a `.git` at the top is left in place, and
+    /// with it the directory: restore and rekey move the vault's repository
+    /// into their staging directory before the exchange, and one they could
+    /// not give back is the user's history (SPEC §10), never garbage.
+    static func removeTree(parent: Int32, name: String, path: String, keepingRepository: Bool) throws {
+        try removeTree(parent: parent, name: name, path: path, keepingRepository: keepingRepository, depth: 0)
+    }
+
+    private static func removeTree(
+        parent: Int32, name: String, path: String, keepingRepository: Bool, depth: Int
+    ) throws {
         // Already gone: nothing to do.
         guard let fd = try Syscall.openAt(parent, name, flags: O_RDONLY | O_DIRECTORY, displayPath: path) else {
             return
@@ -68,10 +83,17 @@ enum Directories {
         }
         var entries: [String] = []
         attempt { entries = try Syscall.directoryEntries(fd, displayPath: path) }
-        for entry in entries {
+        for entry in entries where !(keepingRepository && entry == ".git") {
             var info = stat()
             if fstatat(fd, entry, &info, AT_SYMLINK_NOFOLLOW) == 0, info.st_mode & S_IFMT == S_IFDIR {
-                attempt { try removeTree(parent: fd, name: entry, path: path + "/" + entry) }
+                guard depth < removalDepthLimit else {
+                    attempt { throw VaultError.corrupt(path: path + "/" + entry, reason: "nested too deep to remove") }
+                    continue
+                }
+                attempt {
+                    try removeTree(
+                        parent: fd, name: entry, path: path + "/" + entry, keepingRepository: false, depth: depth + 1)
+                }
             } else {
                 attempt { try Syscall.unlinkAt(fd, entry, displayPath: path + "/" + entry) }
             }

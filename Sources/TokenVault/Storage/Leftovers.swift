@@ -52,8 +52,11 @@ enum Leftovers {
         guard let names = try? Syscall.directoryEntries(parent, displayPath: parentPath) else { return }
         var removed = false
         for entry in names where isStagingName(entry, of: name) && isAbandoned(entry) {
-            // Any depth: a clone's staging directory holds git's .git tree too.
-            try? Directories.removeTree(parent: parent, name: entry, path: parentPath + "/" + entry)
+            // A clone's staging directory holds a fresh .git that goes with it;
+            // one of restore or rekey may hold the vault's repository, which stays.
+            try? Directories.removeTree(
+                parent: parent, name: entry, path: parentPath + "/" + entry,
+                keepingRepository: !entry.hasPrefix("." + name + ".clone-"))
             removed = true
         }
         if removed { try? Syscall.sync(parent, displayPath: parentPath) }
