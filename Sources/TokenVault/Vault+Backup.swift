@@ -728,7 +728,16 @@ final class Staging {
     /// `.gitignore`) into the staged vault, so that the vault that replaces
     /// it keeps its history and remote (`sync`); the replaced vault is kept
     /// without them. Call under the replaced vault's lock, before the exchange.
-    func adoptRepository() throws { try moveRepository(toStaging: true) }
+    /// If the move fails partway (the second rename, an fsync), what moved
+    /// is given back first, so the repository stays with the vault.
+    func adoptRepository() throws {
+        do {
+            try moveRepository(toStaging: true)
+        } catch {
+            returnRepository()
+            throw error
+        }
+    }
 
     /// Gives the repository back to the vault at `name` (an exchange failed).
     func returnRepository() { try? moveRepository(toStaging: false) }

@@ -250,4 +250,39 @@ import Glibc
         #expect(afterTheExchange > 0, "no \(operation) came after the exchange")
         print("rekey, \(operation): \(afterTheExchange) of \(clean.count(of: operation)) failures after the exchange")
     }
+
+    /// A vault with a git repository (`.git`, `.gitignore`) whose rekey
+    /// fails at each fsync and rename in turn: the repository moves into
+    /// the staged vault before the exchange, and whatever fails, the vault
+    /// at the path has it afterwards, never the staging directory alone.
+    @Test(arguments: [FaultInjection.Operation.fsync, .rename])
+    func aFailedRekeyLeavesTheRepositoryWithTheVault(operation: FaultInjection.Operation) throws {
+        func makeWithRepository(_ scratch: ScratchDirectory) throws -> Vault {
+            let (vault, _) = try Self.make(scratch)
+            let files = FileManager.default
+            try files.createDirectory(atPath: scratch.file("vault/.git"), withIntermediateDirectories: false)
+            #expect(files.createFile(atPath: scratch.file("vault/.git/HEAD"), contents: Data("ref".utf8)))
+            #expect(files.createFile(atPath: scratch.file("vault/.gitignore"), contents: Data(".lock\n".utf8)))
+            chmod(scratch.file("vault/.git"), 0o700)
+            chmod(scratch.file("vault/.git/HEAD"), 0o600)
+            chmod(scratch.file("vault/.gitignore"), 0o600)
+            return vault
+        }
+        let counting = try ScratchDirectory()
+        let clean = FaultPlan.counting()
+        let counted = try makeWithRepository(counting)
+        try FaultScope.run(clean) { try Self.changePassphrase(of: counted, rekey: true) }
+        #expect(FileManager.default.contents(atPath: counting.file("vault/.git/HEAD")) == Data("ref".utf8))
+        for n in 1...clean.count(of: operation) {
+            let scratch = try ScratchDirectory()
+            let vault = try makeWithRepository(scratch)
+            let error = Self.failingPassphraseChange(of: vault, rekey: true, FaultPlan(operation, n: n, errno: EIO))
+            let context = "\(operation) #\(n): \(error.map(\.message) ?? "done")"
+            #expect(
+                FileManager.default.contents(atPath: scratch.file("vault/.git/HEAD")) == Data("ref".utf8), "\(context)")
+            #expect(
+                FileManager.default.contents(atPath: scratch.file("vault/.gitignore")) == Data(".lock\n".utf8),
+                "\(context)")
+        }
+    }
 }
