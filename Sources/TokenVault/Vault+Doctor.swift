@@ -51,6 +51,10 @@ public enum DoctorRemedy: Sendable, Equatable, Codable {
     case restoreFromBackup
     /// A newer ztoken wrote it: upgrade ztoken.
     case upgrade
+    /// An interrupted `restore` or `passwd --rekey` left the vault's git
+    /// repository (`.git`, and `.gitignore` if it had one) in this staging
+    /// directory: move them back into the vault at `vault` by hand.
+    case moveRepositoryBack(vault: String)
 }
 
 /// The result of `Vault.doctor`.
@@ -123,6 +127,23 @@ extension Vault {
         return report
     }
 
+    /// Staging directories beside the vault that hold its git repository:
+    /// restore and rekey move `.git` there before their exchange, and a
+    /// process killed in between leaves it, for the user to move back (the
+    /// sweep keeps it, SPEC §10).
+    fileprivate func strandedRepositories() -> [DoctorFinding] {
+        guard let (parentPath, name) = try? Directories.splitParent(of: path),
+            let parent = try? Syscall.openDirectory(parentPath)
+        else { return [] }
+        defer { Syscall.closeQuietly(parent) }
+        return Leftovers.stagingHoldingRepository(in: parent, parentPath: parentPath, vaultName: name).map {
+            DoctorFinding(
+                path: parentPath + "/" + $0,
+                problem: "holds the vault's git repository, left by an interrupted restore or passwd --rekey",
+                repairable: false, repaired: false, remedy: .moveRepositoryBack(vault: path))
+        }
+    }
+
     /// `<vault>.replaced-…` directories beside the vault (Vault+Backup.swift).
     fileprivate func keptAsideVaults() -> [String] {
         guard let (parentPath, name) = try? Directories.splitParent(of: path),
@@ -145,12 +166,12 @@ extension Vault {
                 Syscall.closeQuietly(parent)
             }
             var report = try examine(repair: true)
-            report.findings = prior + report.findings
+            report.findings = prior + report.findings + strandedRepositories()
             try recordRepair(report)
             return report
         }
         var report = try examine(repair: false)
-        report.findings = prior + report.findings
+        report.findings = prior + report.findings + strandedRepositories()
         return report
     }
 

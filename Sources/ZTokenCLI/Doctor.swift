@@ -76,16 +76,23 @@ struct Doctor: ParsableCommand {
 
     /// The next step for a finding, naming the command or flag that takes it.
     static func step(for finding: DoctorFinding) -> String {
-        let path = Output.safe(finding.path).split(separator: "'", omittingEmptySubsequences: false)
-            .joined(separator: "'\\''")
+        // A path as one shell word, in single quotes, safe to show.
+        func word(_ path: String) -> String {
+            "'" + Output.safe(path).split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''")
+                + "'"
+        }
+        let path = word(finding.path)
         switch finding.remedy {
         case .repair: return "run 'ztoken doctor --repair'"
-        case .chmod(let mode): return "run 'ztoken doctor --repair', or: chmod \(String(mode, radix: 8)) '\(path)'"
-        case .chown: return "if it is yours, run: sudo chown \"$(id -un)\" '\(path)'; ztoken never touches it"
+        case .chmod(let mode): return "run 'ztoken doctor --repair', or: chmod \(String(mode, radix: 8)) \(path)"
+        case .chown: return "if it is yours, run: sudo chown \"$(id -un)\" \(path); ztoken never touches it"
         case .replaceLink: return "put the real file in place of the link; ztoken never follows it"
         case .removeByHand: return "look at it and remove it by hand"
         case .restoreFromBackup: return "restore the vault from a backup: ztoken restore BACKUP --force"
         case .upgrade: return "upgrade ztoken to read it"
+        case .moveRepositoryBack(let vault):
+            return "move it back into the vault by hand: mv \(word(finding.path + "/.git")) \(word(vault + "/")) "
+                + "(and \(word(finding.path + "/.gitignore")) if it is there), then remove the directory"
         }
     }
 }

@@ -179,7 +179,7 @@ import Testing
     /// restore and rekey move the vault's `.git` into their staging
     /// directory before the exchange; one a dead process left there is the
     /// user's history, which the sweep keeps (with the directory), while it
-    /// removes the rest, a failed clone's fresh `.git` included, and leaves
+    /// removes the rest, a failed clone's or init's fresh `.git` included, and leaves
     /// a tree nested past `removalDepthLimit` instead of walking it.
     @Test func theStagingSweepKeepsARepositoryAndRemovesTheRest() throws {
         let scratch = try Scratch()
@@ -202,6 +202,7 @@ import Testing
             try plant(staging + "/records/x.sealed")
         }
         try plant(".r.clone-999995-0123456789ab/.git/objects/ab/cdef")
+        try plant(".r.init-999993-0123456789ab/.git/HEAD")
         let levels = Array(repeating: "d", count: Directories.removalDepthLimit + 8)
         let deep = ".r.init-999994-0123456789ab/" + levels.joined(separator: "/")
         try plant(deep + "/bottom")
@@ -217,6 +218,7 @@ import Testing
             #expect(try files.contentsOfDirectory(atPath: kept) == [".git"], "\(staging)")
         }
         #expect(!files.fileExists(atPath: scratch.root + "/.r.clone-999995-0123456789ab"))
+        #expect(!files.fileExists(atPath: scratch.root + "/.r.init-999993-0123456789ab"))
         #expect(files.contents(atPath: scratch.root + "/" + deep + "/bottom") == Data([7]))
     }
 

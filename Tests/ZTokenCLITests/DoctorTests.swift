@@ -20,6 +20,39 @@ import Testing
         #expect(json.stdout == "{\"activeTokens\":1,\"findings\":[],\"healthy\":true,\"revokedTokens\":1}\n")
     }
 
+    /// A restore or rekey killed between moving the vault's .git into its
+    /// staging directory and the exchange leaves the repository there:
+    /// doctor names it with the command that moves it back, repair never
+    /// removes it, and once it is back the vault is healthy.
+    @Test func aRepositoryLeftInStagingIsNamedAndKept() throws {
+        let box = try Sandbox()
+        try box.initVault()
+        _ = try box.create("a")
+        let staging = box.root + "/.vault.rekey-999992-0123456789ab"
+        mkdir(staging, 0o700)
+        mkdir(staging + "/.git", 0o700)
+        box.write("ref: refs/heads/main\n", to: staging + "/.git/HEAD")
+        box.write(".lock\n", to: staging + "/.gitignore")
+        for arguments in [["doctor"], ["doctor", "--repair"]] {
+            let result = try box.run(arguments)
+            #expect(result.status == 65, "\(arguments) \(result)")
+            #expect(
+                result.stdout.contains(
+                    "\(staging): holds the vault's git repository, left by an interrupted restore or passwd "
+                        + "--rekey [needs attention]; move it back into the vault by hand: mv '\(staging)/.git' '\(box.vault)/' "
+                        + "(and '\(staging)/.gitignore' if it is there), then remove the directory\n"),
+                "\(arguments) \(result.stdout)")
+            #expect(box.bytes(staging + "/.git/HEAD") == Array("ref: refs/heads/main\n".utf8), "\(arguments)")
+        }
+        let json = try box.run(["doctor", "--json"])
+        #expect(json.stdout.contains("\"nextStep\":\"move it back into the vault by hand: mv '"), "\(json.stdout)")
+        try FileManager.default.moveItem(atPath: staging + "/.git", toPath: box.vault + "/.git")
+        try FileManager.default.moveItem(atPath: staging + "/.gitignore", toPath: box.vault + "/.gitignore")
+        rmdir(staging)
+        let healthy = try box.run(["doctor"])
+        #expect(healthy.status == 0, "\(healthy)")
+    }
+
     @Test func leftoversAreReportedAndRepaired() throws {
         let box = try Sandbox()
         try box.initVault()

@@ -62,10 +62,11 @@ enum Directories {
     /// a failure, removing what it can, then throws the first one; callers
     /// cleaning up after another failure ignore it.
     ///
-    /// With `keepingRepository`, a `.git` at the top is left in place, and
-    /// with it the directory: restore and rekey move the vault's repository
-    /// into their staging directory before the exchange, and one they could
-    /// not give back is the user's history (SPEC §10), never garbage.
+    /// With `keepingRepository`, a `.git` and `.gitignore` at the top are
+    /// left in place, and with them the directory: restore and rekey move
+    /// the vault's repository into their staging directory before the
+    /// exchange, and one they could not give back is the user's history
+    /// (SPEC §10), never garbage.
     static func removeTree(parent: Int32, name: String, path: String, keepingRepository: Bool) throws {
         try removeTree(parent: parent, name: name, path: path, keepingRepository: keepingRepository, depth: 0)
     }
@@ -83,7 +84,7 @@ enum Directories {
         }
         var entries: [String] = []
         attempt { entries = try Syscall.directoryEntries(fd, displayPath: path) }
-        for entry in entries where !(keepingRepository && entry == ".git") {
+        for entry in entries where !(keepingRepository && [".git", ".gitignore"].contains(entry)) {
             var info = stat()
             if fstatat(fd, entry, &info, AT_SYMLINK_NOFOLLOW) == 0, info.st_mode & S_IFMT == S_IFDIR {
                 guard depth < removalDepthLimit else {

@@ -52,14 +52,32 @@ enum Leftovers {
         guard let names = try? Syscall.directoryEntries(parent, displayPath: parentPath) else { return }
         var removed = false
         for entry in names where isStagingName(entry, of: name) && isAbandoned(entry) {
-            // A clone's staging directory holds a fresh .git that goes with it;
-            // one of restore or rekey may hold the vault's repository, which stays.
+            // A clone's or init's staging directory holds a fresh .git that goes
+            // with it; one of restore or rekey may hold the vault's, which stays.
             try? Directories.removeTree(
                 parent: parent, name: entry, path: parentPath + "/" + entry,
-                keepingRepository: !entry.hasPrefix("." + name + ".clone-"))
+                keepingRepository: mayHoldRepository(entry, of: name))
             removed = true
         }
         if removed { try? Syscall.sync(parent, displayPath: parentPath) }
+    }
+
+    /// The staging directories of `restore` and `passwd --rekey` beside the
+    /// vault `name` that hold a `.git`: the vault's repository, moved there
+    /// before an exchange that never came. The sweep keeps them.
+    static func stagingHoldingRepository(in parent: Int32, parentPath: String, vaultName name: String) -> [String] {
+        let names = (try? Syscall.directoryEntries(parent, displayPath: parentPath)) ?? []
+        return names.sorted().filter { entry in
+            var info = stat()
+            return mayHoldRepository(entry, of: name)
+                && fstatat(parent, entry + "/.git", &info, AT_SYMLINK_NOFOLLOW) == 0
+        }
+    }
+
+    /// Whether `entry` is a staging directory that `restore` or `passwd
+    /// --rekey` moves the vault's repository into (Staging.adoptRepository).
+    static func mayHoldRepository(_ entry: String, of vaultName: String) -> Bool {
+        ["restore", "rekey"].contains { entry.hasPrefix("." + vaultName + "." + $0 + "-") }
     }
 
     static func stagingName(of vaultName: String, _ purpose: String) -> String {
