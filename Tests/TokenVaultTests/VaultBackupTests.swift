@@ -94,9 +94,7 @@ import Testing
             recipients: [.x25519(identity.recipient)])
         #expect(summary.activeTokens == 1)
         #expect(summary.files == 5)  // vault.json, vault-key.json, log.jsonl, index.json, one record
-        try Vault.restore(
-            from: scratch.root + "/b.age", identities: [.x25519(identity)], to: scratch.root + "/r",
-            options: RestoreOptions(), credential: Self.passphrase)
+        try Self.restore(in: scratch, with: identity)
         let restored = try Vault(openingAt: scratch.root + "/r")
         #expect(try restored.tokens(includeRevoked: true) == vault.tokens(includeRevoked: true))
         #expect(restored.vaultID == vault.vaultID)
@@ -150,15 +148,30 @@ import Testing
         }
     }
 
-    /// The sweep of abandoned staging directories never follows a planted
-    /// symlink: not as the staging directory, not as its records/.
-    @Test func theStagingSweepNeverFollowsASymlink() throws {
-        let scratch = try Scratch()
-        let vault = try Self.makeVault(at: scratch.root + "/a")
+    /// A vault at `<scratch>/a` with the token "one", backed up to
+    /// `<scratch>/b.age` for the identity returned.
+    static func backUpOneToken(in scratch: Scratch) throws -> AgeX25519Identity {
+        let vault = try makeVault(at: scratch.root + "/a")
         _ = try vault.create(label: "one")
         let identity = AgeX25519Identity.generate()
         try vault.backup(
             to: OutputFile(path: scratch.root + "/b.age", overwrite: false), recipients: [.x25519(identity.recipient)])
+        return identity
+    }
+
+    /// Restores `<scratch>/b.age` into `<scratch>/r`, which first sweeps the
+    /// staging directories of vault `r` a dead process left beside it.
+    static func restore(in scratch: Scratch, with identity: AgeX25519Identity) throws {
+        try Vault.restore(
+            from: scratch.root + "/b.age", identities: [.x25519(identity)], to: scratch.root + "/r",
+            options: RestoreOptions(), credential: passphrase)
+    }
+
+    /// The sweep of abandoned staging directories never follows a planted
+    /// symlink: not as the staging directory, not as its records/.
+    @Test func theStagingSweepNeverFollowsASymlink() throws {
+        let scratch = try Scratch()
+        let identity = try Self.backUpOneToken(in: scratch)
         for name in ["elsewhere/records", "elsewhere2"] {
             try FileManager.default.createDirectory(
                 atPath: scratch.root + "/" + name, withIntermediateDirectories: true)
@@ -168,9 +181,7 @@ import Testing
         symlink(scratch.root + "/elsewhere", scratch.root + "/.r.restore-999999-0123456789ab")
         mkdir(scratch.root + "/.r.restore-999998-0123456789ab", 0o700)
         symlink(scratch.root + "/elsewhere2", scratch.root + "/.r.restore-999998-0123456789ab/records")
-        try Vault.restore(
-            from: scratch.root + "/b.age", identities: [.x25519(identity)], to: scratch.root + "/r",
-            options: RestoreOptions(), credential: Self.passphrase)
+        try Self.restore(in: scratch, with: identity)
         #expect(FileManager.default.contents(atPath: scratch.root + "/elsewhere/records/precious") == Data([9]))
         #expect(FileManager.default.contents(atPath: scratch.root + "/elsewhere2/precious") == Data([9]))
         #expect(!FileManager.default.fileExists(atPath: scratch.root + "/.r.restore-999998-0123456789ab"))
@@ -179,15 +190,11 @@ import Testing
     /// restore and rekey move the vault's `.git` into their staging
     /// directory before the exchange; one a dead process left there is the
     /// user's history, which the sweep keeps (with the directory), while it
-    /// removes the rest, a failed clone's or init's fresh `.git` included, and leaves
-    /// a tree nested past `removalDepthLimit` instead of walking it.
+    /// removes the rest, a failed clone's or init's fresh `.git` included,
+    /// and leaves a tree nested past `removalDepthLimit` instead of walking it.
     @Test func theStagingSweepKeepsARepositoryAndRemovesTheRest() throws {
         let scratch = try Scratch()
-        let vault = try Self.makeVault(at: scratch.root + "/a")
-        _ = try vault.create(label: "one")
-        let identity = AgeX25519Identity.generate()
-        try vault.backup(
-            to: OutputFile(path: scratch.root + "/b.age", overwrite: false), recipients: [.x25519(identity.recipient)])
+        let identity = try Self.backUpOneToken(in: scratch)
         let files = FileManager.default
         func plant(_ path: String) throws {
             let full = scratch.root + "/" + path
@@ -207,9 +214,7 @@ import Testing
         let deep = ".r.init-999994-0123456789ab/" + levels.joined(separator: "/")
         try plant(deep + "/bottom")
 
-        try Vault.restore(
-            from: scratch.root + "/b.age", identities: [.x25519(identity)], to: scratch.root + "/r",
-            options: RestoreOptions(), credential: Self.passphrase)
+        try Self.restore(in: scratch, with: identity)
         #expect(try Vault(openingAt: scratch.root + "/r").tokens().map(\.label) == ["one"])
         for staging in [".r.restore-999997-0123456789ab", ".r.rekey-999996-0123456789ab"] {
             let kept = scratch.root + "/" + staging
