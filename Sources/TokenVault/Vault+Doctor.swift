@@ -353,7 +353,7 @@ extension Vault {
         let recordsPath = directory.displayPath(VaultLayout.records)
         let recordNames: [String]
         do {
-            try directory.checkRecordsDirectory()
+            _ = try directory.recordsDirectory()
             recordNames = try directory.recordFileNames()
         } catch let error as VaultError where error.exitCode != 74 {
             try note(recordsPath, problem(error, at: recordsPath), remedy: remedy(for: error))

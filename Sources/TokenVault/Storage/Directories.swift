@@ -56,25 +56,16 @@ enum Directories {
     static let removalDepthLimit = 32
 
     /// Removes a tree this process made or owns (a staging directory, a
-    /// vault swapped aside by restore or rekey, a failed clone) through
-    /// descriptors opened O_NOFOLLOW from `parent`: a symlink planted
-    /// anywhere in it is removed as a name, never followed. It goes on past
-    /// a failure, removing what it can, then throws the first one; callers
-    /// cleaning up after another failure ignore it.
-    ///
-    /// With `keepingRepository`, a `.git` and `.gitignore` at the top are
-    /// left in place, and with them the directory: restore and rekey move
-    /// the vault's repository into their staging directory before the
-    /// exchange, and one they could not give back is the user's history
-    /// (SPEC §10), never garbage.
-    static func removeTree(parent: Int32, name: String, path: String, keepingRepository: Bool) throws {
-        try removeTree(parent: parent, name: name, path: path, keepingRepository: keepingRepository, depth: 0)
-    }
-
-    private static func removeTree(
-        parent: Int32, name: String, path: String, keepingRepository: Bool, depth: Int
+    /// vault swapped aside, a failed clone) through descriptors opened
+    /// O_NOFOLLOW from `parent`, so a planted symlink is removed as a name,
+    /// never followed. It goes on past a failure, then throws the first one.
+    /// With `keepingRepository`, a top-level `.git` and `.gitignore` stay, and
+    /// so does the directory: restore and rekey move the vault's repository
+    /// into their staging directory, and one they could not give back is the
+    /// user's history (SPEC §10).
+    static func removeTree(
+        parent: Int32, name: String, path: String, keepingRepository: Bool, depth: Int = 0
     ) throws {
-        // Already gone: nothing to do.
         guard let fd = try Syscall.openAt(parent, name, flags: O_RDONLY | O_DIRECTORY, displayPath: path) else {
             return
         }

@@ -74,17 +74,19 @@ enum Leftovers {
         }
     }
 
-    /// Whether `entry` is a staging directory that `restore` or `passwd
-    /// --rekey` moves the vault's repository into (Staging.adoptRepository).
+    /// A staging directory that `restore` or `passwd --rekey` moves the
+    /// vault's repository into (Staging.adoptRepository).
     static func mayHoldRepository(_ entry: String, of vaultName: String) -> Bool {
-        ["restore", "rekey"].contains { entry.hasPrefix("." + vaultName + "." + $0 + "-") }
+        isStagingName(entry, of: vaultName, purposes: ["restore", "rekey"])
     }
 
     static func stagingName(of vaultName: String, _ purpose: String) -> String {
         "." + vaultName + "." + purpose + tag()
     }
 
-    static func isStagingName(_ entry: String, of vaultName: String) -> Bool {
-        ["init", "restore", "rekey", "clone"].contains { entry.hasPrefix("." + vaultName + "." + $0 + "-") }
+    static func isStagingName(
+        _ entry: String, of vaultName: String, purposes: [String] = ["init", "restore", "rekey", "clone"]
+    ) -> Bool {
+        purposes.contains { entry.hasPrefix("." + vaultName + "." + $0 + "-") }
     }
 }

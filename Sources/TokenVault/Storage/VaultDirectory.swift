@@ -49,7 +49,8 @@ final class VaultDirectory {
 
     // MARK: Records
 
-    private func records() throws -> Int32 {
+    /// The open records/ directory, checked once (its mode, no link), then kept open.
+    func recordsDirectory() throws -> Int32 {
         if recordsFD >= 0 { return recordsFD }
         let shown = displayPath(VaultLayout.records)
         guard
@@ -77,14 +78,14 @@ final class VaultDirectory {
     /// create). The record itself and records/ are durable before returning.
     func writeRecord(id: String, bytes: [UInt8]) throws {
         try AtomicFile.write(
-            bytes, to: VaultLayout.recordName(id: id), in: try records(),
+            bytes, to: VaultLayout.recordName(id: id), in: try recordsDirectory(),
             temporaryDirectory: fd, syncTemporaryDirectory: false, displayPath: recordPath(id: id))
     }
 
     func readRecord(id: String) throws -> [UInt8]? {
         guard
             let file = try Syscall.openAt(
-                try records(), VaultLayout.recordName(id: id), flags: O_RDONLY,
+                try recordsDirectory(), VaultLayout.recordName(id: id), flags: O_RDONLY,
                 displayPath: recordPath(id: id))
         else {
             return nil
@@ -101,7 +102,7 @@ final class VaultDirectory {
     /// then every 256 records, then all of them once records/ is durable.
     func removeRecords(ids: [String], onProgress: ((_ done: Int, _ total: Int) -> Void)? = nil) throws {
         guard !ids.isEmpty else { return }
-        let dir = try records()
+        let dir = try recordsDirectory()
         onProgress?(0, ids.count)
         for (position, id) in ids.enumerated() {
             try Syscall.unlinkAt(dir, VaultLayout.recordName(id: id), displayPath: recordPath(id: id))
@@ -113,21 +114,15 @@ final class VaultDirectory {
 
     /// Names of the files in records/ (for doctor).
     func recordFileNames() throws -> [String] {
-        try Syscall.directoryEntries(try records(), displayPath: displayPath(VaultLayout.records))
+        try Syscall.directoryEntries(try recordsDirectory(), displayPath: displayPath(VaultLayout.records))
     }
 
     /// Removes an arbitrary entry of records/ by name (doctor --repair).
     func removeRecordFile(named name: String) throws {
-        let dir = try records()
+        let dir = try recordsDirectory()
         try Syscall.unlinkAt(dir, name, displayPath: displayPath(VaultLayout.records + "/" + name))
         try Syscall.sync(dir, displayPath: displayPath(VaultLayout.records))
     }
-
-    /// Checks records/ itself (doctor).
-    func checkRecordsDirectory() throws { _ = try records() }
-
-    /// The open records/ directory (checked once, then kept open).
-    func recordsDirectory() throws -> Int32 { try records() }
 
     // MARK: Leftovers and locking
 
