@@ -76,21 +76,29 @@ import Glibc
 
     // MARK: A new passphrase (no rekey)
 
+    /// A passwd on a fresh vault whose key-file switch fails at its directory
+    /// fsync (the last fsync of a clean passwd), and from then on, with every
+    /// operation in `alsoFailing` from the one after its clean count onward;
+    /// the error, the scratch directory and the key file's path.
+    static func failedSwitch(
+        alsoFailing: [FaultInjection.Operation] = []
+    ) throws -> (error: VaultError?, scratch: ScratchDirectory, keyPath: String) {
+        let clean = try cleanCounts(rekey: false)
+        let scratch = try ScratchDirectory()
+        let (vault, _) = try make(scratch)
+        let faults =
+            [FaultPlan.Fault(operation: .fsync, n: clean.count(of: .fsync), onward: true)]
+            + alsoFailing.map { FaultPlan.Fault(operation: $0, n: clean.count(of: $0) + 1, onward: true) }
+        let error = failingPassphraseChange(of: vault, rekey: false, FaultPlan(faults, errno: EIO))
+        return (error, scratch, scratch.file("vault/vault-key.json"))
+    }
+
     /// The directory fsync after the new key file's rename fails, AtomicFile
     /// cannot rename the old file back, and passwd's own put-back fails too:
     /// the file read back is the new one, so the error says the new
     /// passphrase is in effect, and it is.
     @Test func aFailedPutBackWithTheNewKeyFileInPlaceSaysTheNewPassphraseIsInEffect() throws {
-        let clean = try Self.cleanCounts(rekey: false)
-        let scratch = try ScratchDirectory()
-        let (vault, _) = try Self.make(scratch)
-        let keyPath = scratch.file("vault/vault-key.json")
-        let plan = FaultPlan(
-            [
-                .init(operation: .fsync, n: clean.count(of: .fsync), onward: true),
-                .init(operation: .rename, n: clean.count(of: .rename) + 1, onward: true),
-            ], errno: EIO)
-        let error = Self.failingPassphraseChange(of: vault, rekey: false, plan)
+        let (error, scratch, keyPath) = try Self.failedSwitch(alsoFailing: [.rename])
         #expect(
             error == .newPassphraseInEffect(path: keyPath, cause: "\(keyPath): fsync failed: input/output error"))
         let failure = try #require(error)
@@ -114,17 +122,7 @@ import Glibc
     /// fails): the error says the new passphrase may be in effect and to try
     /// both, and one of them (here the new one) opens the vault.
     @Test func anUnreadableKeyFileAfterAFailedPutBackSaysToTryBoth() throws {
-        let clean = try Self.cleanCounts(rekey: false)
-        let scratch = try ScratchDirectory()
-        let (vault, _) = try Self.make(scratch)
-        let keyPath = scratch.file("vault/vault-key.json")
-        let plan = FaultPlan(
-            [
-                .init(operation: .fsync, n: clean.count(of: .fsync), onward: true),
-                .init(operation: .rename, n: clean.count(of: .rename) + 1, onward: true),
-                .init(operation: .open, n: clean.count(of: .open) + 1, onward: true),
-            ], errno: EIO)
-        let error = Self.failingPassphraseChange(of: vault, rekey: false, plan)
+        let (error, scratch, keyPath) = try Self.failedSwitch(alsoFailing: [.rename, .open])
         #expect(error == .keyFileNotPutBack(path: keyPath, cause: "\(keyPath): fsync failed: input/output error"))
         let failure = try #require(error)
         #expect(failure.exitCode == 74)
@@ -137,12 +135,7 @@ import Glibc
     /// A put-back that fails while the old file is under the name (AtomicFile
     /// renamed it back) is the plain failure: the old passphrase is in effect.
     @Test func aFailedPutBackWithTheOldKeyFileInPlaceIsThePlainFailure() throws {
-        let clean = try Self.cleanCounts(rekey: false)
-        let scratch = try ScratchDirectory()
-        let (vault, _) = try Self.make(scratch)
-        let keyPath = scratch.file("vault/vault-key.json")
-        let plan = FaultPlan([.init(operation: .fsync, n: clean.count(of: .fsync), onward: true)], errno: EIO)
-        let error = Self.failingPassphraseChange(of: vault, rekey: false, plan)
+        let (error, scratch, keyPath) = try Self.failedSwitch()
         #expect(error == .io(path: keyPath, operation: "fsync", errno: EIO))
         try Self.expectOpens(scratch.file("vault"), with: Self.old, not: Self.new, "after the put-back")
     }
